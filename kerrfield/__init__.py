@@ -1,0 +1,46 @@
+"""kerrfield: neural emission fields fitted to black-hole images through Kerr lensing.
+
+The public API is flat::
+
+    import kerrfield as kf
+    ds = kf.raytrace(spin=0.94, inclination=17.0)
+
+Submodules are imported lazily, so ``import kerrfield`` stays cheap and never starts Julia.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ._version import __version__
+
+# public name -> defining submodule (one module per concept)
+_LAZY: dict[str, str] = {
+    # ray tracing
+    "raytrace": "raytrace",
+    "trace_rays": "raytrace",
+    "Cone": "raytrace",
+    "critical_curve": "kerr",
+    "horizon": "kerr",
+    "isco": "kerr",
+    "GeneralVelocity": "redshift",
+    # Julia bridge
+    "julia_info": "julia_bridge",
+}
+
+__all__ = ["__version__", *sorted(_LAZY)]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'kerrfield' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

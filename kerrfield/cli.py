@@ -1,0 +1,48 @@
+"""The ``kerrfield`` command line.
+
+Each subcommand lives beside the concept it drives: a module registers itself with an
+``add_cli(subparsers)`` function listed in ``_SUBCOMMAND_MODULES``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ._version import __version__
+
+# modules providing ``add_cli(subparsers)``; each adds one or more subcommands whose
+# parsers set ``func`` (called with the parsed namespace, returning an exit code)
+_SUBCOMMAND_MODULES = ("raytrace",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kerrfield",
+        description="Kerr ray tracing and neural emission fields for black-hole images. "
+        "Units: G = c = M = 1 (lengths and screen coordinates in M), angles in degrees.",
+    )
+    parser.add_argument("--version", action="version", version=f"kerrfield {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _SUBCOMMAND_MODULES:
+        importlib.import_module(f"kerrfield.{name}").add_cli(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        print(f"kerrfield {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
