@@ -25,6 +25,15 @@ _LAZY: dict[str, str] = {
     "horizon": "kerr",
     "isco": "kerr",
     "GeneralVelocity": "redshift",
+    # physical units and FITS export
+    "SOURCES": "units",
+    "gravitational_angle": "units",
+    "gravitational_time": "units",
+    "screen_to_muas": "units",
+    "muas_to_screen": "units",
+    "with_sky_coords": "units",
+    "to_fits": "units",
+    "from_fits": "units",
     # Julia bridge
     "julia_info": "julia_bridge",
 }

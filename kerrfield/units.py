@@ -1,0 +1,470 @@
+"""Physical units for observers: screens in microarcseconds and images as FITS files.
+
+kerrfield works in geometric units, :math:`G = c = M = 1`: the screen coordinates
+:math:`(\\alpha, \\beta)` are lengths in units of the gravitational radius
+:math:`r_g = GM/c^2`. An observer at distance :math:`D` sees one such unit subtend the
+angle
+
+.. math::
+
+    \\theta_g = \\frac{G M}{c^2 D},
+
+about 3.8 μas for M87* (6.5e9 M☉ at 16.8 Mpc) and 4.8 μas for Sgr A* (4.0e6 M☉ at 8.15 kpc).
+This module converts screens to angles with :mod:`astropy.units` and writes images on
+``(beta, alpha)`` to FITS with a world coordinate system in those angles.
+
+Masses given as plain numbers are in solar masses and distances in megaparsecs; any
+:class:`astropy.units.Quantity` of the right physical type is accepted as well.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import astropy.constants as const
+import astropy.units as u
+import numpy as np
+import xarray as xr
+
+__all__ = [
+    "SOURCES",
+    "gravitational_angle",
+    "gravitational_time",
+    "screen_to_muas",
+    "muas_to_screen",
+    "with_sky_coords",
+    "to_fits",
+    "from_fits",
+]
+
+#: Mass, distance and sky position of the two horizon-scale EHT targets.
+#: ``mass`` in solar masses, ``distance`` in Mpc, ``ra``/``dec`` in degrees (ICRS).
+SOURCES: dict[str, dict[str, float]] = {
+    # EHT 2019 paper VI: M = 6.5e9 Msun, D = 16.8 Mpc
+    "M87": {"mass": 6.5e9, "distance": 16.8, "ra": 187.70593, "dec": 12.39112},
+    # EHT 2022 paper I / GRAVITY: M = 4.0e6 Msun, D = 8.15 kpc
+    "SgrA": {"mass": 4.0e6, "distance": 8.15e-3, "ra": 266.41684, "dec": -29.00781},
+}
+
+
+def _quantity(value: Any, default_unit: u.UnitBase, name: str, physical_type: str) -> u.Quantity:
+    """Coerce ``value`` to a positive, finite scalar Quantity of ``physical_type``."""
+    if isinstance(value, u.Quantity):
+        try:
+            q = value.to(default_unit)
+        except u.UnitConversionError:
+            raise ValueError(
+                f"{name} must be a {physical_type} (got a quantity in {value.unit}); "
+                f"plain numbers are read as {default_unit}"
+            ) from None
+    else:
+        try:
+            q = float(value) * default_unit
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{name} must be a number in {default_unit} or an astropy Quantity, "
+                f"got {type(value).__name__}"
+            ) from None
+    if not q.isscalar:
+        raise ValueError(f"{name} must be a scalar, got shape {q.shape}")
+    if not (np.isfinite(q.value) and q.value > 0):
+        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+    return q
+
+
+def _resolve(
+    mass: Any | None, distance: Any | None, source: str | None
+) -> tuple[u.Quantity, u.Quantity]:
+    if source is not None:
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {sorted(SOURCES)}, got {source!r}")
+        mass = SOURCES[source]["mass"] if mass is None else mass
+        distance = SOURCES[source]["distance"] if distance is None else distance
+    if mass is None or distance is None:
+        raise ValueError("give mass and distance (or source='M87' / 'SgrA')")
+    return (
+        _quantity(mass, u.M_sun, "mass", "mass"),
+        _quantity(distance, u.Mpc, "distance", "length"),
+    )
+
+
+def gravitational_angle(
+    mass: Any | None = None, distance: Any | None = None, *, source: str | None = None
+) -> u.Quantity:
+    """Angle subtended by one gravitational radius, :math:`\\theta_g = GM/(c^2 D)`.
+
+    Parameters
+    ----------
+    mass : float or astropy.units.Quantity
+        Black-hole mass; plain numbers are solar masses.
+    distance : float or astropy.units.Quantity
+        Distance to the observer; plain numbers are megaparsecs.
+    source : {"M87", "SgrA"}, optional
+        Take mass and distance (where not given) from :data:`SOURCES`.
+
+    Returns
+    -------
+    astropy.units.Quantity
+        :math:`\\theta_g` in microarcseconds.
+
+    Examples
+    --------
+    >>> import kerrfield as kf
+    >>> round(kf.gravitational_angle(6.5e9, 16.8).value, 2)
+    3.82
+    """
+    m, d = _resolve(mass, distance, source)
+    theta = (const.G * m / (const.c**2 * d)).decompose() * u.rad
+    return theta.to(u.uas)
+
+
+def gravitational_time(mass: Any | None = None, *, source: str | None = None) -> u.Quantity:
+    """Time unit :math:`t_g = GM/c^3` of the geometric system (for ``t_s``).
+
+    Parameters
+    ----------
+    mass : float or astropy.units.Quantity
+        Black-hole mass; plain numbers are solar masses.
+    source : {"M87", "SgrA"}, optional
+        Take the mass from :data:`SOURCES` when not given.
+
+    Returns
+    -------
+    astropy.units.Quantity
+        :math:`t_g` in seconds.
+
+    Examples
+    --------
+    >>> import kerrfield as kf
+    >>> round(kf.gravitational_time(4.0e6).value, 1)
+    19.7
+    """
+    if source is not None and mass is None:
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {sorted(SOURCES)}, got {source!r}")
+        mass = SOURCES[source]["mass"]
+    if mass is None:
+        raise ValueError("give mass (or source='M87' / 'SgrA')")
+    m = _quantity(mass, u.M_sun, "mass", "mass")
+    return (const.G * m / const.c**3).to(u.s)
+
+
+def screen_to_muas(
+    x: Any, mass: Any | None = None, distance: Any | None = None, *, source: str | None = None
+) -> Any:
+    """Convert screen coordinates from units of M to microarcseconds.
+
+    Parameters
+    ----------
+    x : float, array_like or xarray.DataArray
+        Screen coordinate(s) :math:`\\alpha` or :math:`\\beta` in units of M.
+    mass, distance, source
+        As in :func:`gravitational_angle`.
+
+    Returns
+    -------
+    same type as ``x``
+        ``x * θ_g`` as plain numbers in μas (a DataArray keeps its coordinates and gets
+        ``attrs["units"] = "uas"``).
+
+    Examples
+    --------
+    >>> import kerrfield as kf
+    >>> round(float(kf.screen_to_muas(5.196, source="M87")), 1)  # Schwarzschild shadow radius
+    19.9
+    """
+    scale = gravitational_angle(mass, distance, source=source).value
+    if isinstance(x, xr.DataArray):
+        out = x * scale
+        out.attrs = {**x.attrs, "units": "uas"}
+        return out
+    return np.asarray(x, dtype=float) * scale if np.ndim(x) else float(x) * scale
+
+
+def muas_to_screen(
+    x: Any, mass: Any | None = None, distance: Any | None = None, *, source: str | None = None
+) -> Any:
+    """Inverse of :func:`screen_to_muas`: microarcseconds to units of M.
+
+    Parameters
+    ----------
+    x : float or array_like
+        Angle(s) in μas (or an angular Quantity).
+    mass, distance, source
+        As in :func:`gravitational_angle`.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        Screen coordinate(s) in units of M.
+
+    Examples
+    --------
+    >>> import kerrfield as kf
+    >>> round(float(kf.muas_to_screen(42.0, source="M87")), 2)
+    10.99
+    """
+    scale = gravitational_angle(mass, distance, source=source).value
+    if isinstance(x, u.Quantity):
+        x = x.to_value(u.uas)
+    return np.asarray(x, dtype=float) / scale if np.ndim(x) else float(x) / scale
+
+
+def _uniform_axis(values: np.ndarray, name: str) -> tuple[float, float]:
+    """Return (first value, step) of a uniformly spaced, increasing coordinate."""
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 1 or v.size < 2:
+        raise ValueError(f"image coordinate {name!r} needs at least 2 values, got {v.size}")
+    steps = np.diff(v)
+    step = float(steps.mean())
+    if step <= 0 or not np.allclose(steps, step, rtol=1e-6, atol=1e-12 * abs(step)):
+        raise ValueError(
+            f"image coordinate {name!r} must be uniformly spaced and increasing to "
+            "define a FITS pixel grid"
+        )
+    return float(v[0]), step
+
+
+def with_sky_coords(
+    image: xr.DataArray,
+    mass: Any | None = None,
+    distance: Any | None = None,
+    *,
+    source: str | None = None,
+) -> xr.DataArray:
+    """Attach microarcsecond coordinates ``alpha_uas``/``beta_uas`` to an image.
+
+    Parameters
+    ----------
+    image : xarray.DataArray
+        Image with ``alpha`` and ``beta`` coordinates in units of M.
+    mass, distance, source
+        As in :func:`gravitational_angle`.
+
+    Returns
+    -------
+    xarray.DataArray
+        A copy with extra coordinates ``alpha_uas`` and ``beta_uas`` (μas) and
+        ``attrs["theta_g_uas"]``; plot with ``image.plot(x="alpha_uas", y="beta_uas")``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr, kerrfield as kf
+    >>> img = xr.DataArray(np.ones((3, 3)), dims=("beta", "alpha"),
+    ...                    coords={"beta": [-1.0, 0, 1], "alpha": [-1.0, 0, 1]})
+    >>> out = kf.with_sky_coords(img, source="M87")
+    >>> round(float(out.alpha_uas[-1]), 2)
+    3.82
+    """
+    for dim in ("alpha", "beta"):
+        if dim not in image.coords:
+            raise ValueError(f"image needs an {dim!r} coordinate (screen units of M)")
+    scale = gravitational_angle(mass, distance, source=source).value
+    out = image.assign_coords(
+        alpha_uas=("alpha", np.asarray(image["alpha"].values, float) * scale),
+        beta_uas=("beta", np.asarray(image["beta"].values, float) * scale),
+    )
+    out["alpha_uas"].attrs = {"units": "uas", "long_name": "α"}
+    out["beta_uas"].attrs = {"units": "uas", "long_name": "β"}
+    out.attrs = {**image.attrs, "theta_g_uas": scale}
+    return out
+
+
+def to_fits(
+    image: xr.DataArray,
+    path: str | os.PathLike[str],
+    mass: Any | None = None,
+    distance: Any | None = None,
+    *,
+    source: str | None = None,
+    ra: float | None = None,
+    dec: float | None = None,
+    position_angle: float = 0.0,
+    celestial: bool = True,
+    total_flux: float | None = None,
+    bunit: str | None = None,
+    frequency: float | None = None,
+    header: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write an image on ``(beta, alpha)`` to a FITS file with a WCS in sky angles.
+
+    The observer's screen is mapped to the sky with the projected spin axis (``+beta``) at
+    ``position_angle`` east of north and ``+alpha`` towards the west for
+    ``position_angle = 0`` (astronomical images show east to the left, so the picture
+    looks as it does in kerrfield's own plots). Pixel ``(i, j)`` of the FITS array is
+    ``image.sel(beta=beta[j], alpha=alpha[i])``.
+
+    Parameters
+    ----------
+    image : xarray.DataArray
+        2-D image with uniformly spaced, increasing ``alpha`` and ``beta`` coordinates in
+        units of M (any dimension order; other dimensions must be selected away first).
+    path : str or os.PathLike
+        Output file (``.fits``).
+    mass, distance, source
+        As in :func:`gravitational_angle`. With ``source`` the sky position defaults to
+        the source's (RA, Dec).
+    ra, dec : float, optional
+        Reference sky position of the black hole in degrees (default 0, 0).
+        ``dec`` must lie in [-90, 90].
+    position_angle : float
+        Position angle of the projected spin axis, degrees east of north.
+    celestial : bool
+        ``True`` writes ``RA---SIN``/``DEC--SIN`` axes; ``False`` plain angular offsets
+        (``OFFSETX``/``OFFSETY`` in degrees, zero at the black hole).
+    total_flux : float, optional
+        Rescale the image so that its pixel sum is ``total_flux`` (Jy); ``BUNIT`` then
+        defaults to ``"JY/PIXEL"``.
+    bunit : str, optional
+        ``BUNIT`` header value (default: ``"JY/PIXEL"`` with ``total_flux``, else the
+        image's ``attrs["units"]`` or ``"arbitrary"``).
+    frequency : float, optional
+        Observing frequency in Hz, stored as ``FREQ``.
+    header : mapping, optional
+        Extra header cards (keys up to 8 characters).
+    overwrite : bool
+        Replace an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        The written path.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr, kerrfield as kf
+    >>> ax = np.linspace(-10, 10, 32)
+    >>> img = xr.DataArray(np.random.rand(32, 32), dims=("beta", "alpha"),
+    ...                    coords={"beta": ax, "alpha": ax})
+    >>> path = kf.to_fits(img, "m87.fits", source="M87", total_flux=0.6,
+    ...                   overwrite=True)  # doctest: +SKIP
+    """
+    from astropy.io import fits
+
+    if not isinstance(image, xr.DataArray):
+        raise TypeError(f"image must be an xarray.DataArray, got {type(image).__name__}")
+    if set(image.dims) != {"alpha", "beta"}:
+        raise ValueError(
+            f"image must have exactly the dimensions ('beta', 'alpha'), got {image.dims}; "
+            "select other dimensions (e.g. image.sel(n=0)) first"
+        )
+    img = image.transpose("beta", "alpha")
+    a0, da = _uniform_axis(img["alpha"].values, "alpha")
+    b0, db = _uniform_axis(img["beta"].values, "beta")
+    theta_g = gravitational_angle(mass, distance, source=source)
+    scale_deg = theta_g.to_value(u.deg)
+
+    if source is not None:
+        ra = SOURCES[source]["ra"] if ra is None else ra
+        dec = SOURCES[source]["dec"] if dec is None else dec
+    ra = 0.0 if ra is None else float(ra)
+    dec = 0.0 if dec is None else float(dec)
+    if not -90.0 <= dec <= 90.0:
+        raise ValueError(f"dec must lie in [-90, 90] degrees, got {dec}")
+    if not np.isfinite(position_angle):
+        raise ValueError(f"position_angle must be finite, got {position_angle}")
+
+    data = np.asarray(img.values, dtype=np.float64)
+    if total_flux is not None:
+        if not (np.isfinite(total_flux) and total_flux > 0):
+            raise ValueError(f"total_flux must be finite and > 0 (Jy), got {total_flux}")
+        s = float(np.nansum(data))
+        if s <= 0:
+            raise ValueError("cannot rescale to total_flux: the image sums to <= 0")
+        data = data * (total_flux / s)
+    if bunit is None:
+        bunit = "JY/PIXEL" if total_flux is not None else str(image.attrs.get("units", "arbitrary"))
+
+    hdu = fits.PrimaryHDU(data.astype(np.float32))
+    h = hdu.header
+    # Pixel axis 1 = alpha, axis 2 = beta. The intermediate world coordinates are
+    # (x, y) = (east offset, north offset) in degrees; for PA = 0, +alpha points west and
+    # +beta north, and the rotation turns +beta towards the east by PA.
+    pa = np.deg2rad(position_angle)
+    c, s_ = np.cos(pa), np.sin(pa)
+    # east = -cos(PA) alpha + sin(PA) beta,  north = sin(PA) alpha + cos(PA) beta  (times theta_g)
+    h["CRPIX1"] = 1.0 + (0.0 - a0) / da
+    h["CRPIX2"] = 1.0 + (0.0 - b0) / db
+    h["CDELT1"] = -da * scale_deg  # RA axes conventionally decrease to the right (east left)
+    h["CDELT2"] = db * scale_deg
+    h["PC1_1"] = c
+    h["PC1_2"] = -s_ * db / da
+    h["PC2_1"] = s_ * da / db
+    h["PC2_2"] = c
+    if celestial:
+        h["CTYPE1"], h["CTYPE2"] = "RA---SIN", "DEC--SIN"
+        h["CRVAL1"], h["CRVAL2"] = ra, dec
+        h["RADESYS"] = "ICRS"
+        h["OBSRA"], h["OBSDEC"] = ra, dec
+    else:
+        h["CTYPE1"], h["CTYPE2"] = "OFFSETX", "OFFSETY"
+        h["CRVAL1"], h["CRVAL2"] = 0.0, 0.0
+    h["CUNIT1"], h["CUNIT2"] = "deg", "deg"
+    h["BUNIT"] = bunit
+    h["BTYPE"] = "Intensity"
+    m_q, d_q = _resolve(mass, distance, source)
+    h["MASS"] = (float(m_q.value), "black-hole mass [Msun]")
+    h["DISTANCE"] = (float(d_q.value), "distance [Mpc]")
+    h["THETAG"] = (float(theta_g.value), "GM/(c^2 D) [uas]: one screen unit M")
+    h["BHPA"] = (float(position_angle), "spin-axis position angle [deg E of N]")
+    if frequency is not None:
+        h["FREQ"] = (float(frequency), "observing frequency [Hz]")
+    for key in ("spin", "inclination", "n"):
+        val = image.attrs.get(key, image.coords[key].values if key in image.coords else None)
+        if val is not None and np.ndim(val) == 0:
+            card = {"spin": "SPIN", "inclination": "INCL", "n": "SUBIMG"}[key]
+            h[card] = float(val)
+    for key, val in (header or {}).items():
+        h[str(key)[:8].upper()] = val
+    h["ORIGIN"] = "kerrfield"
+
+    out = Path(path)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} exists; pass overwrite=True to replace it")
+    hdu.writeto(out, overwrite=overwrite)
+    return out
+
+
+def from_fits(path: str | os.PathLike[str]) -> xr.DataArray:
+    """Read a FITS image written by :func:`to_fits` back onto ``(beta, alpha)`` in units of M.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A FITS file written by :func:`to_fits` (it needs the ``THETAG`` card and an
+        unrotated grid, ``BHPA = 0``, to recover the screen).
+
+    Returns
+    -------
+    xarray.DataArray
+        The image with ``alpha``/``beta`` coordinates in M and the header cards in
+        ``attrs``.
+
+    Examples
+    --------
+    >>> import kerrfield as kf
+    >>> img = kf.from_fits("m87.fits")  # doctest: +SKIP
+    """
+    from astropy.io import fits
+
+    with fits.open(path) as hdul:
+        h = hdul[0].header
+        data = np.asarray(hdul[0].data, dtype=np.float64)
+    if "THETAG" not in h:
+        raise ValueError(f"{path}: no THETAG card; not written by kerrfield.to_fits")
+    if float(h.get("BHPA", 0.0)) != 0.0:
+        raise ValueError(f"{path}: rotated image (BHPA != 0) cannot be put back on the screen")
+    scale_deg = (float(h["THETAG"]) * u.uas).to_value(u.deg)
+    ny, nx = data.shape
+    da = -float(h["CDELT1"]) / scale_deg
+    db = float(h["CDELT2"]) / scale_deg
+    alpha = (np.arange(1, nx + 1) - float(h["CRPIX1"])) * da
+    beta = (np.arange(1, ny + 1) - float(h["CRPIX2"])) * db
+    attrs = {k: h[k] for k in ("BUNIT", "THETAG", "MASS", "DISTANCE") if k in h}
+    return xr.DataArray(
+        data, dims=("beta", "alpha"), coords={"beta": beta, "alpha": alpha}, attrs=attrs
+    )
