@@ -1,0 +1,15 @@
+"""
+    KerrField
+
+Julia backend of the kerrfield Python package: analytic ray tracing of Kerr black holes
+(Gralla & Lupsasca 2020, PRD 101, 044032).  Standard library only; runs on Julia ≥ 1.5.
+Each file mirrors the Python module of the same name in `kerrfield/`.
+"""
+module KerrField
+
+export carlson_rf, carlson_rd, carlson_rj, carlson_rc
+export ellipk, ellipe, ellippi, ellipf, ellipj, jacobi_sn, jacobi_cn, jacobi_dn
+
+include("elliptic.jl")
+
+end # module
