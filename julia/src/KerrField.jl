@@ -10,6 +10,9 @@ module KerrField
 export carlson_rf, carlson_rd, carlson_rj, carlson_rc
 export ellipk, ellipe, ellippi, ellipf, ellipj, jacobi_sn, jacobi_cn, jacobi_dn
 
+"""Version of the KerrField Julia package (matches julia/Project.toml)."""
+const VERSION_STRING = "0.1.0"
+
 include("elliptic.jl")
 
 end # module
