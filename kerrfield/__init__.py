@@ -25,6 +25,10 @@ _LAZY: dict[str, str] = {
     "horizon": "kerr",
     "isco": "kerr",
     "GeneralVelocity": "redshift",
+    # scripted inference
+    "run_inference": "inference",
+    "load_inference_config": "inference",
+    "InferenceConfig": "inference",
     # physical units and FITS export
     "SOURCES": "units",
     "gravitational_angle": "units",
