@@ -51,7 +51,7 @@ Configuration (all sections but ``[target]`` optional; see ``examples/*.toml``):
     fit_spin = false
 
     [output]
-    directory = "results/scan"
+    directory = "out/scan"            # relative to the working directory
 """
 
 from __future__ import annotations
@@ -389,10 +389,9 @@ def _validate(raw: Mapping[str, Any], source: Path | None) -> InferenceConfig:
     # [output]
     out = _table("output", raw.get("output", {}))
     _unknown("output", out, ("directory", "save_models", "plots", "progress"))
+    # relative to the working directory (target.file is relative to the config file)
     outdir = Path(_str("output.directory", out.get("directory", "kerrfield-results")))
     outdir = outdir.expanduser()
-    if not outdir.is_absolute() and source is not None:
-        outdir = source.parent / outdir
 
     return InferenceConfig(
         mode=kind, target=target, model=model, field=field, fit=fit, spin=spin,
@@ -415,8 +414,9 @@ def load_inference_config(
     Parameters
     ----------
     config : str, os.PathLike or mapping
-        A TOML file or an already-parsed mapping with the same structure. Relative paths in
-        a file (``target.file``, ``output.directory``) are relative to the file.
+        A TOML file or an already-parsed mapping with the same structure. A relative
+        ``target.file`` is relative to the TOML file, a relative ``output.directory`` to
+        the working directory.
     output : str or os.PathLike, optional
         Override ``output.directory``.
 
@@ -533,8 +533,8 @@ def _fit_unit(cfg: InferenceConfig, unit: _Unit, target: xr.Dataset,
     learn = unit.fit_spin or unit.fit_inclination
     model = kerr_image_model(
         field, unit.spin, unit.inclination,
-        alpha=torch.as_tensor(target["alpha"].values, dtype=torch.float64),
-        beta=torch.as_tensor(target["beta"].values, dtype=torch.float64),
+        alpha=torch.tensor(np.array(target["alpha"].values, dtype=np.float64)),
+        beta=torch.tensor(np.array(target["beta"].values, dtype=np.float64)),
         learn_geometry=learn, **model_kw,
     )  # fmt: skip
     if learn:
