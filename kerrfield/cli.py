@@ -15,7 +15,7 @@ from ._version import __version__
 
 # modules providing ``add_cli(subparsers)``; each adds one or more subcommands whose
 # parsers set ``func`` (called with the parsed namespace, returning an exit code)
-_SUBCOMMAND_MODULES = ("raytrace", "inference")
+_SUBCOMMAND_MODULES = ("raytrace", "inference", "synthetic", "fitting")
 
 
 def build_parser() -> argparse.ArgumentParser:
