@@ -1,0 +1,181 @@
+"""Sphinx configuration for the kerrfield documentation.
+
+Build with ``make docs`` (``sphinx-build -W --keep-going``): every warning is an error and
+every tutorial notebook is executed at build time (a failing cell fails the build).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+sys.path.insert(0, str(ROOT))
+
+import kerrfield  # noqa: E402
+
+project = "kerrfield"
+author = "kerrfield developers"
+copyright = "2025, kerrfield developers"
+release = version = kerrfield.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "myst_nb",
+]
+
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "jupyter_execute"]
+templates_path = ["_templates"]
+html_static_path = ["_static"]
+
+# --- theme -----------------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = f"kerrfield {release}"
+html_logo = "_build/figures/logo.png"
+html_favicon = "_build/figures/logo.png"
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version"],
+}
+html_sidebars = {"changelog": [], "performance": []}
+
+# --- API docs: numpydoc + autosummary over the flat namespace ------------------------------
+autosummary_generate = True
+autosummary_imported_members = True
+autodoc_default_options = {"members": False}
+autodoc_typehints = "none"  # numpydoc's Parameters sections carry the types
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+numpydoc_validation_checks: set[str] = set()
+
+# --- MyST / notebooks ----------------------------------------------------------------------
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+# "force": re-run every notebook on each build (CI); KERRFIELD_NB_EXECUTION=cache for local
+# iteration (jupyter-cache keyed on the notebook's code cells only).
+nb_execution_mode = os.environ.get("KERRFIELD_NB_EXECUTION", "force")
+nb_execution_timeout = int(os.environ.get("KERRFIELD_NB_TIMEOUT", "900"))
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_merge_streams = True
+nb_execution_excludepatterns: list[str] = []
+nb_kernel_rgx_aliases = {".*": "python3"}
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("KERRFIELD_DOCS_BUILD", "1")
+# The notebooks run on the repository's own package, not an older installed copy.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+)
+
+suppress_warnings = ["mystnb.unknown_mime_type"]
+
+# Docstrings write the spin's magnitude as |a| (and similar); in reST that is substitution
+# syntax, so define those substitutions as themselves.
+rst_prolog = "\n".join(
+    f".. |{v}| replace:: \\|{v}\\|" for v in ("a",)
+) + "\n"
+
+
+# --- generated content ---------------------------------------------------------------------
+# Section titles for the API page, keyed by the defining submodule in kerrfield._LAZY.
+API_SECTIONS: dict[str, str] = {
+    "raytrace": "Ray tracing",
+    "kerr": "Kerr geometry",
+    "geodesics": "Geodesics",
+    "elliptic": "Elliptic integrals",
+    "redshift": "Velocity models and redshift",
+    "julia_bridge": "Julia backend",
+    "fields": "Neural emission fields",
+    "image": "Imaging",
+    "losses": "Losses",
+    "synthetic": "Synthetic targets",
+    "fitting": "Fitting",
+    "plotting": "Plotting",
+    "inference": "Scripted inference",
+    "units": "Physical units and FITS",
+}
+
+
+API_INTRO = """\
+API reference
+=============
+
+Everything public is available from the flat ``kerrfield`` namespace
+(``import kerrfield as kf; kf.raytrace(...)``); submodules are imported lazily on first
+use, so ``import kerrfield`` is cheap and never starts Julia. This page is generated from
+that namespace (``kerrfield._LAZY``) when the documentation is built.
+
+``kerrfield --help`` lists the command-line subcommands, each with its own ``--help``; the
+scripted inference command is described in :doc:`../../inference`.
+
+.. currentmodule:: kerrfield
+"""
+
+
+def _write_api_page() -> None:
+    """Write ``api/generated/index.rst``: one autosummary table per submodule.
+
+    The names come from ``kerrfield._LAZY``, so a new public name shows up without editing
+    the docs. A module that cannot be imported fails the build (set
+    ``KERRFIELD_DOCS_ALLOW_MISSING=1`` to leave it out while it is being written).
+    """
+    groups: dict[str, list[str]] = {}
+    for name, module in kerrfield._LAZY.items():
+        groups.setdefault(module, []).append(name)
+    order = [m for m in API_SECTIONS if m in groups] + sorted(set(groups) - set(API_SECTIONS))
+    lines = [API_INTRO]
+    allow_missing = bool(os.environ.get("KERRFIELD_DOCS_ALLOW_MISSING"))
+    for module in order:
+        try:
+            mod = importlib.import_module(f"kerrfield.{module}")
+        except ImportError:
+            if not allow_missing:
+                raise
+            print(f"docs: kerrfield.{module} not importable; left out of the API page")
+            continue
+        title = API_SECTIONS.get(module, module)
+        lines += [title, "-" * len(title), ""]
+        first = (mod.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        if first:
+            lines += [first, ""]
+        lines += [".. autosummary::", "   :toctree: .", "   :nosignatures:", ""]
+        lines += [f"   {n}" for n in sorted(groups[module], key=str.lower)]
+        lines.append("")
+        # the flat name must resolve to the object, even if the submodule of the same
+        # name (kerrfield.raytrace) was imported first and shadowed it
+        for n in groups[module]:
+            setattr(kerrfield, n, getattr(mod, n))
+    out = DOCS / "api" / "generated"
+    out.mkdir(parents=True, exist_ok=True)
+    text = "\n".join(lines)
+    target = out / "index.rst"
+    if not target.exists() or target.read_text() != text:
+        target.write_text(text)
+
+
+def _make_figures() -> None:
+    """Render the landing-page and conventions figures (scripts/make_docs_figures.py)."""
+    if os.environ.get("KERRFIELD_DOCS_SKIP_FIGURES"):
+        return
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_docs_figures.py"),
+         str(DOCS / "_build" / "figures")],
+        check=True,
+        cwd=ROOT,
+    )
+
+
+_write_api_page()
+_make_figures()

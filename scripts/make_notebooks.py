@@ -1,0 +1,506 @@
+"""Write the tutorial notebooks (notebooks/*.ipynb, without outputs) from the cells below.
+
+The notebooks are the source of truth for readers; this script only makes editing them in
+a text editor easy. Run ``python scripts/make_notebooks.py`` after changing a cell here;
+the documentation build executes them (``make docs``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def md(text: str):
+    return new_markdown_cell(text.strip("\n"))
+
+
+def code(text: str):
+    return new_code_cell(text.strip("\n"))
+
+
+NB01 = [
+    md("""
+# Ray-tracing basics
+
+This notebook traces the screen of a Kerr black hole with {func}`kerrfield.raytrace`, looks
+at the returned {class}`xarray.Dataset`, maps where the rays of the first three sub-images
+($n = 0, 1, 2$) hit the equatorial disk and their redshift, and zooms into the photon
+ring. Units are $G = c = M = 1$; see the [conventions](../conventions.md).
+"""),
+    code("""
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+import kerrfield as kf
+
+spin, inclination = 0.94, 17.0
+t0 = time.perf_counter()
+ds = kf.raytrace(spin, inclination, fov=8.0, npix=160, orders=(0, 1, 2))
+print(f"traced {ds.sizes['alpha'] * ds.sizes['beta']} pixels x {ds.sizes['n']} orders "
+      f"in {time.perf_counter() - t0:.2f} s")
+ds
+"""),
+    md("""
+Every variable lives on `(n, beta, alpha)`. Where the $n$-th crossing does not exist the
+`status` code says why (0 ok, 1 captured by the horizon, 2 escaped, 3 never reaches the
+surface) and the other variables are NaN. The fraction of pixels in each state:
+"""),
+    code("""
+for n in ds.n.values:
+    st = ds.status.sel(n=n).values
+    counts = {code: float(np.mean(st == code)) for code in (0, 1, 2, 3)}
+    print(f"n = {n}: " + ", ".join(f"status {c}: {f:6.1%}" for c, f in counts.items()))
+"""),
+    md("""
+## Emission radius and redshift for $n = 0, 1, 2$
+
+The direct image ($n = 0$) shows the disk nearly face-on; the $n = 1$ image is a thin,
+demagnified copy of the whole disk squeezed into a ring, and $n = 2$ is thinner still.
+The redshift factor here is that of Keplerian emitters (with the Cunningham plunge inside
+the ISCO) for the default velocity model; the critical curve (white) is the edge of the
+shadow.
+"""),
+    code("""
+al, be = kf.critical_curve(spin, inclination)
+fig, axes = plt.subplots(2, 3, figsize=(13, 8.2), constrained_layout=True)
+for j, n in enumerate(ds.n.values):
+    sel = ds.sel(n=n).where(ds.status.sel(n=n) == 0)
+    sel.r_s.plot(ax=axes[0, j], cmap="viridis", vmin=1, vmax=20,
+                 cbar_kwargs={"label": "r_s [M]"})
+    sel.g.plot(ax=axes[1, j], cmap="RdBu_r", vmin=0.3, vmax=1.7, cbar_kwargs={"label": "g"})
+    for ax in axes[:, j]:
+        ax.plot(al, be, "w", lw=0.8)
+        ax.set_aspect("equal")
+        ax.set_title(f"n = {n}")
+plt.show()
+"""),
+    md("""
+## The photon ring
+
+Along a horizontal cut through the image, each sub-image order is confined to an ever
+narrower band just outside the critical curve, and each band covers the whole disk again:
+the width shrinks roughly by $e^{-\\gamma}$ per order, with $\\gamma$ the Lyapunov exponent
+of the bound photon orbits ($\\gamma = \\pi$ for $a = 0$). We measure the widths (in
+$\\alpha$, on the $\\beta = 0$ row) of the bands where each order hits the disk.
+"""),
+    code("""
+row = ds.sel(beta=0.0, method="nearest")
+fig, ax = plt.subplots(figsize=(8, 3.4), constrained_layout=True)
+widths = {}
+for n in row.n.values:
+    ok = row.status.sel(n=n) == 0
+    r = row.r_s.sel(n=n).where(ok)
+    ax.plot(row.alpha, r, ".", ms=3, label=f"n = {n}")
+    a_ok = row.alpha.values[ok.values & (row.alpha.values > 0)]
+    widths[int(n)] = float(a_ok.max() - a_ok.min()) if a_ok.size else float("nan")
+ax.axvline(al[np.argmax(al)], color="k", ls="--", lw=1, label="critical curve")
+ax.set(xlabel="α [M]  (β = 0)", ylabel="r_s [M]", yscale="log", xlim=(0, 8))
+ax.legend()
+plt.show()
+print("band widths on the right-hand side (alpha > 0), in M:", widths)
+print("(n=2 is only a few pixels wide at this resolution: zoom in to resolve it)")
+"""),
+    md("""
+## Zooming in
+
+The screen can be any regular grid. A narrow window around the right-hand edge of the
+critical curve resolves the $n = 1$ and $n = 2$ rings and their nested structure; every
+order again maps the whole disk, from the inner edge to large radii.
+"""),
+    code("""
+a_edge = float(al.max())
+zoom = kf.raytrace(spin, inclination, alpha=np.linspace(a_edge - 0.05, a_edge + 0.6, 300),
+                   beta=np.linspace(-0.4, 0.4, 120), orders=(1, 2))
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.6), constrained_layout=True)
+for ax, n in zip(axes, zoom.n.values):
+    zoom.r_s.sel(n=n).where(zoom.status.sel(n=n) == 0).plot(
+        ax=ax, cmap="viridis", norm=plt.matplotlib.colors.LogNorm(1, 100),
+        cbar_kwargs={"label": "r_s [M]"})
+    ax.axvline(a_edge, color="w", ls="--", lw=1)
+    ax.set_title(f"n = {n} near the critical curve")
+plt.show()
+"""),
+    md("""
+## A disk image
+
+A simple image sums $g^3 \\times$ (a radial emissivity) over the three orders. The photon
+ring is the thin bright ring; the asymmetry comes from the Doppler boost of the
+approaching side, at $\\alpha < 0$.
+"""),
+    code("""
+r_h = kf.horizon(spin)
+emissivity = np.exp(-0.5 * (np.log(ds.r_s / 5.0) / 0.5) ** 2)
+image = (ds.g**3 * emissivity).where(ds.status == 0, 0.0)
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.6), constrained_layout=True)
+image.sum("n").plot(ax=axes[0], cmap="afmhot", cbar_kwargs={"label": "intensity"})
+axes[0].set(aspect="equal", title="n = 0 + 1 + 2")
+(image.sel(n=1) + image.sel(n=2)).plot(ax=axes[1], cmap="afmhot",
+                                       cbar_kwargs={"label": "intensity"})
+axes[1].set(aspect="equal", title="photon ring only (n = 1 + 2)")
+plt.show()
+"""),
+    md("""
+## In physical units
+
+For M87* ($6.5\\times10^9\\,M_\\odot$ at 16.8 Mpc) one unit of the screen is 3.8 μas, so the
+ring is about 40 μas across. {func}`kerrfield.with_sky_coords` adds the angular
+coordinates and {func}`kerrfield.to_fits` writes a FITS file with a sky WCS.
+"""),
+    code("""
+import tempfile
+from pathlib import Path
+
+sky = kf.with_sky_coords(image.sum("n"), source="M87")
+fig, ax = plt.subplots(figsize=(5, 4.4), constrained_layout=True)
+sky.plot(ax=ax, x="alpha_uas", y="beta_uas", cmap="afmhot")
+ax.set(aspect="equal", xlabel="α [μas]", ylabel="β [μas]", title="M87*: 1 M = 3.8 μas")
+plt.show()
+
+path = kf.to_fits(image.sum("n"), Path(tempfile.mkdtemp()) / "m87.fits", source="M87",
+                  total_flux=0.6, frequency=230e9)
+from astropy.io import fits
+print(repr(fits.getheader(path))[:1200])
+"""),
+]
+
+NB02 = [
+    md("""
+# The KerrNeRF reference scenario
+
+The reference scenario follows the neural-emission example of Krang.jl: the *truth* is a
+randomly initialised neural field (a 2→20→20→1 tanh MLP with a sigmoid output) painted on
+the equatorial plane of a black hole with $a = 0.94$ seen at $\\theta_o = 20°$. Its lensed
+image (direct image plus the first photon-ring image) is the target. A second field with
+different random weights, together with a *wrong* spin ($0.5$) and inclination ($60°$),
+is then fitted to the target by gradient descent through the ray tracer.
+
+`make demo` runs the full-length version of this (`kerrfield demo`); here the fit is
+shortened so that the notebook runs in about a minute.
+"""),
+    code("""
+import time
+
+import matplotlib.pyplot as plt
+
+import kerrfield as kf
+
+truth = {"spin": 0.94, "inclination": 20.0}
+fov, npix = 10.0, 30
+target = kf.synthesize("mlp", truth["spin"], truth["inclination"], fov=fov, npix=npix, seed=0)
+target
+"""),
+    code("""
+display(kf.plot_emission_and_image(target["emission"], target["image"],
+                                   title="truth: random MLP emission, a = 0.94, θo = 20°"))
+"""),
+    md("""
+## The geometry behind the target
+
+Where each pixel's ray meets the disk, for the direct ($n = 0$) and first photon-ring
+($n = 1$) image.
+"""),
+    code("""
+geo = kf.raytrace(truth["spin"], truth["inclination"], fov=fov, npix=npix, orders=(0, 1))
+display(kf.plot_geometry(geo, ("r_s", "g")))
+"""),
+    md("""
+## Joint fit of emission, spin and inclination
+
+The model is {func}`kerrfield.kerr_image_model`: spin and inclination are trainable and
+the rays are traced again at every step, so the loss gradient reaches them.
+"""),
+    code("""
+field = kf.EmissionField(width=20, depth=2, seed=1)
+model = kf.kerr_image_model(field, spin=0.5, inclination=60.0, fov=fov, npix=npix)
+start = model.to_xarray()
+t0 = time.perf_counter()
+result = kf.fit(model, target, steps=600, lr=1e-2, schedule="cosine", lr_final=0.01,
+                progress=False)
+print(f"{result.steps} steps in {time.perf_counter() - t0:.1f} s; loss "
+      f"{result.initial_loss:.3e} -> {result.final_loss:.3e}")
+print(f"spin {float(model.spin):.4f} (truth {truth['spin']}), "
+      f"inclination {float(model.inclination):.3f}° (truth {truth['inclination']}°)")
+"""),
+    code("""
+display(kf.plot_fit(target["image"], start, model.to_xarray(),
+                    losses=(result.initial_loss, result.final_loss)))
+display(kf.plot_loss(result.history))
+display(kf.plot_parameters(result.history, truth=truth))
+"""),
+    md("""
+## The recovered emission
+
+The image constrains the emission only where rays land. Rendering the fitted field on the
+equatorial plane next to the truth shows the region the data determine (within the
+outermost radius seen in the field of view) and how the field extrapolates beyond it.
+"""),
+    code("""
+fitted_map = kf.emission_map(model.field, extent=fov, npix=128)
+true_map = target["emission"]
+fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), constrained_layout=True)
+true_map.plot(ax=axes[0], cmap="afmhot")
+axes[0].set(aspect="equal", title="true emission")
+fitted_map.plot(ax=axes[1], cmap="afmhot")
+axes[1].set(aspect="equal", title="fitted emission")
+plt.show()
+"""),
+    md("""
+With the full 1500-step schedule of `make demo` the fit gets closer still; the performance
+page lists timings of the reference run.
+"""),
+]
+
+NB03 = [
+    md("""
+# Parameter inference: spin and inclination
+
+How well does an image determine the spin and the inclination? This notebook
+
+1. fits emission, spin and inclination jointly;
+2. computes a **profile likelihood** over the inclination: at each fixed $\\theta_o$ on a
+   grid the emission (and the spin) are fitted, and the best loss is plotted against
+   $\\theta_o$;
+3. repeats the joint fit from different seeds and starting points, an **ensemble** whose
+   spread shows how repeatable the answer is.
+
+Steps 2 and 3 use the scripted-inference machinery ({func}`kerrfield.run_inference`, the
+same as `kerrfield infer config.toml`), so they write results to disk and could be resumed.
+The fits are kept short so that the notebook runs in a few minutes on a laptop CPU.
+"""),
+    code("""
+import tempfile
+import time
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+import kerrfield as kf
+
+truth = {"spin": 0.8, "inclination": 40.0}
+spec = dict(emission="ring", emission_params={"radius": 6.0, "width": 1.5},
+            fov=9.0, npix=20, orders=[0, 1], **truth)
+target = kf.synthesize(**spec)
+field_kw = dict(width=16, depth=2, output="softplus", scale=9.0)
+workdir = Path(tempfile.mkdtemp(prefix="kerrfield-inference-"))
+target["image"].plot(cmap="afmhot")
+plt.gca().set_aspect("equal")
+plt.show()
+"""),
+    md("""
+## 1. Joint fit
+
+Starting from $a = 0.4$, $\\theta_o = 60°$.
+"""),
+    code("""
+model = kf.kerr_image_model(kf.EmissionField(**field_kw, seed=0), spin=0.4, inclination=60.0,
+                            fov=spec["fov"], npix=spec["npix"])
+t0 = time.perf_counter()
+res = kf.fit(model, target, steps=250, lr=1e-2, geometry_lr=2e-2, progress=False)
+print(f"{time.perf_counter() - t0:.1f} s: spin {float(model.spin):.3f} "
+      f"(truth {truth['spin']}), inclination {float(model.inclination):.2f}° "
+      f"(truth {truth['inclination']}°), loss {res.final_loss:.2e}")
+display(kf.plot_parameters(res.history, truth=truth))
+"""),
+    md("""
+## 2. Profile likelihood over inclination
+
+The configuration is the same dictionary a TOML file would hold. `fit_spin = true` makes
+the spin a nuisance parameter fitted at every grid point; the inclination is held at the
+grid value.
+"""),
+    code("""
+scan_cfg = {
+    "seed": 0,
+    "target": {"synthetic": spec},
+    "field": field_kw,
+    "fit": {"steps": 120, "lr": 1e-2, "geometry_lr": 2e-2},
+    "mode": {"kind": "scan", "inclination": {"start": 10.0, "stop": 70.0, "num": 7},
+             "spin": 0.5, "fit_spin": True},
+    "output": {"directory": str(workdir / "profile"), "progress": False},
+}
+t0 = time.perf_counter()
+scan = kf.run_inference(scan_cfg)
+prof = scan["profile_inclination"]
+print(f"{scan['n_units']} fits in {time.perf_counter() - t0:.1f} s; "
+      f"recovered inclination {prof['recovered']:.1f}° (truth {truth['inclination']}°)")
+"""),
+    code("""
+import xarray as xr
+
+results = xr.load_dataset(workdir / "profile" / "results.nc")
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), constrained_layout=True)
+axes[0].plot(prof["grid"], prof["loss"], "o-")
+axes[0].axvline(truth["inclination"], color="k", ls="--", label="truth")
+axes[0].axvline(prof["recovered"], color="C1", label=f"recovered {prof['recovered']:.1f}°")
+axes[0].set(xlabel="inclination θo [deg] (fixed)", ylabel="best loss", yscale="log",
+            title="profile likelihood")
+axes[0].legend()
+axes[1].plot(results.inclination_grid, results.spin_fit.squeeze(), "o-")
+axes[1].axhline(truth["spin"], color="k", ls="--", label="truth")
+axes[1].set(xlabel="inclination θo [deg] (fixed)", ylabel="fitted spin",
+            title="profiled spin along the scan")
+axes[1].legend()
+plt.show()
+"""),
+    md("""
+The same run from the command line, with the output directory listing that
+`kerrfield infer` leaves behind:
+"""),
+    code("""
+print(sorted(str(p.relative_to(workdir / "profile")) for p in (workdir / "profile").rglob("*")))
+"""),
+    md("""
+## 3. An ensemble of fits
+
+Four joint fits, each with its own field initialisation and a starting point jittered by
+up to ±0.2 in spin and ±10° in inclination, on a target with 2 % noise.
+"""),
+    code("""
+ens_cfg = {
+    "seed": 0,
+    "target": {"synthetic": {**spec, "noise": 0.02}},
+    "field": field_kw,
+    "fit": {"steps": 200, "lr": 1e-2, "geometry_lr": 2e-2},
+    "mode": {"kind": "ensemble", "seeds": 4, "spin": 0.5, "inclination": 50.0,
+             "init_jitter": {"spin": 0.2, "inclination": 10.0}},
+    "output": {"directory": str(workdir / "ensemble"), "progress": False},
+}
+t0 = time.perf_counter()
+ens = kf.run_inference(ens_cfg)
+e = ens["ensemble"]
+print(f"{e['n']} fits in {time.perf_counter() - t0:.1f} s")
+print(f"spin        {e['spin_mean']:.3f} ± {e['spin_std']:.3f}   (truth {truth['spin']})")
+print(f"inclination {e['inclination_mean']:.2f} ± {e['inclination_std']:.2f}°  "
+      f"(truth {truth['inclination']}°)")
+for row in ens["units"]:
+    print(f"  seed {row['seed']}: start ({row['spin_init']:.2f}, {row['inclination_init']:.1f}°)"
+          f" -> ({row['spin']:.3f}, {row['inclination']:.2f}°), loss {row['loss']:.2e}")
+"""),
+    code("""
+from IPython.display import Image
+
+Image(filename=str(workdir / "ensemble" / "ensemble.png"))
+"""),
+    md("""
+The spread of an ensemble reflects the optimisation (initialisation and starting point) and,
+with noise, the data; it is not a posterior. The profile likelihood shows the shape of the
+loss in one parameter, and with a $\\chi^2$ loss (`loss = "chi2"`, with the target's
+`sigma`) its curvature converts into a confidence interval in the usual way.
+"""),
+]
+
+NB04 = [
+    md("""
+# The Julia backend and the torch cross-check
+
+kerrfield ships a second, independent implementation of the ray tracer in Julia (the
+`KerrField` package in `julia/`). Tracing the same screen with both backends and comparing
+every variable is a strong test of both. This notebook needs a Julia executable; **without
+Julia it says so and skips the comparison** (CI installs Julia, so there it runs in full).
+See the [backends page](../backends.md) for how to get Julia.
+"""),
+    code("""
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+import kerrfield as kf
+
+info = kf.julia_info()
+info
+"""),
+    code("""
+from kerrfield import julia_bridge
+
+have_julia = julia_bridge.find_julia() is not None or info.get("juliacall", False) is True
+if not have_julia:
+    print("Julia is not available here: the cross-check below is skipped. "
+          "Install Julia (make julia, juliaup, or set KERRFIELD_JULIA) to run it.")
+"""),
+    md("""
+## Tracing with both backends
+
+The first Julia call starts the worker and compiles the package (a few seconds to a
+minute); later calls are fast.
+"""),
+    code("""
+spin, inclination = 0.94, 60.0
+kw = dict(fov=10.0, npix=96, orders=(0, 1, 2))
+t0 = time.perf_counter()
+ds_torch = kf.raytrace(spin, inclination, **kw)
+t_torch = time.perf_counter() - t0
+if have_julia:
+    t0 = time.perf_counter()
+    ds_julia = kf.raytrace(spin, inclination, backend="julia", **kw)
+    t_first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ds_julia = kf.raytrace(spin, inclination, backend="julia", **kw)
+    t_julia = time.perf_counter() - t0
+    print(f"torch {t_torch:.2f} s; julia {t_julia:.2f} s (first call {t_first:.1f} s, "
+          "including start-up and compilation)")
+"""),
+    md("""
+## Agreement
+
+Status codes must agree pixel by pixel; where both backends find a crossing, the largest
+differences of the continuous variables should be at round-off level (a few pixels very
+close to the critical curve or to caustics can differ more, as tiny differences in the
+conserved quantities are amplified there).
+"""),
+    code("""
+if have_julia:
+    same_status = (ds_torch.status == ds_julia.status)
+    print(f"status agrees on {float(same_status.mean()):.4%} of pixel-orders")
+    both = (ds_torch.status == 0) & (ds_julia.status == 0)
+    rows = []
+    for var in ("r_s", "phi_s", "t_s", "x", "y", "g"):
+        if var in ds_torch and var in ds_julia:
+            d = np.abs(ds_torch[var] - ds_julia[var]).where(both)
+            rows.append((var, float(d.max()), float(d.median()), float(d.quantile(0.99))))
+    print(f"{'variable':>9} {'max |Δ|':>11} {'median':>11} {'99th pct':>11}")
+    for var, mx, med, q in rows:
+        print(f"{var:>9} {mx:11.2e} {med:11.2e} {q:11.2e}")
+"""),
+    code("""
+if have_julia:
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
+    for ax, n in zip(axes, ds_torch.n.values):
+        d = np.abs(ds_torch.r_s - ds_julia.r_s).sel(n=n).where(both.sel(n=n))
+        np.log10(d + 1e-17).plot(ax=ax, vmin=-16, vmax=-8, cmap="magma",
+                                 cbar_kwargs={"label": "log10 |Δ r_s|"})
+        ax.set(aspect="equal", title=f"n = {n}")
+    plt.show()
+"""),
+]
+
+
+def write(name: str, cells: list) -> Path:
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    path = ROOT / "notebooks" / f"{name}.ipynb"
+    nbformat.validate(nb)
+    path.write_text(nbformat.writes(nb) + "\n")
+    return path
+
+
+def main() -> int:
+    for name, cells in (("01_raytracing_basics", NB01), ("02_kerrnerf_reference", NB02),
+                        ("03_parameter_inference", NB03), ("04_julia_backend", NB04)):
+        print(write(name, cells))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
