@@ -351,9 +351,10 @@ def fit(
             if weight_decay_weight:
                 value = value + weight_decay_weight * weight_decay(model.field)
             lval = float(value.detach())
-            spin, inc = float(model.spin), float(model.inclination)
+            spin, inc = float(model.spin.detach()), float(model.inclination.detach())
             if not math.isfinite(lval):
-                torch._foreach_copy_(params, good)
+                with torch.no_grad():
+                    torch._foreach_copy_(params, good)
                 save_checkpoint(step)
                 res = _result(model, hist, initial_loss, hist["loss"][-1] if hist["loss"]
                               else math.nan, time.perf_counter() - t0, step)  # fmt: skip
