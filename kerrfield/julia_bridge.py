@@ -611,11 +611,19 @@ def _juliacall_usable(mode: str) -> bool:
 # ----------------------------------------------------------------------------- public entry
 
 
-def _velocity_params(velocity: Mapping[str, Any] | str | None) -> dict[str, str | float]:
+def _velocity_params(velocity: Any) -> dict[str, str | float]:
+    """Velocity model as ``velocity.*`` parameters: a name, a mapping, or GeneralVelocity."""
     if velocity is None:
         velocity = {"kind": "zamo"}
-    if isinstance(velocity, str):
+    elif isinstance(velocity, str):
         velocity = {"kind": velocity}
+    elif all(hasattr(velocity, k) for k in ("xi", "beta_r", "beta_phi")):  # GeneralVelocity
+        velocity = {
+            "kind": "general",
+            "xi": float(velocity.xi),
+            "beta_r": float(velocity.beta_r),
+            "beta_phi": float(velocity.beta_phi),
+        }
     out: dict[str, str | float] = {}
     for k, v in velocity.items():
         out[f"velocity.{k}"] = v if isinstance(v, str) else float(v)
@@ -629,7 +637,7 @@ def trace_rays_julia(
     beta: np.ndarray,
     orders: Sequence[int] = (0, 1, 2),
     surface_theta_deg: float | None = None,
-    velocity: Mapping[str, Any] | str | None = None,
+    velocity: Any = None,
     *,
     timeout: float | None = None,
 ) -> dict[str, np.ndarray]:
@@ -650,9 +658,10 @@ def trace_rays_julia(
     surface_theta_deg : float or None
         Emitting surface: None for the equatorial plane, else the polar angle θs (degrees) of a
         cone.
-    velocity : mapping or str, optional
-        Emitter velocity model: ``{"kind": "zamo"}``, ``{"kind": "keplerian"}`` or
-        ``{"kind": "general", "xi": ..., "beta_r": ..., "beta_phi": ...}``.
+    velocity : str, GeneralVelocity or mapping, optional
+        Emitter velocity model: ``"zamo"`` (default), ``"keplerian"``,
+        :class:`kerrfield.GeneralVelocity`, or a mapping ``{"kind": "general", "xi": ...,
+        "beta_r": ..., "beta_phi": ...}``.
     timeout : float, optional
         Subprocess path only: seconds before the worker is declared hung.
 

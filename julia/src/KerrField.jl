@@ -8,11 +8,16 @@ Each file mirrors the Python module of the same name in `kerrfield/`.
 module KerrField
 
 export carlson_rf, carlson_rd, carlson_rj, carlson_rc
-export ellipk, ellipe, ellippi, ellipf, ellipj, jacobi_sn, jacobi_cn, jacobi_dn
+export horizon, inner_horizon, isco, critical_curve, trace_rays, trace_rays_dict, Velocity
+export ellipk, ellipe, ellippi, ellipf, ellipj, ellipj_am, jacobi_sn, jacobi_cn, jacobi_dn
 
 """Version of the KerrField Julia package (matches julia/Project.toml)."""
 const VERSION_STRING = "0.1.0"
 
 include("elliptic.jl")
+include("kerr.jl")
+include("geodesics.jl")
+include("redshift.jl")
+include("raytrace.jl")
 
 end # module

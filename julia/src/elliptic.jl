@@ -273,35 +273,40 @@ end
 
 # ------------------------------------------------------------------ Jacobi functions
 
-# sn, cn, dn for 0 ≤ m < 1 by the AGM / descending Landen scheme (A&S 16.4.1-16.4.3)
+# sn, cn, dn and the (continuous, unwrapped) amplitude am for 0 ≤ m < 1 by the arithmetic-
+# geometric mean and descending Landen transformation (A&S 16.4; DLMF 22.20.1-22.20.2), the same
+# scheme as kerrfield/elliptic.py: a₀ = 1, b₀ = √(1 − m), stop when |c_n| ≤ eps a_n, then
+# φ_N = 2^N a_N u and φ_{n−1} = ½(φ_n + asin((c_n/a_n) sin φ_n)); dn = √((1 − m) + m cn²).
 function _jacobi_agm(u::Float64, m::Float64)
-    if m < 1e-16                           # circular limit (error O(m))
-        s, c = sincos(u)
-        return s, c, 1.0
-    end
     a = 1.0
     b = sqrt(1 - m)
-    cs = ntuple(_ -> 0.0, 16)              # c_n / a_n, n = 1..N (A&S 16.4)
+    cs = ntuple(_ -> 0.0, 40)               # c_n / a_n, n = 1..N
     n = 0
-    while n < 16
+    while n < 40
         c = (a - b) / 2
-        an = (a + b) / 2
-        b = sqrt(a * b)
-        a = an
+        abs(c) <= _RTOL * a && break
+        a, b = (a + b) / 2, sqrt(a * b)
         n += 1
         cs = Base.setindex(cs, c / a, n)
-        abs(c) <= _RTOL * abs(a) && break
     end
-    phi = ldexp(a * u, n)                  # φ_N = 2^N a_N u
-    phi_prev = phi
+    phi = ldexp(a * u, n)                   # φ_N = 2^N a_N u
     for k in n:-1:1
-        phi_prev = phi
         phi = (phi + asin(cs[k] * sin(phi))) / 2
     end
     s, c = sincos(phi)
-    # dn = cos φ0 / cos(φ1 − φ0) (A&S 16.4.4); accurate also where m sn² ≈ 1
-    d = n > 0 ? c / cos(phi_prev - phi) : sqrt(1 - m * s * s)
-    return s, c, d
+    return s, c, sqrt((1 - m) + m * c * c), phi
+end
+
+"""
+    ellipj_am(u, m) -> (sn, cn, dn, am)
+
+Jacobi sn, cn, dn and the amplitude am(u|m) = φ (continuous in u, not reduced) for
+0 ≤ m < 1 (A&S 16.4, DLMF 22.20.1-22.20.2); NaNs outside that range.
+"""
+function ellipj_am(u::Real, m::Real)
+    u, m = Float64(u), Float64(m)
+    (isfinite(u) && 0 <= m < 1) || return (NaN, NaN, NaN, NaN)
+    return _jacobi_agm(u, m)
 end
 
 """
@@ -316,16 +321,17 @@ function ellipj(u::Real, m::Real)
     (isfinite(u) && isfinite(m)) || return (NaN, NaN, NaN)
     if m < 0
         r = sqrt(1 - m)
-        s, c, d = _jacobi_agm(u * r, -m / (1 - m))
+        s, c, d, _ = _jacobi_agm(u * r, -m / (1 - m))
         return s / (r * d), c / d, 1 / d
     elseif m < 1
-        return _jacobi_agm(u, m)
+        s, c, d, _ = _jacobi_agm(u, m)
+        return s, c, d
     elseif m == 1
         t = sech(u)
         return tanh(u), t, t
     else
         r = sqrt(m)
-        s, c, d = _jacobi_agm(u * r, 1 / m)
+        s, c, d, _ = _jacobi_agm(u * r, 1 / m)
         return s / r, d, c
     end
 end
