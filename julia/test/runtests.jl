@@ -152,4 +152,76 @@ end
         @test jacobi_dn(ellipf(phi, m), m) ≈ sqrt(1 - m * sin(phi)^2) rtol = 2e-14
     end
 end
+
+@testset "Kerr basics" begin
+    @test horizon(0.0) == 2.0
+    @test KerrField.inner_horizon(0.6) ≈ 0.2
+    @test isco(0.0) ≈ 6.0
+    # values from kerrfield.kerr.isco (BPT 1972 eq. 2.21)
+    @test isco(0.998) ≈ 1.2369706551751847 rtol = 1e-14
+    @test isco(-0.998) ≈ 8.99437445480357 rtol = 1e-14
+    # Schwarzschild critical curve: the circle of radius √27 (GL20b eq. 38 limit)
+    al, be = critical_curve(0.0, 60.0, 64)
+    @test all(x -> isapprox(x, sqrt(27.0); rtol = 1e-14), hypot.(al, be))
+    al, be = critical_curve(1e-4, 60.0, 64)                 # the generic branch, a → 0
+    @test all(x -> isapprox(x, sqrt(27.0); rtol = 1e-3), hypot.(al, be))
+    @test_throws ArgumentError horizon(1.0)
+end
+
+@testset "ray tracing: physics checks" begin
+    zamo = Velocity(:zamo, 1.0, 1.0, 1.0)
+    # Schwarzschild, nearly face-on: inside the shadow n = 2 falls in, well outside it escapes
+    res = trace_rays(0.0, 0.5, [4.0, 10.0, 0.01], [0.0, 0.0, 0.01], [0, 1, 2])
+    @test res.status[1, 3] == KerrField.STATUS_HORIZON
+    @test res.status[2, 3] == KerrField.STATUS_ESCAPE
+    @test res.status[3, :] == fill(KerrField.STATUS_HORIZON, 3)
+    @test res.status[2, 1] == KerrField.STATUS_OK
+    # n = 0 of a distant pixel seen face-on lands near r ≈ b (weak deflection)
+    far = trace_rays(0.0, 0.5, [60.0], [0.0], [0])
+    @test 55 < far.vars["r_s"][1, 1] < 60
+    # η ≤ 0 (vortical motion near the axis) never reaches the equatorial plane: status 3, NaN
+    vort = trace_rays(0.9, 5.0, [0.1], [0.0], [0, 1])
+    @test vort.eta[1] < 0
+    @test all(vort.status .== KerrField.STATUS_MISSES)
+    @test all(isnan, vort.vars["r_s"]) && all(isnan, vort.vars["g"])
+    # λ = −α sin θo, η = (α² − a²)cos²θo + β²
+    r = trace_rays(0.5, 30.0, [3.0], [4.0], [0])
+    @test r.lam[1] ≈ -3 * sind(30.0)
+    @test r.eta[1] ≈ (9 - 0.25) * cosd(30.0)^2 + 16
+    # a → −a mirrors α (ZAMO flow mirrors too); φ changes sign
+    ax = collect(range(-9.0, 9.0; length = 8))
+    alpha = vec([x for x in ax, _ in ax])
+    beta = vec([y for _ in ax, y in ax]) .+ 0.3
+    p = trace_rays(0.7, 50.0, alpha, beta, [0, 1]; velocity = zamo)
+    m = trace_rays(-0.7, 50.0, -alpha, beta, [0, 1]; velocity = zamo)
+    @test p.status == m.status
+    ok = p.status .== 0
+    @test count(ok) > 40
+    for v in ("r_s", "t_s", "g", "nu_r", "nu_theta")
+        @test p.vars[v][ok] ≈ m.vars[v][ok] rtol = 1e-10
+    end
+    @test p.vars["phi_s"][ok] ≈ -m.vars["phi_s"][ok] rtol = 1e-10
+    # θo → 180° − θo with β → −β mirrors the equatorial plane
+    q = trace_rays(0.7, 130.0, alpha, -beta, [0, 1]; velocity = zamo)
+    p2 = trace_rays(0.7, 50.0, alpha, beta, [0, 1]; velocity = zamo)
+    @test q.status == p2.status
+    @test q.vars["r_s"][ok] ≈ p2.vars["r_s"][ok] rtol = 1e-10
+    @test q.vars["nu_theta"][ok] == -p2.vars["nu_theta"][ok]
+    # redshift: ZAMO and Keplerian both redshift (g < 1) for a face-on view at large r
+    kep = trace_rays(0.5, 1.0, [15.0], [0.0], [0]; velocity = Velocity(:keplerian, 1.0, 1.0, 1.0))
+    @test 0.8 < kep.vars["g"][1, 1] < 1
+    # GeneralVelocity(1, 1, 1) is "keplerian"
+    gen = trace_rays(0.5, 40.0, alpha, beta, [0]; velocity = Velocity(:general, 1.0, 1.0, 1.0))
+    k2 = trace_rays(0.5, 40.0, alpha, beta, [0]; velocity = Velocity(:keplerian, 1.0, 1.0, 1.0))
+    @test isequal(gen.vars["g"], k2.vars["g"])
+    # bad input is rejected with a clear message
+    @test_throws ArgumentError trace_rays(0.5, 40.0, [NaN], [0.0], [0])
+    @test_throws DimensionMismatch trace_rays(0.5, 40.0, [1.0, 2.0], [0.0], [0])
+    @test_throws ArgumentError trace_rays(0.5, 40.0, [1.0], [0.0], [0, 0])
+    @test_throws ArgumentError trace_rays(1.5, 40.0, [1.0], [0.0], [0])
+    @test_throws ArgumentError Velocity(Dict("kind" => "general", "xi" => "1.5"))
+    # the threaded result does not depend on the thread count (pure per-pixel kernels)
+    @test Threads.nthreads() >= 1
+end
+
 end # KerrField
