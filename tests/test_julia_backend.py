@@ -125,3 +125,67 @@ def test_hung_worker_times_out_and_restarts(julia_worker):
     assert time.perf_counter() - t0 < 10
     assert not julia_worker.alive
     assert julia_worker.ping()["protocol"] == str(jb.PROTOCOL)
+
+
+# ------------------------------------------------------------------ cross-backend agreement
+
+
+def _geometries():
+    from kerrfield.raytrace import Cone
+    from kerrfield.redshift import GeneralVelocity
+
+    return [
+        pytest.param(dict(spin=0.94, inclination=17.0, surface="equatorial", velocity="zamo"),
+                     id="a0.94-i17-equatorial-zamo"),
+        pytest.param(dict(spin=-0.5, inclination=60.0, surface=Cone(75.0), velocity="keplerian"),
+                     id="a-0.5-i60-cone75-keplerian"),
+        pytest.param(dict(spin=0.3, inclination=85.0, surface="equatorial",
+                          velocity=GeneralVelocity(0.8, 0.5, 0.9)),
+                     id="a0.3-i85-equatorial-general"),
+        pytest.param(dict(spin=0.7, inclination=130.0, surface=Cone(100.0), velocity="zamo"),
+                     id="a0.7-i130-cone100-zamo"),
+        pytest.param(dict(spin=0.99, inclination=80.0, surface=Cone(70.0),
+                          velocity=GeneralVelocity(0.6, 0.2, 0.3)),
+                     id="a0.99-i80-cone70-general"),
+    ]
+
+
+@pytest.mark.parametrize("geometry", _geometries())
+def test_julia_matches_torch(julia_worker, geometry):
+    """Same status everywhere; every float within 1e-10 (relative, absolute below 1).
+
+    The difference of a float is |j − t| / max(|t|, 1): relative for values ≥ 1 (M or rad),
+    absolute below, where angles like φ_s that are small differences of O(1) terms would make
+    a pure relative measure meaningless. An even pixel count keeps α = 0 (λ = 0) off the grid.
+    """
+    from kerrfield.raytrace import FLOAT_VARS, raytrace
+
+    kw = dict(npix=24, fov=12.0, orders=(0, 1, 2), **geometry)
+    dt = raytrace(backend="torch", **kw)
+    dj = raytrace(backend="julia", **kw)
+    assert dj.attrs["backend"] == "julia"
+    np.testing.assert_array_equal(dj.status.values, dt.status.values)
+    assert (dt.status.values == 0).sum() > 100
+    worst = {}
+    for name in (*FLOAT_VARS, "lam", "eta"):
+        t, j = dt[name].values, dj[name].values
+        assert t.shape == j.shape and t.dtype == j.dtype, name
+        np.testing.assert_array_equal(np.isnan(j), np.isnan(t), err_msg=name)
+        m = ~np.isnan(t)
+        worst[name] = float(np.max(np.abs(j[m] - t[m]) / np.maximum(np.abs(t[m]), 1.0)))
+    print("max |julia - torch| / max(|torch|, 1):",
+          ", ".join(f"{k} {v:.1e}" for k, v in worst.items()))
+    assert max(worst.values()) < 1e-10, worst
+
+
+def test_trace_rays_julia_rejects_bad_input(julia_worker):
+    a = np.array([1.0, np.nan, 3.0])
+    with pytest.raises(jb.JuliaError, match="finite"):
+        jb.trace_rays_julia(0.5, 30.0, a, np.zeros(3), (0,), 90.0, "zamo")
+    with pytest.raises(jb.JuliaError, match="equal length"):
+        jb.trace_rays_julia(0.5, 30.0, np.ones(3), np.zeros(2), (0,), 90.0, "zamo")
+    with pytest.raises(jb.JuliaError, match="velocity"):
+        jb.trace_rays_julia(0.5, 30.0, np.ones(3), np.zeros(3), (0,), 90.0, "warp")
+    out = jb.trace_rays_julia(0.5, 30.0, np.ones(3), np.zeros(3), (0, 1), 90.0, "zamo")
+    assert out["r_s"].shape == (2, 3) and out["status"].dtype == np.int8
+    assert out["lam"].shape == (3,)
