@@ -72,7 +72,9 @@ nb_execution_show_tb = True
 nb_merge_streams = True
 nb_execution_excludepatterns: list[str] = []
 nb_kernel_rgx_aliases = {".*": "python3"}
-os.environ.setdefault("MPLBACKEND", "Agg")
+# notebook kernels inherit this environment: make sure figures are captured inline even if
+# the caller exported MPLBACKEND=Agg
+os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
 os.environ.setdefault("KERRFIELD_DOCS_BUILD", "1")
 # The notebooks run on the repository's own package, not an older installed copy.
 os.environ["PYTHONPATH"] = os.pathsep.join(

@@ -729,7 +729,10 @@ def run_inference(
         _atomic_netcdf(results, out / "results.nc")
         files.append("results.nc")
         if cfg.plots:
-            files += _plots(cfg, units, done, target, results, summary, out)
+            if fitted or not (out / "images.png").exists():
+                files += _plots(cfg, units, done, target, results, summary, out)
+            else:  # nothing new: the figures on disk are current
+                files += sorted(p.name for p in out.glob("*.png"))
     summary["files"] = files
     _atomic_text(json.dumps(summary, indent=2, default=_jsonable), out / "summary.json")
     return summary

@@ -43,7 +43,7 @@ import kerrfield as kf
 
 spin, inclination = 0.94, 17.0
 t0 = time.perf_counter()
-ds = kf.raytrace(spin, inclination, fov=8.0, npix=160, orders=(0, 1, 2))
+ds = kf.raytrace(spin, inclination, fov=8.0, npix=100, orders=(0, 1, 2), velocity="keplerian")
 print(f"traced {ds.sizes['alpha'] * ds.sizes['beta']} pixels x {ds.sizes['n']} orders "
       f"in {time.perf_counter() - t0:.2f} s")
 ds
@@ -64,9 +64,9 @@ for n in ds.n.values:
 
 The direct image ($n = 0$) shows the disk nearly face-on; the $n = 1$ image is a thin,
 demagnified copy of the whole disk squeezed into a ring, and $n = 2$ is thinner still.
-The redshift factor here is that of Keplerian emitters (with the Cunningham plunge inside
-the ISCO) for the default velocity model; the critical curve (white) is the edge of the
-shadow.
+The redshift factor is that of Keplerian emitters with the Cunningham plunge inside the
+ISCO (`velocity="keplerian"`; the default is ZAMO). The critical curve (white) is the edge
+of the shadow.
 """),
     code("""
 al, be = kf.critical_curve(spin, inclination)
@@ -117,8 +117,8 @@ order again maps the whole disk, from the inner edge to large radii.
 """),
     code("""
 a_edge = float(al.max())
-zoom = kf.raytrace(spin, inclination, alpha=np.linspace(a_edge - 0.05, a_edge + 0.6, 300),
-                   beta=np.linspace(-0.4, 0.4, 120), orders=(1, 2))
+zoom = kf.raytrace(spin, inclination, alpha=np.linspace(a_edge - 0.05, a_edge + 0.6, 160),
+                   beta=np.linspace(-0.4, 0.4, 60), orders=(1, 2), velocity="keplerian")
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.6), constrained_layout=True)
 for ax, n in zip(axes, zoom.n.values):
     zoom.r_s.sel(n=n).where(zoom.status.sel(n=n) == 0).plot(
@@ -182,8 +182,9 @@ image (direct image plus the first photon-ring image) is the target. A second fi
 different random weights, together with a *wrong* spin ($0.5$) and inclination ($60°$),
 is then fitted to the target by gradient descent through the ray tracer.
 
-`make demo` runs the full-length version of this (`kerrfield demo`); here the fit is
-shortened so that the notebook runs in about a minute.
+`make demo` runs the full-length version of this (`kerrfield demo`: 30×30 pixels, 1500
+steps); here the screen is 24×24 and the fit only 200 steps, so that the notebook runs in
+about a minute on a 2-core CPU. Each step traces all rays again, which dominates the cost.
 """),
     code("""
 import time
@@ -193,23 +194,31 @@ import matplotlib.pyplot as plt
 import kerrfield as kf
 
 truth = {"spin": 0.94, "inclination": 20.0}
-fov, npix = 10.0, 30
+fov, npix = 10.0, 24
+"""),
+    md("""
+## The geometry behind the target
+
+Where each pixel's ray meets the disk, for the direct ($n = 0$) and first photon-ring
+($n = 1$) image, and the redshift of the (default) ZAMO emitters.
+"""),
+    code("""
+geo = kf.raytrace(truth["spin"], truth["inclination"], fov=fov, npix=npix, orders=(0, 1))
+display(kf.plot_geometry(geo, ("r_s", "g")))
+"""),
+    md("""
+## The target
+
+The true emission is a random MLP; {func}`kerrfield.synthesize` lenses it and records the
+truth in the Dataset's attributes.
+"""),
+    code("""
 target = kf.synthesize("mlp", truth["spin"], truth["inclination"], fov=fov, npix=npix, seed=0)
 target
 """),
     code("""
 display(kf.plot_emission_and_image(target["emission"], target["image"],
                                    title="truth: random MLP emission, a = 0.94, θo = 20°"))
-"""),
-    md("""
-## The geometry behind the target
-
-Where each pixel's ray meets the disk, for the direct ($n = 0$) and first photon-ring
-($n = 1$) image.
-"""),
-    code("""
-geo = kf.raytrace(truth["spin"], truth["inclination"], fov=fov, npix=npix, orders=(0, 1))
-display(kf.plot_geometry(geo, ("r_s", "g")))
 """),
     md("""
 ## Joint fit of emission, spin and inclination
@@ -222,7 +231,7 @@ field = kf.EmissionField(width=20, depth=2, seed=1)
 model = kf.kerr_image_model(field, spin=0.5, inclination=60.0, fov=fov, npix=npix)
 start = model.to_xarray()
 t0 = time.perf_counter()
-result = kf.fit(model, target, steps=600, lr=1e-2, schedule="cosine", lr_final=0.01,
+result = kf.fit(model, target, steps=200, lr=2e-2, schedule="cosine", lr_final=0.05,
                 progress=False)
 print(f"{result.steps} steps in {time.perf_counter() - t0:.1f} s; loss "
       f"{result.initial_loss:.3e} -> {result.final_loss:.3e}")
@@ -287,7 +296,7 @@ import kerrfield as kf
 
 truth = {"spin": 0.8, "inclination": 40.0}
 spec = dict(emission="ring", emission_params={"radius": 6.0, "width": 1.5},
-            fov=9.0, npix=20, orders=[0, 1], **truth)
+            fov=9.0, npix=16, orders=[0, 1], **truth)
 target = kf.synthesize(**spec)
 field_kw = dict(width=16, depth=2, output="softplus", scale=9.0)
 workdir = Path(tempfile.mkdtemp(prefix="kerrfield-inference-"))
@@ -304,7 +313,7 @@ Starting from $a = 0.4$, $\\theta_o = 60°$.
 model = kf.kerr_image_model(kf.EmissionField(**field_kw, seed=0), spin=0.4, inclination=60.0,
                             fov=spec["fov"], npix=spec["npix"])
 t0 = time.perf_counter()
-res = kf.fit(model, target, steps=250, lr=1e-2, geometry_lr=2e-2, progress=False)
+res = kf.fit(model, target, steps=150, lr=2e-2, geometry_lr=3e-2, progress=False)
 print(f"{time.perf_counter() - t0:.1f} s: spin {float(model.spin):.3f} "
       f"(truth {truth['spin']}), inclination {float(model.inclination):.2f}° "
       f"(truth {truth['inclination']}°), loss {res.final_loss:.2e}")
@@ -322,8 +331,8 @@ scan_cfg = {
     "seed": 0,
     "target": {"synthetic": spec},
     "field": field_kw,
-    "fit": {"steps": 120, "lr": 1e-2, "geometry_lr": 2e-2},
-    "mode": {"kind": "scan", "inclination": {"start": 10.0, "stop": 70.0, "num": 7},
+    "fit": {"steps": 40, "lr": 2e-2, "geometry_lr": 3e-2},
+    "mode": {"kind": "scan", "inclination": {"start": 20.0, "stop": 60.0, "num": 5},
              "spin": 0.5, "fit_spin": True},
     "output": {"directory": str(workdir / "profile"), "progress": False},
 }
@@ -361,7 +370,7 @@ print(sorted(str(p.relative_to(workdir / "profile")) for p in (workdir / "profil
     md("""
 ## 3. An ensemble of fits
 
-Four joint fits, each with its own field initialisation and a starting point jittered by
+Three joint fits, each with its own field initialisation and a starting point jittered by
 up to ±0.2 in spin and ±10° in inclination, on a target with 2 % noise.
 """),
     code("""
@@ -369,8 +378,8 @@ ens_cfg = {
     "seed": 0,
     "target": {"synthetic": {**spec, "noise": 0.02}},
     "field": field_kw,
-    "fit": {"steps": 200, "lr": 1e-2, "geometry_lr": 2e-2},
-    "mode": {"kind": "ensemble", "seeds": 4, "spin": 0.5, "inclination": 50.0,
+    "fit": {"steps": 60, "lr": 2e-2, "geometry_lr": 3e-2},
+    "mode": {"kind": "ensemble", "seeds": 3, "spin": 0.5, "inclination": 50.0,
              "init_jitter": {"spin": 0.2, "inclination": 10.0}},
     "output": {"directory": str(workdir / "ensemble"), "progress": False},
 }

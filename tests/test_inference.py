@@ -52,15 +52,16 @@ geometry_lr = 0.02
 """
 
 
-def _write(tmp_path: Path, mode: str, name: str = "cfg.toml") -> Path:
+def _write(tmp_path: Path, mode: str, name: str = "cfg.toml", plots: bool = False) -> Path:
     text = TINY + textwrap.dedent(mode) + '\n[output]\ndirectory = "out"\nprogress = false\n'
+    text += f"plots = {str(plots).lower()}\n"
     path = tmp_path / name
     path.write_text(text)
     return path
 
 
 def test_joint_fit_cli_end_to_end(tmp_path, capsys):
-    cfg = _write(tmp_path, '[mode]\nkind = "joint"\nspin = 0.4\ninclination = 40.0\n')
+    cfg = _write(tmp_path, '[mode]\nkind = "joint"\nspin = 0.4\ninclination = 40.0\n', plots=True)
     assert cli.main(["infer", str(cfg), "--quiet"]) == 0
     assert "best spin" in capsys.readouterr().out
     out = tmp_path / "out"
@@ -83,6 +84,7 @@ def test_scan_resume_skips_completed_points(tmp_path, monkeypatch):
     cfg_path = _write(
         tmp_path,
         '[mode]\nkind = "scan"\ninclination = [20.0, 30.0, 40.0]\nspin = 0.6\nfit_spin = false\n',
+        plots=True,
     )
     cfg = load_inference_config(cfg_path)
     assert cfg.inclination == [20.0, 30.0, 40.0] and not cfg.fit_spin
@@ -137,6 +139,7 @@ def test_ensemble_spread(tmp_path):
         tmp_path,
         '[mode]\nkind = "ensemble"\nseeds = [3, 4]\nspin = 0.5\ninclination = 35.0\n'
         "init_jitter = { spin = 0.1, inclination = 5.0 }\n",
+        plots=True,
     )
     s = run_inference(cfg, progress=False)
     e = s["ensemble"]
