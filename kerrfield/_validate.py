@@ -1,0 +1,51 @@
+"""Argument checks shared by the public API: clear errors naming the argument and its range."""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import torch
+
+
+def _as_float(value: object, name: str) -> float:
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"{name} must be a scalar, got a tensor of shape {tuple(value.shape)}")
+        value = value.detach().item()
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    return float(value)
+
+
+def check_spin(spin: object, name: str = "spin") -> float:
+    """Return spin as float; |a| < 1 and finite."""
+    a = _as_float(spin, name)
+    if not math.isfinite(a) or not -1.0 < a < 1.0:
+        raise ValueError(f"{name} must satisfy -1 < {name} < 1 (dimensionless Kerr spin), got {a}")
+    return a
+
+
+def check_inclination(inclination: object, name: str = "inclination") -> float:
+    """Return inclination (degrees) as float; 0 < θo < 180."""
+    th = _as_float(inclination, name)
+    if not math.isfinite(th) or not 0.0 < th < 180.0:
+        raise ValueError(f"{name} must be in degrees with 0 < {name} < 180, got {th}")
+    return th
+
+
+def check_npoints(value: object, name: str, minimum: int = 1) -> int:
+    """Return an integer count ≥ minimum."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
+    if int(value) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_positive(value: object, name: str) -> float:
+    """Return a finite float > 0."""
+    x = _as_float(value, name)
+    if not math.isfinite(x) or x <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {x}")
+    return x

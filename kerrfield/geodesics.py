@@ -1,0 +1,486 @@
+"""Analytic Kerr null geodesics from a distant observer to an emission surface.
+
+Gralla & Lupsasca 2020, "Null geodesics of the Kerr exterior", PRD 101, 044032 (GL20 below).
+Notation (G = c = M = 1):
+
+* λ = −α sin θo, η = (α² − a²)cos²θo + β² — energy-rescaled angular momentum and Carter
+  constant of the ray seen at screen point (α, β) (GL20 eqs. 58-59 of the lensing paper).
+* Mino time τ, with dr/dτ = ±√R(r), dθ/dτ = ±√Θ(θ); R(r) = r⁴ + A r² + B r + C with
+  A = a² − η − λ², B = 2(η + (λ − a)²), C = −a²η (GL20 eqs. 5, 13).
+* τ is measured *backwards* along the ray, from the observer (τ = 0) to the emission point.
+* Angular motion: u = cos θ = √u₊ sin Φ, with Φ the Jacobi amplitude of C_θ τ + const,
+  C_θ = a√(−u₋) (GL20 eqs. 11, 19, 26-29). G_θ = τ, G_φ = ∫dτ/sin²θ, G_t = ∫cos²θ dτ.
+* Radial motion: the four roots r₁..r₄ (GL20 eqs. 95-96) and three cases — four real roots
+  (case 2, sn inversion, GL20 B45-B46), two real (case 3, cn inversion, B74-B75) and none
+  (case 4, sc inversion, B104-B109). Radial integrals I_±, I₁, I₂ (GL20 B48-B50, B78-B80,
+  B112-B114) are evaluated as differences of antiderivatives, derived in the docstrings.
+* φ_o − φ_s = I_φ + λ G_φ and t_o − t_s = I_t + a² G_t (GL20 eqs. 9-10, B1-B2).
+
+The time integral diverges at the observer (as r_o + 2 ln r_o); kerrfield reports the
+regularised delay lim (t_o − t_s − r_o − 2 ln r_o), whose differences between pixels are
+physical.
+
+Everything is elementwise torch, so gradients with respect to a, θo, α, β flow by autograd.
+Invalid lanes are evaluated on safe stand-in values and masked afterwards, so that NaNs never
+reach a backward pass.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from .elliptic import (
+    elliprd,
+    elliprf,
+    ellipeinc,
+    ellipj,
+    ellipkinc,
+    ellippiinc,
+)
+
+# radius at which the divergent observer end of I₁, I₂ is evaluated in cases 3 and 4; the
+# remainder after subtracting ln r_o and r_o + A/(2 r_o) is O(r_o⁻²)
+_R_REG = 1.0e6
+
+STATUS_OK = 0
+STATUS_HORIZON = 1
+STATUS_ESCAPE = 2
+STATUS_MISSES = 3
+
+
+def conserved_quantities(
+    a: Tensor, theta_o: Tensor, alpha: Tensor, beta: Tensor
+) -> tuple[Tensor, Tensor]:
+    """λ = −α sin θo and η = (α² − a²)cos²θo + β² (GL20b, PRD 101 044031, eqs. 58-59)."""
+    lam = -alpha * torch.sin(theta_o)
+    eta = (alpha * alpha - a * a) * torch.cos(theta_o) ** 2 + beta * beta
+    return lam, eta
+
+
+# ----------------------------------------------------------------------------------------
+# angular motion
+# ----------------------------------------------------------------------------------------
+
+
+def _sn2_integral(phi: Tensor, m: Tensor) -> Tensor:
+    """∫₀^{F(φ|m)} sn²(ψ|m) dψ = (F − E)/m, written without the 1/m (DLMF 19.25.9, 19.25.1)."""
+    j = torch.round(phi / math.pi)
+    pr = phi - j * math.pi
+    s, c = torch.sin(pr), torch.cos(pr)
+    one = torch.ones_like(s)
+    val = s**3 * elliprd(c * c, 1.0 - m * s * s, one) / 3.0
+    return val + 2.0 * j * elliprd(torch.zeros_like(m), 1.0 - m, one) / 3.0
+
+
+def angular_crossings(
+    a: Tensor,
+    theta_o: Tensor,
+    lam: Tensor,
+    eta: Tensor,
+    beta: Tensor,
+    cos_theta_s: float,
+    orders: Sequence[int],
+) -> dict[str, Tensor]:
+    """Mino time τ_n of the n-th crossing of θ = θs, with G_φ, G_t and ν_θ there.
+
+    The ray is followed backwards from the observer. With u = √u₊ sin Φ, the amplitude Φ moves
+    monotonically: it increases if sign(β) = +1 (p^θ > 0 at the observer means θ decreases
+    backwards) and decreases otherwise; we follow Φ' = sign(β)·Φ, which always increases.
+    The surface u = u_s is crossed at Φ' = asin σ + 2πj and π − asin σ + 2πj, σ = sign(β)u_s/√u₊;
+    the n-th crossing is the (n+1)-th of these strictly after Φ'_o. Then
+    τ_n = [F(Φ'_n|m) − F(Φ'_o|m)]/C_θ, G_φ = [Π(u₊; Φ'_n|m) − Π(u₊; Φ'_o|m)]/C_θ,
+    G_t = u₊[S(Φ'_n) − S(Φ'_o)]/C_θ with S the sn² integral, m = u₊/u₋ (GL20 eqs. 26-31).
+
+    The roots are written without 1/a² so a = 0 is regular: with b = η + λ² − a² and
+    D = √(b² + 4a²η), u₊ = 2η/(b + D) and C_θ² = a²(−u₋) = (b + D)/2.
+
+    Returns
+    -------
+    dict with tau, G_phi, G_t, nu_theta (orders × pixels) and reach (pixels): False where
+    the ray never reaches the surface (η ≤ 0 or u_s² ≥ u₊).
+    """
+    a2 = a * a
+    valid = eta > 0
+    eta_s = torch.where(valid, eta, torch.ones_like(eta))
+    b = eta_s + lam * lam - a2
+    dd = torch.sqrt(b * b + 4.0 * a2 * eta_s)
+    pos = b > 0
+    a2_safe = torch.where(pos, torch.ones_like(b), a2.expand_as(b))
+    up = torch.where(pos, 2.0 * eta_s / (b + torch.where(pos, dd, dd + 1.0)), (dd - b) / (2.0 * a2_safe))
+    c2 = torch.where(pos, 0.5 * (b + dd), 2.0 * a2 * eta_s / torch.where(pos, torch.ones_like(b), dd - b))
+    c_theta = torch.sqrt(c2)
+    m = -a2 * up / c2
+    us = float(cos_theta_s)
+    reach = valid & (us * us < up)
+    up_r = torch.where(reach, up, torch.ones_like(up))
+    sq_up = torch.sqrt(up_r)
+
+    sgn = torch.where(beta >= 0, 1.0, -1.0).to(beta.dtype).detach()
+    uo = torch.cos(theta_o)
+    # cos Φ_o = |β| sin θo / √((a²u_o² + C_θ²) u₊), from u₊ − u_o² = β² sin²θo/(a²u_o² + C_θ²)
+    cos_phi_o = (sgn * beta) * torch.sin(theta_o) / torch.sqrt((a2 * uo * uo + c2) * up_r)
+    phi_o = torch.atan2(sgn * uo / sq_up, cos_phi_o)
+    sig = torch.clamp(sgn * us / sq_up, -1.0, 1.0)
+    asig = torch.asin(sig)
+    two_pi = 2.0 * math.pi
+    with torch.no_grad():
+        ja = torch.floor((phi_o - asig) / two_pi) + 1.0
+        jb = torch.floor((phi_o - (math.pi - asig)) / two_pi) + 1.0
+    phi_a = asig + two_pi * ja
+    phi_b = (math.pi - asig) + two_pi * jb
+    first = torch.minimum(phi_a, phi_b)
+    second = torch.maximum(phi_a, phi_b)
+    phis = []
+    for n in orders:
+        base = first if n % 2 == 0 else second
+        phis.append(base + two_pi * (n // 2))
+    phi_n = torch.stack(phis)
+    m_n = m.expand_as(phi_n)
+    f_o = ellipkinc(phi_o, m)
+    tau = (ellipkinc(phi_n, m_n) - f_o) / c_theta
+    g_phi = (ellippiinc(up_r.expand_as(phi_n), phi_n, m_n) - ellippiinc(up_r, phi_o, m)) / c_theta
+    g_t = up_r * (_sn2_integral(phi_n, m_n) - _sn2_integral(phi_o, m)) / c_theta
+    nu_theta = sgn * torch.where(torch.cos(phi_n) >= 0, 1.0, -1.0).to(beta.dtype)
+    return {"tau": tau, "G_phi": g_phi, "G_t": g_t, "nu_theta": nu_theta, "reach": reach}
+
+
+# ----------------------------------------------------------------------------------------
+# radial roots
+# ----------------------------------------------------------------------------------------
+
+
+def radial_roots(a: Tensor, lam: Tensor, eta: Tensor) -> dict[str, Tensor]:
+    """Roots of R(r) = r⁴ + A r² + B r + C in real arithmetic (GL20 eqs. 95-96).
+
+    ξ₀ is the largest real root of the resolvent cubic (written as t³ + P t + Q = 0 with
+    ξ₀ = t − A/3, P = −A²/12 − C, Q = −A/3 (A²/36 − C) − B²/8), z = √(ξ₀/2), and
+    r₁,₂ = −z ∓ √d₁₂, r₃,₄ = z ∓ √d₃₄ with d₁₂ = −A/2 − z² + B/(4z), d₃₄ = −A/2 − z² − B/(4z).
+    d₃₄ ≥ 0: four real roots (case 2); d₃₄ < 0 ≤ d₁₂: r₃,₄ = z ± i√(−d₃₄) (case 3);
+    d₁₂ < 0: no real root, r₁,₂ = −z ∓ i√(−d₁₂) (case 4).
+    """
+    a2 = a * a
+    A = a2 - eta - lam * lam
+    B = 2.0 * (eta + (lam - a) ** 2)
+    C = -a2 * eta
+    P = -A * A / 12.0 - C
+    Q = -A / 3.0 * (A * A / 36.0 - C) - B * B / 8.0
+    disc = (P / 3.0) ** 3 + (Q / 2.0) ** 2
+    one_real = disc > 0
+    sd = torch.sqrt(torch.where(one_real, disc, torch.ones_like(disc)))
+
+    def cbrt(x: Tensor) -> Tensor:
+        return torch.sign(x) * torch.abs(x).clamp_min(1e-300) ** (1.0 / 3.0)
+
+    t1 = cbrt(-Q / 2.0 + sd) + cbrt(-Q / 2.0 - sd)
+    p_neg = torch.where(one_real, -torch.ones_like(P), P)
+    arg = (3.0 * Q / (2.0 * p_neg)) * torch.sqrt(-3.0 / p_neg)
+    arg = torch.clamp(torch.where(one_real, torch.zeros_like(arg), arg), -1.0, 1.0)
+    t3 = 2.0 * torch.sqrt(-p_neg / 3.0) * torch.cos(torch.acos(arg) / 3.0)
+    xi0 = torch.where(one_real, t1, t3) - A / 3.0
+    z = torch.sqrt(torch.clamp(xi0 / 2.0, min=1e-30))
+    d12 = -A / 2.0 - z * z + B / (4.0 * z)
+    d34 = -A / 2.0 - z * z - B / (4.0 * z)
+    return {"z": z, "d12": d12, "d34": d34, "A": A}
+
+
+# ----------------------------------------------------------------------------------------
+# antiderivatives of the rational functions of sn, cn, sc met in the radial integrals
+# ----------------------------------------------------------------------------------------
+
+
+def _r1_integral(alpha: Tensor, phi: Tensor, k: Tensor) -> Tensor:
+    """R₁(α; φ|k) = ∫₀^{F(φ)} dX / (1 + α cn X) (GL20 B62), any real α ≠ ±1.
+
+    1/(1 + α cn) = [1/(1 − n sn²) − α cn/(1 − n sn²)]/(1 − α²) with n = α²/(α² − 1);
+    ∫ cn dX/(1 − n sn²) = ∫ dt/(1 − (n − k)t²) with t = sn/dn, an atanh (n > k, as in GL20
+    B63) or an atan (n < k). Both antiderivatives are principal values through the pole.
+    """
+    a2 = alpha * alpha
+    n = a2 / (a2 - 1.0)
+    s = torch.sin(phi)
+    dn = torch.sqrt(1.0 - k * s * s)
+    nk = n - k
+    big = nk > 0
+    w = torch.sqrt(torch.abs(nk))
+    t = s / dn
+    w_safe = torch.where(w > 0, w, torch.ones_like(w))
+    f_atanh = 0.5 * torch.log(torch.abs((1.0 + w * t) / (1.0 - w * t))) / w_safe
+    f_atan = torch.atan(w * t) / w_safe
+    f = torch.where(big, f_atanh, f_atan)
+    return (ellippiinc(n, phi, k) - alpha * f) / (1.0 - a2)
+
+
+def _r2_integral(alpha: Tensor, phi: Tensor, k: Tensor, inv_one_plus: Tensor | None = None) -> Tensor:
+    """R₂(α; φ|k) = ∫₀^{F(φ)} dX / (1 + α cn X)² (cf. GL20 B65).
+
+    R₂ = [F − α²/κ (E − α sn dn/(1 + α cn))]/(α² − 1) + (2k − α²/(α² − 1)) R₁/κ with
+    κ = k + (1 − k)α²; the overall sign of the first bracket was fixed against quadrature
+    (tests/test_elliptic.py), since transcriptions of B65 differ on it.
+
+    ``inv_one_plus`` optionally supplies 1/(1 + α cos φ) computed without cancellation.
+    """
+    a2 = alpha * alpha
+    s, c = torch.sin(phi), torch.cos(phi)
+    dn = torch.sqrt(1.0 - k * s * s)
+    kk = k + (1.0 - k) * a2
+    inv = 1.0 / (1.0 + alpha * c) if inv_one_plus is None else inv_one_plus
+    lin = alpha * s * dn * inv
+    first = (ellipkinc(phi, k) - a2 / kk * (ellipeinc(phi, k) - lin)) / (a2 - 1.0)
+    return first + (2.0 * k - a2 / (a2 - 1.0)) / kk * _r1_integral(alpha, phi, k)
+
+
+def _s1_integral(alpha: Tensor, phi: Tensor, k: Tensor) -> Tensor:
+    """S₁(α; φ|k) = ∫₀^{F(φ)} dX / (1 + α sc X) (GL20 B92).
+
+    cn/(cn + α sn) = (cn² − α sn cn)/(1 − N sn²), N = 1 + α²; the first part gives
+    [X + α²Π(N; φ)]/N, the second (with v = dn) an elementary logarithm.
+    """
+    a2 = alpha * alpha
+    big_n = 1.0 + a2
+    dn = torch.sqrt(1.0 - k * torch.sin(phi) ** 2)
+    p2 = torch.sqrt(big_n / (big_n - k))
+    logt = torch.log(torch.abs((p2 * dn - 1.0) * (p2 + 1.0) / ((p2 * dn + 1.0) * (p2 - 1.0))))
+    return (ellipkinc(phi, k) + a2 * ellippiinc(big_n, phi, k) + 0.5 * alpha * p2 * logt) / big_n
+
+
+def _s2_integral(alpha: Tensor, phi: Tensor, k: Tensor, ratio: Tensor | None = None) -> Tensor:
+    """S₂(α; φ|k) = ∫₀^{F(φ)} dX / (1 + α sc X)² (GL20 B93).
+
+    ``ratio`` optionally supplies (α − tan φ)/(1 + α tan φ) computed without cancellation.
+    """
+    a2 = alpha * alpha
+    s, c = torch.sin(phi), torch.cos(phi)
+    dn = torch.sqrt(1.0 - k * s * s)
+    if ratio is None:
+        ratio = (alpha * c - s) / (c + alpha * s)
+    bracket = (1.0 - k) * ellipkinc(phi, k) + a2 * ellipeinc(phi, k) + a2 * dn * ratio - a2 * alpha
+    pre = 1.0 / (1.0 + a2) + (1.0 - k) / (1.0 - k + a2)
+    return -bracket / ((1.0 + a2) * (1.0 - k + a2)) + pre * _s1_integral(alpha, phi, k)
+
+
+# ----------------------------------------------------------------------------------------
+# radial motion per root case
+# ----------------------------------------------------------------------------------------
+
+
+def _case2(a, rp, rm, z, d12, d34, tau):
+    """Four real roots: r(X) = (r₄r₃₁ − r₃r₄₁sn²X)/(r₃₁ − r₄₁sn²X), X = c τ − F_o.
+
+    c = ½√(r₃₁r₄₂), k = r₃₂r₄₁/(r₃₁r₄₂), sin φ_o = √(r₃₁/r₄₁) (GL20 B45-B46, observer at ∞).
+    With n = r₄₁/r₃₁ and r − r₃ = r₄₃/(1 − n sn²):
+      ∫dX/(r − r_±) = −X/r_±3 − r₄₃/(r_±3 r_±4) Π(n_±; am X),  n_± = r_±3 r₄₁/(r_±4 r₃₁);
+      ∫r dX = r₃X + r₄₃Π(n; am X);
+      ∫r² dX = (r₃² + r₃₁r₄₃/2)X − (r₃₁r₄₂/2)E(am X) + (r₄₁r₄₂/2) sn cn dn/(1 − n sn²).
+    The observer end is regularised with Π(n; φ_o) → F(φ_o) − Π(k/n; φ_o) + ln r_o
+    + ln(4/(r₃₁ + r₄₂)) (DLMF 19.7.9 and R_C's logarithmic limit) and the last term of ∫r²
+    → r_o + r₃ (GL20 B37-B38 give the same constants).
+    """
+    sq12, sq34 = torch.sqrt(d12), torch.sqrt(d34)
+    r1, r2, r3, r4 = -z - sq12, -z + sq12, z - sq34, z + sq34
+    r31, r32, r41, r42, r43 = r3 - r1, r3 - r2, r4 - r1, r4 - r2, r4 - r3
+    k = r32 * r41 / (r31 * r42)
+    c = 0.5 * torch.sqrt(r31 * r42)
+    x_o = torch.sqrt(r31 / r41)
+    phi_o = torch.atan2(x_o, torch.sqrt(r43 / r41))
+    f_o = x_o * elliprf(r43 / r41, r43 / r42, torch.ones_like(k))
+    turning = r4 > rp
+    # horizon crossing for rays whose roots are all inside the horizon
+    xh2 = r31 * (rp - r4) / (r41 * (rp - r3))
+    xh = torch.sqrt(torch.where(turning, torch.full_like(xh2, 0.25), xh2).clamp(0.0, 1.0))
+    x_h = -ellipkinc(torch.asin(xh), k)
+    tau_end = torch.where(turning, 2.0 * f_o / c, (x_h + f_o) / c)
+    ok = tau < tau_end
+    big_x = torch.where(ok, c * tau - f_o, -0.5 * f_o.expand_as(tau))
+    sn, cn, dn, am = ellipj(big_x, k.expand_as(big_x))
+    sn2 = sn * sn
+    r = (r4 * r31 - r3 * r41 * sn2) / (r31 - r41 * sn2)
+    nu_r = torch.where(turning & (big_x > 0), -1.0, 1.0).to(r.dtype)
+
+    def i_pm(rpm):
+        rp3, rp4 = rpm - r3, rpm - r4
+        npm = rp3 * r41 / (rp4 * r31)
+        coef = r43 / (rp3 * rp4)
+        return -tau / rp3 - coef * (ellippiinc(npm, am, k) + ellippiinc(npm, phi_o, k)) / c
+
+    n = r41 / r31
+    i1 = r3 * tau + (r43 / c) * (
+        ellippiinc(n, am, k) + f_o - ellippiinc(k / n, phi_o, k)
+    ) + torch.log(4.0 / (r31 + r42))
+    lin = r3 * r3 + 0.5 * r31 * r43
+    g2 = lin * big_x - 0.5 * r31 * r42 * ellipeinc(am, k) + 0.5 * r41 * r42 * sn * cn * dn / (1.0 - n * sn2)
+    g2_o = -lin * f_o + 0.5 * r31 * r42 * ellipeinc(phi_o, k)
+    i2 = (g2 - g2_o) / c + r3
+    return r, nu_r, ok, turning, i_pm(rp), (i_pm(rm) if rm is not None else None), i1, i2
+
+
+def _case3(a, rp, rm, z, d12, d34, tau, big_a_coef):
+    """Two real roots r₁ < r₂, r₃,₄ = z ± iw: cn inversion (GL20 B74-B75).
+
+    A = |r₃ − r₂|, B = |r₃ − r₁|, k = ((A + B)² − r₂₁²)/(4AB), X = F(φ_o) − √(AB) τ with
+    cos φ_o = (A − B)/(A + B); r(X) = ρ₀ + κ/(1 + α₀ cn X), ρ₀ = (Br₂ + Ar₁)/(A + B),
+    κ = 2AB r₂₁/(B² − A²), α₀ = (B + A)/(B − A). For r_± (GL20 B80-B82):
+      1/(r − r_±) = (B + A)/Q_± − 2AB r₂₁/(P_±Q_±) · 1/(1 + α_± cn X),
+      P_± = B(r₂ − r_±) + A(r_± − r₁), Q_± = B(r₂ − r_±) − A(r_± − r₁), α_± = Q_±/P_±.
+    I₁, I₂ are evaluated from a finite observer radius r_o = 1e6 M and regularised there.
+    """
+    sq12 = torch.sqrt(d12)
+    w = torch.sqrt(-d34)
+    r1, r2 = -z - sq12, -z + sq12
+    r21 = r2 - r1
+    big_a = torch.sqrt((z - r2) ** 2 + w * w)
+    big_b = torch.sqrt((z - r1) ** 2 + w * w)
+    sab = torch.sqrt(big_a * big_b)
+    k = ((big_a + big_b) ** 2 - r21 * r21) / (4.0 * big_a * big_b)
+    phi_o = torch.acos((big_a - big_b) / (big_a + big_b))
+    f_o = ellipkinc(phi_o, k)
+    xh = (big_a * (rp - r1) - big_b * (rp - r2)) / (big_a * (rp - r1) + big_b * (rp - r2))
+    x_h = ellipkinc(torch.acos(xh.clamp(-1.0, 1.0)), k)
+    tau_end = (f_o - x_h) / sab
+    ok = tau < tau_end
+    big_x = torch.where(ok, f_o - sab * tau, 0.5 * (f_o + x_h).expand_as(tau))
+    _, cn, _, am = ellipj(big_x, k.expand_as(big_x))
+    den = (big_b - big_a) + (big_b + big_a) * cn
+    r = ((big_b * r2 - big_a * r1) + (big_b * r2 + big_a * r1) * cn) / den
+    nu_r = torch.ones_like(r)
+
+    def i_pm(rpm):
+        pp = big_b * (r2 - rpm) + big_a * (rpm - r1)
+        qq = big_b * (r2 - rpm) - big_a * (rpm - r1)
+        al = qq / pp
+        diff = _r1_integral(al, am, k) - _r1_integral(al, phi_o, k)
+        return (big_b + big_a) * tau / qq + (2.0 * big_a * big_b * r21 / (pp * qq)) * diff / sab
+
+    # finite-observer regularisation of I₁ and I₂
+    rho0 = (big_b * r2 + big_a * r1) / (big_a + big_b)
+    kap = 2.0 * big_a * big_b * r21 / (big_b**2 - big_a**2)
+    al0 = (big_b + big_a) / (big_b - big_a)
+    ro = _R_REG
+    den_o = big_a * (ro - r1) + big_b * (ro - r2)
+    x_ro = (big_a * (ro - r1) - big_b * (ro - r2)) / den_o
+    phi_ro = torch.acos(x_ro)
+    f_ro = ellipkinc(phi_ro, k)
+    inv_o = (big_b - big_a) * den_o / (2.0 * big_a * big_b * r21)  # 1/(1 + α₀ cos φ_ro)
+    r1_e, r1_o = _r1_integral(al0, am, k), _r1_integral(al0, phi_ro, k)
+    r2_e, r2_o = _r2_integral(al0, am, k), _r2_integral(al0, phi_ro, k, inv_one_plus=inv_o)
+    # dτ = −dX/√(AB); integrate from X(r_o) to X
+    i1 = -(rho0 * (big_x - f_ro) + kap * (r1_e - r1_o)) / sab - math.log(ro)
+    i2 = -(
+        rho0 * rho0 * (big_x - f_ro) + 2.0 * rho0 * kap * (r1_e - r1_o) + kap * kap * (r2_e - r2_o)
+    ) / sab - ro - big_a_coef / (2.0 * ro)
+    return r, nu_r, ok, i_pm(rp), (i_pm(rm) if rm is not None else None), i1, i2
+
+
+def _case4(a, rp, rm, z, d12, d34, tau, big_a_coef):
+    """No real roots, r₁,₂ = −b₁ ∓ i a₂, r₃,₄ = b₁ ∓ i a₁: sc inversion (GL20 B83-B109).
+
+    C = √((a₁ − a₂)² + 4b₁²), D = √((a₁ + a₂)² + 4b₁²), k = 4CD/(C + D)²,
+    g₀ = √((4a₂² − (C − D)²)/((C + D)² − 4a₂²)), X = F(π/2 + atan g₀) − (C + D)τ/2 and
+    r = a₂ tan(am X − atan g₀) − b₁ = (a₂/g₀ − b₁) − a₂(1 + g₀²)/g₀ · 1/(1 + g₀ sc X).
+    With x_± = (r_± + b₁)/a₂ and g_± = (g₀x_± − 1)/(g₀ + x_±):
+      1/(r − r_±) = g₀/(a₂(1 − g₀x_±)) + (1 + g₀²)g_±/(a₂(1 − g₀x_±)²) · 1/(1 + g_± sc X).
+    """
+    b1 = z
+    a2_ = torch.sqrt(-d12)
+    a1_ = torch.sqrt(-d34)
+    cc = torch.sqrt((a1_ - a2_) ** 2 + 4.0 * b1 * b1)
+    dd = torch.sqrt((a1_ + a2_) ** 2 + 4.0 * b1 * b1)
+    k = 4.0 * cc * dd / (cc + dd) ** 2
+    g0 = torch.sqrt(torch.clamp((4.0 * a2_**2 - (cc - dd) ** 2) / ((cc + dd) ** 2 - 4.0 * a2_**2), min=0.0))
+    psi0 = torch.atan(g0)
+    half = 0.5 * (cc + dd)
+    phi_o = 0.5 * math.pi + psi0
+    f_o = ellipkinc(phi_o, k)
+    xh = (rp + b1) / a2_
+    x_h = ellipkinc(torch.atan(xh) + psi0, k)
+    tau_end = (f_o - x_h) / half
+    ok = tau < tau_end
+    big_x = torch.where(ok, f_o - half * tau, 0.5 * (f_o + x_h).expand_as(tau))
+    _, _, _, am = ellipj(big_x, k.expand_as(big_x))
+    r = a2_ * torch.tan(am - psi0) - b1
+    nu_r = torch.ones_like(r)
+
+    def i_pm(rpm):
+        xpm = (rpm + b1) / a2_
+        gpm = (g0 * xpm - 1.0) / (g0 + xpm)
+        lin = g0 / (a2_ * (1.0 - g0 * xpm))
+        coef = (1.0 + g0 * g0) * gpm / (a2_ * (1.0 - g0 * xpm) ** 2)
+        diff = _s1_integral(gpm, am, k) - _s1_integral(gpm, phi_o, k)
+        return lin * tau - coef * diff / half
+
+    aa1 = a2_ / g0 - b1
+    aa0 = a2_ * (1.0 + g0 * g0) / g0
+    ro = _R_REG
+    x4o = (ro + b1) / a2_
+    phi_ro = torch.atan(x4o) + psi0
+    f_ro = ellipkinc(phi_ro, k)
+    s1_e, s1_o = _s1_integral(g0, am, k), _s1_integral(g0, phi_ro, k)
+    s2_e, s2_o = _s2_integral(g0, am, k), _s2_integral(g0, phi_ro, k, ratio=-x4o)
+    i1 = -(aa1 * (big_x - f_ro) - aa0 * (s1_e - s1_o)) / half - math.log(ro)
+    i2 = -(
+        aa1 * aa1 * (big_x - f_ro) - 2.0 * aa1 * aa0 * (s1_e - s1_o) + aa0 * aa0 * (s2_e - s2_o)
+    ) / half - ro - big_a_coef / (2.0 * ro)
+    return r, nu_r, ok, i_pm(rp), (i_pm(rm) if rm is not None else None), i1, i2
+
+
+def radial_solution(a: Tensor, lam: Tensor, eta: Tensor, tau: Tensor) -> dict[str, Tensor]:
+    """Emission radius r_s(τ), ν_r, the radial status and the radial integrals I_φ, I_t.
+
+    Parameters
+    ----------
+    a : Tensor
+        Spin (0-d).
+    lam, eta : Tensor
+        Conserved quantities, shape (P,), with η > 0 (callers mask the rest).
+    tau : Tensor
+        Mino times from the observer, shape (N, P).
+
+    Returns
+    -------
+    dict with r_s, nu_r, status (0 ok, 1 horizon first, 2 escape first), I_phi, I_t,
+    each (N, P).
+    """
+    a_val = float(a.detach())
+    rp = 1.0 + torch.sqrt(1.0 - a * a)
+    rm = 1.0 - torch.sqrt(1.0 - a * a)
+    roots = radial_roots(a, lam, eta)
+    z, d12, d34, big_a_coef = roots["z"], roots["d12"], roots["d34"], roots["A"]
+    case2 = d34 >= 0
+    case3 = (~case2) & (d12 >= 0)
+    case4 = d12 < 0
+    nn, pp = tau.shape
+    out = {k: torch.zeros_like(tau) for k in ("r_s", "nu_r", "I_p", "I_m", "I_1", "I_2")}
+    status = torch.zeros(nn, pp, dtype=torch.int8, device=tau.device)
+    use_minus = a_val != 0.0
+    for mask, fn in ((case2, _case2), (case3, _case3), (case4, _case4)):
+        idx = torch.nonzero(mask).flatten()
+        if idx.numel() == 0:
+            continue
+        args = (a, rp, rm if use_minus else None, z[idx], d12[idx], d34[idx], tau[:, idx])
+        if fn is _case2:
+            r, nu_r, ok, turning, ip, im, i1, i2 = fn(*args)
+            bad = torch.where(turning, STATUS_ESCAPE, STATUS_HORIZON).to(torch.int8).expand_as(ok)
+        else:
+            r, nu_r, ok, ip, im, i1, i2 = fn(*args, big_a_coef[idx])
+            bad = torch.full_like(ok, STATUS_HORIZON, dtype=torch.int8)
+        status[:, idx] = torch.where(ok, torch.zeros_like(bad), bad)
+        out["r_s"][:, idx] = r
+        out["nu_r"][:, idx] = nu_r
+        out["I_p"][:, idx] = ip
+        if im is not None:
+            out["I_m"][:, idx] = im
+        out["I_1"][:, idx] = i1
+        out["I_2"][:, idx] = i2
+    # GL20 B1-B2: φ and t radial integrals from I_±, I₀ = τ, I₁, I₂
+    dr = rp - rm
+    i_phi = 2.0 * a / dr * ((rp - 0.5 * a * lam) * out["I_p"] - (rm - 0.5 * a * lam) * out["I_m"])
+    i_t = (
+        4.0 / dr * (rp * (rp - 0.5 * a * lam) * out["I_p"] - rm * (rm - 0.5 * a * lam) * out["I_m"])
+        + 4.0 * tau
+        + 2.0 * out["I_1"]
+        + out["I_2"]
+    )
+    return {"r_s": out["r_s"], "nu_r": out["nu_r"], "status": status, "I_phi": i_phi, "I_t": i_t}
