@@ -280,6 +280,7 @@ def fit(
     groups = [{"params": field_params, "lr": lr}]
     if geo:
         groups.append({"params": geo, "lr": lr if geometry_lr is None else geometry_lr})
+    model.invalidate_geometry()  # a linearised geometry is re-traced at the first step
     opt = torch.optim.Adam(groups)
     sched = _schedule(opt, schedule, max(steps, 1), lr_final)
     gen = torch.Generator(device=dev)
@@ -341,6 +342,8 @@ def fit(
     post_every = max(1, (steps - start) // 200)
     t0 = time.perf_counter()
     step = start
+    skipped = n_skipped = 0  # consecutive / total steps skipped for non-finite gradients
+    max_skips = 20
     try:
         for step in range(start, steps):
             idx = None
@@ -370,8 +373,24 @@ def fit(
             hist["lr"].append(opt.param_groups[0]["lr"])
             opt.zero_grad(set_to_none=True)
             scaler.scale(value).backward()
-            scaler.step(opt)
-            scaler.update()
+            if not use_amp and not _grads_finite(params):
+                # a finite loss with a non-finite gradient (e.g. a ray grazing the critical
+                # curve): skip this update rather than poison Adam's moments; the GradScaler
+                # does the same under AMP
+                skipped += 1
+                if skipped >= max_skips:
+                    raise NonFiniteLossError(
+                        f"non-finite gradients in {skipped} consecutive steps (last at step "
+                        f"{step}, spin={spin:.4g}, inclination={inc:.4g} deg); the model "
+                        "keeps its last finite state.",
+                        _result(model, hist, initial_loss, lval, time.perf_counter() - t0,
+                                step),
+                    )  # fmt: skip
+                n_skipped += 1
+            else:
+                skipped = 0
+                scaler.step(opt)
+                scaler.update()
             if sched is not None:
                 sched.step()
             if bar is not None:
@@ -392,8 +411,18 @@ def fit(
     with torch.no_grad():
         final_loss = float(data_loss())
     save_checkpoint(step)
-    return _result(model, hist, initial_loss, final_loss, wall, step,
-                   loss_name=loss_name, batch_size=batch_size or model.npix)  # fmt: skip
+    if n_skipped:
+        warnings.warn(f"{n_skipped} steps skipped for non-finite gradients", stacklevel=2)
+    return _result(model, hist, initial_loss, final_loss, wall, step, loss_name=loss_name,
+                   batch_size=batch_size or model.npix, skipped_steps=n_skipped)  # fmt: skip
+
+
+def _grads_finite(params: list[torch.Tensor]) -> bool:
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return True
+    # one fused reduction and a single device sync
+    return bool(torch.isfinite(torch.stack([g.sum().double() for g in grads]).sum()))
 
 
 def _result(model, hist, initial, final, wall, step, **info) -> FitResult:

@@ -181,3 +181,12 @@ def test_cli_synth_fit_render(tmp_path, toy, capsys):
     assert main(["fit", "--target", str(tmp_path / "missing.nc")]) == 2
     assert main(["fit", "--npix", "8", "--activation", "gelu", "--steps", "1",
                  "--output", str(out)]) == 2
+
+
+def test_joint_fit_with_linearised_geometry(toy):
+    target = kf.synthesize("ring", 0.8, 30.0, npix=20)
+    model = kf.kerr_image_model(kf.AnalyticEmission("ring"), 0.2, 50.0, npix=20,
+                                relinearize_every=10)
+    kf.fit(model, target, steps=200, lr=5e-2, progress=False)
+    assert abs(model.spin.item() - 0.8) < 0.05
+    assert abs(model.inclination.item() - 30.0) < 1.0
