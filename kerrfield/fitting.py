@@ -504,6 +504,9 @@ def add_cli(subparsers: Any) -> None:
                    help="precomputed ray-traced netCDF: fit the field on this fixed geometry")
     m.add_argument("--fix-geometry", action="store_true",
                    help="keep spin0/inclination0 fixed (fit the field only)")
+    m.add_argument("--relinearize-every", type=int, default=20,
+                   help="re-trace the geometry exactly every K steps and use its first-order "
+                   "expansion in between (1 = exact autograd tracing every step)")
     _add_field_args(p)
     _add_fit_args(p)
     p.add_argument("--output", "-o", default="fit-output", help="output directory")
@@ -636,6 +639,7 @@ def _cli_fit(args: argparse.Namespace) -> int:
             field, args.spin0, args.inclination0,
             alpha=torch.tensor(target["alpha"].values), beta=torch.tensor(target["beta"].values),
             k=args.k, orders=args.orders, learn_geometry=not args.fix_geometry,
+            relinearize_every=args.relinearize_every,
         )  # fmt: skip
     summary = run_fit_workflow(target, model, out, _fit_kwargs(args))
     print(json.dumps({k: summary[k] for k in ("spin", "inclination_deg", "initial_loss",
@@ -680,7 +684,7 @@ def _cli_render(args: argparse.Namespace) -> int:
 #: reference-scenario settings (Krang.jl's example; see docs / benchmarks/results)
 DEMO = {"spin": 0.94, "inclination": 20.0, "spin0": 0.5, "inclination0": 60.0, "fov": 10.0,
         "target_seed": 0, "field_seed": 1, "steps": 1500, "lr": 1e-2,
-        "schedule": "cosine", "lr_final": 0.01}  # fmt: skip
+        "schedule": "cosine", "lr_final": 0.01, "relinearize_every": 20}  # fmt: skip
 
 
 def _cli_demo(args: argparse.Namespace) -> int:
@@ -706,7 +710,7 @@ def _cli_demo(args: argparse.Namespace) -> int:
                             ).savefig(out / "target.png", dpi=110)  # fmt: skip
     field = EmissionField(width=20, depth=2, seed=d["field_seed"])
     model = kerr_image_model(field, d["spin0"], d["inclination0"], fov=d["fov"],
-                             npix=args.npix)  # fmt: skip
+                             npix=args.npix, relinearize_every=d["relinearize_every"])
     kw = dict(steps=args.steps or d["steps"], lr=d["lr"], schedule=d["schedule"],
               lr_final=d["lr_final"], device=device, progress=not args.no_progress)  # fmt: skip
     summary = run_fit_workflow(target, model, out, kw)
