@@ -191,6 +191,16 @@ def elliprd(x: Tensor | float, y: Tensor | float, z: Tensor | float) -> Tensor:
     return fac * series / (a * torch.sqrt(a)) + 3.0 * acc
 
 
+def _rc_one(e: Tensor) -> Tensor:
+    """R_C(1, 1 + e) in closed form (DLMF 19.2.18-19), with its Taylor series near e = 0."""
+    small = e.abs() < 1e-3
+    es = torch.where(small, torch.ones_like(e), e)
+    root = torch.sqrt(es.abs())
+    closed = torch.where(es > 0, torch.atan(root), torch.atanh(torch.clamp(root, max=1.0 - 1e-16))) / root
+    series = 1.0 + e * (-1.0 / 3.0 + e * (1.0 / 5.0 + e * (-1.0 / 7.0 + e * (1.0 / 9.0 - e / 11.0))))
+    return torch.where(small, series, closed)
+
+
 def _elliprj_positive(x: Tensor, y: Tensor, z: Tensor, p: Tensor) -> Tensor:
     a0 = (x + y + z + 2.0 * p) / 5.0
     delta = (p - x) * (p - y) * (p - z)
@@ -207,7 +217,7 @@ def _elliprj_positive(x: Tensor, y: Tensor, z: Tensor, p: Tensor) -> Tensor:
         lam = sx * sy + sx * sz + sy * sz
         d = (sp + sx) * (sp + sy) * (sp + sz)
         e = (fac**3) * delta / (d * d)
-        acc = acc + fac * elliprc(torch.ones_like(e), 1.0 + e) / d
+        acc = acc + fac * _rc_one(e) / d
         a, xn, yn, zn, pn = (a + lam) / 4, (xn + lam) / 4, (yn + lam) / 4, (zn + lam) / 4, (pn + lam) / 4
         fac = fac / 4
     X = (a0 - x) * fac / a

@@ -128,8 +128,10 @@ def angular_crossings(
     asig = torch.asin(sig)
     two_pi = 2.0 * math.pi
     with torch.no_grad():
-        ja = torch.floor((phi_o - asig) / two_pi) + 1.0
-        jb = torch.floor((phi_o - (math.pi - asig)) / two_pi) + 1.0
+        # a crossing within round-off of Φ'_o is the observer itself (θs = θo), not an image
+        tol = 1e-12
+        ja = torch.floor((phi_o - asig + tol) / two_pi) + 1.0
+        jb = torch.floor((phi_o - (math.pi - asig) + tol) / two_pi) + 1.0
     phi_a = asig + two_pi * ja
     phi_b = (math.pi - asig) + two_pi * jb
     first = torch.minimum(phi_a, phi_b)
