@@ -7,6 +7,7 @@ every tutorial notebook is executed at build time (a failing cell fails the buil
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -33,7 +34,7 @@ extensions = [
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
-exclude_patterns = ["_build", "**.ipynb_checkpoints", "jupyter_execute"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "jupyter_execute", "api/generated/_*.md"]
 templates_path = ["_templates"]
 html_static_path = ["_static"]
 
@@ -167,6 +168,46 @@ def _write_api_page() -> None:
         target.write_text(text)
 
 
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}={_cell(v)}" for k, v in value.items())
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _write_benchmark_tables() -> None:
+    """Render every ``benchmarks/results/*.json`` as a table (``api/generated/_benchmarks.md``).
+
+    A result file holds one JSON object or a list of them (rows); the columns are the union
+    of their keys. Keeping the page generated means it always shows the committed results.
+    """
+    results = sorted((ROOT / "benchmarks" / "results").glob("*.json"))
+    lines: list[str] = []
+    for path in results:
+        data = json.loads(path.read_text())
+        rows = data if isinstance(data, list) else data.get("rows", [data])
+        if not rows:
+            continue
+        cols: list[str] = []
+        for row in rows:
+            cols += [k for k in row if k not in cols]
+        lines += [f"### `{path.relative_to(ROOT)}`", ""]
+        if isinstance(data, dict) and "rows" in data:
+            meta = {k: v for k, v in data.items() if k != "rows"}
+            lines += [f"{k}: {_cell(v)}  " for k, v in meta.items()] + [""]
+        lines += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        lines += ["| " + " | ".join(_cell(r.get(c, "")) for c in cols) + " |" for r in rows]
+        lines.append("")
+    if not lines:
+        lines = ["No benchmark results are committed yet (`benchmarks/results/*.json`).", ""]
+    out = DOCS / "api" / "generated"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "_benchmarks.md").write_text("\n".join(lines))
+
+
 def _make_figures() -> None:
     """Render the landing-page and conventions figures (scripts/make_docs_figures.py)."""
     if os.environ.get("KERRFIELD_DOCS_SKIP_FIGURES"):
@@ -180,4 +221,5 @@ def _make_figures() -> None:
 
 
 _write_api_page()
+_write_benchmark_tables()
 _make_figures()

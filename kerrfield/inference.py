@@ -531,15 +531,26 @@ def _fit_unit(cfg: InferenceConfig, unit: _Unit, target: xr.Dataset,
     model_kw = dict(cfg.model)
     model_kw["orders"] = tuple(model_kw.get("orders", (0, 1)))
     learn = unit.fit_spin or unit.fit_inclination
-    model = kerr_image_model(
-        field, unit.spin, unit.inclination,
-        alpha=torch.tensor(np.array(target["alpha"].values, dtype=np.float64)),
-        beta=torch.tensor(np.array(target["beta"].values, dtype=np.float64)),
-        learn_geometry=learn, **model_kw,
-    )  # fmt: skip
+    alpha = np.array(target["alpha"].values, dtype=np.float64)
+    beta = np.array(target["beta"].values, dtype=np.float64)
     if learn:
+        model = kerr_image_model(
+            field, unit.spin, unit.inclination, alpha=torch.tensor(alpha),
+            beta=torch.tensor(beta), learn_geometry=True, **model_kw,
+        )  # fmt: skip
         model.u.requires_grad_(unit.fit_spin)
         model.v.requires_grad_(unit.fit_inclination)
+    else:
+        # geometry held fixed: trace the screen once instead of at every step
+        import importlib
+
+        from .image import fixed_image_model
+
+        raytrace = importlib.import_module("kerrfield.raytrace").raytrace
+        trace_kw = {k: model_kw[k] for k in ("surface", "velocity") if k in model_kw}
+        geometry = raytrace(unit.spin, unit.inclination, alpha=alpha, beta=beta,
+                            orders=model_kw["orders"], **trace_kw)  # fmt: skip
+        model = fixed_image_model(field, geometry, k=float(model_kw.get("k", 1.0)))
     fit_kw = dict(cfg.fit)
     fit_kw["steps"] = int(fit_kw["steps"])
     if "batch_size" in fit_kw:
