@@ -157,6 +157,11 @@ def test_julia_matches_torch(julia_worker, geometry):
     The difference of a float is |j − t| / max(|t|, 1): relative for values ≥ 1 (M or rad),
     absolute below, where angles like φ_s that are small differences of O(1) terms would make
     a pure relative measure meaningless. An even pixel count keeps α = 0 (λ = 0) off the grid.
+
+    t_s gets an extra absolute allowance of 1e-8 M: for rays with fewer than four real radial
+    roots both backends regularise the time integral by subtracting r_o = 10⁶ M
+    (kerrfield.geodesics._R_REG) from terms of that size, which leaves ~1e-9 M of round-off in
+    either backend (torch moves by as much when r_o changes to 10⁵ M).
     """
     from kerrfield.raytrace import FLOAT_VARS, raytrace
 
@@ -172,10 +177,15 @@ def test_julia_matches_torch(julia_worker, geometry):
         assert t.shape == j.shape and t.dtype == j.dtype, name
         np.testing.assert_array_equal(np.isnan(j), np.isnan(t), err_msg=name)
         m = ~np.isnan(t)
-        worst[name] = float(np.max(np.abs(j[m] - t[m]) / np.maximum(np.abs(t[m]), 1.0)))
+        diff = np.abs(j[m] - t[m])
+        scale = np.maximum(np.abs(t[m]), 1.0)
+        worst[name] = float(np.max(diff / scale, initial=0.0))
+        if name == "t_s":
+            t_abs = float(diff.max(initial=0.0))
+            assert np.all(diff <= 1e-10 * scale + 1e-8), f"t_s differs by up to {t_abs:.2e} M"
     print("max |julia - torch| / max(|torch|, 1):",
-          ", ".join(f"{k} {v:.1e}" for k, v in worst.items()))
-    assert max(worst.values()) < 1e-10, worst
+          ", ".join(f"{k} {v:.1e}" for k, v in worst.items()), f"(t_s: {t_abs:.1e} M absolute)")
+    assert max(v for k, v in worst.items() if k != "t_s") < 1e-10, worst
 
 
 def test_trace_rays_julia_rejects_bad_input(julia_worker):

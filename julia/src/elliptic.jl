@@ -116,6 +116,16 @@ function carlson_rd(x::Real, y::Real, z::Real)
     return f * series / (a * sqrt(a)) + 3s
 end
 
+# R_C(1, 1 + e) in closed form, atan(√e)/√e or atanh(√−e)/√−e (DLMF 19.2.18-19.2.19), and its
+# Taylor series for |e| < 1e-3 (truncation error < e⁶/13)
+@inline function _rc_one(e::Float64)
+    if abs(e) < 1e-3
+        return 1 + e * (-1 / 3 + e * (1 / 5 + e * (-1 / 7 + e * (1 / 9 - e / 11))))
+    end
+    root = sqrt(abs(e))
+    return e > 0 ? atan(root) / root : atanh(min(root, 1 - 1e-16)) / root
+end
+
 # R_J for p > 0 (Carlson 1995 §2, eqs. 2.19-2.21)
 function _rj_positive(x::Float64, y::Float64, z::Float64, p::Float64)
     a0 = (x + y + z + 2p) / 5
@@ -131,7 +141,7 @@ function _rj_positive(x::Float64, y::Float64, z::Float64, p::Float64)
         lam = sx * (sy + sz) + sy * sz
         d = (sp + sx) * (sp + sy) * (sp + sz)
         e = delta * f * f * f / (d * d)         # 4^-3m δ / d_m²
-        s += f * carlson_rc(1.0, 1 + e) / d
+        s += f * _rc_one(e) / d
         x, y, z, p, a = (x + lam) / 4, (y + lam) / 4, (z + lam) / 4, (p + lam) / 4, (a + lam) / 4
         f /= 4
     end
@@ -278,23 +288,19 @@ end
 # scheme as kerrfield/elliptic.py: a₀ = 1, b₀ = √(1 − m), stop when |c_n| ≤ eps a_n, then
 # φ_N = 2^N a_N u and φ_{n−1} = ½(φ_n + asin((c_n/a_n) sin φ_n)); dn = √((1 − m) + m cn²).
 function _jacobi_agm(u::Float64, m::Float64)
-    a = 1.0
-    b = sqrt(1 - m)
-    cs = ntuple(_ -> 0.0, 40)               # c_n / a_n, n = 1..N
-    n = 0
-    while n < 40
-        c = (a - b) / 2
-        abs(c) <= _RTOL * a && break
-        a, b = (a + b) / 2, sqrt(a * b)
-        n += 1
-        cs = Base.setindex(cs, c / a, n)
-    end
-    phi = ldexp(a * u, n)                   # φ_N = 2^N a_N u
-    for k in n:-1:1
-        phi = (phi + asin(cs[k] * sin(phi))) / 2
-    end
+    phi = _agm_amplitude(1.0, sqrt(1 - m), u, 0)
     s, c = sincos(phi)
     return s, c, sqrt((1 - m) + m * c * c), phi
+end
+
+# One descending step per call level n (a = a_n, b = b_n); returns φ_n.  The recursion keeps the
+# c_n/a_n ratios on the stack instead of an array (no allocation).
+function _agm_amplitude(a::Float64, b::Float64, u::Float64, n::Int)
+    c = (a - b) / 2
+    (abs(c) <= _RTOL * a || n >= 40) && return ldexp(a * u, n)      # φ_N = 2^N a_N u
+    an = (a + b) / 2
+    phi = _agm_amplitude(an, sqrt(a * b), u, n + 1)                 # φ_{n+1}
+    return (phi + asin((c / an) * sin(phi))) / 2
 end
 
 """

@@ -82,8 +82,10 @@ function angular_setup(a::Float64, theta_o::Float64, lam::Float64, eta::Float64,
     phi_o = atan(sgn * uo / sq_up, cos_phi_o)
     sig = clamp(sgn * us / sq_up, -1.0, 1.0)
     asig = asin(sig)
-    ja = floor((phi_o - asig) / (2pi)) + 1
-    jb = floor((phi_o - (pi - asig)) / (2pi)) + 1
+    # a crossing within round-off of Φ'_o is the observer itself (θs = θo), not an image
+    tol = 1e-12
+    ja = floor((phi_o - asig + tol) / (2pi)) + 1
+    jb = floor((phi_o - (pi - asig) + tol) / (2pi)) + 1
     phi_a = asig + 2pi * ja
     phi_b = (pi - asig) + 2pi * jb
     first, second = min(phi_a, phi_b), max(phi_a, phi_b)
@@ -160,7 +162,10 @@ function r1_integral(alpha::Float64, phi::Float64, k::Float64)
     return (ellippi(n, phi, k) - alpha * f) / (1 - a2)
 end
 
-# R₂(α; φ|k) = ∫₀^{F(φ)} dX/(1 + α cn X)² (GL20 B65); inv = 1/(1 + α cos φ) if supplied
+# R₂(α; φ|k) = ∫₀^{F(φ)} dX/(1 + α cn X)² (cf. GL20 B65):
+# R₂ = [F − α²/κ (E − α sn dn/(1 + α cn))]/(α² − 1) + (2k − α²/(α² − 1)) R₁/κ, κ = k + (1 − k)α²
+# (sign of the first bracket as fixed against quadrature in kerrfield/geodesics.py);
+# inv = 1/(1 + α cos φ) if supplied
 function r2_integral(alpha::Float64, phi::Float64, k::Float64, inv::Float64 = NaN)
     a2 = alpha * alpha
     s, c = sin(phi), cos(phi)
@@ -168,7 +173,7 @@ function r2_integral(alpha::Float64, phi::Float64, k::Float64, inv::Float64 = Na
     kk = k + (1 - k) * a2
     inv = isnan(inv) ? 1 / (1 + alpha * c) : inv
     lin = alpha * s * dn * inv
-    first = (ellipf(phi, k) - a2 / kk * (ellipe(phi, k) - lin)) / (1 - a2)
+    first = (ellipf(phi, k) - a2 / kk * (ellipe(phi, k) - lin)) / (a2 - 1)
     return first + (2 * k - a2 / (a2 - 1)) / kk * r1_integral(alpha, phi, k)
 end
 
