@@ -19,6 +19,7 @@ import time
 import torch
 
 import kerrfield as kf
+from kerrfield.raytrace import raytrace  # (kf.raytrace may resolve to the submodule)
 
 FIELD = dict(width=64, depth=3, activation="sine", omega0=10.0, scale=10.0, output="softplus")
 
@@ -31,7 +32,7 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    geo = kf.raytrace(0.94, 20.0, npix=args.npix, fov=10.0, device=args.device)
+    geo = raytrace(0.94, 20.0, npix=args.npix, fov=10.0, device=args.device)
     rows = []
     for family in ("mlp", "ring", "disk", "hotspot"):
         target = kf.synthesize(family, geometry=geo, seed=0, device=args.device)

