@@ -535,6 +535,7 @@ def close_worker() -> None:
 
 _JL: Any = None
 _JULIACALL_ERROR: BaseException | None = None
+_JULIACALL_SKIPPED = False  # auto mode decided on the subprocess path (decided once)
 
 
 def init_juliacall(threads: int | None = None) -> Any:
@@ -576,13 +577,16 @@ def init_juliacall(threads: int | None = None) -> Any:
 
 def _juliacall_usable(mode: str) -> bool:
     """Decide (once per call) whether to use juliacall; see the module notes."""
-    global _JULIACALL_ERROR
+    global _JULIACALL_ERROR, _JULIACALL_SKIPPED
     if _JL is not None:
         return True
     if mode == "subprocess" or _JULIACALL_ERROR is not None:
         return False
     if mode == "auto":
+        if _JULIACALL_SKIPPED:
+            return False
         if importlib.util.find_spec("juliacall") is None:
+            _JULIACALL_SKIPPED = True
             return False
         if "torch" in sys.modules and "juliacall" not in sys.modules:
             try:
@@ -590,6 +594,7 @@ def _juliacall_usable(mode: str) -> bool:
             except JuliaNotFoundError:
                 has_exe = False
             if has_exe:
+                _JULIACALL_SKIPPED = True
                 return False  # the safe choice: no torch-before-juliacall crash risk
             warnings.warn(
                 "kerrfield: starting juliacall after torch was imported; this has crashed "

@@ -6,6 +6,9 @@
 # observer at φ = 0. Status (per order): 0 ok, 1 horizon first, 2 escapes first, 3 never reaches
 # the surface. Float outputs are NaN where status ≠ 0.
 
+# below this many pixels the kernel runs on the calling thread only
+const _MIN_THREADED_PIXELS = 256
+
 """Names of the per-(pixel, order) outputs, in the order of the result arrays."""
 const RAY_VARS = ("r_s", "theta_s", "phi_s", "phi_ks", "t_s", "x", "y", "g", "nu_r",
                   "nu_theta", "status")
@@ -67,9 +70,17 @@ function trace_rays(spin::Real, inclination_deg::Real, alpha::AbstractVector{<:R
     xs, ys, gs, nur, nuth = vars["x"], vars["y"], vars["g"], vars["nu_r"], vars["nu_theta"]
     al = Vector{Float64}(alpha)
     be = Vector{Float64}(beta)
-    Threads.@threads for i in 1:npix
-        _trace_pixel!(i, a, theta_o, theta_s, us, al[i], be[i], ords, velocity, sk,
-                      r_s, th_s, phi_s, phi_ks, t_s, xs, ys, gs, nur, nuth, status, lam_v, eta_v)
+    if Threads.nthreads() == 1 || npix < _MIN_THREADED_PIXELS
+        # waking threads costs more than tracing a few pixels (ms on a loaded machine)
+        for i in 1:npix
+            _trace_pixel!(i, a, theta_o, theta_s, us, al[i], be[i], ords, velocity, sk,
+                          r_s, th_s, phi_s, phi_ks, t_s, xs, ys, gs, nur, nuth, status, lam_v, eta_v)
+        end
+    else
+        Threads.@threads for i in 1:npix
+            _trace_pixel!(i, a, theta_o, theta_s, us, al[i], be[i], ords, velocity, sk,
+                          r_s, th_s, phi_s, phi_ks, t_s, xs, ys, gs, nur, nuth, status, lam_v, eta_v)
+        end
     end
     return TraceResult(vars, status, lam_v, eta_v)
 end

@@ -47,7 +47,8 @@ end
 
 function write_array(io::IO, name::AbstractString, a::AbstractArray{<:Real})
     shape = reverse(size(a))                                # numpy shape of the same memory
-    println(io, name, ' ', length(shape), isempty(shape) ? "" : " ", join(shape, ' '))
+    header = string(name, ' ', length(shape), (string(' ', d) for d in shape)..., '\n')
+    write(io, header)
     write(io, a isa Array{Float64} ? a : convert(Array{Float64}, a))
     return nothing
 end
@@ -75,13 +76,15 @@ function read_request(io::IO)
 end
 
 function respond(io::IO, id, params::Dict{String,String}, arrays)
-    println(io, "KFOK ", id, ' ', length(params), ' ', length(arrays))
+    buf = IOBuffer()      # assemble, then one write: no partial answers on the pipe
+    write(buf, string("KFOK ", id, ' ', length(params), ' ', length(arrays), '\n'))
     for (k, v) in params
-        println(io, k, '=', v)
+        write(buf, string(k, '=', v, '\n'))
     end
     for (k, v) in arrays
-        write_array(io, k, v)
+        write_array(buf, k, v)
     end
+    write(io, take!(buf))
     flush(io)
 end
 
