@@ -731,8 +731,9 @@ def _trace_juliacall(
     vdict = jl.Dict[jl.String, jl.String]()
     for k, v in vel.items():
         vdict[k.removeprefix("velocity.")] = repr(v) if isinstance(v, float) else str(v)
+    # numpy arrays arrive as PyArray (AbstractVector) without copies
     res = jl.KerrField.trace_rays_dict(
-        spin, inc, alpha, beta, jl.Vector[jl.Int](orders.astype(int).tolist()), surf, vdict
+        spin, inc, alpha, beta, np.ascontiguousarray(orders, dtype=np.int64), surf, vdict
     )
     out: dict[str, np.ndarray] = {}
     for key in list(res.keys()):
