@@ -232,3 +232,24 @@ def _geometry_64(rt):
     if "geo" not in _GEO_CACHE:
         _GEO_CACHE["geo"] = rt.raytrace(0.94, 20.0, npix=64, fov=10.0, orders=(0, 1))
     return _GEO_CACHE["geo"]
+
+
+def test_amp_is_ignored_with_a_warning_on_cpu(tracer):
+    geo, target = _fixed_problem(tracer, npix=8)
+    model = kf.fixed_image_model(kf.EmissionField(seed=0), geo)
+    with pytest.warns(UserWarning, match="only used on CUDA"):
+        kf.fit(model, target, steps=2, amp=True, progress=False, device="cpu")
+    assert model.field.mlp[0].weight.dtype == torch.float64  # field untouched on CPU
+
+
+def test_cli_demo_small(tmp_path):
+    if _standin.real_raytrace_module() is None:
+        pytest.skip("kerrfield.raytrace not available")
+    out = tmp_path / "demo"
+    assert main(["demo", "--output", str(out), "--npix", "10", "--steps", "5",
+                 "--no-progress"]) == 0
+    for name in ("raytrace.nc", "raytrace.png", "target.nc", "target.png", "model.pt",
+                 "history.nc", "fit.png", "summary.json"):
+        assert (out / name).exists(), name
+    geo = xr.load_dataset(out / "raytrace.nc")
+    assert set(geo.data_vars) >= {"r_s", "g", "status"} and geo.sizes["alpha"] == 10
