@@ -768,17 +768,16 @@ def evaluate_elliptic(function: str, *args: np.ndarray, timeout: float = 120.0) 
 def julia_info() -> dict[str, Any]:
     """Which Julia the Julia backend uses, starting it if necessary.
 
+    Never raises for a missing or broken Julia: it reports it (``available`` False and the
+    reason in ``error``), so it can be used as a diagnostic.
+
     Returns
     -------
     dict
-        ``path`` (``"juliacall"`` or ``"subprocess"``), ``executable``, ``julia_version``,
-        ``threads``, ``project`` (the bundled KerrField project), and for the subprocess path
-        ``pid`` and ``restarts``.
-
-    Raises
-    ------
-    JuliaNotFoundError
-        If no Julia is available; the message says how to get one.
+        ``available`` (bool), ``path`` (``"juliacall"``, ``"subprocess"`` or None),
+        ``executable``, ``julia_version``, ``threads``, ``project`` (the bundled KerrField
+        project); for the subprocess path also ``pid`` and ``restarts``; ``error`` (a message
+        saying how to get Julia) when not available.
 
     Examples
     --------
@@ -786,19 +785,36 @@ def julia_info() -> dict[str, Any]:
     >>> kf.julia_info()["path"]  # doctest: +SKIP
     'subprocess'
     """
-    mode = _bridge_mode()
-    if _juliacall_usable(mode):
-        jl = _JL
+    try:
+        project: str | None = str(bundled_project())
+    except FileNotFoundError:
+        project = None
+    try:
+        mode = _bridge_mode()
+        if _juliacall_usable(mode):
+            jl = _JL
+            return {
+                "available": True,
+                "path": "juliacall",
+                "executable": str(jl.seval("joinpath(Sys.BINDIR, Base.julia_exename())")),
+                "julia_version": str(jl.seval("string(VERSION)")),
+                "threads": int(jl.seval("Threads.nthreads()")),
+                "project": str(jl.seval("dirname(dirname(pathof(KerrField)))")),
+            }
+        w = get_worker()
+        facts = w.ping()
+    except (JuliaNotFoundError, JuliaWorkerError, JuliaError, ImportError, ValueError) as exc:
         return {
-            "path": "juliacall",
-            "executable": str(jl.seval("joinpath(Sys.BINDIR, Base.julia_exename())")),
-            "julia_version": str(jl.seval("string(VERSION)")),
-            "threads": int(jl.seval("Threads.nthreads()")),
-            "project": str(jl.seval("dirname(dirname(pathof(KerrField)))")),
+            "available": False,
+            "path": None,
+            "executable": None,
+            "julia_version": None,
+            "threads": None,
+            "project": project,
+            "error": str(exc),
         }
-    w = get_worker()
-    facts = w.ping()
     return {
+        "available": True,
         "path": "subprocess",
         "executable": w.executable,
         "julia_version": facts.get("julia_version", w.julia_version),

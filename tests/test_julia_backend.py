@@ -51,10 +51,31 @@ def test_import_does_not_start_julia():
 
 def test_julia_info(julia_worker):
     info = jb.julia_info()
+    assert info["available"] is True
     assert info["path"] in ("subprocess", "juliacall")
     assert info["julia_version"].count(".") == 2
     assert info["threads"] >= 1
     assert Path(info["project"], "Project.toml").is_file()
+
+
+def test_missing_julia_is_reported_with_instructions(tmp_path):
+    """No Julia: julia_info() reports it, tracing raises an error saying how to get Julia."""
+    code = (
+        "import numpy as np, kerrfield.julia_bridge as jb\n"
+        "info = jb.julia_info()\n"
+        "assert info['available'] is False and info['path'] is None, info\n"
+        "assert 'make julia' in info['error'], info\n"
+        "try:\n"
+        "    jb.trace_rays_julia(0.5, 30.0, np.ones(2), np.ones(2), (0,), 90.0, 'zamo')\n"
+        "except jb.JuliaNotFoundError as e:\n"
+        "    assert 'install-julia.sh' in str(e)\n"
+        "    print('ok')\n"
+    )
+    env = {**os.environ, "KERRFIELD_JULIA": str(tmp_path / "no-such-julia"),
+           "KERRFIELD_JULIA_BRIDGE": "subprocess"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
 
 
 def test_transport_roundtrip(julia_worker):
