@@ -37,7 +37,7 @@ def run(npix: int, steps: int, lr: float, relinearize_every: int, seed: int, tar
     res = kf.fit(model, target, steps=steps, lr=lr, geometry_lr=geometry_lr,
                  schedule="cosine", lr_final=lr_final, device=device,
                  progress=progress)  # fmt: skip
-    spin, inc = float(model.spin), float(model.inclination)
+    spin, inc = model.spin.item(), model.inclination.item()
     row = {
         "npix": npix, "steps": steps, "lr": lr, "geometry_lr": geometry_lr or lr,
         "schedule": f"cosine(lr_final={lr_final})",

@@ -234,7 +234,7 @@ def fit(
     >>> truth = kf.synthesize("mlp", 0.94, 20.0, npix=30)  # doctest: +SKIP
     >>> model = kf.kerr_image_model(kf.EmissionField(seed=1), 0.5, 60.0, npix=30)  # doctest: +SKIP
     >>> res = kf.fit(model, truth, steps=3000, lr=3e-3)  # doctest: +SKIP
-    >>> float(res.model.spin), float(res.model.inclination)  # doctest: +SKIP
+    >>> res.model.spin.item(), res.model.inclination.item()  # doctest: +SKIP
     """
     if not isinstance(model, LensedImage):
         raise TypeError(f"model must be a LensedImage, got {type(model).__name__}")
@@ -586,7 +586,7 @@ def run_fit_workflow(
         fig.savefig(out / name, dpi=110)
     ref = target["clean"] if "clean" in target else target["image"]
     summary = {
-        "spin": float(res.model.spin), "inclination_deg": float(res.model.inclination),
+        "spin": res.model.spin.item(), "inclination_deg": res.model.inclination.item(),
         "true_spin": truth["spin"], "true_inclination_deg": truth["inclination"],
         "initial_loss": res.initial_loss, "final_loss": res.final_loss,
         "loss_ratio": res.loss_ratio, "psnr_db": psnr(fitted, ref, normalize=True),

@@ -337,7 +337,7 @@ class LensedImage(nn.Module):
         img = self.image().detach().cpu().numpy()
         return _image_dataarray(
             img, self.alpha.cpu().numpy(), self.beta.cpu().numpy(), name,
-            spin=float(self.spin), inclination=float(self.inclination), k=self.k,
+            spin=self.spin.item(), inclination=self.inclination.item(), k=self.k,
             orders=list(self.orders),
         )  # fmt: skip
 
@@ -346,8 +346,8 @@ class LensedImage(nn.Module):
         return {
             "kind": self.kind, "k": self.k, "orders": list(self.orders),
             "surface": self.surface, "velocity": self.velocity,
-            "spin_bound": self.spin_bound, "spin": float(self.spin),
-            "inclination": float(self.inclination),
+            "spin_bound": self.spin_bound, "spin": self.spin.item(),
+            "inclination": self.inclination.item(),
             "learn_geometry": bool(self.geometry_parameters()),
             "relinearize_every": self.relinearize_every, "trust_radius": self.trust_radius,
             "alpha": self.alpha.cpu().tolist(), "beta": self.beta.cpu().tolist(),
@@ -357,7 +357,7 @@ class LensedImage(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"kind={self.kind}, screen={self.shape}, orders={self.orders}, k={self.k}, "
-            f"spin={float(self.spin):.4f}, inclination={float(self.inclination):.3f} deg"
+            f"spin={self.spin.item():.4f}, inclination={self.inclination.item():.3f} deg"
         )
 
 
@@ -529,7 +529,7 @@ def kerr_image_model(
     --------
     >>> import kerrfield as kf
     >>> model = kf.kerr_image_model(kf.EmissionField(seed=0), 0.5, 60.0, npix=30)
-    >>> round(float(model.spin), 6), round(float(model.inclination), 6)
+    >>> round(model.spin.item(), 6), round(model.inclination.item(), 6)
     (0.5, 60.0)
     """
     if alpha is None or beta is None:
@@ -610,7 +610,7 @@ def render(
     img = flat.reshape(model.shape).cpu().numpy()
     return _image_dataarray(
         img, model.alpha.cpu().numpy(), model.beta.cpu().numpy(), "image",
-        spin=float(model.spin), inclination=float(model.inclination), k=float(k),
+        spin=model.spin.item(), inclination=model.inclination.item(), k=float(k),
         orders=list(model.orders),
     )  # fmt: skip
 
