@@ -46,7 +46,10 @@ reached (`reach`: η > 0 and u_s² < u₊).
 """
 struct AngularSetup
     reach::Bool
+    polar::Bool
+    lam::Float64
     up::Float64
+    up_phi::Float64
     c_theta::Float64
     m::Float64
     phi_o::Float64
@@ -90,25 +93,35 @@ function angular_setup(a::Float64, theta_o::Float64, lam::Float64, eta::Float64,
     phi_b = (pi - asig) + 2pi * jb
     first, second = min(phi_a, phi_b), max(phi_a, phi_b)
     f_o = ellipf(phi_o, m)
-    pi_o = ellippi(up_r, phi_o, m)
+    # λ = 0 exactly: u₊ = 1 and G_φ diverges at the pole (λ G_φ is handled in angular_crossing)
+    polar = lam == 0
+    up_phi = polar ? 0.5 : up_r
+    pi_o = ellippi(up_phi, phi_o, m)
     s_o = sn2_integral(phi_o, m)
-    return AngularSetup(reach, up_r, c_theta, m, phi_o, sgn, first, second, f_o, pi_o, s_o)
+    return AngularSetup(reach, polar, lam, up_r, up_phi, c_theta, m, phi_o, sgn, first, second,
+                        f_o, pi_o, s_o)
 end
 
 """
-    angular_crossing(S::AngularSetup, n) -> (tau, G_phi, G_t, nu_theta)
+    angular_crossing(S::AngularSetup, n) -> (tau, lam_G_phi, G_t, nu_theta)
 
-Mino time τ_n of the n-th crossing of θ = θs and G_φ, G_t, ν_θ there (GL20 eqs. 26-31):
+Mino time τ_n of the n-th crossing of θ = θs and λG_φ, G_t, ν_θ there (GL20 eqs. 26-31):
 τ_n = [F(Φ'_n|m) − F(Φ'_o|m)]/C_θ, G_φ = [Π(u₊;Φ'_n|m) − Π(u₊;Φ'_o|m)]/C_θ,
-G_t = u₊[S(Φ'_n) − S(Φ'_o)]/C_θ.
+G_t = u₊[S(Φ'_n) − S(Φ'_o)]/C_θ.  For λ = 0 exactly the ray passes over a pole, G_φ
+diverges and λG_φ is its λ → 0⁺ limit, π per passage (as in kerrfield.geodesics).
 """
 function angular_crossing(S::AngularSetup, n::Int)
     phi_n = (iseven(n) ? S.first : S.second) + 2pi * (n ÷ 2)
     tau = (ellipf(phi_n, S.m) - S.f_o) / S.c_theta
-    g_phi = (ellippi(S.up, phi_n, S.m) - S.pi_o) / S.c_theta
+    if S.polar
+        passes = floor((phi_n - pi / 2) / pi) - floor((S.phi_o - pi / 2) / pi)
+        lam_g_phi = pi * passes
+    else
+        lam_g_phi = S.lam * ((ellippi(S.up_phi, phi_n, S.m) - S.pi_o) / S.c_theta)
+    end
     g_t = S.up * (sn2_integral(phi_n, S.m) - S.s_o) / S.c_theta
     nu_theta = S.sgn * (cos(phi_n) >= 0 ? 1.0 : -1.0)
-    return tau, g_phi, g_t, nu_theta
+    return tau, lam_g_phi, g_t, nu_theta
 end
 
 """

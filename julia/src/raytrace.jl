@@ -96,11 +96,11 @@ function _trace_pixel!(i, a, theta_o, theta_s, us, alpha, beta, orders, velocity
     sq = sqrt(1 - a * a)
     rp, rm = 1 + sq, 1 - sq
     for (j, n) in enumerate(orders)
-        tau, g_phi, g_t, nu_theta = angular_crossing(S, n)
+        tau, lam_g_phi, g_t, nu_theta = angular_crossing(S, n)
         r, nu_r, st, i_phi, i_t = radial_solution(a, lam, roots, tau)
         status[i, j] = st
         st == STATUS_OK || continue
-        ps = -(i_phi + lam * g_phi)
+        ps = -(i_phi + lam_g_phi)
         # Kerr–Schild azimuth: dφ_KS = dφ_BL + (a/Δ) dr, equal at infinity
         pks = ps + a / (rp - rm) * log((r - rp) / (r - rm))
         r_s[i, j] = r
