@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 # CPU-capable build is installed. Override e.g. TORCH_SPEC="torch==2.14.1" on another machine.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: venv install demo test lint docs bench julia clean
+.PHONY: venv install demo test lint docs bench bench-backends julia clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv --system-site-packages $(VENV)
@@ -32,6 +32,9 @@ docs: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_raytrace.py
+
+bench-backends: $(VENV)/.installed
+	$(PY) benchmarks/bench_backends.py
 
 julia:
 	bash scripts/install-julia.sh
