@@ -568,6 +568,13 @@ def init_juliacall(threads: int | None = None) -> Any:
         os.environ.setdefault("PYTHON_JULIACALL_THREADS", str(n))
         if n > 1:
             os.environ.setdefault("PYTHON_JULIACALL_HANDLE_SIGNALS", "yes")
+    elif os.environ.get("PYTHON_JULIACALL_HANDLE_SIGNALS", "").lower() != "yes":
+        warnings.warn(
+            "juliacall was imported before kerrfield could set PYTHON_JULIACALL_HANDLE_SIGNALS=yes;"
+            " with more than one Julia thread set it before importing juliacall",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     from juliacall import Main as jl  # lazy by design: importing kerrfield never starts Julia
 
     jl.seval("using KerrField")
