@@ -223,3 +223,41 @@ def test_trace_rays_julia_rejects_bad_input(julia_worker):
     out = jb.trace_rays_julia(0.5, 30.0, np.ones(3), np.zeros(3), (0, 1), 90.0, "zamo")
     assert out["r_s"].shape == (2, 3) and out["status"].dtype == np.int8
     assert out["lam"].shape == (3,)
+
+
+def test_juliacall_glue_with_a_stand_in(julia_worker, monkeypatch):
+    """The juliacall path's Python glue (argument passing, column-major results), with a
+    stand-in for ``juliacall.Main`` that forwards to the subprocess worker: juliacall itself
+    needs Julia ≥ 1.10 and registry access, which CI does not have."""
+
+    class _Typed:
+        def __getitem__(self, _types):
+            return dict
+
+    class _KerrField:
+        @staticmethod
+        def trace_rays_dict(spin, inc, alpha, beta, orders, surf, vdict):
+            assert isinstance(orders, np.ndarray) and orders.dtype == np.int64
+            params = {"spin": spin, "inclination_deg": inc, "surface_theta_deg": surf,
+                      **{f"velocity.{k}": v for k, v in vdict.items()}}
+            _, res = julia_worker.call(
+                "trace", params, {"alpha": alpha, "beta": beta, "orders": orders.astype(float)})
+            # what juliacall hands back: Julia's (npix, norders) column-major matrices
+            return {k: np.asfortranarray(v.T) if v.ndim == 2 else v for k, v in res.items()}
+
+    class _Main:
+        Dict = _Typed()
+        String = str
+        KerrField = _KerrField()
+
+    monkeypatch.setattr(jb, "_JL", _Main())
+    alpha = np.linspace(-8, 8, 7)
+    beta = np.linspace(-5, 6, 7)
+    via_jc = jb.trace_rays_julia(0.6, 40.0, alpha, beta, (0, 1), 80.0, "keplerian")
+    monkeypatch.setattr(jb, "_JL", None)
+    monkeypatch.setenv("KERRFIELD_JULIA_BRIDGE", "subprocess")
+    via_sp = jb.trace_rays_julia(0.6, 40.0, alpha, beta, (0, 1), 80.0, "keplerian")
+    assert via_jc.keys() == via_sp.keys()
+    for k in via_sp:
+        assert via_jc[k].shape == via_sp[k].shape and via_jc[k].dtype == via_sp[k].dtype, k
+        np.testing.assert_array_equal(via_jc[k], via_sp[k], err_msg=k)
