@@ -116,6 +116,7 @@ class LensedImage(nn.Module):
         geometry: dict[str, torch.Tensor] | None = None,
         relinearize_every: int = 1,
         trust_radius: float = 1.0,
+        relinearize_tol: tuple[float, float] | None = None,
     ):
         super().__init__()
         if kind not in ("kerr", "fixed"):
@@ -131,6 +132,8 @@ class LensedImage(nn.Module):
         if not (isinstance(relinearize_every, int) and relinearize_every >= 1):
             raise ValueError(f"relinearize_every must be an int >= 1, got {relinearize_every!r}")
         self.relinearize_every, self.trust_radius = relinearize_every, float(trust_radius)
+        self.relinearize_tol = (None if relinearize_tol is None
+                                else tuple(float(t) for t in relinearize_tol))  # fmt: skip
         self._lin: dict[str, Any] | None = None  # linearised-geometry cache
         self._lin_calls = 0
         f64 = dict(dtype=torch.float64)
@@ -284,8 +287,13 @@ class LensedImage(nn.Module):
 
     def _linearised_crossings(self, idx=None):
         lin = self._lin
-        if (lin is None or self._lin_calls >= self.relinearize_every
-                or lin["base"].device != self.pix_alpha.device):  # fmt: skip
+        stale = lin is None or self._lin_calls >= self.relinearize_every
+        if not stale and self.relinearize_tol is not None:
+            # moved further than the tolerance since the last exact trace: re-linearise now
+            stale = (abs(self.spin.item() - lin["s0"].item()) > self.relinearize_tol[0]
+                     or abs(self.inclination.item() - lin["i0"].item())
+                     > self.relinearize_tol[1])  # fmt: skip
+        if stale or lin["base"].device != self.pix_alpha.device:
             self._relinearize()
             lin = self._lin
         self._lin_calls += 1
@@ -350,6 +358,7 @@ class LensedImage(nn.Module):
             "inclination": self.inclination.item(),
             "learn_geometry": bool(self.geometry_parameters()),
             "relinearize_every": self.relinearize_every, "trust_radius": self.trust_radius,
+            "relinearize_tol": self.relinearize_tol,
             "alpha": self.alpha.cpu().tolist(), "beta": self.beta.cpu().tolist(),
             "field": getattr(self.field, "config", None),
         }  # fmt: skip
@@ -478,6 +487,7 @@ def kerr_image_model(
     spin_bound: float = 0.999,
     relinearize_every: int = 1,
     trust_radius: float = 1.0,
+    relinearize_tol: tuple[float, float] | None = None,
     device: torch.device | str | None = None,
 ) -> LensedImage:
     """Differentiable lensed image model: spin and inclination re-ray-traced every call.
@@ -519,6 +529,10 @@ def kerr_image_model(
     trust_radius : float
         Soft bound (M) on the linear change of ``x, y, z`` between re-linearisations
         (0.1 for ``g``), taming pixels near the critical curve.
+    relinearize_tol : (float, float), optional
+        ``(spin, inclination in degrees)``: also re-linearise as soon as the geometry has
+        moved further than this from the last exact trace, so ``relinearize_every`` can be
+        large once the fit settles.
     device : torch device, optional
 
     Returns
@@ -543,6 +557,7 @@ def kerr_image_model(
         inclination=float(inclination), learn_geometry=learn_geometry,
         spin_bound=spin_bound, surface=surface, velocity=velocity,
         relinearize_every=relinearize_every, trust_radius=trust_radius,
+        relinearize_tol=relinearize_tol,
     )  # fmt: skip
     return model.to(device) if device is not None else model
 
@@ -716,7 +731,8 @@ def load_model(directory: str | os.PathLike, device=None) -> LensedImage:
         model = LensedImage(field, alpha, beta, kind="kerr", spin=0.5, inclination=60.0,
                             learn_geometry=cfg["learn_geometry"],
                             relinearize_every=cfg.get("relinearize_every", 1),
-                            trust_radius=cfg.get("trust_radius", 1.0), **common)  # fmt: skip
+                            trust_radius=cfg.get("trust_radius", 1.0),
+                            relinearize_tol=cfg.get("relinearize_tol"), **common)  # fmt: skip
     model.load_state_dict(state)
     return model.to(device) if device is not None else model
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import sys
 
-import _standin
+try:  # tests/ may or may not be a package
+    from tests import _standin
+except ImportError:
+    import _standin
 import numpy as np
 import pytest
 import torch
@@ -190,3 +193,22 @@ def test_linearised_geometry_matches_exact_at_relinearisation(toy):
     assert grads[10][2] == pytest.approx(grads[1][2], rel=1e-3)
     with pytest.raises(ValueError, match="relinearize_every"):
         kf.kerr_image_model(field, 0.5, 60.0, relinearize_every=0)
+
+
+def test_relinearize_tolerance_triggers_refresh(toy, monkeypatch):
+    model = kf.kerr_image_model(kf.EmissionField(seed=0), 0.5, 60.0, npix=6,
+                                relinearize_every=1000, relinearize_tol=(0.01, 0.5))
+    calls = []
+    orig = model._relinearize
+    monkeypatch.setattr(model, "_relinearize", lambda: (calls.append(1), orig())[1])
+    model.image()
+    model.image()
+    assert len(calls) == 1
+    with torch.no_grad():
+        model.v.add_(0.05)  # ~ 2 deg in inclination: beyond the 0.5 deg tolerance
+    model.image()
+    assert len(calls) == 2
+    with torch.no_grad():
+        model.u.add_(1e-4)  # tiny move: keeps the linearisation
+    model.image()
+    assert len(calls) == 2
