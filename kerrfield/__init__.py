@@ -14,6 +14,10 @@ import importlib
 from typing import Any
 
 from ._version import __version__
+from .raytrace import raytrace  # noqa: F401  (see below)
+
+# kerrfield.raytrace is both a submodule and the main function: the function is bound
+# eagerly, otherwise the first ``import kerrfield.raytrace`` would shadow it with the module.
 
 # public name -> defining submodule (one module per concept)
 _LAZY: dict[str, str] = {

@@ -100,7 +100,7 @@ def angular_crossings(
 
     Returns
     -------
-    dict with tau, G_phi, G_t, nu_theta (orders × pixels) and reach (pixels): False where
+    dict with tau, lam_G_phi (λ G_φ), G_t, nu_theta (orders × pixels) and reach (pixels): False where
     the ray never reaches the surface (η ≤ 0 or u_s² ≥ u₊).
     """
     a2 = a * a
@@ -144,10 +144,18 @@ def angular_crossings(
     m_n = m.expand_as(phi_n)
     f_o = ellipkinc(phi_o, m)
     tau = (ellipkinc(phi_n, m_n) - f_o) / c_theta
-    g_phi = (ellippiinc(up_r.expand_as(phi_n), phi_n, m_n) - ellippiinc(up_r, phi_o, m)) / c_theta
+    # λ G_φ: when u₊ rounds to 1 (λ → 0) the ray passes over a pole, G_φ diverges and
+    # λ G_φ → ±π per passage (sign of λ, + for λ = 0; φ is defined modulo 2π at the pole)
+    polar = up_r >= 1.0 - 4.0 * torch.finfo(up_r.dtype).eps
+    up_phi = torch.where(polar, torch.full_like(up_r, 0.5), up_r)
+    g_phi = (ellippiinc(up_phi.expand_as(phi_n), phi_n, m_n) - ellippiinc(up_phi, phi_o, m)) / c_theta
+    with torch.no_grad():
+        passes = torch.floor((phi_n - 0.5 * math.pi) / math.pi) - torch.floor((phi_o - 0.5 * math.pi) / math.pi)
+    sign_lam = torch.where(lam >= 0, 1.0, -1.0).to(lam.dtype)
+    lam_g_phi = torch.where(polar, math.pi * sign_lam * passes, lam * g_phi)
     g_t = up_r * (_sn2_integral(phi_n, m_n) - _sn2_integral(phi_o, m)) / c_theta
     nu_theta = sgn * torch.where(torch.cos(phi_n) >= 0, 1.0, -1.0).to(beta.dtype)
-    return {"tau": tau, "G_phi": g_phi, "G_t": g_t, "nu_theta": nu_theta, "reach": reach}
+    return {"tau": tau, "lam_G_phi": lam_g_phi, "G_t": g_t, "nu_theta": nu_theta, "reach": reach}
 
 
 # ----------------------------------------------------------------------------------------

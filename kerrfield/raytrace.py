@@ -186,7 +186,7 @@ def trace_rays(
     ok = status == STATUS_OK
     r_s = torch.where(ok, rad["r_s"], torch.full_like(rad["r_s"], 10.0))
     nu_r = rad["nu_r"]
-    phi_s = -(rad["I_phi"] + lam_r * ang["G_phi"])
+    phi_s = -(rad["I_phi"] + torch.where(reach, ang["lam_G_phi"], torch.zeros_like(ang["lam_G_phi"])))
     t_s = rad["I_t"] + a * a * ang["G_t"]
     rp = 1.0 + torch.sqrt(1.0 - a * a)
     rm = 1.0 - torch.sqrt(1.0 - a * a)

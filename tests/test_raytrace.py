@@ -1,0 +1,266 @@
+"""Ray tracer against an independent numerical integration, closed forms and symmetries."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+import kerrfield as kf
+from kerrfield.raytrace import write_netcdf
+
+from .reference import trace_numeric
+
+# (spin, inclination, surface opening angle); includes a = 0, a ≥ 0.99, θo < 5°, a < 0, cones
+GEOMETRIES = [
+    (0.0, 40.0, 90.0),
+    (0.99, 3.0, 90.0),
+    (-0.7, 75.0, 90.0),
+    (0.9, 45.0, 60.0),
+    (0.3, 20.0, 120.0),
+]
+
+
+def _rays(seed: int, n: int = 22) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    # mostly near the photon ring so that n = 1, 2 images and both sides of the critical
+    # curve are well represented; plus points on β = 0. (Rays with α = 0 pass exactly over a
+    # pole, where the reference ODE cannot follow the jump of φ by π: tested separately.)
+    rad = np.concatenate([rng.uniform(2.0, 9.0, n - 4), [0.5, 3.0, 5.5, 7.0]])
+    ang = np.concatenate([rng.uniform(0, 2 * np.pi, n - 4), [0.0, np.pi / 2 + 0.2, np.pi, 3 * np.pi / 2 - 0.2]])
+    return rad * np.cos(ang), rad * np.sin(ang)
+
+
+@pytest.mark.parametrize("spin,incl,ths", GEOMETRIES)
+def test_against_numerical_geodesic_integration(spin, incl, ths):
+    al, be = _rays(int(100 * abs(spin) + incl))
+    surface = "equatorial" if ths == 90.0 else kf.Cone(ths)
+    out = kf.trace_rays(spin, incl, torch.tensor(al), torch.tensor(be), orders=(0, 1, 2), surface=surface)
+    counts = {0: 0, 1: 0}
+    t_ana, t_num = [], []
+    for i in range(al.size):
+        ref = trace_numeric(spin, incl, al[i], be[i], ths, nmax=2)
+        for n in range(3):
+            st, r_ref, phi_ref, t_ref = ref[n]
+            assert int(out["status"][n, i]) == st, (al[i], be[i], n)
+            if st == 0:
+                r = float(out["r_s"][n, i])
+                tol = 1e-8 if n <= 1 else 1e-7
+                assert r == pytest.approx(r_ref, rel=tol), (al[i], be[i], n)
+                assert float(out["phi_s"][n, i]) == pytest.approx(phi_ref, abs=1e-7)
+                t_ana.append(float(out["t_s"][n, i]))
+                t_num.append(t_ref)
+                counts[min(n, 1)] += 1
+    assert counts[0] >= 10 and counts[1] >= 3, counts
+    # time delays: the reference integrates the regularised t directly (its own accuracy ~1e-9)
+    assert np.max(np.abs(np.array(t_ana) - np.array(t_num))) < 1e-6
+    statuses = set(out["status"].flatten().tolist())
+    assert {0, 1} <= statuses  # rays inside and outside the critical curve
+
+
+def test_schwarzschild_critical_curve_and_shadow():
+    al, be = kf.critical_curve(0.0, 37.0, 64)
+    assert np.allclose(np.hypot(al, be), math.sqrt(27.0), rtol=1e-12)
+    # rays just inside √27 fall in, just outside escape after one crossing (n = 1 missing)
+    b = math.sqrt(27.0)
+    out = kf.trace_rays(0.0, 37.0, torch.tensor([b - 1e-3, b + 1e-3]), torch.zeros(2, dtype=torch.float64), orders=(0,))
+    assert out["status"][0].tolist() == [0, 0]
+    out = kf.trace_rays(0.0, 37.0, torch.tensor([b - 1e-3, b + 1e-3]), torch.zeros(2, dtype=torch.float64), orders=(3,))
+    assert out["status"][0].tolist() == [1, 2]
+    # Kerr critical curve: points on it are marginal between falling in and escaping
+    al, be = kf.critical_curve(0.9, 60.0, 32)
+    idx = slice(3, 13)
+    inner = kf.trace_rays(0.9, 60.0, torch.tensor(al[idx] * 0.999), torch.tensor(be[idx] * 0.999), orders=(4,))
+    outer = kf.trace_rays(0.9, 60.0, torch.tensor(al[idx] * 1.001), torch.tensor(be[idx] * 1.001), orders=(4,))
+    assert set(inner["status"].flatten().tolist()) == {1}
+    assert set(outer["status"].flatten().tolist()) == {2}
+
+
+def test_spin_to_zero_is_continuous():
+    a0 = kf.raytrace(0.0, 50.0, npix=21, orders=(0, 1))
+    a1 = kf.raytrace(1e-7, 50.0, npix=21, orders=(0, 1))
+    assert (a0.status == a1.status).all()
+    for v in ("r_s", "phi_s", "t_s", "g"):
+        assert np.nanmax(np.abs(a0[v] - a1[v])) < 1e-5, v
+
+
+def test_mirror_symmetries():
+    ds = kf.raytrace(0.8, 35.0, npix=24, orders=(0, 1))
+    neg = kf.raytrace(-0.8, 35.0, npix=24, orders=(0, 1))
+    flipped = neg.isel(alpha=slice(None, None, -1))
+    assert (ds.status.values == flipped.status.values).all()
+    for v in ("r_s", "t_s", "g"):  # ZAMO g is mirror symmetric too
+        np.testing.assert_allclose(ds[v].values, flipped[v].values, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ds.phi_s.values, -flipped.phi_s.values, rtol=1e-10, atol=1e-12)
+    below = kf.raytrace(0.8, 145.0, npix=24, orders=(0, 1)).isel(beta=slice(None, None, -1))
+    assert (ds.status.values == below.status.values).all()
+    np.testing.assert_allclose(ds.r_s.values, below.r_s.values, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ds.g.values, below.g.values, rtol=1e-10, atol=1e-12)
+
+
+def test_axes_through_zero_give_values_not_artefacts():
+    ds = kf.raytrace(0.6, 30.0, npix=33, fov=9.0, orders=(0, 1))
+    row = ds.sel(beta=0.0)
+    col = ds.sel(alpha=0.0)
+    assert int((row.status.sel(n=0) == 0).sum()) > 20 and int((col.status.sel(n=0) == 0).sum()) > 20
+    # β = 0 (observer at a polar turning point) continuous with its neighbours
+    r0 = ds.r_s.sel(n=0).values
+    mid = 16
+    ok = np.isfinite(r0[mid - 1:mid + 2]).all(axis=0)
+    jump = np.abs(r0[mid] - 0.5 * (r0[mid - 1] + r0[mid + 1]))[ok]
+    assert np.max(jump) < 0.05
+    # α = 0: rays pass over the pole; positions (x, y) continuous with the neighbouring columns
+    x0, y0 = ds.x.sel(n=0).values, ds.y.sel(n=0).values
+    okc = np.isfinite(x0[:, mid - 1:mid + 2]).all(axis=1)
+    for v in (x0, y0):
+        jump = np.abs(v[:, mid] - 0.5 * (v[:, mid - 1] + v[:, mid + 1]))[okc]
+        assert np.max(jump) < 0.1
+
+
+def _zamo_closed_form(a, r, lam):
+    sig, delta = r * r, r * r - 2 * r + a * a
+    big_a = (r * r + a * a) ** 2 - a * a * delta
+    return np.sqrt(sig * delta / big_a) / (1 - 2 * a * r / big_a * lam)
+
+
+def _kepler_closed_form(a, r, lam, eta, nu_r):
+    """BPT 1972 eq. 2.15 outside the ISCO; Cunningham plunge (u^r = −√(2/3r_i)(r_i/r − 1)^{3/2})."""
+    ri = kf.isco(a)
+    out = np.empty_like(r)
+    o = r >= ri
+    ro = r[o]
+    ut = (ro**1.5 + a) / (ro**0.75 * np.sqrt(ro**1.5 - 3 * ro**0.5 + 2 * a))
+    out[o] = 1.0 / (ut * (1 - lam[o] / (ro**1.5 + a)))
+    ri_, rr, la = ri, r[~o], lam[~o]
+    delta = rr * rr - 2 * rr + a * a
+    ell = (ri_**2 + a * a - 2 * a * np.sqrt(ri_)) / (ri_**1.5 - 2 * np.sqrt(ri_) + a)
+    gam = np.sqrt(1 - 2 / (3 * ri_))
+    h = (2 * rr - a * ell) / delta
+    ut = gam * (1 + 2 / rr * (1 + h))
+    uphi = gam * (ell + a * h) / rr**2
+    ur = -np.sqrt(2 / (3 * ri_)) * (ri_ / rr - 1) ** 1.5
+    big_r = (rr * rr + a * a - a * la) ** 2 - delta * (eta[~o] + (la - a) ** 2)
+    pr = nu_r[~o] * np.sqrt(big_r) / delta
+    out[~o] = 1.0 / (ut - la * uphi - pr * ur)
+    return out
+
+
+def test_redshift_against_closed_forms_including_plunge():
+    a = 0.7
+    for velocity in ("zamo", "keplerian"):
+        ds = kf.raytrace(a, 25.0, npix=40, fov=8.0, orders=(0, 1), velocity=velocity)
+        ok = (ds.status == 0).values
+        r = ds.r_s.values[ok]
+        lam = np.broadcast_to(ds.lam.values, ds.r_s.shape)[ok]
+        eta = np.broadcast_to(ds.eta.values, ds.r_s.shape)[ok]
+        if velocity == "zamo":
+            ref = _zamo_closed_form(a, r, lam)
+        else:
+            ref = _kepler_closed_form(a, r, lam, eta, ds.nu_r.values[ok])
+            assert (r < kf.isco(a)).sum() > 20  # plunging emitters are exercised
+        np.testing.assert_allclose(ds.g.values[ok], ref, rtol=1e-10)
+
+
+def test_general_velocity_limits():
+    base = dict(npix=16, fov=8.0, orders=(0, 1))
+    kep = kf.raytrace(0.5, 30.0, velocity="keplerian", **base)
+    gen = kf.raytrace(0.5, 30.0, velocity=kf.GeneralVelocity(1.0, 1.0, 1.0), **base)
+    np.testing.assert_allclose(gen.g.values, kep.g.values, rtol=1e-12)
+    sub = kf.raytrace(0.5, 30.0, velocity=kf.GeneralVelocity(0.7, 0.3, 0.6), **base)
+    assert np.isfinite(sub.g.where(sub.status == 0)).sum() == (sub.status == 0).sum()
+    assert sub.attrs["velocity"] == "general" and sub.attrs["velocity_xi"] == 0.7
+
+
+def test_gradients_through_the_ray_tracer():
+    al = torch.tensor([6.3, -5.2, 2.0, -7.5], dtype=torch.float64)
+    be = torch.tensor([1.1, 4.0, -6.1, -0.4], dtype=torch.float64)
+    base = kf.trace_rays(0.6, 40.0, al, be, orders=(0, 1))
+    assert (base["status"] == 0).all()
+
+    def f(spin, incl, a_, b_):
+        out = kf.trace_rays(spin, incl, a_, b_, orders=(0, 1), velocity="keplerian")
+        return torch.cat([out[k].flatten() for k in ("r_s", "phi_ks", "x", "y", "g")])
+
+    args = (
+        torch.tensor(0.6, dtype=torch.float64, requires_grad=True),
+        torch.tensor(40.0, dtype=torch.float64, requires_grad=True),
+        al.clone().requires_grad_(),
+        be.clone().requires_grad_(),
+    )
+    assert torch.autograd.gradcheck(f, args, eps=1e-6, atol=1e-6, rtol=1e-4)
+
+
+def test_full_image_gradients_are_finite():
+    n = 24
+    axis = torch.linspace(-10, 10, n, dtype=torch.float64)
+    bb, aa = torch.meshgrid(axis, axis, indexing="ij")
+    spin = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    incl = torch.tensor(60.0, dtype=torch.float64, requires_grad=True)
+    out = kf.trace_rays(spin, incl, aa.flatten(), bb.flatten(), orders=(0, 1), velocity="keplerian")
+    assert {1, 2, 3} <= set(out["status"].flatten().tolist())
+    ok = out["status"] == 0
+    img = torch.where(ok, out["g"] * torch.exp(-out["r_s"] / 5), torch.zeros_like(out["g"])).sum()
+    img.backward()
+    assert torch.isfinite(spin.grad) and torch.isfinite(incl.grad)
+    assert spin.grad != 0 and incl.grad != 0
+
+
+def test_dataset_layout_units_and_netcdf_roundtrip(tmp_path):
+    ds = kf.raytrace(0.3, 60.0, npix=9, orders=(0, 1, 2), velocity=kf.GeneralVelocity(0.8, 0.5, 0.9))
+    assert ds.r_s.dims == ("n", "beta", "alpha") and ds.lam.dims == ("beta", "alpha")
+    for name in list(ds.data_vars) + ["alpha", "beta", "n"]:
+        assert "units" in ds[name].attrs and "long_name" in ds[name].attrs, name
+    assert ds.status.dtype == np.int8
+    assert np.isnan(ds.r_s.where(ds.status != 0)).all()
+    assert ds.attrs["units"] == "G = c = M = 1" and ds.attrs["backend"] == "torch"
+    path = tmp_path / "trace.nc"
+    write_netcdf(ds, path)
+    back = xr.open_dataset(path)
+    xr.testing.assert_identical(ds, back.load())
+    back.close()
+    # explicit axes of any length
+    ex = kf.raytrace(0.3, 60.0, alpha=np.linspace(-5, 5, 7), beta=np.array([0.0, 2.0]))
+    assert ex.r_s.shape == (2, 2, 7)
+
+
+@pytest.mark.parametrize(
+    "kwargs,exc,word",
+    [
+        (dict(spin=1.0), ValueError, "spin"),
+        (dict(spin=float("nan")), ValueError, "spin"),
+        (dict(inclination=0.0), ValueError, "inclination"),
+        (dict(inclination=180.0), ValueError, "inclination"),
+        (dict(npix=0), ValueError, "npix"),
+        (dict(npix=2.5), TypeError, "npix"),
+        (dict(velocity="rigid"), ValueError, "velocity"),
+        (dict(surface="sphere"), ValueError, "surface"),
+        (dict(backend="cuda"), ValueError, "backend"),
+        (dict(orders=(-1,)), ValueError, "orders"),
+        (dict(alpha=[0.0, float("nan")], beta=[0.0]), ValueError, "alpha"),
+        (dict(alpha=[0.0], beta=[float("inf")]), ValueError, "beta"),
+        (dict(fov=-1.0), ValueError, "fov"),
+    ],
+)
+def test_bad_input_raises_with_the_argument_name(kwargs, exc, word):
+    args = dict(spin=0.5, inclination=30.0, npix=4)
+    args.update(kwargs)
+    with pytest.raises(exc, match=word):
+        kf.raytrace(**args)
+
+
+def test_bad_tensor_input():
+    al = torch.zeros(3, dtype=torch.float64)
+    with pytest.raises(ValueError, match="finite"):
+        kf.trace_rays(0.5, 30.0, al, torch.tensor([0.0, float("nan"), 1.0], dtype=torch.float64))
+    with pytest.raises(ValueError, match="alpha and beta"):
+        kf.trace_rays(0.5, 30.0, al, torch.zeros(4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="Cone"):
+        kf.Cone(0.0)
+    with pytest.raises(ValueError, match="xi"):
+        kf.GeneralVelocity(1.5, 1.0, 1.0)
+    if torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device|on"):
+            kf.trace_rays(0.5, 30.0, al, al.cuda())
