@@ -93,8 +93,9 @@ function angular_setup(a::Float64, theta_o::Float64, lam::Float64, eta::Float64,
     phi_b = (pi - asig) + 2pi * jb
     first, second = min(phi_a, phi_b), max(phi_a, phi_b)
     f_o = ellipf(phi_o, m)
-    # λ = 0 exactly: u₊ = 1 and G_φ diverges at the pole (λ G_φ is handled in angular_crossing)
-    polar = lam == 0
+    # u₊ rounding to 1 (λ → 0): the ray passes over a pole and G_φ diverges (λG_φ is handled in
+    # angular_crossing)
+    polar = up_r >= 1 - 4 * eps(Float64)
     up_phi = polar ? 0.5 : up_r
     pi_o = ellippi(up_phi, phi_o, m)
     s_o = sn2_integral(phi_o, m)
@@ -107,15 +108,15 @@ end
 
 Mino time τ_n of the n-th crossing of θ = θs and λG_φ, G_t, ν_θ there (GL20 eqs. 26-31):
 τ_n = [F(Φ'_n|m) − F(Φ'_o|m)]/C_θ, G_φ = [Π(u₊;Φ'_n|m) − Π(u₊;Φ'_o|m)]/C_θ,
-G_t = u₊[S(Φ'_n) − S(Φ'_o)]/C_θ.  For λ = 0 exactly the ray passes over a pole, G_φ
-diverges and λG_φ is its λ → 0⁺ limit, π per passage (as in kerrfield.geodesics).
+G_t = u₊[S(Φ'_n) − S(Φ'_o)]/C_θ.  When u₊ rounds to 1 (λ → 0) the ray passes over a pole,
+G_φ diverges and λG_φ → ±π per passage (sign of λ, + for λ = 0), as in kerrfield.geodesics.
 """
 function angular_crossing(S::AngularSetup, n::Int)
     phi_n = (iseven(n) ? S.first : S.second) + 2pi * (n ÷ 2)
     tau = (ellipf(phi_n, S.m) - S.f_o) / S.c_theta
     if S.polar
         passes = floor((phi_n - pi / 2) / pi) - floor((S.phi_o - pi / 2) / pi)
-        lam_g_phi = pi * passes
+        lam_g_phi = pi * (S.lam >= 0 ? 1.0 : -1.0) * passes
     else
         lam_g_phi = S.lam * ((ellippi(S.up_phi, phi_n, S.m) - S.pi_o) / S.c_theta)
     end

@@ -214,7 +214,7 @@ end
     gen = trace_rays(0.5, 40.0, alpha, beta, [0]; velocity = Velocity(:general, 1.0, 1.0, 1.0))
     k2 = trace_rays(0.5, 40.0, alpha, beta, [0]; velocity = Velocity(:keplerian, 1.0, 1.0, 1.0))
     @test isequal(gen.vars["g"], k2.vars["g"])
-    # λ = 0 exactly (α = 0): rays over the pole keep a finite azimuth (λG_φ → π per passage)
+    # λ = 0 exactly (α = 0): rays over the pole keep a finite azimuth (λG_φ → ±π per passage)
     pol = trace_rays(0.94, 17.0, [0.0, 0.0], [-6.0, 6.0], [0, 1])
     okp = pol.status .== 0
     @test any(okp) && all(isfinite, pol.vars["phi_s"][okp])
