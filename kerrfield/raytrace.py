@@ -465,9 +465,9 @@ def _cli_raytrace(args: argparse.Namespace) -> int:
     write_netcdf(ds, args.output)
     print(f"wrote {args.output}")
     if args.png:
-        from .plotting import plot_raytrace
+        from .plotting import plot_geometry
 
-        fig = plot_raytrace(ds)
+        fig = plot_geometry(ds, ("r_s", "g"))
         fig.savefig(args.png, dpi=120)
         print(f"wrote {args.png}")
     return 0

@@ -1,0 +1,62 @@
+"""Ray-tracing throughput: ray-orders per second (pixels × orders, with the redshift g).
+
+Prints, for 256² and 1024² screens with orders 0-2, the torch backend on CPU (float64) and on
+CUDA when present. Usage: python benchmarks/bench_raytrace.py [--sizes 256 1024] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import torch
+
+import kerrfield as kf
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def bench(npix: int, device: str, repeat: int, velocity: str) -> float:
+    kf.raytrace(0.94, 17.0, npix=16, orders=(0, 1, 2), device=device, velocity=velocity)  # warm-up
+    best = float("inf")
+    for _ in range(repeat):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        kf.raytrace(0.94, 17.0, npix=npix, orders=(0, 1, 2), device=device, velocity=velocity)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t0)
+    return npix * npix * 3 / best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 1024])
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--velocity", default="keplerian")
+    args = ap.parse_args()
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    print(f"kerrfield {kf.__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"CPU: {_cpu_name()} ({os.cpu_count()} cores)"
+          + (f", GPU: {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))
+    print(f"{'device':>6} {'screen':>9} {'ray-orders/s':>14}   (orders 0-2, float64, velocity={args.velocity})")
+    for dev in devices:
+        for n in args.sizes:
+            rate = bench(n, dev, args.repeat, args.velocity)
+            print(f"{dev:>6} {n:>4}x{n:<4} {rate:14.3e}")
+
+
+if __name__ == "__main__":
+    main()
