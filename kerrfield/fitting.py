@@ -152,6 +152,7 @@ def fit(
     steps: int = 2000,
     lr: float = 1e-2,
     geometry_lr: float | None = None,
+    geometry_betas: tuple[float, float] | None = None,
     schedule: str | None = "cosine",
     lr_final: float = 0.01,
     loss: str | Callable = "nmse",
@@ -184,6 +185,10 @@ def fit(
         Peak learning rate of the field parameters.
     geometry_lr : float, optional
         Learning rate of the spin/inclination parameters ``u, v`` (default ``lr``).
+    geometry_betas : (float, float), optional
+        Adam ``betas`` of the geometry group (default Adam's ``(0.9, 0.999)``); a shorter
+        second-moment memory such as ``(0.9, 0.99)`` keeps the geometry moving once its
+        gradients shrink late in a fit.
     schedule : {None, "cosine", "exponential"}
         Decay of every learning rate from its peak to ``lr_final`` times it at ``steps``.
     lr_final : float
@@ -279,7 +284,10 @@ def fit(
     field_params = [p for p in model.parameters() if p.requires_grad and id(p) not in geo_ids]
     groups = [{"params": field_params, "lr": lr}]
     if geo:
-        groups.append({"params": geo, "lr": lr if geometry_lr is None else geometry_lr})
+        group = {"params": geo, "lr": lr if geometry_lr is None else geometry_lr}
+        if geometry_betas is not None:
+            group["betas"] = tuple(geometry_betas)
+        groups.append(group)
     model.invalidate_geometry()  # a linearised geometry is re-traced at the first step
     try:  # the fused kernel removes Adam's per-parameter Python loop (~4x faster step)
         opt = torch.optim.Adam(groups, fused=True)

@@ -117,6 +117,7 @@ class LensedImage(nn.Module):
         relinearize_every: int = 1,
         trust_radius: float = 1.0,
         relinearize_tol: tuple[float, float] | None = None,
+        sensitivity_cut: tuple[float, float] | None = None,
     ):
         super().__init__()
         if kind not in ("kerr", "fixed"):
@@ -134,6 +135,8 @@ class LensedImage(nn.Module):
         self.relinearize_every, self.trust_radius = relinearize_every, float(trust_radius)
         self.relinearize_tol = (None if relinearize_tol is None
                                 else tuple(float(t) for t in relinearize_tol))  # fmt: skip
+        self.sensitivity_cut = (None if sensitivity_cut is None
+                                else tuple(float(t) for t in sensitivity_cut))  # fmt: skip
         self._lin: dict[str, Any] | None = None  # linearised-geometry cache
         self._lin_calls = 0
         f64 = dict(dtype=torch.float64)
@@ -279,6 +282,15 @@ class LensedImage(nn.Module):
         pi, mi = self._trace(s0, i0 + ei)
         js = torch.where(ms & mask, (ps - base) / es, 0.0)
         ji = torch.where(mi & mask, (pi - base) / ei, 0.0)
+        if self.sensitivity_cut is not None:
+            # crossings that move by more than the cut (M per unit spin, M per degree) sit
+            # next to the critical curve: unresolved by the pixels, their point-sampled
+            # derivatives are aliasing noise that swamps the geometry gradient; they keep
+            # their exact values but stop steering spin and inclination
+            wild = ((js[:2].abs().amax(0) > self.sensitivity_cut[0])
+                    | (ji[:2].abs().amax(0) > self.sensitivity_cut[1]))  # fmt: skip
+            js = torch.where(wild, 0.0, js)
+            ji = torch.where(wild, 0.0, ji)
         trust = torch.tensor([self.trust_radius] * 3 + [0.1], dtype=base.dtype,
                              device=base.device).view(4, 1, 1)  # fmt: skip
         self._lin = {"s0": s0, "i0": i0, "base": base, "js": js, "ji": ji, "mask": mask,
@@ -358,7 +370,7 @@ class LensedImage(nn.Module):
             "inclination": self.inclination.item(),
             "learn_geometry": bool(self.geometry_parameters()),
             "relinearize_every": self.relinearize_every, "trust_radius": self.trust_radius,
-            "relinearize_tol": self.relinearize_tol,
+            "relinearize_tol": self.relinearize_tol, "sensitivity_cut": self.sensitivity_cut,
             "alpha": self.alpha.cpu().tolist(), "beta": self.beta.cpu().tolist(),
             "field": getattr(self.field, "config", None),
         }  # fmt: skip
@@ -488,6 +500,7 @@ def kerr_image_model(
     relinearize_every: int = 1,
     trust_radius: float = 1.0,
     relinearize_tol: tuple[float, float] | None = None,
+    sensitivity_cut: tuple[float, float] | None = None,
     device: torch.device | str | None = None,
 ) -> LensedImage:
     """Differentiable lensed image model: spin and inclination re-ray-traced every call.
@@ -533,6 +546,10 @@ def kerr_image_model(
         ``(spin, inclination in degrees)``: also re-linearise as soon as the geometry has
         moved further than this from the last exact trace, so ``relinearize_every`` can be
         large once the fit settles.
+    sensitivity_cut : (float, float), optional
+        ``(M per unit spin, M per degree)``: pixels whose crossing moves faster than this
+        (next to the critical curve, unresolved by the screen) keep their exact values but
+        get no Jacobian, i.e. do not steer spin and inclination (linearised mode only).
     device : torch device, optional
 
     Returns
@@ -557,7 +574,7 @@ def kerr_image_model(
         inclination=float(inclination), learn_geometry=learn_geometry,
         spin_bound=spin_bound, surface=surface, velocity=velocity,
         relinearize_every=relinearize_every, trust_radius=trust_radius,
-        relinearize_tol=relinearize_tol,
+        relinearize_tol=relinearize_tol, sensitivity_cut=sensitivity_cut,
     )  # fmt: skip
     return model.to(device) if device is not None else model
 
@@ -732,7 +749,8 @@ def load_model(directory: str | os.PathLike, device=None) -> LensedImage:
                             learn_geometry=cfg["learn_geometry"],
                             relinearize_every=cfg.get("relinearize_every", 1),
                             trust_radius=cfg.get("trust_radius", 1.0),
-                            relinearize_tol=cfg.get("relinearize_tol"), **common)  # fmt: skip
+                            relinearize_tol=cfg.get("relinearize_tol"),
+                            sensitivity_cut=cfg.get("sensitivity_cut"), **common)  # fmt: skip
     model.load_state_dict(state)
     return model.to(device) if device is not None else model
 
