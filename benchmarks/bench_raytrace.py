@@ -48,10 +48,16 @@ def main() -> None:
     ap.add_argument("--velocity", default="keplerian")
     args = ap.parse_args()
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    print(f"kerrfield {kf.__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"CPU: {_cpu_name()} ({os.cpu_count()} cores)"
-          + (f", GPU: {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""))
-    print(f"{'device':>6} {'screen':>9} {'ray-orders/s':>14}   (orders 0-2, float64, velocity={args.velocity})")
+    print(
+        f"kerrfield {kf.__version__}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, "
+        f"CPU: {_cpu_name()} ({os.cpu_count()} cores)"
+        + (f", GPU: {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "")
+    )
+    print(
+        f"{'device':>6} {'screen':>9} {'ray-orders/s':>14}   "
+        f"(orders 0-2, float64, velocity={args.velocity})"
+    )
     for dev in devices:
         for n in args.sizes:
             rate = bench(n, dev, args.repeat, args.velocity)

@@ -196,8 +196,13 @@ def _rc_one(e: Tensor) -> Tensor:
     small = e.abs() < 1e-3
     es = torch.where(small, torch.ones_like(e), e)
     root = torch.sqrt(es.abs())
-    closed = torch.where(es > 0, torch.atan(root), torch.atanh(torch.clamp(root, max=1.0 - 1e-16))) / root
-    series = 1.0 + e * (-1.0 / 3.0 + e * (1.0 / 5.0 + e * (-1.0 / 7.0 + e * (1.0 / 9.0 - e / 11.0))))
+    closed = (
+        torch.where(es > 0, torch.atan(root), torch.atanh(torch.clamp(root, max=1.0 - 1e-16)))
+        / root
+    )
+    series = 1.0 + e * (
+        -1.0 / 3.0 + e * (1.0 / 5.0 + e * (-1.0 / 7.0 + e * (1.0 / 9.0 - e / 11.0)))
+    )
     return torch.where(small, series, closed)
 
 
@@ -218,7 +223,13 @@ def _elliprj_positive(x: Tensor, y: Tensor, z: Tensor, p: Tensor) -> Tensor:
         d = (sp + sx) * (sp + sy) * (sp + sz)
         e = (fac**3) * delta / (d * d)
         acc = acc + fac * _rc_one(e) / d
-        a, xn, yn, zn, pn = (a + lam) / 4, (xn + lam) / 4, (yn + lam) / 4, (zn + lam) / 4, (pn + lam) / 4
+        a, xn, yn, zn, pn = (
+            (a + lam) / 4,
+            (xn + lam) / 4,
+            (yn + lam) / 4,
+            (zn + lam) / 4,
+            (pn + lam) / 4,
+        )
         fac = fac / 4
     X = (a0 - x) * fac / a
     Y = (a0 - y) * fac / a
@@ -404,7 +415,7 @@ def ellipj(u: Tensor | float, m: Tensor | float) -> tuple[Tensor, Tensor, Tensor
         as_.append(a)
     phi = (2.0 ** len(cs)) * a * u
     phi_prev = phi
-    for c, an in zip(reversed(cs), reversed(as_)):
+    for c, an in zip(reversed(cs), reversed(as_), strict=False):
         phi_prev, phi = phi, 0.5 * (phi + torch.asin((c / an) * torch.sin(phi)))
     sn, cn = torch.sin(phi), torch.cos(phi)
     # dn = cos φ₀ / cos(φ₁ − φ₀) keeps full relative accuracy as m → 1 (DLMF 22.20.2)

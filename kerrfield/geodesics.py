@@ -34,12 +34,12 @@ import torch
 from torch import Tensor
 
 from .elliptic import (
-    elliprd,
-    elliprf,
     ellipeinc,
     ellipj,
     ellipkinc,
     ellippiinc,
+    elliprd,
+    elliprf,
 )
 
 # radius at which the divergent observer end of I₁, I₂ is evaluated in cases 3 and 4; the
@@ -100,7 +100,8 @@ def angular_crossings(
 
     Returns
     -------
-    dict with tau, lam_G_phi (λ G_φ), G_t, nu_theta (orders × pixels) and reach (pixels): False where
+    dict with tau, lam_G_phi (λ G_φ), G_t, nu_theta (orders × pixels) and reach
+    (pixels): False where
     the ray never reaches the surface (η ≤ 0 or u_s² ≥ u₊).
     """
     a2 = a * a
@@ -110,8 +111,12 @@ def angular_crossings(
     dd = torch.sqrt(b * b + 4.0 * a2 * eta_s)
     pos = b > 0
     a2_safe = torch.where(pos, torch.ones_like(b), a2.expand_as(b))
-    up = torch.where(pos, 2.0 * eta_s / (b + torch.where(pos, dd, dd + 1.0)), (dd - b) / (2.0 * a2_safe))
-    c2 = torch.where(pos, 0.5 * (b + dd), 2.0 * a2 * eta_s / torch.where(pos, torch.ones_like(b), dd - b))
+    up = torch.where(
+        pos, 2.0 * eta_s / (b + torch.where(pos, dd, dd + 1.0)), (dd - b) / (2.0 * a2_safe)
+    )
+    c2 = torch.where(
+        pos, 0.5 * (b + dd), 2.0 * a2 * eta_s / torch.where(pos, torch.ones_like(b), dd - b)
+    )
     c_theta = torch.sqrt(c2)
     m = -a2 * up / c2
     us = float(cos_theta_s)
@@ -148,9 +153,13 @@ def angular_crossings(
     # λ G_φ → ±π per passage (sign of λ, + for λ = 0; φ is defined modulo 2π at the pole)
     polar = up_r >= 1.0 - 4.0 * torch.finfo(up_r.dtype).eps
     up_phi = torch.where(polar, torch.full_like(up_r, 0.5), up_r)
-    g_phi = (ellippiinc(up_phi.expand_as(phi_n), phi_n, m_n) - ellippiinc(up_phi, phi_o, m)) / c_theta
+    g_phi = (
+        ellippiinc(up_phi.expand_as(phi_n), phi_n, m_n) - ellippiinc(up_phi, phi_o, m)
+    ) / c_theta
     with torch.no_grad():
-        passes = torch.floor((phi_n - 0.5 * math.pi) / math.pi) - torch.floor((phi_o - 0.5 * math.pi) / math.pi)
+        passes = torch.floor((phi_n - 0.5 * math.pi) / math.pi) - torch.floor(
+            (phi_o - 0.5 * math.pi) / math.pi
+        )
     sign_lam = torch.where(lam >= 0, 1.0, -1.0).to(lam.dtype)
     lam_g_phi = torch.where(polar, math.pi * sign_lam * passes, lam * g_phi)
     g_t = up_r * (_sn2_integral(phi_n, m_n) - _sn2_integral(phi_o, m)) / c_theta
@@ -224,7 +233,9 @@ def _r1_integral(alpha: Tensor, phi: Tensor, k: Tensor) -> Tensor:
     return (ellippiinc(n, phi, k) - alpha * f) / (1.0 - a2)
 
 
-def _r2_integral(alpha: Tensor, phi: Tensor, k: Tensor, inv_one_plus: Tensor | None = None) -> Tensor:
+def _r2_integral(
+    alpha: Tensor, phi: Tensor, k: Tensor, inv_one_plus: Tensor | None = None
+) -> Tensor:
     """R₂(α; φ|k) = ∫₀^{F(φ)} dX / (1 + α cn X)² (cf. GL20 B65).
 
     R₂ = [F − α²/κ (E − α sn dn/(1 + α cn))]/(α² − 1) + (2k − α²/(α² − 1)) R₁/κ with
@@ -317,11 +328,17 @@ def _case2(a, rp, rm, z, d12, d34, tau):
         return -tau / rp3 - coef * (ellippiinc(npm, am, k) + ellippiinc(npm, phi_o, k)) / c
 
     n = r41 / r31
-    i1 = r3 * tau + (r43 / c) * (
-        ellippiinc(n, am, k) + f_o - ellippiinc(k / n, phi_o, k)
-    ) + torch.log(4.0 / (r31 + r42))
+    i1 = (
+        r3 * tau
+        + (r43 / c) * (ellippiinc(n, am, k) + f_o - ellippiinc(k / n, phi_o, k))
+        + torch.log(4.0 / (r31 + r42))
+    )
     lin = r3 * r3 + 0.5 * r31 * r43
-    g2 = lin * big_x - 0.5 * r31 * r42 * ellipeinc(am, k) + 0.5 * r41 * r42 * sn * cn * dn / (1.0 - n * sn2)
+    g2 = (
+        lin * big_x
+        - 0.5 * r31 * r42 * ellipeinc(am, k)
+        + 0.5 * r41 * r42 * sn * cn * dn / (1.0 - n * sn2)
+    )
     g2_o = -lin * f_o + 0.5 * r31 * r42 * ellipeinc(phi_o, k)
     i2 = (g2 - g2_o) / c + r3
     return r, nu_r, ok, turning, i_pm(rp), (i_pm(rm) if rm is not None else None), i1, i2
@@ -378,9 +395,16 @@ def _case3(a, rp, rm, z, d12, d34, tau, big_a_coef):
     r2_e, r2_o = _r2_integral(al0, am, k), _r2_integral(al0, phi_ro, k, inv_one_plus=inv_o)
     # dτ = −dX/√(AB); integrate from X(r_o) to X
     i1 = -(rho0 * (big_x - f_ro) + kap * (r1_e - r1_o)) / sab - math.log(ro)
-    i2 = -(
-        rho0 * rho0 * (big_x - f_ro) + 2.0 * rho0 * kap * (r1_e - r1_o) + kap * kap * (r2_e - r2_o)
-    ) / sab - ro - big_a_coef / (2.0 * ro)
+    i2 = (
+        -(
+            rho0 * rho0 * (big_x - f_ro)
+            + 2.0 * rho0 * kap * (r1_e - r1_o)
+            + kap * kap * (r2_e - r2_o)
+        )
+        / sab
+        - ro
+        - big_a_coef / (2.0 * ro)
+    )
     return r, nu_r, ok, i_pm(rp), (i_pm(rm) if rm is not None else None), i1, i2
 
 
@@ -399,7 +423,9 @@ def _case4(a, rp, rm, z, d12, d34, tau, big_a_coef):
     cc = torch.sqrt((a1_ - a2_) ** 2 + 4.0 * b1 * b1)
     dd = torch.sqrt((a1_ + a2_) ** 2 + 4.0 * b1 * b1)
     k = 4.0 * cc * dd / (cc + dd) ** 2
-    g0 = torch.sqrt(torch.clamp((4.0 * a2_**2 - (cc - dd) ** 2) / ((cc + dd) ** 2 - 4.0 * a2_**2), min=0.0))
+    g0 = torch.sqrt(
+        torch.clamp((4.0 * a2_**2 - (cc - dd) ** 2) / ((cc + dd) ** 2 - 4.0 * a2_**2), min=0.0)
+    )
     psi0 = torch.atan(g0)
     half = 0.5 * (cc + dd)
     phi_o = 0.5 * math.pi + psi0
@@ -430,9 +456,12 @@ def _case4(a, rp, rm, z, d12, d34, tau, big_a_coef):
     s1_e, s1_o = _s1_integral(g0, am, k), _s1_integral(g0, phi_ro, k)
     s2_e, s2_o = _s2_integral(g0, am, k), _s2_integral(g0, phi_ro, k, ratio=-x4o)
     i1 = -(aa1 * (big_x - f_ro) - aa0 * (s1_e - s1_o)) / half - math.log(ro)
-    i2 = -(
-        aa1 * aa1 * (big_x - f_ro) - 2.0 * aa1 * aa0 * (s1_e - s1_o) + aa0 * aa0 * (s2_e - s2_o)
-    ) / half - ro - big_a_coef / (2.0 * ro)
+    i2 = (
+        -(aa1 * aa1 * (big_x - f_ro) - 2.0 * aa1 * aa0 * (s1_e - s1_o) + aa0 * aa0 * (s2_e - s2_o))
+        / half
+        - ro
+        - big_a_coef / (2.0 * ro)
+    )
     return r, nu_r, ok, i_pm(rp), (i_pm(rm) if rm is not None else None), i1, i2
 
 

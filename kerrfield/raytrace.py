@@ -35,7 +35,13 @@ from torch import Tensor
 
 from ._validate import check_inclination, check_npoints, check_positive, check_spin
 from ._version import __version__
-from .geodesics import STATUS_MISSES, STATUS_OK, angular_crossings, conserved_quantities, radial_solution
+from .geodesics import (
+    STATUS_MISSES,
+    STATUS_OK,
+    angular_crossings,
+    conserved_quantities,
+    radial_solution,
+)
 from .redshift import GeneralVelocity, redshift, velocity_attrs
 
 __all__ = ["Cone", "raytrace", "trace_rays", "BACKENDS", "VELOCITIES"]
@@ -79,7 +85,9 @@ def _surface_theta(surface: object) -> float:
         return surface.theta_s
     if surface == "equatorial":
         return math.pi / 2
-    raise ValueError(f"surface must be 'equatorial' or kerrfield.Cone(opening_angle), got {surface!r}")
+    raise ValueError(
+        f"surface must be 'equatorial' or kerrfield.Cone(opening_angle), got {surface!r}"
+    )
 
 
 def _check_velocity(velocity: object) -> str | GeneralVelocity:
@@ -158,7 +166,10 @@ def trace_rays(
     if not isinstance(alpha, Tensor) or not isinstance(beta, Tensor):
         raise TypeError("alpha and beta must be torch tensors")
     if alpha.dim() != 1 or alpha.shape != beta.shape:
-        raise ValueError(f"alpha and beta must be 1-D of equal length, got {tuple(alpha.shape)} and {tuple(beta.shape)}")
+        raise ValueError(
+            f"alpha and beta must be 1-D of equal length, got {tuple(alpha.shape)} "
+            f"and {tuple(beta.shape)}"
+        )
     if alpha.device != beta.device:
         raise ValueError(f"alpha is on {alpha.device} but beta is on {beta.device}")
     if not alpha.is_floating_point():
@@ -186,7 +197,9 @@ def trace_rays(
     ok = status == STATUS_OK
     r_s = torch.where(ok, rad["r_s"], torch.full_like(rad["r_s"], 10.0))
     nu_r = rad["nu_r"]
-    phi_s = -(rad["I_phi"] + torch.where(reach, ang["lam_G_phi"], torch.zeros_like(ang["lam_G_phi"])))
+    phi_s = -(
+        rad["I_phi"] + torch.where(reach, ang["lam_G_phi"], torch.zeros_like(ang["lam_G_phi"]))
+    )
     t_s = rad["I_t"] + a * a * ang["G_t"]
     rp = 1.0 + torch.sqrt(1.0 - a * a)
     rm = 1.0 - torch.sqrt(1.0 - a * a)
@@ -232,7 +245,9 @@ _ATTRS: dict[str, tuple[str, str]] = {
 
 
 def _screen_axis(values: object, name: str, dtype: torch.dtype) -> np.ndarray:
-    arr = np.asarray(values.detach().cpu() if isinstance(values, Tensor) else values, dtype=np.float64)
+    arr = np.asarray(
+        values.detach().cpu() if isinstance(values, Tensor) else values, dtype=np.float64
+    )
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array of screen coordinates (M)")
     if not np.all(np.isfinite(arr)):
@@ -328,20 +343,43 @@ def raytrace(
             a, th, aa.ravel(), bb.ravel(), orders, math.degrees(theta_s), velocity
         )
     else:
-        flat = _trace_torch_chunked(a, th, aa.ravel(), bb.ravel(), orders, surface, velocity, device, dtype, progress)
+        flat = _trace_torch_chunked(
+            a, th, aa.ravel(), bb.ravel(), orders, surface, velocity, device, dtype, progress
+        )
     shape = (len(orders), be_axis.size, al_axis.size)
     data_vars: dict[str, Any] = {}
     for name in FLOAT_VARS:
-        data_vars[name] = (("n", "beta", "alpha"), np.asarray(flat[name], dtype=np.float64).reshape(shape))
-    data_vars["status"] = (("n", "beta", "alpha"), np.asarray(flat["status"], dtype=np.int8).reshape(shape))
+        data_vars[name] = (
+            ("n", "beta", "alpha"),
+            np.asarray(flat[name], dtype=np.float64).reshape(shape),
+        )
+    data_vars["status"] = (
+        ("n", "beta", "alpha"),
+        np.asarray(flat["status"], dtype=np.int8).reshape(shape),
+    )
     for name in ("lam", "eta"):
-        data_vars[name] = (("beta", "alpha"), np.asarray(flat[name], dtype=np.float64).reshape(shape[1:]))
+        data_vars[name] = (
+            ("beta", "alpha"),
+            np.asarray(flat[name], dtype=np.float64).reshape(shape[1:]),
+        )
     ds = xr.Dataset(
         data_vars,
         coords={
-            "n": ("n", np.asarray(orders, dtype=np.int64), {"long_name": "sub-image order", "units": "1"}),
-            "alpha": ("alpha", al_axis, {"long_name": "horizontal screen coordinate", "units": "M"}),
-            "beta": ("beta", be_axis, {"long_name": "vertical screen coordinate (along projected spin)", "units": "M"}),
+            "n": (
+                "n",
+                np.asarray(orders, dtype=np.int64),
+                {"long_name": "sub-image order", "units": "1"},
+            ),
+            "alpha": (
+                "alpha",
+                al_axis,
+                {"long_name": "horizontal screen coordinate", "units": "M"},
+            ),
+            "beta": (
+                "beta",
+                be_axis,
+                {"long_name": "vertical screen coordinate (along projected spin)", "units": "M"},
+            ),
         },
     )
     for name, (long_name, units) in _ATTRS.items():
@@ -424,7 +462,9 @@ def _parse_velocity(text: str) -> str | GeneralVelocity:
     if text.startswith("general:"):
         xi, br, bp = (float(v) for v in text.split(":", 1)[1].split(","))
         return GeneralVelocity(xi, br, bp)
-    raise argparse.ArgumentTypeError("velocity must be zamo, keplerian or general:XI,BETA_R,BETA_PHI")
+    raise argparse.ArgumentTypeError(
+        "velocity must be zamo, keplerian or general:XI,BETA_R,BETA_PHI"
+    )
 
 
 def add_cli(sub: argparse._SubParsersAction) -> None:
@@ -433,19 +473,49 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
         "raytrace",
         help="ray trace a Kerr black hole to a netCDF emission-coordinate dataset",
         description="Map each screen pixel (alpha, beta) to where its light crossed the emission "
-        "surface, for each sub-image order n. Units: G = c = M = 1 (screen in M), angles in degrees.",
+        "surface, for each sub-image order n. Units: G = c = M = 1 (screen in M), "
+        "angles in degrees.",
     )
-    p.add_argument("--spin", type=float, default=0.94, help="Kerr spin a, -1 < a < 1 (default 0.94)")
-    p.add_argument("--inclination", type=float, default=17.0, help="observer inclination in degrees, 0 < i < 180 (default 17)")
+    p.add_argument(
+        "--spin", type=float, default=0.94, help="Kerr spin a, -1 < a < 1 (default 0.94)"
+    )
+    p.add_argument(
+        "--inclination",
+        type=float,
+        default=17.0,
+        help="observer inclination in degrees, 0 < i < 180 (default 17)",
+    )
     p.add_argument("--fov", type=float, default=10.0, help="screen half-width in M (default 10)")
     p.add_argument("--npix", type=int, default=128, help="pixels per side (default 128)")
-    p.add_argument("--orders", type=int, nargs="+", default=[0, 1, 2], help="sub-image orders n (default 0 1 2)")
-    p.add_argument("--surface", type=_parse_surface, default="equatorial", help="'equatorial' or 'cone:DEG' (cone opening angle in degrees)")
-    p.add_argument("--velocity", type=_parse_velocity, default="zamo", help="zamo | keplerian | general:XI,BETA_R,BETA_PHI")
-    p.add_argument("--backend", choices=BACKENDS, default="torch", help="implementation (default torch)")
+    p.add_argument(
+        "--orders",
+        type=int,
+        nargs="+",
+        default=[0, 1, 2],
+        help="sub-image orders n (default 0 1 2)",
+    )
+    p.add_argument(
+        "--surface",
+        type=_parse_surface,
+        default="equatorial",
+        help="'equatorial' or 'cone:DEG' (cone opening angle in degrees)",
+    )
+    p.add_argument(
+        "--velocity",
+        type=_parse_velocity,
+        default="zamo",
+        help="zamo | keplerian | general:XI,BETA_R,BETA_PHI",
+    )
+    p.add_argument(
+        "--backend", choices=BACKENDS, default="torch", help="implementation (default torch)"
+    )
     p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default cpu)")
-    p.add_argument("--output", "-o", default="raytrace.nc", help="output netCDF path (default raytrace.nc)")
-    p.add_argument("--png", default=None, help="also save a PNG of r_s and g per order to this path")
+    p.add_argument(
+        "--output", "-o", default="raytrace.nc", help="output netCDF path (default raytrace.nc)"
+    )
+    p.add_argument(
+        "--png", default=None, help="also save a PNG of r_s and g per order to this path"
+    )
     p.set_defaults(func=_cli_raytrace)
 
 

@@ -60,7 +60,11 @@ class GeneralVelocity:
     beta_phi: float = 1.0
 
     def __post_init__(self) -> None:
-        for name, lo, val in (("xi", 0.0, self.xi), ("beta_r", 0.0, self.beta_r), ("beta_phi", 0.0, self.beta_phi)):
+        for name, lo, val in (
+            ("xi", 0.0, self.xi),
+            ("beta_r", 0.0, self.beta_r),
+            ("beta_phi", 0.0, self.beta_phi),
+        ):
             if not isinstance(val, (int, float)) or not math.isfinite(val) or not lo <= val <= 1.0:
                 raise ValueError(f"GeneralVelocity.{name} must be a number in [0, 1], got {val!r}")
         if self.xi == 0:

@@ -36,9 +36,14 @@ def _rhs(a: float, lam: float, eta: float):
         dphi = -(a * (1.0 + (a * a - a * lam) * w * w) / delta_w - a + lam / (1.0 - u * u))
         poly = 1.0 + (a * a - 4.0) * w * w + 2.0 * a * a * w**3
         if v > 0 and w < 0.05:
-            wm1 = big_a * w * w + big_b * w**3 + big_c * w**4
+            big_a * w * w + big_b * w**3 + big_c * w**4
             # (t-rate − (1 + 2w) v / w²) with the 1/w² and 1/w terms cancelled analytically
-            num = c_t - 2.0 * a * a * w + a * a * (a * a - a * lam) * w * w - poly * (big_a + big_b * w + big_c * w * w) / (v + 1.0)
+            num = (
+                c_t
+                - 2.0 * a * a * w
+                + a * a * (a * a - a * lam) * w * w
+                - poly * (big_a + big_b * w + big_c * w * w) / (v + 1.0)
+            )
             h = num / delta_w
         else:
             ft = (1.0 + a * a * w * w) * (1.0 + (a * a - a * lam) * w * w) / (w * w * delta_w)
@@ -50,7 +55,12 @@ def _rhs(a: float, lam: float, eta: float):
 
 
 def trace_numeric(
-    a: float, theta_o_deg: float, alpha: float, beta: float, theta_s_deg: float = 90.0, nmax: int = 2
+    a: float,
+    theta_o_deg: float,
+    alpha: float,
+    beta: float,
+    theta_s_deg: float = 90.0,
+    nmax: int = 2,
 ) -> list[tuple[int, float, float, float]]:
     """(status, r_s, phi_s, t_s) for n = 0..nmax from numerical integration.
 
@@ -80,8 +90,14 @@ def trace_numeric(
         return y[2] - math.cos(ths)
 
     sol = solve_ivp(
-        _rhs(a, lam, eta), (0.0, 50.0), [0.0, 1.0, uo, up0, 0.0, 0.0], method="DOP853",
-        rtol=1e-12, atol=1e-14, events=(horizon, escape, cross), dense_output=True,
+        _rhs(a, lam, eta),
+        (0.0, 50.0),
+        [0.0, 1.0, uo, up0, 0.0, 0.0],
+        method="DOP853",
+        rtol=1e-12,
+        atol=1e-14,
+        events=(horizon, escape, cross),
+        dense_output=True,
     )
     crossings = [t for t in sol.t_events[2] if t > 1e-12]
     end_status = 1 if len(sol.t_events[0]) else 2

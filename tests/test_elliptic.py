@@ -44,7 +44,12 @@ def test_rj_principal_value_for_negative_p():
     got = el.elliprj(T(x[100:]), T(y[100:]), T(z[100:]), T(p[100:])).numpy()
     ref = sp.elliprj(x[100:], y[100:], z[100:], p[100:])
     # the principal value can pass through zero: mix of relative and absolute tolerance
-    assert np.max(np.abs(got - ref) / (np.abs(ref) + 1e-3 * np.abs(sp.elliprf(x[100:], y[100:], z[100:])))) < 1e-12
+    assert (
+        np.max(
+            np.abs(got - ref) / (np.abs(ref) + 1e-3 * np.abs(sp.elliprf(x[100:], y[100:], z[100:])))
+        )
+        < 1e-12
+    )
 
 
 def test_legendre_forms_any_amplitude_and_m_to_one():
@@ -65,15 +70,18 @@ def test_third_kind_against_quadrature_and_mpmath_principal_values():
         s2 = np.sin(t) ** 2
         return 1.0 / ((1.0 - nn * s2) * np.sqrt(1.0 - mm * s2))
 
-    ref = [quad(integrand, 0, b, args=(a, c), epsabs=1e-15, epsrel=1e-14, limit=200)[0] for a, b, c in zip(n, phi, m)]
+    ref = [
+        quad(integrand, 0, b, args=(a, c), epsabs=1e-15, epsrel=1e-14, limit=200)[0]
+        for a, b, c in zip(n, phi, m, strict=False)
+    ]
     assert rel_err(el.ellippiinc(T(n), T(phi), T(m)), ref) < 1e-12
     # n sin²φ > 1 and n > 1: Cauchy principal values (mpmath's convention)
     npv = RNG.uniform(1.5, 6, 20)
     phipv = RNG.uniform(1.0, 1.55, 20)
     mpv = RNG.uniform(-1, 0.9, 20)
-    refpv = [float(mpmath.ellippi(a, b, c).real) for a, b, c in zip(npv, phipv, mpv)]
+    refpv = [float(mpmath.ellippi(a, b, c).real) for a, b, c in zip(npv, phipv, mpv, strict=False)]
     assert rel_err(el.ellippiinc(T(npv), T(phipv), T(mpv)), refpv) < 1e-11
-    refc = [float(mpmath.ellippi(a, c).real) for a, c in zip(npv, mpv)]
+    refc = [float(mpmath.ellippi(a, c).real) for a, c in zip(npv, mpv, strict=False)]
     assert rel_err(el.ellippi(T(npv), T(mpv)), refc) < 1e-12
 
 
@@ -90,7 +98,12 @@ def test_jacobi_vs_scipy_and_mpmath_near_m_one():
     # |u|·eps/√(1 − m); mpmath at 30 digits is the reference there
     idx = np.argsort(m)[-20:]
     with mpmath.workdps(30):
-        ref = np.array([float(mpmath.ellipfun("dn", float(a), m=float(b))) for a, b in zip(u[idx], m[idx])])
+        ref = np.array(
+            [
+                float(mpmath.ellipfun("dn", float(a), m=float(b)))
+                for a, b in zip(u[idx], m[idx], strict=True)
+            ]
+        )
     assert rel_err(dn[idx], ref) < 1e-10
 
 
@@ -106,7 +119,9 @@ def test_gradients_match_finite_differences():
     assert torch.autograd.gradcheck(lambda a, b: torch.stack(el.ellipj(a, b)), (u, mj))
 
 
-@pytest.mark.parametrize("alpha,phi,k", [(2.5, 1.0, 0.3), (0.5, 2.5, 0.7), (-0.4, 1.2, 0.2), (1.7, 0.9, 0.5)])
+@pytest.mark.parametrize(
+    "alpha,phi,k", [(2.5, 1.0, 0.3), (0.5, 2.5, 0.7), (-0.4, 1.2, 0.2), (1.7, 0.9, 0.5)]
+)
 def test_radial_antiderivatives_r1_r2_against_quadrature(alpha, phi, k):
     x = sp.ellipkinc(phi, k)
 

@@ -30,7 +30,9 @@ def _rays(seed: int, n: int = 22) -> tuple[np.ndarray, np.ndarray]:
     # curve are well represented; plus points on β = 0. (Rays with α = 0 pass exactly over a
     # pole, where the reference ODE cannot follow the jump of φ by π: tested separately.)
     rad = np.concatenate([rng.uniform(2.0, 9.0, n - 4), [0.5, 3.0, 5.5, 7.0]])
-    ang = np.concatenate([rng.uniform(0, 2 * np.pi, n - 4), [0.0, np.pi / 2 + 0.2, np.pi, 3 * np.pi / 2 - 0.2]])
+    ang = np.concatenate(
+        [rng.uniform(0, 2 * np.pi, n - 4), [0.0, np.pi / 2 + 0.2, np.pi, 3 * np.pi / 2 - 0.2]]
+    )
     return rad * np.cos(ang), rad * np.sin(ang)
 
 
@@ -38,7 +40,9 @@ def _rays(seed: int, n: int = 22) -> tuple[np.ndarray, np.ndarray]:
 def test_against_numerical_geodesic_integration(spin, incl, ths):
     al, be = _rays(int(100 * abs(spin) + incl))
     surface = "equatorial" if ths == 90.0 else kf.Cone(ths)
-    out = kf.trace_rays(spin, incl, torch.tensor(al), torch.tensor(be), orders=(0, 1, 2), surface=surface)
+    out = kf.trace_rays(
+        spin, incl, torch.tensor(al), torch.tensor(be), orders=(0, 1, 2), surface=surface
+    )
     counts = {0: 0, 1: 0}
     t_ana, t_num = [], []
     for i in range(al.size):
@@ -67,15 +71,31 @@ def test_schwarzschild_critical_curve_and_shadow():
     assert np.allclose(np.hypot(al, be), math.sqrt(27.0), rtol=1e-12)
     # rays just inside √27 fall in, just outside escape after one crossing (n = 1 missing)
     b = math.sqrt(27.0)
-    out = kf.trace_rays(0.0, 37.0, torch.tensor([b - 1e-3, b + 1e-3]), torch.zeros(2, dtype=torch.float64), orders=(0,))
+    out = kf.trace_rays(
+        0.0,
+        37.0,
+        torch.tensor([b - 1e-3, b + 1e-3]),
+        torch.zeros(2, dtype=torch.float64),
+        orders=(0,),
+    )
     assert out["status"][0].tolist() == [0, 0]
-    out = kf.trace_rays(0.0, 37.0, torch.tensor([b - 1e-3, b + 1e-3]), torch.zeros(2, dtype=torch.float64), orders=(6,))
+    out = kf.trace_rays(
+        0.0,
+        37.0,
+        torch.tensor([b - 1e-3, b + 1e-3]),
+        torch.zeros(2, dtype=torch.float64),
+        orders=(6,),
+    )
     assert out["status"][0].tolist() == [1, 2]
     # Kerr critical curve: points on it are marginal between falling in and escaping
     al, be = kf.critical_curve(0.9, 60.0, 32)
     idx = slice(3, 13)
-    inner = kf.trace_rays(0.9, 60.0, torch.tensor(al[idx] * 0.999), torch.tensor(be[idx] * 0.999), orders=(6,))
-    outer = kf.trace_rays(0.9, 60.0, torch.tensor(al[idx] * 1.001), torch.tensor(be[idx] * 1.001), orders=(6,))
+    inner = kf.trace_rays(
+        0.9, 60.0, torch.tensor(al[idx] * 0.999), torch.tensor(be[idx] * 0.999), orders=(6,)
+    )
+    outer = kf.trace_rays(
+        0.9, 60.0, torch.tensor(al[idx] * 1.001), torch.tensor(be[idx] * 1.001), orders=(6,)
+    )
     assert set(inner["status"].flatten().tolist()) == {1}
     assert set(outer["status"].flatten().tolist()) == {2}
 
@@ -216,7 +236,9 @@ def test_full_image_gradients_are_finite():
 
 
 def test_dataset_layout_units_and_netcdf_roundtrip(tmp_path):
-    ds = kf.raytrace(0.3, 60.0, npix=9, orders=(0, 1, 2), velocity=kf.GeneralVelocity(0.8, 0.5, 0.9))
+    ds = kf.raytrace(
+        0.3, 60.0, npix=9, orders=(0, 1, 2), velocity=kf.GeneralVelocity(0.8, 0.5, 0.9)
+    )
     assert ds.r_s.dims == ("n", "beta", "alpha") and ds.lam.dims == ("beta", "alpha")
     for name in list(ds.data_vars) + ["alpha", "beta", "n"]:
         assert "units" in ds[name].attrs and "long_name" in ds[name].attrs, name
