@@ -70,6 +70,8 @@ _LAZY: dict[str, str] = {
     "AnalyticEmission": "synthetic",
     "truth_emission": "synthetic",
     "fit": "fitting",
+    "fit_multiscale": "fitting",
+    "downsample": "fitting",
     "FitResult": "fitting",
     "NonFiniteLossError": "fitting",
     "plot_emission_and_image": "plotting",

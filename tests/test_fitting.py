@@ -256,3 +256,33 @@ def test_cli_demo_small(tmp_path):
         assert (out / name).exists(), name
     geo = xr.load_dataset(out / "raytrace.nc")
     assert set(geo.data_vars) >= {"r_s", "g", "status"} and geo.sizes["alpha"] == 10
+
+
+def test_downsample_block_average():
+    img = np.arange(36.0).reshape(6, 6)
+    ax = np.linspace(-5.0, 5.0, 6)
+    da = xr.DataArray(img, dims=("beta", "alpha"), coords={"alpha": ax, "beta": ax})
+    ds = kf.downsample(xr.Dataset({"image": da, "sigma": da * 0 + 0.3}), 3)
+    assert ds.image.shape == (2, 2)
+    assert float(ds.image[0, 0]) == img[:3, :3].mean()
+    np.testing.assert_allclose(ds.alpha.values, [ax[:3].mean(), ax[3:].mean()])
+    np.testing.assert_allclose(ds.sigma.values, 0.3 / 3)  # noise of a 3x3 mean
+    with pytest.raises(ValueError, match="does not divide"):
+        kf.downsample(da, 4)
+
+
+def test_fit_multiscale_runs_stages_and_carries_geometry(toy):
+    target = kf.synthesize("ring", 0.8, 30.0, npix=16)
+    model = kf.kerr_image_model(kf.AnalyticEmission("ring"), 0.2, 50.0, npix=16,
+                                relinearize_every=10)
+    res = kf.fit_multiscale(model, target, factors=(2, 1), steps=(150, 50), lr=(5e-2, 1e-2),
+                            geometry_lr=None, progress=False)
+    h = res.history
+    assert h.sizes["step"] == 200 and list(np.unique(h.stage.values)) == [0, 1]
+    # the fine stage starts where the coarse stage ended
+    assert h.spin.values[150] == pytest.approx(h.spin.values[149], abs=0.02)
+    assert abs(model.spin.item() - 0.8) < 0.05 and abs(model.inclination.item() - 30) < 1
+    assert res.final_loss < res.initial_loss
+    with pytest.raises(TypeError, match="kerr_image_model"):
+        kf.fit_multiscale(kf.fixed_image_model(kf.AnalyticEmission("ring"),
+                                               toy.raytrace(0.8, 30.0, npix=16)), target)
