@@ -660,9 +660,15 @@ def add_cli(subparsers: Any) -> None:
                    help="precomputed ray-traced netCDF: fit the field on this fixed geometry")
     m.add_argument("--fix-geometry", action="store_true",
                    help="keep spin0/inclination0 fixed (fit the field only)")
-    m.add_argument("--relinearize-every", type=int, default=20,
+    m.add_argument("--relinearize-every", type=int, default=100,
                    help="re-trace the geometry exactly every K steps and use its first-order "
                    "expansion in between (1 = exact autograd tracing every step)")
+    m.add_argument("--relinearize-tol", type=float, nargs=2, default=[0.01, 0.5],
+                   metavar=("SPIN", "DEG"),
+                   help="also re-trace once spin / inclination moved this far")
+    m.add_argument("--coarse-steps", type=int, default=0,
+                   help="coarse-to-fine: first fit the 2x2-block-averaged target for this "
+                   "many steps (screen size must be even), then --steps at full size")
     _add_field_args(p)
     _add_fit_args(p)
     p.add_argument("--output", "-o", default="fit-output", help="output directory")
@@ -721,7 +727,15 @@ def run_fit_workflow(
     out.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         start_img = model.to_xarray()
-    res = fit(model, target, checkpoint=out / "checkpoint.pt", **fit_kwargs)
+    fit_kwargs = dict(fit_kwargs)
+    multiscale = fit_kwargs.pop("multiscale", None)
+    if multiscale:
+        for key in ("steps", "lr", "geometry_lr"):
+            fit_kwargs.pop(key, None)
+        res = fit_multiscale(model, target, checkpoint=out / "checkpoint.pt", **multiscale,
+                             **fit_kwargs)  # fmt: skip
+    else:
+        res = fit(model, target, checkpoint=out / "checkpoint.pt", **fit_kwargs)
     save_model(res.model, out)
     tmp = out / f".history.nc.tmp{os.getpid()}"
     res.history.to_netcdf(tmp)
@@ -747,6 +761,7 @@ def run_fit_workflow(
         "steps_per_s": (len(res.history.step) / res.wall_time) if res.wall_time else None,
         "device": str(model.pix_alpha.device), "screen": list(model.shape),
         "fit_kwargs": {k: v for k, v in fit_kwargs.items() if k != "device"},
+        "multiscale": multiscale,
     }  # fmt: skip
     summary = {k: (float(v) if isinstance(v, np.floating) else v) for k, v in summary.items()}
     atomic_write_text(json.dumps(summary, indent=1, default=str), out / "summary.json")
@@ -796,8 +811,15 @@ def _cli_fit(args: argparse.Namespace) -> int:
             alpha=torch.tensor(target["alpha"].values), beta=torch.tensor(target["beta"].values),
             k=args.k, orders=args.orders, learn_geometry=not args.fix_geometry,
             relinearize_every=args.relinearize_every,
+            relinearize_tol=tuple(args.relinearize_tol),
         )  # fmt: skip
-    summary = run_fit_workflow(target, model, out, _fit_kwargs(args))
+    kw = _fit_kwargs(args)
+    if args.coarse_steps and not args.geometry:
+        kw["multiscale"] = dict(factors=(2, 1), steps=(args.coarse_steps, args.steps),
+                                lr=(args.lr, 0.3 * args.lr),
+                                geometry_lr=(kw["geometry_lr"] or args.lr,
+                                             0.3 * (kw["geometry_lr"] or args.lr)))  # fmt: skip
+    summary = run_fit_workflow(target, model, out, kw)
     print(json.dumps({k: summary[k] for k in ("spin", "inclination_deg", "initial_loss",
                       "final_loss", "psnr_db", "wall_time_s")}, indent=1))  # fmt: skip
     print(f"wrote {out}/")
@@ -839,8 +861,9 @@ def _cli_render(args: argparse.Namespace) -> int:
 
 #: reference-scenario settings (Krang.jl's example; see docs / benchmarks/results)
 DEMO = {"spin": 0.94, "inclination": 20.0, "spin0": 0.5, "inclination0": 60.0, "fov": 10.0,
-        "target_seed": 0, "field_seed": 1, "steps": 1500, "lr": 1e-2,
-        "schedule": "cosine", "lr_final": 0.01, "relinearize_every": 20}  # fmt: skip
+        "target_seed": 0, "field_seed": 1, "steps": 1500, "lr": 1e-2, "geometry_lr": 3e-2,
+        "schedule": "cosine", "lr_final": 0.01, "relinearize_every": 100,
+        "relinearize_tol": (0.01, 0.5)}  # fmt: skip
 
 
 def _cli_demo(args: argparse.Namespace) -> int:
@@ -858,16 +881,18 @@ def _cli_demo(args: argparse.Namespace) -> int:
     geo = raytrace(d["spin"], d["inclination"], fov=d["fov"], npix=args.npix, orders=(0, 1))
     _atomic_netcdf(geo, out / "raytrace.nc")
     plot_geometry(geo, ("r_s", "g")).savefig(out / "raytrace.png", dpi=110)
-    target = synthesize("mlp", d["spin"], d["inclination"], fov=d["fov"], npix=args.npix,
-                        seed=d["target_seed"])  # fmt: skip
+    # the target is rendered on the geometry just traced (no second trace)
+    target = synthesize("mlp", geometry=geo, seed=d["target_seed"])
     _atomic_netcdf(target, out / "target.nc")
     plot_emission_and_image(target["emission"], target["image"],
                             title="target: random MLP emission, a = 0.94, θo = 20°",
                             ).savefig(out / "target.png", dpi=110)  # fmt: skip
     field = EmissionField(width=20, depth=2, seed=d["field_seed"])
     model = kerr_image_model(field, d["spin0"], d["inclination0"], fov=d["fov"],
-                             npix=args.npix, relinearize_every=d["relinearize_every"])
-    kw = dict(steps=args.steps or d["steps"], lr=d["lr"], schedule=d["schedule"],
+                             npix=args.npix, relinearize_every=d["relinearize_every"],
+                             relinearize_tol=d["relinearize_tol"])  # fmt: skip
+    kw = dict(steps=args.steps or d["steps"], lr=d["lr"], geometry_lr=d["geometry_lr"],
+              schedule=d["schedule"],
               lr_final=d["lr_final"], device=device, progress=not args.no_progress)  # fmt: skip
     summary = run_fit_workflow(target, model, out, kw)
     print(
