@@ -56,6 +56,15 @@ def _broadcast(*args: Tensor | float) -> list[Tensor]:
     return list(torch.broadcast_tensors(*ts))
 
 
+def _convert(*args: Tensor | float) -> list[Tensor]:
+    """Tensors of one dtype/device, *not* expanded: torch broadcasts inside the kernels, so
+    arguments shared between several characteristics are computed on once."""
+    ref = next((a for a in args if isinstance(a, Tensor)), None)
+    dtype = ref.dtype if ref is not None and ref.is_floating_point() else torch.get_default_dtype()
+    device = ref.device if ref is not None else None
+    return [torch.as_tensor(a, dtype=dtype, device=device) for a in args]
+
+
 def _steps_needed(q: Tensor, a: Tensor) -> int:
     """Duplication steps still needed for 4⁻ⁿ Q ≤ |Aₙ| (Carlson 1995's stopping rule).
 
@@ -234,7 +243,7 @@ def _elliprj_positive(x: Tensor, y: Tensor, z: Tensor, p: Tensor) -> Tensor:
         torch.maximum((a0 - z).abs(), (a0 - p).abs()),
     )
     a, xn, yn, zn, pn, fac = a0, x, y, z, p, 1.0
-    acc = torch.zeros_like(x)
+    acc = torch.zeros_like(a0)
     for _ in _schedule(lambda: _steps_needed(q * fac, a)):  # noqa: B023 (late binding wanted)
         sx, sy, sz, sp = torch.sqrt(xn), torch.sqrt(yn), torch.sqrt(zn), torch.sqrt(pn)
         lam = sx * sy + sx * sz + sy * sz
@@ -294,10 +303,12 @@ def elliprj(x: Tensor | float, y: Tensor | float, z: Tensor | float, p: Tensor |
     ...                     torch.tensor(5.0))), 12)
     0.142975796671
     """
-    x, y, z, p = _broadcast(x, y, z, p)
+    x, y, z, p = _convert(x, y, z, p)
     neg = p < 0
     if not bool(torch.any(neg)):
         return _elliprj_positive(x, y, z, p)
+    x, y, z, p = torch.broadcast_tensors(x, y, z, p)
+    neg = p < 0
     # order so that x ≤ y ≤ z (R_J is symmetric in its first three arguments)
     srt = torch.sort(torch.stack([x, y, z]), dim=0).values
     xo, yo, zo = srt[0], srt[1], srt[2]
@@ -380,16 +391,19 @@ def ellippiinc(n: Tensor | float, phi: Tensor | float, m: Tensor | float) -> Ten
     sin φ R_F(c, Δ², 1) + (n/3) sin³φ R_J(c, Δ², 1, 1 − n sin²φ) (DLMF 19.25.14); the
     Cauchy principal value where n sin²φ > 1.
     """
-    n, phi, m = _broadcast(n, phi, m)
+    n, phi, m = _convert(n, phi, m)
+    phi, m = torch.broadcast_tensors(phi, m)
     j, pr = _reduce_amplitude(phi)
     s, c = torch.sin(pr), torch.cos(pr)
     one = torch.ones_like(s)
     s2 = s * s
     c2, d2 = c * c, 1.0 - m * s2
+    # n may carry extra leading dimensions (several characteristics): R_F and the x, y, z
+    # part of R_J's duplication are then shared between them
     val = s * elliprf(c2, d2, one) + n * s * s2 * elliprj(c2, d2, one, 1.0 - n * s2) / 3.0
     if bool(torch.any(j != 0)):
         val = val + 2.0 * j * ellippi(n, torch.where(j != 0, m, torch.zeros_like(m)))
-    return val
+    return torch.broadcast_to(val, torch.broadcast_shapes(n.shape, phi.shape))
 
 
 def ellipj(u: Tensor | float, m: Tensor | float) -> tuple[Tensor, Tensor, Tensor, Tensor]:

@@ -234,7 +234,11 @@ def _r1_integral(alpha: Tensor, phi: Tensor, k: Tensor) -> Tensor:
 
 
 def _r2_integral(
-    alpha: Tensor, phi: Tensor, k: Tensor, inv_one_plus: Tensor | None = None
+    alpha: Tensor,
+    phi: Tensor,
+    k: Tensor,
+    inv_one_plus: Tensor | None = None,
+    r1: Tensor | None = None,
 ) -> Tensor:
     """R₂(α; φ|k) = ∫₀^{F(φ)} dX / (1 + α cn X)² (cf. GL20 B65).
 
@@ -242,7 +246,8 @@ def _r2_integral(
     κ = k + (1 − k)α²; the overall sign of the first bracket was fixed against quadrature
     (tests/test_elliptic.py), since transcriptions of B65 differ on it.
 
-    ``inv_one_plus`` optionally supplies 1/(1 + α cos φ) computed without cancellation.
+    ``inv_one_plus`` optionally supplies 1/(1 + α cos φ) computed without cancellation and
+    ``r1`` an already computed R₁(α; φ|k).
     """
     a2 = alpha * alpha
     s, c = torch.sin(phi), torch.cos(phi)
@@ -251,7 +256,9 @@ def _r2_integral(
     inv = 1.0 / (1.0 + alpha * c) if inv_one_plus is None else inv_one_plus
     lin = alpha * s * dn * inv
     first = (ellipkinc(phi, k) - a2 / kk * (ellipeinc(phi, k) - lin)) / (a2 - 1.0)
-    return first + (2.0 * k - a2 / (a2 - 1.0)) / kk * _r1_integral(alpha, phi, k)
+    if r1 is None:
+        r1 = _r1_integral(alpha, phi, k)
+    return first + (2.0 * k - a2 / (a2 - 1.0)) / kk * r1
 
 
 def _s1_integral(alpha: Tensor, phi: Tensor, k: Tensor) -> Tensor:
@@ -321,18 +328,19 @@ def _case2(a, rp, rm, z, d12, d34, tau):
     r = (r4 * r31 - r3 * r41 * sn2) / (r31 - r41 * sn2)
     nu_r = torch.where(turning & (big_x > 0), -1.0, 1.0).to(r.dtype)
 
-    def i_pm(rpm):
-        rp3, rp4 = rpm - r3, rpm - r4
-        npm = rp3 * r41 / (rp4 * r31)
-        coef = r43 / (rp3 * rp4)
-        return -tau / rp3 - coef * (ellippiinc(npm, am, k) + ellippiinc(npm, phi_o, k)) / c
-
     n = r41 / r31
-    i1 = (
-        r3 * tau
-        + (r43 / c) * (ellippiinc(n, am, k) + f_o - ellippiinc(k / n, phi_o, k))
-        + torch.log(4.0 / (r31 + r42))
-    )
+    horizons = [rp] if rm is None else [rp, rm]
+    n_pm = [(h - r3) * r41 / ((h - r4) * r31) for h in horizons]
+    # all characteristics at once: R_F and R_J's x, y, z duplication are shared
+    pi_x = ellippiinc(torch.stack([*n_pm, n]).unsqueeze(1), am, k)
+    pi_o = ellippiinc(torch.stack([*n_pm, k / n]), phi_o, k)
+
+    def i_pm(i):
+        h = horizons[i]
+        coef = r43 / ((h - r3) * (h - r4))
+        return -tau / (h - r3) - coef * (pi_x[i] + pi_o[i]) / c
+
+    i1 = r3 * tau + (r43 / c) * (pi_x[-1] + f_o - pi_o[-1]) + torch.log(4.0 / (r31 + r42))
     lin = r3 * r3 + 0.5 * r31 * r43
     g2 = (
         lin * big_x
@@ -341,7 +349,7 @@ def _case2(a, rp, rm, z, d12, d34, tau):
     )
     g2_o = -lin * f_o + 0.5 * r31 * r42 * ellipeinc(phi_o, k)
     i2 = (g2 - g2_o) / c + r3
-    return r, nu_r, ok, turning, i_pm(rp), (i_pm(rm) if rm is not None else None), i1, i2
+    return r, nu_r, ok, turning, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
 
 
 def _case3(a, rp, rm, z, d12, d34, tau, big_a_coef):
@@ -374,38 +382,46 @@ def _case3(a, rp, rm, z, d12, d34, tau, big_a_coef):
     r = ((big_b * r2 - big_a * r1) + (big_b * r2 + big_a * r1) * cn) / den
     nu_r = torch.ones_like(r)
 
-    def i_pm(rpm):
-        pp = big_b * (r2 - rpm) + big_a * (rpm - r1)
-        qq = big_b * (r2 - rpm) - big_a * (rpm - r1)
-        al = qq / pp
-        diff = _r1_integral(al, am, k) - _r1_integral(al, phi_o, k)
+    horizons = [rp] if rm is None else [rp, rm]
+    pq = [
+        (big_b * (r2 - h) + big_a * (h - r1), big_b * (r2 - h) - big_a * (h - r1)) for h in horizons
+    ]
+    al0 = (big_b + big_a) / (big_b - big_a)
+    # R₁ for α_± and α₀ in one sweep (shared R_F / R_J work), reused by R₂
+    r1_x = _r1_integral(torch.stack([*(qq / pp for pp, qq in pq), al0]).unsqueeze(1), am, k)
+    r1_o = _r1_integral(torch.stack([qq / pp for pp, qq in pq]), phi_o, k)
+
+    def i_pm(i):
+        pp, qq = pq[i]
+        diff = r1_x[i] - r1_o[i]
         return (big_b + big_a) * tau / qq + (2.0 * big_a * big_b * r21 / (pp * qq)) * diff / sab
 
     # finite-observer regularisation of I₁ and I₂
     rho0 = (big_b * r2 + big_a * r1) / (big_a + big_b)
     kap = 2.0 * big_a * big_b * r21 / (big_b**2 - big_a**2)
-    al0 = (big_b + big_a) / (big_b - big_a)
     ro = _R_REG
     den_o = big_a * (ro - r1) + big_b * (ro - r2)
     x_ro = (big_a * (ro - r1) - big_b * (ro - r2)) / den_o
     phi_ro = torch.acos(x_ro)
     f_ro = ellipkinc(phi_ro, k)
     inv_o = (big_b - big_a) * den_o / (2.0 * big_a * big_b * r21)  # 1/(1 + α₀ cos φ_ro)
-    r1_e, r1_o = _r1_integral(al0, am, k), _r1_integral(al0, phi_ro, k)
-    r2_e, r2_o = _r2_integral(al0, am, k), _r2_integral(al0, phi_ro, k, inv_one_plus=inv_o)
+    r1_e, r1_ro = r1_x[-1], _r1_integral(al0, phi_ro, k)
+    r2_e = _r2_integral(al0, am, k, r1=r1_e)
+    r2_o = _r2_integral(al0, phi_ro, k, inv_one_plus=inv_o, r1=r1_ro)
+    r1_o0 = r1_ro
     # dτ = −dX/√(AB); integrate from X(r_o) to X
-    i1 = -(rho0 * (big_x - f_ro) + kap * (r1_e - r1_o)) / sab - math.log(ro)
+    i1 = -(rho0 * (big_x - f_ro) + kap * (r1_e - r1_o0)) / sab - math.log(ro)
     i2 = (
         -(
             rho0 * rho0 * (big_x - f_ro)
-            + 2.0 * rho0 * kap * (r1_e - r1_o)
+            + 2.0 * rho0 * kap * (r1_e - r1_o0)
             + kap * kap * (r2_e - r2_o)
         )
         / sab
         - ro
         - big_a_coef / (2.0 * ro)
     )
-    return r, nu_r, ok, i_pm(rp), (i_pm(rm) if rm is not None else None), i1, i2
+    return r, nu_r, ok, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
 
 
 def _case4(a, rp, rm, z, d12, d34, tau, big_a_coef):
