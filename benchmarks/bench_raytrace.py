@@ -7,9 +7,11 @@ CUDA when present. Usage: python benchmarks/bench_raytrace.py [--sizes 256 1024]
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import time
+from pathlib import Path
 
 import torch
 
@@ -46,6 +48,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 1024])
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--velocity", default="keplerian")
+    ap.add_argument("--save", action="store_true", help="write benchmarks/results/raytrace_*.json")
     args = ap.parse_args()
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     print(
@@ -58,10 +61,26 @@ def main() -> None:
         f"{'device':>6} {'screen':>9} {'ray-orders/s':>14}   "
         f"(orders 0-2, float64, velocity={args.velocity})"
     )
+    rows = []
     for dev in devices:
         for n in args.sizes:
             rate = bench(n, dev, args.repeat, args.velocity)
             print(f"{dev:>6} {n:>4}x{n:<4} {rate:14.3e}")
+            rows.append(
+                {
+                    "device": dev if dev == "cpu" else torch.cuda.get_device_name(),
+                    "screen": f"{n}x{n}",
+                    "orders": "0-2",
+                    "threads": torch.get_num_threads(),
+                    "ray_orders_per_s": float(f"{rate:.4g}"),
+                    "machine": _cpu_name(),
+                }
+            )
+    if args.save:
+        out = Path(__file__).parent / "results" / f"raytrace_{devices[-1]}.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(rows, indent=1) + "\n")
+        print(f"wrote {out}")
 
 
 if __name__ == "__main__":
