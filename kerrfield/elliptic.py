@@ -169,6 +169,19 @@ def elliprf(x: Tensor | float, y: Tensor | float, z: Tensor | float) -> Tensor:
     return (1.0 - e2 / 10.0 + e3 / 14.0 + e2 * e2 / 24.0 - 3.0 * e2 * e3 / 44.0) / torch.sqrt(a)
 
 
+def _rd_rj_series(e2: Tensor, e3: Tensor, e4: Tensor, e5: Tensor) -> Tensor:
+    """Truncated series shared by R_D and R_J (Carlson 1995 eqs. 2.29, 2.31)."""
+    return (
+        1.0
+        - 3.0 * e2 / 14.0
+        + e3 / 6.0
+        + 9.0 * e2 * e2 / 88.0
+        - 3.0 * e4 / 22.0
+        - 9.0 * e2 * e3 / 52.0
+        + 3.0 * e5 / 26.0
+    )
+
+
 def elliprd(x: Tensor | float, y: Tensor | float, z: Tensor | float) -> Tensor:
     """Carlson's integral R_D(x, y, z) = R_J(x, y, z, z) (Carlson 1995, Algorithm 4).
 
@@ -206,16 +219,7 @@ def elliprd(x: Tensor | float, y: Tensor | float, z: Tensor | float) -> Tensor:
     e3 = (3.0 * xy - 8.0 * z2) * Z
     e4 = 3.0 * (xy - z2) * z2
     e5 = xy * z2 * Z
-    series = (
-        1.0
-        - 3.0 * e2 / 14.0
-        + e3 / 6.0
-        + 9.0 * e2 * e2 / 88.0
-        - 3.0 * e4 / 22.0
-        - 9.0 * e2 * e3 / 52.0
-        + 3.0 * e5 / 26.0
-    )
-    return fac * series / (a * torch.sqrt(a)) + 3.0 * acc
+    return fac * _rd_rj_series(e2, e3, e4, e5) / (a * torch.sqrt(a)) + 3.0 * acc
 
 
 def _rc_one(e: Tensor) -> Tensor:
@@ -267,16 +271,7 @@ def _elliprj_positive(x: Tensor, y: Tensor, z: Tensor, p: Tensor) -> Tensor:
     e3 = X * Y * Z + 2.0 * e2 * P + 4.0 * p2 * P
     e4 = (2.0 * X * Y * Z + e2 * P + 3.0 * p2 * P) * P
     e5 = X * Y * Z * p2
-    series = (
-        1.0
-        - 3.0 * e2 / 14.0
-        + e3 / 6.0
-        + 9.0 * e2 * e2 / 88.0
-        - 3.0 * e4 / 22.0
-        - 9.0 * e2 * e3 / 52.0
-        + 3.0 * e5 / 26.0
-    )
-    return fac * series / (a * torch.sqrt(a)) + 6.0 * acc
+    return fac * _rd_rj_series(e2, e3, e4, e5) / (a * torch.sqrt(a)) + 6.0 * acc
 
 
 def elliprj(x: Tensor | float, y: Tensor | float, z: Tensor | float, p: Tensor | float) -> Tensor:
