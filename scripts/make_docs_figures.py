@@ -22,24 +22,10 @@ import numpy as np  # noqa: E402
 
 
 def critical_curve(a: float, inc_deg: float, n: int = 2000) -> tuple[np.ndarray, np.ndarray]:
-    """Closed Kerr critical curve (alpha, beta) from Bardeen's photon-orbit parametrisation.
+    """The package's own critical curve, so the figures show what the code computes."""
+    import kerrfield as kf
 
-    lambda = a + r/a (r - 2 Delta/(r - 1)), eta = r^3/a^2 (4 Delta/(r-1)^2 - r),
-    alpha = -lambda / sin(theta_o), beta = +-sqrt(eta + a^2 cos^2 - lambda^2 cot^2).
-    """
-    th = np.deg2rad(inc_deg)
-    a = max(a, 1e-6)
-    rm = 2 * (1 + np.cos(2 / 3 * np.arccos(-a)))  # retrograde
-    rp = 2 * (1 + np.cos(2 / 3 * np.arccos(a)))  # prograde
-    r = np.linspace(rp, rm, n)
-    delta = r**2 - 2 * r + a**2
-    lam = a + r / a * (r - 2 * delta / (r - 1))
-    eta = r**3 / a**2 * (4 * delta / (r - 1) ** 2 - r)
-    b2 = eta + a**2 * np.cos(th) ** 2 - lam**2 / np.tan(th) ** 2
-    ok = b2 >= 0
-    alpha = -lam[ok] / np.sin(th)
-    beta = np.sqrt(b2[ok])
-    return np.r_[alpha, alpha[::-1]], np.r_[beta, -beta[::-1]]
+    return kf.critical_curve(a, inc_deg, n)
 
 
 def screen_conventions(path: Path) -> None:
