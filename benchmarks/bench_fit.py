@@ -56,7 +56,8 @@ def bench(npix: int, device: str, modes: list[str], steps: dict[str, int]) -> li
             n, warm = 2 * 20, 20  # whole re-linearisation periods
         sps = _time_fit(model, target, n, warm, lr=1e-3, schedule=None, device=device)
         rows.append({"device": device, "npix": npix, "mode": mode, "steps_per_s": sps})
-        print(f"{device:5s} {npix:4d}² {mode:10s} {sps:9.1f} steps/s", flush=True)
+        print(f"{device:5s} {npix:4d}² {mode:10s} {sps:9.3g} steps/s ({1 / sps:.3g} s/step)",
+              flush=True)
     return rows
 
 

@@ -41,9 +41,15 @@ def _as_image(img: Any) -> tuple[np.ndarray, tuple[float, float, float, float] |
     return np.asarray(img, dtype=float), extent
 
 
-def _show(ax, img, title: str, xlabel="α [M]", ylabel="β [M]", cmap=CMAP):
+def _show(ax, img, title: str, xlabel="α [M]", ylabel="β [M]", cmap=CMAP, robust=False):
     arr, extent = _as_image(img)
-    im = ax.imshow(arr, origin="lower", cmap=cmap, extent=extent, interpolation="nearest")
+    limits = {}
+    finite = arr[np.isfinite(arr)]
+    if robust and finite.size:
+        # percentile limits: a few rays grazing the critical curve reach r_s ~ 10^3 M
+        limits = {"vmin": np.percentile(finite, 1), "vmax": np.percentile(finite, 99)}
+    im = ax.imshow(arr, origin="lower", cmap=cmap, extent=extent, interpolation="nearest",
+                   **limits)  # fmt: skip
     ax.set_title(title, fontsize=10)
     if extent is not None:
         ax.set_xlabel(xlabel)
@@ -188,7 +194,8 @@ def plot_geometry(ds: xr.Dataset, variables: Sequence[str] = ("r_s", "g")) -> Fi
     ds : xarray.Dataset
         Output of :func:`kerrfield.raytrace` (dims ``n, beta, alpha``).
     variables : sequence of str
-        Variables to show (rows); orders are columns. Masked pixels (NaN) are blank.
+        Variables to show (rows); orders are columns. Masked pixels (NaN) are blank; colour
+        limits are the 1st-99th percentiles.
 
     Returns
     -------
@@ -203,6 +210,6 @@ def plot_geometry(ds: xr.Dataset, variables: Sequence[str] = ("r_s", "g")) -> Fi
             units = ds[var].attrs.get("units", "")
             label = f"{var} [{units}]" if units else var
             im = _show(axes[i, j], da.transpose("beta", "alpha"), f"{label}, n = {n}",
-                       cmap="viridis" if var == "g" else CMAP)  # fmt: skip
+                       cmap="viridis" if var == "g" else CMAP, robust=True)  # fmt: skip
             fig.colorbar(im, ax=axes[i, j], shrink=0.85)
     return fig
