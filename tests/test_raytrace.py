@@ -12,7 +12,7 @@ import xarray as xr
 import kerrfield as kf
 from kerrfield.raytrace import write_netcdf
 
-from .reference import trace_numeric
+from reference import trace_numeric
 
 # (spin, inclination, surface opening angle); includes a = 0, a ≥ 0.99, θo < 5°, a < 0, cones
 GEOMETRIES = [
