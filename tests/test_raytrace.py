@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
+from reference import trace_numeric
 
 import kerrfield as kf
 from kerrfield.raytrace import write_netcdf
-
-from reference import trace_numeric
 
 # (spin, inclination, surface opening angle); includes a = 0, a ≥ 0.99, θo < 5°, a < 0, cones
 GEOMETRIES = [
