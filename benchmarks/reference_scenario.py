@@ -70,7 +70,7 @@ def run(npix: int, steps: int, lr: float, relinearize_every: int, seed: int, tar
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--npix", type=int, nargs="+", default=[30, 64])
-    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--lr", type=float, default=1e-2)
     ap.add_argument("--geometry-lr", type=float, default=3e-2)
     ap.add_argument("--lr-final", type=float, default=0.01)

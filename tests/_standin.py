@@ -57,9 +57,16 @@ def raytrace(spin, inclination, *, fov=10.0, npix=16, orders=(0, 1), **_):
 
 def real_raytrace_module():
     """The package's ray tracer if it is importable, else None."""
+    import importlib
+    import sys
+
     try:
-        import kerrfield.raytrace as rt
+        # import_module returns the submodule itself: `import kerrfield.raytrace as rt` may
+        # bind the *function* kerrfield.raytrace cached by the package's lazy __getattr__
+        rt = importlib.import_module("kerrfield.raytrace")
     except ImportError:
+        return None
+    if rt is sys.modules[__name__]:
         return None
     return rt if hasattr(rt, "trace_rays") and hasattr(rt, "raytrace") else None
 
