@@ -72,8 +72,10 @@ def trace_numeric(
     lam = -alpha * math.sin(tho)
     eta = (alpha**2 - a * a) * math.cos(tho) ** 2 + beta**2
     uo = math.cos(tho)
-    u_pot = eta * (1 - uo * uo) + a * a * uo * uo * (1 - uo * uo) - lam * lam * uo * uo
-    up0 = math.copysign(math.sqrt(max(u_pot, 0.0)), beta if beta != 0 else 1.0)
+    # (du/dτ)² = (1 − u²)Θ(θo) = sin²θo β² at the observer, exactly: evaluating U(u_o) from
+    # η and λ instead leaves ~1e-15 of round-off, which near a polar turning point (β ≈ 0)
+    # shifts the crossing times by ~1e-9
+    up0 = math.sin(tho) * beta
     rp = 1 + math.sqrt(1 - a * a)
 
     def horizon(_t, y):
