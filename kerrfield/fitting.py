@@ -861,7 +861,7 @@ def _cli_render(args: argparse.Namespace) -> int:
 
 #: reference-scenario settings (Krang.jl's example; see docs / benchmarks/results)
 DEMO = {"spin": 0.94, "inclination": 20.0, "spin0": 0.5, "inclination0": 60.0, "fov": 10.0,
-        "target_seed": 0, "field_seed": 1, "steps": 3000, "lr": 1e-2, "geometry_lr": 3e-2,
+        "target_seed": 0, "field_seed": 1, "steps": 6000, "lr": 1e-2, "geometry_lr": 3e-2,
         "schedule": "cosine", "lr_final": 0.01, "relinearize_every": 100,
         "relinearize_tol": (0.01, 0.5)}  # fmt: skip
 
