@@ -131,7 +131,7 @@ def test_hash_grid_fits_a_sharp_pattern_better_than_plain_mlp():
             loss = torch.mean((f(x) - y) ** 2)
             loss.backward()
             opt.step()
-        return float(loss)
+        return loss.item()
 
     hashed = train(kf.EmissionField(encoding="hashgrid", scale=10.0, seed=0, hash_levels=8,
                                     hash_log2_size=12, hash_max_resolution=64))
