@@ -113,7 +113,7 @@ def weight_decay(module: nn.Module) -> torch.Tensor:
     Examples
     --------
     >>> lin = nn.Linear(2, 1, bias=False); _ = nn.init.ones_(lin.weight)
-    >>> float(weight_decay(lin))
+    >>> weight_decay(lin).item()
     2.0
     """
     terms = [(p**2).sum() for p in module.parameters() if p.ndim >= 2 and p.requires_grad]
