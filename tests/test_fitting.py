@@ -202,7 +202,7 @@ def test_real_geometry_fit_moves_towards_truth():
     reference scenario (field + geometry) runs in benchmarks/reference_scenario.py.
     """
     if _standin.real_raytrace_module() is None:
-        pytest.skip("kerrfield.raytrace not available")
+        pytest.fail("kerrfield.raytrace must be importable")
     target = kf.synthesize("mlp", 0.94, 20.0, npix=16, seed=0)
     field = kf.truth_emission(target).requires_grad_(False)
     model = kf.kerr_image_model(field, 0.8, 30.0, npix=16, relinearize_every=10)
@@ -218,7 +218,7 @@ def test_fixed_geometry_psnr_every_family_64(family):
     """Noise-free targets of every family are fitted to >= 35 dB at 64×64 (real geometry)."""
     rt = _standin.real_raytrace_module()
     if rt is None:
-        pytest.skip("kerrfield.raytrace not available")
+        pytest.fail("kerrfield.raytrace must be importable")
     geo = _geometry_64(rt)
     target = kf.synthesize(family, geometry=geo)
     field = kf.EmissionField(seed=0, width=32, depth=2, activation="sine", omega0=10.0,
@@ -247,7 +247,7 @@ def test_amp_is_ignored_with_a_warning_on_cpu(tracer):
 
 def test_cli_demo_small(tmp_path):
     if _standin.real_raytrace_module() is None:
-        pytest.skip("kerrfield.raytrace not available")
+        pytest.fail("kerrfield.raytrace must be importable")
     out = tmp_path / "demo"
     assert main(["demo", "--output", str(out), "--npix", "10", "--steps", "5",
                  "--no-progress"]) == 0
