@@ -49,7 +49,7 @@ __all__ = ["Cone", "raytrace", "trace_rays", "BACKENDS", "VELOCITIES"]
 BACKENDS = ("torch", "julia")
 VELOCITIES = ("zamo", "keplerian")
 FLOAT_VARS = ("r_s", "theta_s", "phi_s", "phi_ks", "t_s", "x", "y", "g", "nu_r", "nu_theta")
-_CHUNK = 16384  # pixels per chunk: keeps elementwise chains in cache (≈3× faster on CPU)
+_CHUNK = 65536  # pixels per chunk: measured fastest on a 2-core CPU (16k: -20%, 128k: -50%)
 
 
 @dataclass(frozen=True)
