@@ -48,3 +48,25 @@ def julia_worker():
     worker = jb.get_worker()
     yield worker
     jb.close_worker()
+
+
+@pytest.fixture
+def toy(monkeypatch):
+    """Force the toy test-double geometry (exact flat-space formulas, tests/_standin.py)."""
+    import sys
+
+    import _standin
+
+    monkeypatch.setitem(sys.modules, "kerrfield.raytrace", _standin)
+    return _standin
+
+
+@pytest.fixture
+def tracer():
+    """The package's real ray-tracer module (never silently replaced by the test double)."""
+    import _standin
+
+    rt = _standin.real_raytrace_module()
+    if rt is None:
+        pytest.fail("kerrfield.raytrace must be importable")
+    return rt

@@ -4,12 +4,7 @@ NaN handling, history netCDF, bad input, CLI end to end."""
 from __future__ import annotations
 
 import json
-import sys
 
-try:  # tests/ may or may not be a package
-    from tests import _standin
-except ImportError:
-    import _standin
 import numpy as np
 import pytest
 import torch
@@ -19,21 +14,6 @@ import kerrfield as kf
 from kerrfield.cli import main
 
 F64 = torch.float64
-
-
-@pytest.fixture
-def tracer(monkeypatch):
-    rt = _standin.real_raytrace_module()
-    if rt is None:
-        monkeypatch.setitem(sys.modules, "kerrfield.raytrace", _standin)
-        rt = _standin
-    return rt
-
-
-@pytest.fixture
-def toy(monkeypatch):
-    monkeypatch.setitem(sys.modules, "kerrfield.raytrace", _standin)
-    return _standin
 
 
 def _fixed_problem(tracer, npix=16, family="ring"):
@@ -195,14 +175,12 @@ def test_joint_fit_with_linearised_geometry(toy):
     assert abs(model.inclination.item() - 30.0) < 1.0
 
 
-def test_real_geometry_fit_moves_towards_truth():
+def test_real_geometry_fit_moves_towards_truth(tracer):
     """Spin/inclination descend towards the truth through the real ray tracer.
 
     The emission is the true one (frozen), so only the geometry is fitted; the full
     reference scenario (field + geometry) runs in benchmarks/reference_scenario.py.
     """
-    if _standin.real_raytrace_module() is None:
-        pytest.fail("kerrfield.raytrace must be importable")
     target = kf.synthesize("mlp", 0.94, 20.0, npix=16, seed=0)
     field = kf.truth_emission(target).requires_grad_(False)
     model = kf.kerr_image_model(field, 0.8, 30.0, npix=16, relinearize_every=10)
@@ -214,12 +192,9 @@ def test_real_geometry_fit_moves_towards_truth():
 
 
 @pytest.mark.parametrize("family", ["mlp", "ring", "disk", "hotspot"])
-def test_fixed_geometry_psnr_every_family_64(family):
+def test_fixed_geometry_psnr_every_family_64(family, tracer):
     """Noise-free targets of every family are fitted to >= 35 dB at 64×64 (real geometry)."""
-    rt = _standin.real_raytrace_module()
-    if rt is None:
-        pytest.fail("kerrfield.raytrace must be importable")
-    geo = _geometry_64(rt)
+    geo = _geometry_64(tracer)
     target = kf.synthesize(family, geometry=geo)
     field = kf.EmissionField(seed=0, width=32, depth=2, activation="sine", omega0=10.0,
                              scale=10.0, output="softplus")
@@ -245,9 +220,7 @@ def test_amp_is_ignored_with_a_warning_on_cpu(tracer):
     assert model.field.mlp[0].weight.dtype == torch.float64  # field untouched on CPU
 
 
-def test_cli_demo_small(tmp_path):
-    if _standin.real_raytrace_module() is None:
-        pytest.fail("kerrfield.raytrace must be importable")
+def test_cli_demo_small(tmp_path, tracer):
     out = tmp_path / "demo"
     assert main(["demo", "--output", str(out), "--npix", "10", "--steps", "5",
                  "--no-progress"]) == 0

@@ -3,12 +3,6 @@ gradients to spin/inclination, rendering, PSNR, save/load."""
 
 from __future__ import annotations
 
-import sys
-
-try:  # tests/ may or may not be a package
-    from tests import _standin
-except ImportError:
-    import _standin
 import numpy as np
 import pytest
 import torch
@@ -17,23 +11,6 @@ import xarray as xr
 import kerrfield as kf
 
 F64 = torch.float64
-
-
-@pytest.fixture
-def toy(monkeypatch):
-    """Force the toy test-double geometry (exact formulas, independent of the ray tracer)."""
-    monkeypatch.setitem(sys.modules, "kerrfield.raytrace", _standin)
-    return _standin
-
-
-@pytest.fixture
-def tracer(monkeypatch):
-    """The real ray tracer when it is importable, else the toy test double."""
-    rt = _standin.real_raytrace_module()
-    if rt is None:
-        monkeypatch.setitem(sys.modules, "kerrfield.raytrace", _standin)
-        rt = _standin
-    return rt
 
 
 def _numpy_image(field, ds, k):
@@ -102,13 +79,13 @@ def test_reparametrisation_and_gradients_reach_geometry(tracer, spin, inc):
 
 def test_minibatch_traces_only_requested_pixels(toy, monkeypatch):
     seen = []
-    real = _standin.trace_rays
+    real = toy.trace_rays
 
     def spy(spin, inc, alpha, beta, **kw):
         seen.append(alpha.numel())
         return real(spin, inc, alpha, beta, **kw)
 
-    monkeypatch.setattr(_standin, "trace_rays", spy)
+    monkeypatch.setattr(toy, "trace_rays", spy)
     model = kf.kerr_image_model(kf.EmissionField(seed=1), 0.5, 60.0, npix=10)
     idx = torch.tensor([0, 5, 99])
     full = model()

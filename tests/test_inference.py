@@ -16,19 +16,8 @@ from kerrfield.inference import ConfigError, load_inference_config, run_inferenc
 
 @pytest.fixture(autouse=True)
 def _ray_tracer(monkeypatch, tmp_path):
-    """Use the real ray tracer; only while it is missing, the smooth stand-in geometry."""
-    monkeypatch.chdir(tmp_path)  # relative output directories land in tmp_path
-    import importlib
-    import sys
-
-    try:
-        importlib.import_module("kerrfield.raytrace")
-    except ImportError:
-        sys.path.insert(0, str(Path(__file__).parent))
-        import _standin
-
-        monkeypatch.setitem(sys.modules, "kerrfield.raytrace", _standin)
-        monkeypatch.setattr(cli, "_SUBCOMMAND_MODULES", ("inference",))
+    """Run in tmp_path so relative output directories land there (real ray tracer)."""
+    monkeypatch.chdir(tmp_path)
 
 
 TINY = """

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 
-try:  # tests/ may or may not be a package
-    from tests import _standin
-except ImportError:
-    import _standin
 import numpy as np
 import pytest
 import torch
@@ -18,15 +13,6 @@ import xarray as xr
 import kerrfield as kf
 
 F64 = torch.float64
-
-
-@pytest.fixture
-def tracer(monkeypatch):
-    rt = _standin.real_raytrace_module()
-    if rt is None:
-        monkeypatch.setitem(sys.modules, "kerrfield.raytrace", _standin)
-        rt = _standin
-    return rt
 
 
 def test_analytic_formulas():
