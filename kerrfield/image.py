@@ -234,27 +234,10 @@ class LensedImage(nn.Module):
         b = self.pix_beta if idx is None else self.pix_beta[idx]
         # looked up at call time so the lazily-imported ray tracer (or a test double) is used
         trace_rays = importlib.import_module("kerrfield.raytrace").trace_rays
-        keep = None
-        if torch.is_grad_enabled() and (torch.is_tensor(spin) and spin.requires_grad
-                                        or torch.is_tensor(inclination)
-                                        and inclination.requires_grad):  # fmt: skip
-            # rays with eta <= 0 never reach any surface (status 3); they are left out of the
-            # traced batch because their masked NaNs leak into the spin/inclination gradients
-            # of trace_rays (observed with the torch backend, e.g. a = 0.94, 20 deg)
-            with torch.no_grad():
-                cos_o = torch.cos(torch.deg2rad(torch.as_tensor(inclination, dtype=a.dtype)))
-                eta = b * b + (a * a - torch.as_tensor(spin, dtype=a.dtype) ** 2) * cos_o**2
-                keep = eta > 0
-            if bool(keep.all()):
-                keep = None
-            else:
-                a, b = a[keep], b[keep]
         rays = trace_rays(
             spin, inclination, a, b,
             orders=self.orders, surface=self.surface, velocity=self.velocity,
         )  # fmt: skip
-        if keep is not None:
-            rays = {k: _scatter(v, keep) for k, v in rays.items() if v.ndim == 2}
         mask = rays["status"] == 0
         x = torch.where(mask, rays["x"], 0.0)
         y = torch.where(mask, rays["y"], 0.0)
@@ -380,17 +363,6 @@ class LensedImage(nn.Module):
             f"kind={self.kind}, screen={self.shape}, orders={self.orders}, k={self.k}, "
             f"spin={self.spin.item():.4f}, inclination={self.inclination.item():.3f} deg"
         )
-
-
-def _scatter(values: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-    """``(n_orders, n_kept)`` -> ``(n_orders, len(keep))``; status 3 / NaN where dropped."""
-    if values.dtype == torch.int8:
-        out = torch.full((values.shape[0], keep.numel()), 3, dtype=values.dtype,
-                         device=values.device)  # fmt: skip
-    else:
-        out = torch.full((values.shape[0], keep.numel()), float("nan"), dtype=values.dtype,
-                         device=values.device)  # fmt: skip
-    return out.masked_scatter(keep.expand_as(out), values)
 
 
 def _image_dataarray(img, alpha, beta, name="image", **attrs) -> xr.DataArray:
