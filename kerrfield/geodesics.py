@@ -295,7 +295,7 @@ def _s2_integral(alpha: Tensor, phi: Tensor, k: Tensor, ratio: Tensor | None = N
 # ----------------------------------------------------------------------------------------
 
 
-def _case2(a, rp, rm, z, d12, d34, tau):
+def _case2(rp, rm, z, d12, d34, tau):
     """Four real roots: r(X) = (r₄r₃₁ − r₃r₄₁sn²X)/(r₃₁ − r₄₁sn²X), X = c τ − F_o.
 
     c = ½√(r₃₁r₄₂), k = r₃₂r₄₁/(r₃₁r₄₂), sin φ_o = √(r₃₁/r₄₁) (GL20 B45-B46, observer at ∞).
@@ -352,7 +352,7 @@ def _case2(a, rp, rm, z, d12, d34, tau):
     return r, nu_r, ok, turning, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
 
 
-def _case3(a, rp, rm, z, d12, d34, tau, big_a_coef):
+def _case3(rp, rm, z, d12, d34, tau, big_a_coef):
     """Two real roots r₁ < r₂, r₃,₄ = z ± iw: cn inversion (GL20 B74-B75).
 
     A = |r₃ − r₂|, B = |r₃ − r₁|, k = ((A + B)² − r₂₁²)/(4AB), X = F(φ_o) − √(AB) τ with
@@ -424,7 +424,7 @@ def _case3(a, rp, rm, z, d12, d34, tau, big_a_coef):
     return r, nu_r, ok, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
 
 
-def _case4(a, rp, rm, z, d12, d34, tau, big_a_coef):
+def _case4(rp, rm, z, d12, d34, tau, big_a_coef):
     """No real roots, r₁,₂ = −b₁ ∓ i a₂, r₃,₄ = b₁ ∓ i a₁: sc inversion (GL20 B83-B109).
 
     C = √((a₁ − a₂)² + 4b₁²), D = √((a₁ + a₂)² + 4b₁²), k = 4CD/(C + D)²,
@@ -514,7 +514,7 @@ def radial_solution(a: Tensor, lam: Tensor, eta: Tensor, tau: Tensor) -> dict[st
         idx = torch.nonzero(mask).flatten()
         if idx.numel() == 0:
             continue
-        args = (a, rp, rm if use_minus else None, z[idx], d12[idx], d34[idx], tau[:, idx])
+        args = (rp, rm if use_minus else None, z[idx], d12[idx], d34[idx], tau[:, idx])
         if fn is _case2:
             r, nu_r, ok, turning, ip, im, i1, i2 = fn(*args)
             bad = torch.where(turning, STATUS_ESCAPE, STATUS_HORIZON).to(torch.int8).expand_as(ok)

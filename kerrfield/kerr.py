@@ -34,14 +34,18 @@ def horizon(spin: float) -> float:
     >>> horizon(0.0)
     2.0
     """
+    return 1.0 + _horizon_half_gap(spin)
+
+
+def _horizon_half_gap(spin: float) -> float:
+    """√(1 − a²) = (r₊ − r₋)/2, after validating the spin."""
     a = check_spin(spin)
-    return 1.0 + math.sqrt(1.0 - a * a)
+    return math.sqrt(1.0 - a * a)
 
 
 def inner_horizon(spin: float) -> float:
     """Inner (Cauchy) horizon radius r₋ = 1 − √(1 − a²) (in M)."""
-    a = check_spin(spin)
-    return 1.0 - math.sqrt(1.0 - a * a)
+    return 1.0 - _horizon_half_gap(spin)
 
 
 def isco(spin: float) -> float:

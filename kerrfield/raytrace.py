@@ -244,7 +244,7 @@ _ATTRS: dict[str, tuple[str, str]] = {
 }
 
 
-def _screen_axis(values: object, name: str, dtype: torch.dtype) -> np.ndarray:
+def _screen_axis(values: object, name: str) -> np.ndarray:
     arr = np.asarray(
         values.detach().cpu() if isinstance(values, Tensor) else values, dtype=np.float64
     )
@@ -332,8 +332,8 @@ def raytrace(
         axis = np.linspace(-half, half, n) if n > 1 else np.zeros(1)
         al_axis, be_axis = axis, axis.copy()
     else:
-        al_axis = _screen_axis(alpha, "alpha", dtype)
-        be_axis = _screen_axis(beta, "beta", dtype)
+        al_axis = _screen_axis(alpha, "alpha")
+        be_axis = _screen_axis(beta, "beta")
     bb, aa = np.meshgrid(be_axis, al_axis, indexing="ij")
     theta_s = _surface_theta(surface)
     if backend == "julia":
