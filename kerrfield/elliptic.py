@@ -22,7 +22,7 @@ modulus k) and the *amplitude* ``phi`` in radians.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -38,6 +38,9 @@ __all__ = [
     "ellipkinc",
     "ellipeinc",
     "ellippiinc",
+    "legendre",
+    "legendre_sc",
+    "Legendre",
     "ellipj",
 ]
 
@@ -65,38 +68,199 @@ def _convert(*args: Tensor | float) -> list[Tensor]:
     return [torch.as_tensor(a, dtype=dtype, device=device) for a in args]
 
 
-def _steps_needed(q: Tensor, a: Tensor) -> int:
+def _steps_needed(pairs: list[tuple[Tensor, Tensor]], fac: float) -> int:
     """Duplication steps still needed for 4⁻ⁿ Q ≤ |Aₙ| (Carlson 1995's stopping rule).
 
     Aₙ shrinks slowly while Q is divided by 4 per step, so the count predicted from the
-    current Aₙ is taken in one go and then re-checked: two or three host syncs per integral
-    instead of one per step.
+    current Aₙ is taken in one go and then re-checked: two or three host syncs per sweep
+    instead of one per step. One sync serves all integrals of a sweep.
     """
     with torch.no_grad():
-        ratio = q / a.abs()
-        ratio = torch.where(torch.isfinite(ratio), ratio, torch.zeros_like(ratio))
-        worst = float(ratio.max()) if ratio.numel() else 0.0
-    if worst <= 1.0:
+        worst = []
+        for q, a in pairs:
+            if q.numel():
+                ratio = q / a.abs()
+                worst.append(torch.where(torch.isfinite(ratio), ratio, 0.0).amax())
+        w = float(torch.stack(worst).amax()) * fac if worst else 0.0
+    if w <= 1.0:
         return 0
-    return max(1, math.ceil(math.log(worst) / math.log(4.0)))
+    return max(1, math.ceil(math.log(w) / math.log(4.0)))
 
 
-def _schedule(needed: Callable[[], int]) -> Iterator[int]:
-    """Yield once per duplication step, asking ``needed()`` only when a batch is done."""
+def _rc_one(e: Tensor, ratio: Tensor | None = None) -> Tensor:
+    """R_C(1, 1 + e) for e > −1 in closed form (DLMF 19.2.18-19), a Taylor series near e = 0.
+
+    ``ratio`` optionally supplies 1 + e itself, for full accuracy when it is ≪ 1.
+    """
+    with torch.no_grad():
+        emax = float(e.abs().amax()) if e.numel() else 0.0
+    if emax < 1e-3:
+        if emax < 1e-6:  # e³/7 below round-off
+            return 1.0 + e * (-1.0 / 3.0 + e / 5.0)
+        return 1.0 + e * (
+            -1.0 / 3.0 + e * (1.0 / 5.0 + e * (-1.0 / 7.0 + e * (1.0 / 9.0 - e / 11.0)))
+        )
+    small = e.abs() < 1e-3
+    series = 1.0 + e * (
+        -1.0 / 3.0 + e * (1.0 / 5.0 + e * (-1.0 / 7.0 + e * (1.0 / 9.0 - e / 11.0)))
+    )
+    up = (~small) & (e > 0)
+    down = (~small) & (e < 0)
+    ep = torch.where(up, e, 1.0)
+    root_p = torch.sqrt(ep)
+    # −1 < e < 0: atanh(w)/w with w = √−e, written as (log1p(w) − ½ log(1 + e))/w so that
+    # 1 + e → 0 (R_C(1, y) with y ≪ 1) keeps full accuracy
+    en = torch.where(down, e, -0.5)
+    root_n = torch.sqrt(-en)
+    log_ratio = torch.log1p(en) if ratio is None else torch.log(torch.where(down, ratio, 0.5))
+    closed_n = (torch.log1p(root_n) - 0.5 * log_ratio) / root_n
+    return torch.where(up, torch.atan(root_p) / root_p, torch.where(down, closed_n, series))
+
+
+def _rc_positive(x: Tensor, y: Tensor) -> Tensor:
+    """R_C(x, y) for x ≥ 0, y > 0 in closed form: R_C(1, y/x)/√x, and π/(2√y) at x = 0."""
+    zero = x == 0
+    xs = torch.where(zero, 1.0, x)
+    ratio = torch.where(zero, 1.0, y / xs)
+    val = _rc_one(torch.where(zero, 0.0, (y - x) / xs), ratio) / torch.sqrt(xs)
+    return torch.where(zero, (0.5 * math.pi) / torch.sqrt(torch.where(zero, y, 1.0)), val)
+
+
+def _carlson(
+    x: Tensor, y: Tensor, z: Tensor, p: Tensor | None = None, *, rd: bool = False
+) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """R_F(x, y, z), and optionally R_D(x, y, z) and R_J(x, y, z, p), from one duplication.
+
+    The duplication theorem maps (x, y, z) → ((x + λ)/4, (y + λ)/4, (z + λ)/4) with the same
+    λ = √x√y + √x√z + √y√z for all three integrals (Carlson 1995, eqs. 2.2, 2.23, 2.35), so
+    they share the square roots; only their means Aₙ and the R_D / R_J sums differ. This is
+    the ray tracer's innermost loop: sharing it is most of the cost saved.
+
+    ``p`` may carry extra leading dimensions (several characteristics for the same x, y, z).
+    For p < 0 the Cauchy principal value of R_J comes from Carlson 1995 eq. (4.3),
+    (y − p) R_J(x, y, z, p) = (q − y) R_J(x, y, z, q) − 3 R_F + 3 R_C(xz/y, pq/y) with
+    x ≤ y ≤ z and q = y + (z − y)(y − x)/(y − p) > 0: R_J(…, q) joins the same sweep and
+    R_C is closed-form.
+    """
+    x, y, z = torch.broadcast_tensors(x, y, z)
+    eps = _eps(x)
+    pv = False
+    if p is not None:
+        neg = p < 0
+        pv = bool(neg.any())
+        if pv:
+            lo = torch.minimum(torch.minimum(x, y), z)
+            hi = torch.maximum(torch.maximum(x, y), z)
+            mid = torch.maximum(torch.minimum(x, y), torch.minimum(torch.maximum(x, y), z))
+            p_neg = torch.where(neg, p, -1.0)
+            q = mid + (hi - mid) * (mid - lo) / (mid - p_neg)
+            p = torch.where(neg, q, p)
+
+    af = (x + y + z) / 3.0
+    qf = (3.0 * eps) ** (-1.0 / 6.0) * torch.maximum(
+        torch.maximum((af - x).abs(), (af - y).abs()), (af - z).abs()
+    )
+    pairs = [(qf, af)]
+    qfac = (eps / 4.0) ** (-1.0 / 6.0)
+    if rd:
+        ad = (x + y + 3.0 * z) / 5.0
+        qd = qfac * torch.maximum(torch.maximum((ad - x).abs(), (ad - y).abs()), (ad - z).abs())
+        pairs.append((qd, ad))
+        acc_d = torch.zeros_like(x)
+    if p is not None:
+        aj = (x + y + z + 2.0 * p) / 5.0
+        qj = qfac * torch.maximum(
+            torch.maximum((aj - x).abs(), (aj - y).abs()),
+            torch.maximum((aj - z).abs(), (aj - p).abs()),
+        )
+        pairs.append((qj, aj))
+        delta = (p - x) * (p - y) * (p - z)
+        acc_j = torch.zeros_like(aj)
+    an_f, an_d, an_j = af, (ad if rd else None), (aj if p is not None else None)
+    xn, yn, zn, pn, fac = x, y, z, p, 1.0
     done = 0
     while done < _MAX_ITER:
-        k = needed()
+        means = [an_f] + ([an_d] if rd else []) + ([an_j] if p is not None else [])
+        k = _steps_needed([(q, a) for (q, _), a in zip(pairs, means, strict=True)], fac)
         if k == 0:
-            return
+            break
         for _ in range(min(k, _MAX_ITER - done)):
-            yield done
+            sx, sy, sz = torch.sqrt(xn), torch.sqrt(yn), torch.sqrt(zn)
+            lam = sx * (sy + sz) + sy * sz
+            if rd:
+                acc_d = acc_d + fac / (sz * (zn + lam))
+                an_d = (an_d + lam) / 4.0
+            if pn is not None:
+                sp = torch.sqrt(pn)
+                d = (sp + sx) * (sp + sy) * (sp + sz)
+                acc_j = acc_j + fac * _rc_one((fac**3) * delta / (d * d)) / d
+                pn = (pn + lam) / 4.0
+                an_j = (an_j + lam) / 4.0
+            xn, yn, zn = (xn + lam) / 4.0, (yn + lam) / 4.0, (zn + lam) / 4.0
+            an_f = (an_f + lam) / 4.0
+            fac = fac / 4.0
             done += 1
+
+    big_x = (af - x) * fac / an_f
+    big_y = (af - y) * fac / an_f
+    big_z = -big_x - big_y
+    e2 = big_x * big_y - big_z * big_z
+    e3 = big_x * big_y * big_z
+    rf = (1.0 - e2 / 10.0 + e3 / 14.0 + e2 * e2 / 24.0 - 3.0 * e2 * e3 / 44.0) / torch.sqrt(an_f)
+
+    out_d = None
+    if rd:
+        big_x = (ad - x) * fac / an_d
+        big_y = (ad - y) * fac / an_d
+        big_z = -(big_x + big_y) / 3.0
+        xy, z2 = big_x * big_y, big_z * big_z
+        series = _rd_rj_series(
+            xy - 6.0 * z2, (3.0 * xy - 8.0 * z2) * big_z, 3.0 * (xy - z2) * z2, xy * z2 * big_z
+        )
+        out_d = fac * series / (an_d * torch.sqrt(an_d)) + 3.0 * acc_d
+
+    out_j = None
+    if p is not None:
+        big_x = (aj - x) * fac / an_j
+        big_y = (aj - y) * fac / an_j
+        big_z = (aj - z) * fac / an_j
+        big_p = -(big_x + big_y + big_z) / 2.0
+        p2 = big_p * big_p
+        xyz = big_x * big_y * big_z
+        e2 = big_x * big_y + big_x * big_z + big_y * big_z - 3.0 * p2
+        series = _rd_rj_series(
+            e2,
+            xyz + 2.0 * e2 * big_p + 4.0 * p2 * big_p,
+            (2.0 * xyz + e2 * big_p + 3.0 * p2 * big_p) * big_p,
+            xyz * p2,
+        )
+        out_j = fac * series / (an_j * torch.sqrt(an_j)) + 6.0 * acc_j
+        if pv:
+            rc = elliprc(lo * hi / mid, p_neg * q / mid)
+            out_pv = ((q - mid) * out_j - 3.0 * rf + 3.0 * rc) / (mid - p_neg)
+            out_j = torch.where(neg, out_pv, out_j)
+    return rf, out_d, out_j
+
+
+def _rd_rj_series(e2: Tensor, e3: Tensor, e4: Tensor, e5: Tensor) -> Tensor:
+    """Truncated series shared by R_D and R_J (Carlson 1995 eqs. 2.29, 2.31)."""
+    return (
+        1.0
+        - 3.0 * e2 / 14.0
+        + e3 / 6.0
+        + 9.0 * e2 * e2 / 88.0
+        - 3.0 * e4 / 22.0
+        - 9.0 * e2 * e3 / 52.0
+        + 3.0 * e5 / 26.0
+    )
 
 
 def elliprc(x: Tensor | float, y: Tensor | float) -> Tensor:
-    """Carlson's degenerate integral R_C(x, y) = R_F(x, y, y) (Carlson 1995, Algorithm 2).
+    """Carlson's degenerate integral R_C(x, y) = R_F(x, y, y), in closed form.
 
-    For y < 0 the Cauchy principal value is returned (DLMF 19.2.20).
+    R_C(x, y) = atan(√((y − x)/x))/√(y − x) for y > x and atanh(√((x − y)/x))/√(x − y) for
+    y < x (DLMF 19.2.18-19.2.19), a Taylor series for y ≈ x; for y < 0 the Cauchy principal
+    value √(x/(x − y)) R_C(x − y, −y) (DLMF 19.2.20).
 
     Parameters
     ----------
@@ -115,22 +279,14 @@ def elliprc(x: Tensor | float, y: Tensor | float) -> Tensor:
     """
     x, y = _broadcast(x, y)
     neg = y < 0
-    one = torch.ones_like(x)
     xs = torch.where(neg, x - y, x)
-    ys = torch.where(neg, -y, y)
-    pref = torch.where(neg, torch.sqrt(x / torch.where(neg, x - y, one)), one)
-    a0 = (xs + 2.0 * ys) / 3.0
-    q = (3.0 * _eps(x)) ** (-1.0 / 8.0) * (a0 - xs).abs()
-    a, xn, yn, fac = a0, xs, ys, 1.0
-    for _ in _schedule(lambda: _steps_needed(q * fac, a)):  # noqa: B023 (late binding wanted)
-        lam = 2.0 * torch.sqrt(xn) * torch.sqrt(yn) + yn
-        a, xn, yn, fac = (a + lam) / 4.0, (xn + lam) / 4.0, (yn + lam) / 4.0, fac / 4.0
-    s = (ys - a0) * fac / a
-    poly = 1.0 + s * s * (
-        3.0 / 10.0
-        + s * (1.0 / 7.0 + s * (3.0 / 8.0 + s * (9.0 / 22.0 + s * (159.0 / 208.0 + s * 9.0 / 8.0))))
+    # √(x/(x − y)), with x = 0 kept out of the square root so its gradient stays finite
+    scaled = neg & (x > 0)
+    pref = torch.where(
+        scaled, torch.sqrt(torch.where(scaled, x, 1.0) / torch.where(neg, xs, 1.0)), 1.0
     )
-    return pref * poly / torch.sqrt(a)
+    pref = torch.where(neg & ~scaled, 0.0, pref)
+    return pref * _rc_positive(xs, torch.where(neg, -y, y))
 
 
 def elliprf(x: Tensor | float, y: Tensor | float, z: Tensor | float) -> Tensor:
@@ -151,35 +307,7 @@ def elliprf(x: Tensor | float, y: Tensor | float, z: Tensor | float) -> Tensor:
     >>> float(elliprf(torch.tensor(1.0), torch.tensor(2.0), torch.tensor(0.0)))
     1.3110287771460598
     """
-    x, y, z = _broadcast(x, y, z)
-    a0 = (x + y + z) / 3.0
-    q = (3.0 * _eps(x)) ** (-1.0 / 6.0) * torch.maximum(
-        torch.maximum((a0 - x).abs(), (a0 - y).abs()), (a0 - z).abs()
-    )
-    a, xn, yn, zn, fac = a0, x, y, z, 1.0
-    for _ in _schedule(lambda: _steps_needed(q * fac, a)):  # noqa: B023 (late binding wanted)
-        sx, sy, sz = torch.sqrt(xn), torch.sqrt(yn), torch.sqrt(zn)
-        lam = sx * sy + sx * sz + sy * sz
-        a, xn, yn, zn, fac = (a + lam) / 4, (xn + lam) / 4, (yn + lam) / 4, (zn + lam) / 4, fac / 4
-    X = (a0 - x) * fac / a
-    Y = (a0 - y) * fac / a
-    Z = -X - Y
-    e2 = X * Y - Z * Z
-    e3 = X * Y * Z
-    return (1.0 - e2 / 10.0 + e3 / 14.0 + e2 * e2 / 24.0 - 3.0 * e2 * e3 / 44.0) / torch.sqrt(a)
-
-
-def _rd_rj_series(e2: Tensor, e3: Tensor, e4: Tensor, e5: Tensor) -> Tensor:
-    """Truncated series shared by R_D and R_J (Carlson 1995 eqs. 2.29, 2.31)."""
-    return (
-        1.0
-        - 3.0 * e2 / 14.0
-        + e3 / 6.0
-        + 9.0 * e2 * e2 / 88.0
-        - 3.0 * e4 / 22.0
-        - 9.0 * e2 * e3 / 52.0
-        + 3.0 * e5 / 26.0
-    )
+    return _carlson(*_broadcast(x, y, z))[0]
 
 
 def elliprd(x: Tensor | float, y: Tensor | float, z: Tensor | float) -> Tensor:
@@ -199,87 +327,13 @@ def elliprd(x: Tensor | float, y: Tensor | float, z: Tensor | float) -> Tensor:
     >>> round(float(elliprd(torch.tensor(0.0), torch.tensor(2.0), torch.tensor(1.0))), 12)
     1.797210352103
     """
-    x, y, z = _broadcast(x, y, z)
-    a0 = (x + y + 3.0 * z) / 5.0
-    q = (_eps(x) / 4.0) ** (-1.0 / 6.0) * torch.maximum(
-        torch.maximum((a0 - x).abs(), (a0 - y).abs()), (a0 - z).abs()
-    )
-    a, xn, yn, zn, fac = a0, x, y, z, 1.0
-    acc = torch.zeros_like(x)
-    for _ in _schedule(lambda: _steps_needed(q * fac, a)):  # noqa: B023 (late binding wanted)
-        sx, sy, sz = torch.sqrt(xn), torch.sqrt(yn), torch.sqrt(zn)
-        lam = sx * sy + sx * sz + sy * sz
-        acc = acc + fac / (sz * (zn + lam))
-        a, xn, yn, zn, fac = (a + lam) / 4, (xn + lam) / 4, (yn + lam) / 4, (zn + lam) / 4, fac / 4
-    X = (a0 - x) * fac / a
-    Y = (a0 - y) * fac / a
-    Z = -(X + Y) / 3.0
-    xy, z2 = X * Y, Z * Z
-    e2 = xy - 6.0 * z2
-    e3 = (3.0 * xy - 8.0 * z2) * Z
-    e4 = 3.0 * (xy - z2) * z2
-    e5 = xy * z2 * Z
-    return fac * _rd_rj_series(e2, e3, e4, e5) / (a * torch.sqrt(a)) + 3.0 * acc
-
-
-def _rc_one(e: Tensor) -> Tensor:
-    """R_C(1, 1 + e) in closed form (DLMF 19.2.18-19), with its Taylor series near e = 0."""
-    series = 1.0 + e * (
-        -1.0 / 3.0 + e * (1.0 / 5.0 + e * (-1.0 / 7.0 + e * (1.0 / 9.0 - e / 11.0)))
-    )
-    small = e.abs() < 1e-3
-    if bool(small.all()):  # after the first duplication steps e is tiny everywhere
-        return series
-    es = torch.where(small, torch.ones_like(e), e)
-    root = torch.sqrt(es.abs())
-    closed = (
-        torch.where(es > 0, torch.atan(root), torch.atanh(torch.clamp(root, max=1.0 - 1e-16)))
-        / root
-    )
-    return torch.where(small, series, closed)
-
-
-def _elliprj_positive(x: Tensor, y: Tensor, z: Tensor, p: Tensor) -> Tensor:
-    a0 = (x + y + z + 2.0 * p) / 5.0
-    delta = (p - x) * (p - y) * (p - z)
-    q = (_eps(x) / 4.0) ** (-1.0 / 6.0) * torch.maximum(
-        torch.maximum((a0 - x).abs(), (a0 - y).abs()),
-        torch.maximum((a0 - z).abs(), (a0 - p).abs()),
-    )
-    a, xn, yn, zn, pn, fac = a0, x, y, z, p, 1.0
-    acc = torch.zeros_like(a0)
-    for _ in _schedule(lambda: _steps_needed(q * fac, a)):  # noqa: B023 (late binding wanted)
-        sx, sy, sz, sp = torch.sqrt(xn), torch.sqrt(yn), torch.sqrt(zn), torch.sqrt(pn)
-        lam = sx * sy + sx * sz + sy * sz
-        d = (sp + sx) * (sp + sy) * (sp + sz)
-        e = (fac**3) * delta / (d * d)
-        acc = acc + fac * _rc_one(e) / d
-        a, xn, yn, zn, pn = (
-            (a + lam) / 4,
-            (xn + lam) / 4,
-            (yn + lam) / 4,
-            (zn + lam) / 4,
-            (pn + lam) / 4,
-        )
-        fac = fac / 4
-    X = (a0 - x) * fac / a
-    Y = (a0 - y) * fac / a
-    Z = (a0 - z) * fac / a
-    P = -(X + Y + Z) / 2.0
-    p2 = P * P
-    e2 = X * Y + X * Z + Y * Z - 3.0 * p2
-    e3 = X * Y * Z + 2.0 * e2 * P + 4.0 * p2 * P
-    e4 = (2.0 * X * Y * Z + e2 * P + 3.0 * p2 * P) * P
-    e5 = X * Y * Z * p2
-    return fac * _rd_rj_series(e2, e3, e4, e5) / (a * torch.sqrt(a)) + 6.0 * acc
+    return _carlson(*_broadcast(x, y, z), rd=True)[1]
 
 
 def elliprj(x: Tensor | float, y: Tensor | float, z: Tensor | float, p: Tensor | float) -> Tensor:
     """Carlson's symmetric integral of the third kind R_J(x, y, z, p) (Carlson 1995, Alg. 3).
 
-    For p < 0 the Cauchy principal value is returned, through Carlson 1995 eq. (4.3):
-    (y − p) R_J(x, y, z, p) = (q − y) R_J(x, y, z, q) − 3 R_F(x, y, z) + 3 R_C(xz/y, pq/y),
-    q = y + (z − y)(y − x)/(y − p), with the arguments ordered x ≤ y ≤ z.
+    For p < 0 the Cauchy principal value is returned, through Carlson 1995 eq. (4.3).
 
     Parameters
     ----------
@@ -298,57 +352,122 @@ def elliprj(x: Tensor | float, y: Tensor | float, z: Tensor | float, p: Tensor |
     ...                     torch.tensor(5.0))), 12)
     0.142975796671
     """
-    x, y, z, p = _convert(x, y, z, p)
-    neg = p < 0
-    if not bool(torch.any(neg)):
-        return _elliprj_positive(x, y, z, p)
-    x, y, z, p = torch.broadcast_tensors(x, y, z, p)
-    neg = p < 0
-    # order so that x ≤ y ≤ z (R_J is symmetric in its first three arguments)
-    srt = torch.sort(torch.stack([x, y, z]), dim=0).values
-    xo, yo, zo = srt[0], srt[1], srt[2]
-    safe_p = torch.where(neg, p, -torch.ones_like(p))
-    qv = yo + (zo - yo) * (yo - xo) / (yo - safe_p)
-    pv = (
-        (qv - yo) * _elliprj_positive(xo, yo, zo, qv)
-        - 3.0 * elliprf(xo, yo, zo)
-        + 3.0 * elliprc(xo * zo / yo, safe_p * qv / yo)
-    ) / (yo - safe_p)
-    pos = _elliprj_positive(x, y, z, torch.where(neg, torch.ones_like(p), p))
-    return torch.where(neg, pv, pos)
+    x, y, z, p = _broadcast(x, y, z, p)
+    return _carlson(x, y, z, p)[2]
 
 
 def ellipk(m: Tensor | float) -> Tensor:
     """Complete elliptic integral of the first kind K(m) = R_F(0, 1 − m, 1), m < 1."""
     (m,) = _broadcast(m)
-    return elliprf(torch.zeros_like(m), 1.0 - m, torch.ones_like(m))
+    return _carlson(torch.zeros_like(m), 1.0 - m, torch.ones_like(m))[0]
 
 
 def ellipe(m: Tensor | float) -> Tensor:
     """Complete elliptic integral of the second kind E(m) (DLMF 19.25.1), m ≤ 1."""
     (m,) = _broadcast(m)
-    zero, one = torch.zeros_like(m), torch.ones_like(m)
-    return elliprf(zero, 1.0 - m, one) - m * elliprd(zero, 1.0 - m, one) / 3.0
+    rf, rd, _ = _carlson(torch.zeros_like(m), 1.0 - m, torch.ones_like(m), rd=True)
+    return rf - m * rd / 3.0
 
 
 def ellippi(n: Tensor | float, m: Tensor | float) -> Tensor:
     """Complete elliptic integral of the third kind Π(n|m) (DLMF 19.25.2), m < 1.
 
-    For n > 1 the Cauchy principal value, Π(n|m) = K(m) − Π(m/n|m) (DLMF 19.6.5).
+    For n > 1 the Cauchy principal value.
     """
     n, m = _broadcast(n, m)
-    zero, one = torch.zeros_like(m), torch.ones_like(m)
-    big = n > 1.0
-    n_eff = torch.where(big, m / torch.where(big, n, one), n)
-    k = elliprf(zero, 1.0 - m, one)
-    pi_eff = k + n_eff * elliprj(zero, 1.0 - m, one, 1.0 - n_eff) / 3.0
-    return torch.where(big, k - pi_eff, pi_eff)
+    rf, _, rj = _carlson(torch.zeros_like(m), 1.0 - m, torch.ones_like(m), 1.0 - n)
+    return rf + n * rj / 3.0
 
 
-def _reduce_amplitude(phi: Tensor) -> tuple[Tensor, Tensor]:
-    """Split φ = jπ + φ_r with |φ_r| ≤ π/2 (DLMF 19.2.10 quasi-periodicity)."""
+class Legendre(NamedTuple):
+    """Incomplete Legendre integrals of one amplitude and parameter (see :func:`legendre`)."""
+
+    F: Tensor
+    E: Tensor | None
+    D: Tensor | None
+    Pi: Tensor | None
+
+
+def legendre_sc(
+    s: Tensor,
+    c2: Tensor,
+    m: Tensor | float,
+    n: Tensor | float | None = None,
+    *,
+    e: bool = False,
+    d2: Tensor | None = None,
+) -> Legendre:
+    """:func:`legendre` for |φ| ≤ π/2 given as s = sin φ and c² = cos²φ.
+
+    Callers that know s, c² and Δ² = 1 − m s² exactly (e.g. sn, cn² and dn² from
+    :func:`ellipj`, or ratios of radial roots) pass them, avoiding the round trip through φ
+    and the cancellation in 1 − m s², which lose relative accuracy as φ → ±π/2 and m → 1.
+    """
+    s, c2, m, n_t = _convert(s, c2, m, 0.0 if n is None else n)
+    s2 = s * s
+    one = torch.ones((), dtype=s.dtype, device=s.device)
+    d2 = 1.0 - m * s2 if d2 is None else d2
+    rf, rd, rj = _carlson(c2, d2, one, None if n is None else 1.0 - n_t * s2, rd=e)
+    f = s * rf
+    d = s * s2 * rd / 3.0 if e else None
+    pi = f + n_t * s * s2 * rj / 3.0 if n is not None else None
+    return Legendre(f, None if d is None else f - m * d, d, pi)
+
+
+def legendre(
+    phi: Tensor | float, m: Tensor | float, n: Tensor | float | None = None, *, e: bool = False
+) -> Legendre:
+    """F(φ|m), and optionally E(φ|m), D(φ|m) and Π(n; φ|m), from one Carlson sweep.
+
+    With s = sin φ, c = cos φ, Δ² = 1 − m s² (DLMF 19.25.5, 19.25.9, 19.25.14, 19.2.6):
+    F = s R_F(c², Δ², 1), D = (F − E)/m = s³ R_D(c², Δ², 1)/3, E = F − m D and
+    Π = F + (n/3) s³ R_J(c², Δ², 1, 1 − n s²), the Cauchy principal value where n s² > 1.
+    Any real amplitude: φ = jπ + φ_r adds 2j times the complete integrals (DLMF 19.2.10).
+
+    The ray tracer needs several of these at once for the same (φ, m); one duplication sweep
+    serves them all. Arguments are broadcast, not expanded: ``n`` may carry extra leading
+    dimensions (several characteristics) and ``m`` may be smaller than ``phi``.
+
+    Parameters
+    ----------
+    phi : Tensor or float
+        Amplitude in radians, any real value.
+    m : Tensor or float
+        Parameter, m ≤ 1 (m < 1 where |φ| > π/2).
+    n : Tensor or float, optional
+        Characteristic of Π; Π is not computed without it.
+    e : bool
+        Also compute E and D.
+
+    Returns
+    -------
+    Legendre
+        Named tuple (F, E, D, Pi); fields not asked for are None.
+
+    Examples
+    --------
+    >>> out = legendre(torch.tensor(1.0, dtype=torch.float64), 0.5, 0.3, e=True)
+    >>> round(float(out.F), 12), round(float(out.E), 12), round(float(out.Pi), 12)
+    (1.083216772845, 0.927329883624, 1.192325436935)
+    """
+    phi, m = _convert(phi, m)
     j = torch.round(phi / math.pi)
-    return j, phi - j * math.pi
+    pr = phi - j * math.pi
+    c = torch.cos(pr)
+    out = legendre_sc(torch.sin(pr), c * c, m, n, e=e)
+    if not bool(torch.any(j != 0)):
+        return out
+    f, d, pi = out.F, out.D, out.Pi
+    wrap = j != 0
+    two_j = 2.0 * j
+    zero = torch.zeros((), dtype=phi.dtype, device=phi.device)
+    full = legendre_sc(zero + 1.0, zero, m, n, e=e)  # φ = π/2: the complete integrals
+    f = f + torch.where(wrap, two_j * full.F, 0.0)
+    if e:
+        d = d + torch.where(wrap, two_j * full.D, 0.0)
+    if n is not None:
+        pi = pi + torch.where(wrap, two_j * full.Pi, 0.0)
+    return Legendre(f, None if d is None else f - m * d, d, pi)
 
 
 def ellipkinc(phi: Tensor | float, m: Tensor | float) -> Tensor:
@@ -356,27 +475,12 @@ def ellipkinc(phi: Tensor | float, m: Tensor | float) -> Tensor:
 
     F(φ|m) = sin φ R_F(cos²φ, 1 − m sin²φ, 1) (DLMF 19.25.5), plus 2jK(m) for φ = jπ + φ_r.
     """
-    phi, m = _broadcast(phi, m)
-    j, pr = _reduce_amplitude(phi)
-    s, c = torch.sin(pr), torch.cos(pr)
-    one = torch.ones_like(s)
-    f = s * elliprf(c * c, 1.0 - m * s * s, one)
-    if bool(torch.any(j != 0)):
-        f = f + 2.0 * j * ellipk(torch.where(j != 0, m, torch.zeros_like(m)))
-    return f
+    return legendre(*_broadcast(phi, m)).F
 
 
 def ellipeinc(phi: Tensor | float, m: Tensor | float) -> Tensor:
     """Incomplete elliptic integral of the second kind E(φ|m) for any real φ (DLMF 19.25.9)."""
-    phi, m = _broadcast(phi, m)
-    j, pr = _reduce_amplitude(phi)
-    s, c = torch.sin(pr), torch.cos(pr)
-    one = torch.ones_like(s)
-    c2, d2 = c * c, 1.0 - m * s * s
-    e = s * elliprf(c2, d2, one) - m * s**3 * elliprd(c2, d2, one) / 3.0
-    if bool(torch.any(j != 0)):
-        e = e + 2.0 * j * ellipe(torch.where(j != 0, m, torch.zeros_like(m)))
-    return e
+    return legendre(*_broadcast(phi, m), e=True).E
 
 
 def ellippiinc(n: Tensor | float, phi: Tensor | float, m: Tensor | float) -> Tensor:
@@ -384,20 +488,12 @@ def ellippiinc(n: Tensor | float, phi: Tensor | float, m: Tensor | float) -> Ten
 
     Π(n; φ|m) = ∫₀^φ dθ / ((1 − n sin²θ) √(1 − m sin²θ)), computed as
     sin φ R_F(c, Δ², 1) + (n/3) sin³φ R_J(c, Δ², 1, 1 − n sin²φ) (DLMF 19.25.14); the
-    Cauchy principal value where n sin²φ > 1.
+    Cauchy principal value where n sin²φ > 1. ``n`` may carry extra leading dimensions
+    (several characteristics share the R_F and the x, y, z part of R_J's duplication).
     """
     n, phi, m = _convert(n, phi, m)
     phi, m = torch.broadcast_tensors(phi, m)
-    j, pr = _reduce_amplitude(phi)
-    s, c = torch.sin(pr), torch.cos(pr)
-    one = torch.ones_like(s)
-    s2 = s * s
-    c2, d2 = c * c, 1.0 - m * s2
-    # n may carry extra leading dimensions (several characteristics): R_F and the x, y, z
-    # part of R_J's duplication are then shared between them
-    val = s * elliprf(c2, d2, one) + n * s * s2 * elliprj(c2, d2, one, 1.0 - n * s2) / 3.0
-    if bool(torch.any(j != 0)):
-        val = val + 2.0 * j * ellippi(n, torch.where(j != 0, m, torch.zeros_like(m)))
+    val = legendre(phi, m, n).Pi
     return torch.broadcast_to(val, torch.broadcast_shapes(n.shape, phi.shape))
 
 

@@ -33,14 +33,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .elliptic import (
-    ellipeinc,
-    ellipj,
-    ellipkinc,
-    ellippiinc,
-    elliprd,
-    elliprf,
-)
+from .elliptic import ellipeinc, ellipj, ellipkinc, ellippiinc, legendre, legendre_sc
 
 # radius at which the divergent observer end of I₁, I₂ is evaluated in cases 3 and 4; the
 # remainder after subtracting ln r_o and r_o + A/(2 r_o) is O(r_o⁻²)
@@ -64,16 +57,6 @@ def conserved_quantities(
 # ----------------------------------------------------------------------------------------
 # angular motion
 # ----------------------------------------------------------------------------------------
-
-
-def _sn2_integral(phi: Tensor, m: Tensor) -> Tensor:
-    """∫₀^{F(φ|m)} sn²(ψ|m) dψ = (F − E)/m, written without the 1/m (DLMF 19.25.9, 19.25.1)."""
-    j = torch.round(phi / math.pi)
-    pr = phi - j * math.pi
-    s, c = torch.sin(pr), torch.cos(pr)
-    one = torch.ones_like(s)
-    val = s**3 * elliprd(c * c, 1.0 - m * s * s, one) / 3.0
-    return val + 2.0 * j * elliprd(torch.zeros_like(m), 1.0 - m, one) / 3.0
 
 
 def angular_crossings(
@@ -146,23 +129,22 @@ def angular_crossings(
         base = first if n % 2 == 0 else second
         phis.append(base + two_pi * (n // 2))
     phi_n = torch.stack(phis)
-    m_n = m.expand_as(phi_n)
-    f_o = ellipkinc(phi_o, m)
-    tau = (ellipkinc(phi_n, m_n) - f_o) / c_theta
     # λ G_φ: when u₊ rounds to 1 (λ → 0) the ray passes over a pole, G_φ diverges and
     # λ G_φ → ±π per passage (sign of λ, + for λ = 0; φ is defined modulo 2π at the pole)
     polar = up_r >= 1.0 - 4.0 * torch.finfo(up_r.dtype).eps
     up_phi = torch.where(polar, torch.full_like(up_r, 0.5), up_r)
-    g_phi = (
-        ellippiinc(up_phi.expand_as(phi_n), phi_n, m_n) - ellippiinc(up_phi, phi_o, m)
-    ) / c_theta
+    # F, Π and the sn² integral D at the observer (row 0) and at every crossing, in one sweep
+    leg = legendre(torch.cat([phi_o.unsqueeze(0), phi_n]), m, up_phi, e=True)
+    tau = (leg.F[1:] - leg.F[0]) / c_theta
+    g_phi = (leg.Pi[1:] - leg.Pi[0]) / c_theta
     with torch.no_grad():
         passes = torch.floor((phi_n - 0.5 * math.pi) / math.pi) - torch.floor(
             (phi_o - 0.5 * math.pi) / math.pi
         )
     sign_lam = torch.where(lam >= 0, 1.0, -1.0).to(lam.dtype)
     lam_g_phi = torch.where(polar, math.pi * sign_lam * passes, lam * g_phi)
-    g_t = up_r * (_sn2_integral(phi_n, m_n) - _sn2_integral(phi_o, m)) / c_theta
+    # G_t = u₊ ∫sn² dX / C_θ and ∫₀^{F(φ)} sn² = D(φ|m) (DLMF 19.2.6), no 1/m at m → 0
+    g_t = up_r * (leg.D[1:] - leg.D[0]) / c_theta
     nu_theta = sgn * torch.where(torch.cos(phi_n) >= 0, 1.0, -1.0).to(beta.dtype)
     return {"tau": tau, "lam_G_phi": lam_g_phi, "G_t": g_t, "nu_theta": nu_theta, "reach": reach}
 
@@ -211,12 +193,13 @@ def radial_roots(a: Tensor, lam: Tensor, eta: Tensor) -> dict[str, Tensor]:
 # ----------------------------------------------------------------------------------------
 
 
-def _r1_integral(alpha: Tensor, phi: Tensor, k: Tensor) -> Tensor:
+def _r1_integral(alpha: Tensor, phi: Tensor, k: Tensor, pi: Tensor | None = None) -> Tensor:
     """R₁(α; φ|k) = ∫₀^{F(φ)} dX / (1 + α cn X) (GL20 B62), any real α ≠ ±1.
 
     1/(1 + α cn) = [1/(1 − n sn²) − α cn/(1 − n sn²)]/(1 − α²) with n = α²/(α² − 1);
     ∫ cn dX/(1 − n sn²) = ∫ dt/(1 − (n − k)t²) with t = sn/dn, an atanh (n > k, as in GL20
     B63) or an atan (n < k). Both antiderivatives are principal values through the pole.
+    ``pi`` optionally supplies Π(n; φ|k).
     """
     a2 = alpha * alpha
     n = a2 / (a2 - 1.0)
@@ -230,7 +213,9 @@ def _r1_integral(alpha: Tensor, phi: Tensor, k: Tensor) -> Tensor:
     f_atanh = 0.5 * torch.log(torch.abs((1.0 + w * t) / (1.0 - w * t))) / w_safe
     f_atan = torch.atan(w * t) / w_safe
     f = torch.where(big, f_atanh, f_atan)
-    return (ellippiinc(n, phi, k) - alpha * f) / (1.0 - a2)
+    if pi is None:
+        pi = ellippiinc(n, phi, k)
+    return (pi - alpha * f) / (1.0 - a2)
 
 
 def _r2_integral(
@@ -239,6 +224,7 @@ def _r2_integral(
     k: Tensor,
     inv_one_plus: Tensor | None = None,
     r1: Tensor | None = None,
+    fe: tuple[Tensor, Tensor] | None = None,
 ) -> Tensor:
     """R₂(α; φ|k) = ∫₀^{F(φ)} dX / (1 + α cn X)² (cf. GL20 B65).
 
@@ -246,8 +232,8 @@ def _r2_integral(
     κ = k + (1 − k)α²; the overall sign of the first bracket was fixed against quadrature
     (tests/test_elliptic.py), since transcriptions of B65 differ on it.
 
-    ``inv_one_plus`` optionally supplies 1/(1 + α cos φ) computed without cancellation and
-    ``r1`` an already computed R₁(α; φ|k).
+    ``inv_one_plus`` optionally supplies 1/(1 + α cos φ) computed without cancellation,
+    ``r1`` an already computed R₁(α; φ|k) and ``fe`` the pair (F(φ|k), E(φ|k)).
     """
     a2 = alpha * alpha
     s, c = torch.sin(phi), torch.cos(phi)
@@ -255,39 +241,55 @@ def _r2_integral(
     kk = k + (1.0 - k) * a2
     inv = 1.0 / (1.0 + alpha * c) if inv_one_plus is None else inv_one_plus
     lin = alpha * s * dn * inv
-    first = (ellipkinc(phi, k) - a2 / kk * (ellipeinc(phi, k) - lin)) / (a2 - 1.0)
+    f, e = (ellipkinc(phi, k), ellipeinc(phi, k)) if fe is None else fe
+    first = (f - a2 / kk * (e - lin)) / (a2 - 1.0)
     if r1 is None:
         r1 = _r1_integral(alpha, phi, k)
     return first + (2.0 * k - a2 / (a2 - 1.0)) / kk * r1
 
 
-def _s1_integral(alpha: Tensor, phi: Tensor, k: Tensor) -> Tensor:
+def _s1_integral(
+    alpha: Tensor, phi: Tensor, k: Tensor, fpi: tuple[Tensor, Tensor] | None = None
+) -> Tensor:
     """S₁(α; φ|k) = ∫₀^{F(φ)} dX / (1 + α sc X) (GL20 B92).
 
     cn/(cn + α sn) = (cn² − α sn cn)/(1 − N sn²), N = 1 + α²; the first part gives
-    [X + α²Π(N; φ)]/N, the second (with v = dn) an elementary logarithm.
+    [X + α²Π(N; φ)]/N, the second (with v = dn) an elementary logarithm. ``fpi`` optionally
+    supplies (F(φ|k), Π(N; φ|k)).
     """
     a2 = alpha * alpha
     big_n = 1.0 + a2
     dn = torch.sqrt(1.0 - k * torch.sin(phi) ** 2)
     p2 = torch.sqrt(big_n / (big_n - k))
     logt = torch.log(torch.abs((p2 * dn - 1.0) * (p2 + 1.0) / ((p2 * dn + 1.0) * (p2 - 1.0))))
-    return (ellipkinc(phi, k) + a2 * ellippiinc(big_n, phi, k) + 0.5 * alpha * p2 * logt) / big_n
+    f, pi = (ellipkinc(phi, k), ellippiinc(big_n, phi, k)) if fpi is None else fpi
+    return (f + a2 * pi + 0.5 * alpha * p2 * logt) / big_n
 
 
-def _s2_integral(alpha: Tensor, phi: Tensor, k: Tensor, ratio: Tensor | None = None) -> Tensor:
+def _s2_integral(
+    alpha: Tensor,
+    phi: Tensor,
+    k: Tensor,
+    ratio: Tensor | None = None,
+    fe: tuple[Tensor, Tensor] | None = None,
+    s1: Tensor | None = None,
+) -> Tensor:
     """S₂(α; φ|k) = ∫₀^{F(φ)} dX / (1 + α sc X)² (GL20 B93).
 
-    ``ratio`` optionally supplies (α − tan φ)/(1 + α tan φ) computed without cancellation.
+    ``ratio`` optionally supplies (α − tan φ)/(1 + α tan φ) computed without cancellation,
+    ``fe`` the pair (F(φ|k), E(φ|k)) and ``s1`` an already computed S₁(α; φ|k).
     """
     a2 = alpha * alpha
     s, c = torch.sin(phi), torch.cos(phi)
     dn = torch.sqrt(1.0 - k * s * s)
     if ratio is None:
         ratio = (alpha * c - s) / (c + alpha * s)
-    bracket = (1.0 - k) * ellipkinc(phi, k) + a2 * ellipeinc(phi, k) + a2 * dn * ratio - a2 * alpha
+    f, e = (ellipkinc(phi, k), ellipeinc(phi, k)) if fe is None else fe
+    bracket = (1.0 - k) * f + a2 * e + a2 * dn * ratio - a2 * alpha
     pre = 1.0 / (1.0 + a2) + (1.0 - k) / (1.0 - k + a2)
-    return -bracket / ((1.0 + a2) * (1.0 - k + a2)) + pre * _s1_integral(alpha, phi, k)
+    if s1 is None:
+        s1 = _s1_integral(alpha, phi, k)
+    return -bracket / ((1.0 + a2) * (1.0 - k + a2)) + pre * s1
 
 
 # ----------------------------------------------------------------------------------------
@@ -313,17 +315,23 @@ def _case2(rp, rm, z, d12, d34, tau):
     k = r32 * r41 / (r31 * r42)
     c = 0.5 * torch.sqrt(r31 * r42)
     x_o = torch.sqrt(r31 / r41)
-    phi_o = torch.atan2(x_o, torch.sqrt(r43 / r41))
-    f_o = x_o * elliprf(r43 / r41, r43 / r42, torch.ones_like(k))
     turning = r4 > rp
     # horizon crossing for rays whose roots are all inside the horizon
     xh2 = r31 * (rp - r4) / (r41 * (rp - r3))
-    xh = torch.sqrt(torch.where(turning, torch.full_like(xh2, 0.25), xh2).clamp(0.0, 1.0))
-    x_h = -ellipkinc(torch.asin(xh), k)
+    xh2 = torch.where(turning, torch.full_like(xh2, 0.25), xh2).clamp(0.0, 1.0)
+    # F at the observer (sin²φ_o = r₃₁/r₄₁, cos²φ_o = r₄₃/r₄₁, Δ² = r₄₃/r₄₂: exact even
+    # next to the critical curve, where r₄₃ → 0) and at the horizon
+    f_end = legendre_sc(
+        torch.stack([x_o, torch.sqrt(xh2)]),
+        torch.stack([r43 / r41, 1.0 - xh2]),
+        k,
+        d2=torch.stack([r43 / r42, 1.0 - k * xh2]),
+    ).F
+    f_o, x_h = f_end[0], -f_end[1]
     tau_end = torch.where(turning, 2.0 * f_o / c, (x_h + f_o) / c)
     ok = tau < tau_end
     big_x = torch.where(ok, c * tau - f_o, -0.5 * f_o.expand_as(tau))
-    sn, cn, dn, am = ellipj(big_x, k.expand_as(big_x))
+    sn, cn, dn, _ = ellipj(big_x, k.expand_as(big_x))
     sn2 = sn * sn
     r = (r4 * r31 - r3 * r41 * sn2) / (r31 - r41 * sn2)
     nu_r = torch.where(turning & (big_x > 0), -1.0, 1.0).to(r.dtype)
@@ -331,9 +339,25 @@ def _case2(rp, rm, z, d12, d34, tau):
     n = r41 / r31
     horizons = [rp] if rm is None else [rp, rm]
     n_pm = [(h - r3) * r41 / ((h - r4) * r31) for h in horizons]
-    # all characteristics at once: R_F and R_J's x, y, z duplication are shared
-    pi_x = ellippiinc(torch.stack([*n_pm, n]).unsqueeze(1), am, k)
-    pi_o = ellippiinc(torch.stack([*n_pm, k / n]), phi_o, k)
+    # one sweep for every characteristic (n_±, n at the emission point; n_±, k/n at the
+    # observer) and E: the rows are the orders and, last, the observer
+    norder = tau.shape[0]
+    chars = torch.cat(
+        [
+            torch.stack([*n_pm, n]).unsqueeze(1).expand(-1, norder, -1),
+            torch.stack([*n_pm, k / n]).unsqueeze(1),
+        ],
+        dim=1,
+    )
+    leg = legendre_sc(
+        torch.cat([sn, x_o.unsqueeze(0)]),
+        torch.cat([cn * cn, (r43 / r41).unsqueeze(0)]),
+        k,
+        chars,
+        e=True,
+        d2=torch.cat([dn * dn, (r43 / r42).unsqueeze(0)]),
+    )
+    pi_x, pi_o = leg.Pi[:, :norder], leg.Pi[:, norder]
 
     def i_pm(i):
         h = horizons[i]
@@ -344,10 +368,10 @@ def _case2(rp, rm, z, d12, d34, tau):
     lin = r3 * r3 + 0.5 * r31 * r43
     g2 = (
         lin * big_x
-        - 0.5 * r31 * r42 * ellipeinc(am, k)
+        - 0.5 * r31 * r42 * leg.E[:norder]
         + 0.5 * r41 * r42 * sn * cn * dn / (1.0 - n * sn2)
     )
-    g2_o = -lin * f_o + 0.5 * r31 * r42 * ellipeinc(phi_o, k)
+    g2_o = -lin * f_o + 0.5 * r31 * r42 * leg.E[norder]
     i2 = (g2 - g2_o) / c + r3
     return r, nu_r, ok, turning, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
 
@@ -371,9 +395,9 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef):
     sab = torch.sqrt(big_a * big_b)
     k = ((big_a + big_b) ** 2 - r21 * r21) / (4.0 * big_a * big_b)
     phi_o = torch.acos((big_a - big_b) / (big_a + big_b))
-    f_o = ellipkinc(phi_o, k)
     xh = (big_a * (rp - r1) - big_b * (rp - r2)) / (big_a * (rp - r1) + big_b * (rp - r2))
-    x_h = ellipkinc(torch.acos(xh.clamp(-1.0, 1.0)), k)
+    f_end = legendre(torch.stack([phi_o, torch.acos(xh.clamp(-1.0, 1.0))]), k).F
+    f_o, x_h = f_end[0], f_end[1]
     tau_end = (f_o - x_h) / sab
     ok = tau < tau_end
     big_x = torch.where(ok, f_o - sab * tau, 0.5 * (f_o + x_h).expand_as(tau))
@@ -387,34 +411,42 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef):
         (big_b * (r2 - h) + big_a * (h - r1), big_b * (r2 - h) - big_a * (h - r1)) for h in horizons
     ]
     al0 = (big_b + big_a) / (big_b - big_a)
-    # R₁ for α_± and α₀ in one sweep (shared R_F / R_J work), reused by R₂
-    r1_x = _r1_integral(torch.stack([*(qq / pp for pp, qq in pq), al0]).unsqueeze(1), am, k)
-    r1_o = _r1_integral(torch.stack([qq / pp for pp, qq in pq]), phi_o, k)
+    alphas = torch.stack([*(qq / pp for pp, qq in pq), al0])
+    # finite-observer end of I₁ and I₂
+    rho0 = (big_b * r2 + big_a * r1) / (big_a + big_b)
+    kap = 2.0 * big_a * big_b * r21 / (big_b**2 - big_a**2)
+    ro = _R_REG
+    den_o = big_a * (ro - r1) + big_b * (ro - r2)
+    phi_ro = torch.acos((big_a * (ro - r1) - big_b * (ro - r2)) / den_o)
+    inv_o = (big_b - big_a) * den_o / (2.0 * big_a * big_b * r21)  # 1/(1 + α₀ cos φ_ro)
+
+    # one sweep: rows are the orders, the observer and r_o; characteristics α_±, α₀
+    norder = tau.shape[0]
+    a2s = alphas * alphas
+    leg = legendre(
+        torch.cat([am, phi_o.unsqueeze(0), phi_ro.unsqueeze(0)]),
+        k,
+        (a2s / (a2s - 1.0)).unsqueeze(1),
+        e=True,
+    )
+    r1_x = _r1_integral(alphas.unsqueeze(1), am, k, pi=leg.Pi[:, :norder])
+    r1_o = _r1_integral(alphas[:-1], phi_o, k, pi=leg.Pi[:-1, norder])
 
     def i_pm(i):
         pp, qq = pq[i]
         diff = r1_x[i] - r1_o[i]
         return (big_b + big_a) * tau / qq + (2.0 * big_a * big_b * r21 / (pp * qq)) * diff / sab
 
-    # finite-observer regularisation of I₁ and I₂
-    rho0 = (big_b * r2 + big_a * r1) / (big_a + big_b)
-    kap = 2.0 * big_a * big_b * r21 / (big_b**2 - big_a**2)
-    ro = _R_REG
-    den_o = big_a * (ro - r1) + big_b * (ro - r2)
-    x_ro = (big_a * (ro - r1) - big_b * (ro - r2)) / den_o
-    phi_ro = torch.acos(x_ro)
-    f_ro = ellipkinc(phi_ro, k)
-    inv_o = (big_b - big_a) * den_o / (2.0 * big_a * big_b * r21)  # 1/(1 + α₀ cos φ_ro)
-    r1_e, r1_ro = r1_x[-1], _r1_integral(al0, phi_ro, k)
-    r2_e = _r2_integral(al0, am, k, r1=r1_e)
-    r2_o = _r2_integral(al0, phi_ro, k, inv_one_plus=inv_o, r1=r1_ro)
-    r1_o0 = r1_ro
+    f_ro, e_ro = leg.F[norder + 1], leg.E[norder + 1]
+    r1_e, r1_ro = r1_x[-1], _r1_integral(al0, phi_ro, k, pi=leg.Pi[-1, norder + 1])
+    r2_e = _r2_integral(al0, am, k, r1=r1_e, fe=(leg.F[:norder], leg.E[:norder]))
+    r2_o = _r2_integral(al0, phi_ro, k, inv_one_plus=inv_o, r1=r1_ro, fe=(f_ro, e_ro))
     # dτ = −dX/√(AB); integrate from X(r_o) to X
-    i1 = -(rho0 * (big_x - f_ro) + kap * (r1_e - r1_o0)) / sab - math.log(ro)
+    i1 = -(rho0 * (big_x - f_ro) + kap * (r1_e - r1_ro)) / sab - math.log(ro)
     i2 = (
         -(
             rho0 * rho0 * (big_x - f_ro)
-            + 2.0 * rho0 * kap * (r1_e - r1_o0)
+            + 2.0 * rho0 * kap * (r1_e - r1_ro)
             + kap * kap * (r2_e - r2_o)
         )
         / sab
@@ -445,9 +477,8 @@ def _case4(rp, rm, z, d12, d34, tau, big_a_coef):
     psi0 = torch.atan(g0)
     half = 0.5 * (cc + dd)
     phi_o = 0.5 * math.pi + psi0
-    f_o = ellipkinc(phi_o, k)
-    xh = (rp + b1) / a2_
-    x_h = ellipkinc(torch.atan(xh) + psi0, k)
+    f_end = legendre(torch.stack([phi_o, torch.atan((rp + b1) / a2_) + psi0]), k).F
+    f_o, x_h = f_end[0], f_end[1]
     tau_end = (f_o - x_h) / half
     ok = tau < tau_end
     big_x = torch.where(ok, f_o - half * tau, 0.5 * (f_o + x_h).expand_as(tau))
@@ -455,22 +486,39 @@ def _case4(rp, rm, z, d12, d34, tau, big_a_coef):
     r = a2_ * torch.tan(am - psi0) - b1
     nu_r = torch.ones_like(r)
 
-    def i_pm(rpm):
-        xpm = (rpm + b1) / a2_
-        gpm = (g0 * xpm - 1.0) / (g0 + xpm)
-        lin = g0 / (a2_ * (1.0 - g0 * xpm))
-        coef = (1.0 + g0 * g0) * gpm / (a2_ * (1.0 - g0 * xpm) ** 2)
-        diff = _s1_integral(gpm, am, k) - _s1_integral(gpm, phi_o, k)
+    horizons = [rp] if rm is None else [rp, rm]
+    xpm = [(h + b1) / a2_ for h in horizons]
+    gs = torch.stack([*((g0 * x - 1.0) / (g0 + x) for x in xpm), g0])
+    ro = _R_REG
+    x4o = (ro + b1) / a2_
+    phi_ro = torch.atan(x4o) + psi0
+
+    # one sweep: rows are the orders, the observer and r_o; characteristics 1 + g_±², 1 + g₀²
+    norder = tau.shape[0]
+    leg = legendre(
+        torch.cat([am, phi_o.unsqueeze(0), phi_ro.unsqueeze(0)]),
+        k,
+        (1.0 + gs * gs).unsqueeze(1),
+        e=True,
+    )
+    f_x, e_x = leg.F[:norder], leg.E[:norder]
+    f_ro, e_ro = leg.F[norder + 1], leg.E[norder + 1]
+
+    def i_pm(i):
+        gpm = gs[i]
+        lin = g0 / (a2_ * (1.0 - g0 * xpm[i]))
+        coef = (1.0 + g0 * g0) * gpm / (a2_ * (1.0 - g0 * xpm[i]) ** 2)
+        diff = _s1_integral(gpm, am, k, fpi=(f_x, leg.Pi[i, :norder])) - _s1_integral(
+            gpm, phi_o, k, fpi=(f_o, leg.Pi[i, norder])
+        )
         return lin * tau - coef * diff / half
 
     aa1 = a2_ / g0 - b1
     aa0 = a2_ * (1.0 + g0 * g0) / g0
-    ro = _R_REG
-    x4o = (ro + b1) / a2_
-    phi_ro = torch.atan(x4o) + psi0
-    f_ro = ellipkinc(phi_ro, k)
-    s1_e, s1_o = _s1_integral(g0, am, k), _s1_integral(g0, phi_ro, k)
-    s2_e, s2_o = _s2_integral(g0, am, k), _s2_integral(g0, phi_ro, k, ratio=-x4o)
+    s1_e = _s1_integral(g0, am, k, fpi=(f_x, leg.Pi[-1, :norder]))
+    s1_o = _s1_integral(g0, phi_ro, k, fpi=(f_ro, leg.Pi[-1, norder + 1]))
+    s2_e = _s2_integral(g0, am, k, fe=(f_x, e_x), s1=s1_e)
+    s2_o = _s2_integral(g0, phi_ro, k, ratio=-x4o, fe=(f_ro, e_ro), s1=s1_o)
     i1 = -(aa1 * (big_x - f_ro) - aa0 * (s1_e - s1_o)) / half - math.log(ro)
     i2 = (
         -(aa1 * aa1 * (big_x - f_ro) - 2.0 * aa1 * aa0 * (s1_e - s1_o) + aa0 * aa0 * (s2_e - s2_o))
@@ -478,7 +526,7 @@ def _case4(rp, rm, z, d12, d34, tau, big_a_coef):
         - ro
         - big_a_coef / (2.0 * ro)
     )
-    return r, nu_r, ok, i_pm(rp), (i_pm(rm) if rm is not None else None), i1, i2
+    return r, nu_r, ok, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
 
 
 def radial_solution(a: Tensor, lam: Tensor, eta: Tensor, tau: Tensor) -> dict[str, Tensor]:

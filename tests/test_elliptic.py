@@ -36,6 +36,12 @@ def test_carlson_rf_rd_rj_rc_vs_scipy():
     assert rel_err(el.elliprj(T(x), T(y), T(z), T(p)), sp.elliprj(x, y, z, p)) < 1e-13
     yc = RNG.uniform(-5, 5, 600)
     assert rel_err(el.elliprc(T(x), T(yc)), sp.elliprc(x, yc)) < 1e-13
+    # R_C's closed forms at the edges: y ≪ x, y ≈ x (series), y < 0 with |y| ≪ x, x = 0
+    xe = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1e-30, 5.0, 1.0, 1.0, 2.0, 0.0])
+    ye = np.array(
+        [1e-20, 1 - 1e-9, 1 + 1e-9, 1 + 2e-3, 1 - 2e-3, 1.0, -1e-12, -1e12, 1e20, 0.9999, 3.0]
+    )
+    assert rel_err(el.elliprc(T(xe), T(ye)), sp.elliprc(xe, ye)) < 1e-13
 
 
 def test_rj_principal_value_for_negative_p():
