@@ -68,12 +68,12 @@ def _convert(*args: Tensor | float) -> list[Tensor]:
     return [torch.as_tensor(a, dtype=dtype, device=device) for a in args]
 
 
-def _steps_needed(pairs: list[tuple[Tensor, Tensor]], fac: float) -> int:
-    """Duplication steps still needed for 4⁻ⁿ Q ≤ |Aₙ| (Carlson 1995's stopping rule).
+def _steps_needed(pairs: list[tuple[Tensor, Tensor]]) -> int:
+    """Duplication steps still needed for Q ≤ |4ⁿAₙ| (Carlson 1995's stopping rule, scaled).
 
-    Aₙ shrinks slowly while Q is divided by 4 per step, so the count predicted from the
-    current Aₙ is taken in one go and then re-checked: two or three host syncs per sweep
-    instead of one per step. One sync serves all integrals of a sweep.
+    4ⁿAₙ grows by ~4 per step, so the count predicted from the current value is taken in one
+    go and then re-checked: two or three host syncs per sweep instead of one per step, and
+    one sync serves all integrals of a sweep.
     """
     with torch.no_grad():
         worst = []
@@ -81,19 +81,21 @@ def _steps_needed(pairs: list[tuple[Tensor, Tensor]], fac: float) -> int:
             if q.numel():
                 ratio = q / a.abs()
                 worst.append(torch.where(torch.isfinite(ratio), ratio, 0.0).amax())
-        w = float(torch.stack(worst).amax()) * fac if worst else 0.0
+        w = float(torch.stack(worst).amax()) if worst else 0.0
     if w <= 1.0:
         return 0
     return max(1, math.ceil(math.log(w) / math.log(4.0)))
 
 
-def _rc_one(e: Tensor, ratio: Tensor | None = None) -> Tensor:
+def _rc_one(e: Tensor, ratio: Tensor | None = None, emax: float | None = None) -> Tensor:
     """R_C(1, 1 + e) for e > −1 in closed form (DLMF 19.2.18-19), a Taylor series near e = 0.
 
-    ``ratio`` optionally supplies 1 + e itself, for full accuracy when it is ≪ 1.
+    ``ratio`` optionally supplies 1 + e itself, for full accuracy when it is ≪ 1; ``emax``
+    a known max |e|.
     """
-    with torch.no_grad():
-        emax = float(e.abs().amax()) if e.numel() else 0.0
+    if emax is None:
+        with torch.no_grad():
+            emax = float(e.abs().amax()) if e.numel() else 0.0
     if emax < 1e-3:
         if emax < 1e-6:  # e³/7 below round-off
             return 1.0 + e * (-1.0 / 3.0 + e / 5.0)
@@ -115,6 +117,26 @@ def _rc_one(e: Tensor, ratio: Tensor | None = None) -> Tensor:
     log_ratio = torch.log1p(en) if ratio is None else torch.log(torch.where(down, ratio, 0.5))
     closed_n = (torch.log1p(root_n) - 0.5 * log_ratio) / root_n
     return torch.where(up, torch.atan(root_p) / root_p, torch.where(down, closed_n, series))
+
+
+def _rc_one_sweep(e: Tensor, terms: int) -> tuple[Tensor, int]:
+    """R_C(1, 1 + e) inside an R_J sweep, and the series length the next step needs.
+
+    |e| decreases monotonically along the sweep (every scaled argument grows), so once it
+    is below 1e-6 three series terms are exact to round-off for the rest of the sweep and
+    no further check (host sync) is needed.
+    """
+    if terms > 3:
+        with torch.no_grad():
+            emax = float(e.abs().amax()) if e.numel() else 0.0
+        if emax >= 1e-3:
+            return _rc_one(e, emax=emax), 6
+        if emax >= 1e-6:
+            series = 1.0 + e * (
+                -1.0 / 3.0 + e * (1.0 / 5.0 + e * (-1.0 / 7.0 + e * (1.0 / 9.0 - e / 11.0)))
+            )
+            return series, 5
+    return 1.0 + e * (-1.0 / 3.0 + e / 5.0), 3
 
 
 def _rc_positive(x: Tensor, y: Tensor) -> Tensor:
@@ -156,16 +178,16 @@ def _carlson(
             q = mid + (hi - mid) * (mid - lo) / (mid - p_neg)
             p = torch.where(neg, q, p)
 
+    # Scaled variables Xₙ = 4ⁿxₙ (likewise Y, Z, P): the step becomes Xₙ₊₁ = Xₙ + Λₙ with
+    # Λₙ = 4ⁿλₙ, and the R_J argument eₙ = 4⁻³ⁿδ/dₙ² = δ/Dₙ² loses its scale factor.
     af = (x + y + z) / 3.0
     qf = (3.0 * eps) ** (-1.0 / 6.0) * torch.maximum(
         torch.maximum((af - x).abs(), (af - y).abs()), (af - z).abs()
     )
-    pairs = [(qf, af)]
     qfac = (eps / 4.0) ** (-1.0 / 6.0)
     if rd:
         ad = (x + y + 3.0 * z) / 5.0
         qd = qfac * torch.maximum(torch.maximum((ad - x).abs(), (ad - y).abs()), (ad - z).abs())
-        pairs.append((qd, ad))
         acc_d = torch.zeros_like(x)
     if p is not None:
         aj = (x + y + z + 2.0 * p) / 5.0
@@ -173,57 +195,65 @@ def _carlson(
             torch.maximum((aj - x).abs(), (aj - y).abs()),
             torch.maximum((aj - z).abs(), (aj - p).abs()),
         )
-        pairs.append((qj, aj))
         delta = (p - x) * (p - y) * (p - z)
         acc_j = torch.zeros_like(aj)
-    an_f, an_d, an_j = af, (ad if rd else None), (aj if p is not None else None)
-    xn, yn, zn, pn, fac = x, y, z, p, 1.0
+        rc_terms = 6  # R_C(1, 1 + e) series length; e shrinks monotonically along the sweep
+    xn, yn, zn, pn = x, y, z, p
     done = 0
     while done < _MAX_ITER:
-        means = [an_f] + ([an_d] if rd else []) + ([an_j] if p is not None else [])
-        k = _steps_needed([(q, a) for (q, _), a in zip(pairs, means, strict=True)], fac)
+        pairs = [(qf, (xn + yn + zn) / 3.0)]
+        if rd:
+            pairs.append((qd, (xn + yn + 3.0 * zn) / 5.0))
+        if p is not None:
+            pairs.append((qj, (xn + yn + zn + 2.0 * pn) / 5.0))
+        k = _steps_needed(pairs)
         if k == 0:
             break
         for _ in range(min(k, _MAX_ITER - done)):
+            two_n = 2.0**done  # 2ⁿ = 4ⁿ/2ⁿ: the weight of step n's terms in scaled variables
             sx, sy, sz = torch.sqrt(xn), torch.sqrt(yn), torch.sqrt(zn)
             lam = sx * (sy + sz) + sy * sz
             if rd:
-                acc_d = acc_d + fac / (sz * (zn + lam))
-                an_d = (an_d + lam) / 4.0
+                acc_d = torch.add(acc_d, torch.reciprocal(sz * (zn + lam)), alpha=two_n)
             if pn is not None:
                 sp = torch.sqrt(pn)
                 d = (sp + sx) * (sp + sy) * (sp + sz)
-                acc_j = acc_j + fac * _rc_one((fac**3) * delta / (d * d)) / d
-                pn = (pn + lam) / 4.0
-                an_j = (an_j + lam) / 4.0
-            xn, yn, zn = (xn + lam) / 4.0, (yn + lam) / 4.0, (zn + lam) / 4.0
-            an_f = (an_f + lam) / 4.0
-            fac = fac / 4.0
+                e = delta / (d * d)
+                rc, rc_terms = _rc_one_sweep(e, rc_terms)
+                acc_j = torch.add(acc_j, rc / d, alpha=two_n)
+                pn = pn + lam
+            xn, yn, zn = xn + lam, yn + lam, zn + lam
             done += 1
+    two_n = 2.0**done
 
-    big_x = (af - x) * fac / an_f
-    big_y = (af - y) * fac / an_f
+    an = (xn + yn + zn) / 3.0
+    big_x = (af - x) / an
+    big_y = (af - y) / an
     big_z = -big_x - big_y
     e2 = big_x * big_y - big_z * big_z
     e3 = big_x * big_y * big_z
-    rf = (1.0 - e2 / 10.0 + e3 / 14.0 + e2 * e2 / 24.0 - 3.0 * e2 * e3 / 44.0) / torch.sqrt(an_f)
+    rf = (1.0 - e2 / 10.0 + e3 / 14.0 + e2 * e2 / 24.0 - 3.0 * e2 * e3 / 44.0) * (
+        two_n / torch.sqrt(an)
+    )
 
     out_d = None
     if rd:
-        big_x = (ad - x) * fac / an_d
-        big_y = (ad - y) * fac / an_d
+        an = (xn + yn + 3.0 * zn) / 5.0
+        big_x = (ad - x) / an
+        big_y = (ad - y) / an
         big_z = -(big_x + big_y) / 3.0
         xy, z2 = big_x * big_y, big_z * big_z
         series = _rd_rj_series(
             xy - 6.0 * z2, (3.0 * xy - 8.0 * z2) * big_z, 3.0 * (xy - z2) * z2, xy * z2 * big_z
         )
-        out_d = fac * series / (an_d * torch.sqrt(an_d)) + 3.0 * acc_d
+        out_d = two_n * series / (an * torch.sqrt(an)) + 3.0 * acc_d
 
     out_j = None
     if p is not None:
-        big_x = (aj - x) * fac / an_j
-        big_y = (aj - y) * fac / an_j
-        big_z = (aj - z) * fac / an_j
+        an = (xn + yn + zn + 2.0 * pn) / 5.0
+        big_x = (aj - x) / an
+        big_y = (aj - y) / an
+        big_z = (aj - z) / an
         big_p = -(big_x + big_y + big_z) / 2.0
         p2 = big_p * big_p
         xyz = big_x * big_y * big_z
@@ -234,7 +264,7 @@ def _carlson(
             (2.0 * xyz + e2 * big_p + 3.0 * p2 * big_p) * big_p,
             xyz * p2,
         )
-        out_j = fac * series / (an_j * torch.sqrt(an_j)) + 6.0 * acc_j
+        out_j = two_n * series / (an * torch.sqrt(an)) + 6.0 * acc_j
         if pv:
             rc = elliprc(lo * hi / mid, p_neg * q / mid)
             out_pv = ((q - mid) * out_j - 3.0 * rf + 3.0 * rc) / (mid - p_neg)
