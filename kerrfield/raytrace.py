@@ -38,9 +38,9 @@ from ._version import __version__
 from .geodesics import (
     STATUS_MISSES,
     STATUS_OK,
-    angular_crossings,
     conserved_quantities,
     radial_solution,
+    surface_crossings,
 )
 from .redshift import GeneralVelocity, redshift, velocity_attrs
 
@@ -186,7 +186,7 @@ def trace_rays(
     a = _scalar(spin, alpha, "spin")
     theta_o = _scalar(inclination, alpha, "inclination") * (math.pi / 180.0)
     lam, eta = conserved_quantities(a, theta_o, alpha, beta)
-    ang = angular_crossings(a, theta_o, lam, eta, beta, math.cos(theta_s), orders)
+    ang = surface_crossings(a, theta_o, lam, eta, beta, math.cos(theta_s), orders)
     reach = ang["reach"]
     # lanes that never reach the surface get a harmless stand-in ray (no NaN in backward)
     lam_r = torch.where(reach, lam, torch.zeros_like(lam))
