@@ -10,6 +10,8 @@ Notation (G = c = M = 1):
 * τ is measured *backwards* along the ray, from the observer (τ = 0) to the emission point.
 * Angular motion: u = cos θ = √u₊ sin Φ, with Φ the Jacobi amplitude of C_θ τ + const,
   C_θ = a√(−u₋) (GL20 eqs. 11, 19, 26-29). G_θ = τ, G_φ = ∫dτ/sin²θ, G_t = ∫cos²θ dτ.
+  Vortical rays (η < 0): u² = u₊ dn²(ψ|m), m = (u₊ − u₋)/u₊, |dψ/dτ| = |a|√u₊ (GL20 eqs.
+  54-59 after the imaginary-modulus transformation); see :func:`_vortical_crossings`.
 * Radial motion: the four roots r₁..r₄ (GL20 eqs. 95-96) and three cases — four real roots
   (case 2, sn inversion, GL20 B45-B46), two real (case 3, cn inversion, B74-B75) and none
   (case 4, sc inversion, B104-B109). Radial integrals I_±, I₁, I₂ (GL20 B48-B50, B78-B80,

@@ -14,8 +14,9 @@ repeatedly; n = 0 is the first crossing (direct image), n = 1 the second (first 
 ring), and so on.
 
 Status codes (int8): 0 the n-th crossing exists; 1 the ray falls into the horizon first;
-2 it escapes back to infinity first; 3 its polar motion never reaches the surface (η ≤ 0,
-or the surface lies outside the ray's θ range).
+2 it escapes back to infinity first; 3 its polar motion never reaches the surface (the
+surface lies outside the ray's θ range; vortical rays, η < 0, only reach cones on the
+observer's side of the equator).
 """
 
 from __future__ import annotations
