@@ -14,8 +14,9 @@ repeatedly; n = 0 is the first crossing (direct image), n = 1 the second (first 
 ring), and so on.
 
 Status codes (int8): 0 the n-th crossing exists; 1 the ray falls into the horizon first;
-2 it escapes back to infinity first; 3 its polar motion never reaches the surface (η ≤ 0,
-or the surface lies outside the ray's θ range).
+2 it escapes back to infinity first; 3 its polar motion never reaches the surface (the
+surface lies outside the ray's θ range; vortical rays, η < 0, only reach cones on the
+observer's side of the equator).
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ from ._version import __version__
 from .geodesics import (
     STATUS_MISSES,
     STATUS_OK,
-    angular_crossings,
     conserved_quantities,
     radial_solution,
+    surface_crossings,
 )
 from .redshift import GeneralVelocity, redshift, velocity_attrs
 
@@ -186,7 +187,7 @@ def trace_rays(
     a = _scalar(spin, alpha, "spin")
     theta_o = _scalar(inclination, alpha, "inclination") * (math.pi / 180.0)
     lam, eta = conserved_quantities(a, theta_o, alpha, beta)
-    ang = angular_crossings(a, theta_o, lam, eta, beta, math.cos(theta_s), orders)
+    ang = surface_crossings(a, theta_o, lam, eta, beta, math.cos(theta_s), orders)
     reach = ang["reach"]
     # lanes that never reach the surface get a harmless stand-in ray (no NaN in backward)
     lam_r = torch.where(reach, lam, torch.zeros_like(lam))

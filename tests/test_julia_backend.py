@@ -172,6 +172,11 @@ def _geometries():
         pytest.param(dict(spin=0.99, inclination=80.0, surface=Cone(70.0),
                           velocity=GeneralVelocity(0.6, 0.2, 0.3)),
                      id="a0.99-i80-cone70-general"),
+        # the screen centre: mostly vortical rays (η < 0) crossing a cone, α = 0 on the grid
+        pytest.param(dict(spin=0.94, inclination=30.0, surface=Cone(20.0), velocity="keplerian",
+                          fov=1.2, npix=25), id="a0.94-i30-cone20-vortical"),
+        pytest.param(dict(spin=-0.7, inclination=150.0, surface=Cone(140.0), velocity="zamo",
+                          fov=1.0, npix=24), id="a-0.7-i150-cone140-vortical"),
     ]
 
 
@@ -197,6 +202,9 @@ rays over the pole) is on its grid.
     assert dj.attrs["backend"] == "julia"
     np.testing.assert_array_equal(dj.status.values, dt.status.values)
     assert (dt.status.values == 0).sum() > 100
+    if "vortical" in str(geometry):
+        vort_ok = (dt.status.values == 0) & (dt.eta.values < 0)[None]
+        assert vort_ok[0].sum() > 50, vort_ok.sum(axis=(1, 2))
     worst = {}
     for name in (*FLOAT_VARS, "lam", "eta"):
         t, j = dt[name].values, dj[name].values

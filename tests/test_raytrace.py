@@ -65,6 +65,80 @@ def test_against_numerical_geodesic_integration(spin, incl, ths):
     assert {0, 1} <= statuses  # rays inside and outside the critical curve
 
 
+# vortical rays (η < 0) on cones of the observer's hemisphere: (spin, inclination, cone,
+# extra pixels). The extras were picked from a scan of the η < 0 region as rays that cross the
+# cone twice (a turning point of θ just beyond θs) before falling in: n = 1 images exist.
+VORTICAL_GEOMETRIES = [
+    (0.94, 30.0, 20.0, [(-0.5264, 0.4559), (0.5828, 0.5373), (-0.6204, 0.5861)]),
+    (0.94, 30.0, 40.0, []),
+    (-0.7, 150.0, 160.0, []),
+    (-0.7, 150.0, 140.0, []),
+    (0.99, 20.0, 10.0, [(-0.2772, 0.3721), (0.396, 0.7814), (0.1782, 0.9117)]),
+]
+
+
+def _vortical_rays(spin: float, incl: float, seed: int, n: int = 16):
+    """Screen points with η < 0: |α| < |a|, β² < (a² − α²)cos²θo."""
+    rng = np.random.default_rng(seed)
+    co = abs(math.cos(math.radians(incl)))
+    al = rng.uniform(-0.95, 0.95, n) * abs(spin)
+    be = rng.uniform(-0.95, 0.95, n) * np.sqrt(spin * spin - al * al) * co
+    return al, be
+
+
+@pytest.mark.parametrize("spin,incl,ths,extra", VORTICAL_GEOMETRIES)
+def test_vortical_rays_on_cones_against_numerical_integration(spin, incl, ths, extra):
+    al, be = _vortical_rays(spin, incl, int(10 * ths + 100 * abs(spin)))
+    if extra:
+        al = np.concatenate([al, [p[0] for p in extra]])
+        be = np.concatenate([be, [p[1] for p in extra]])
+    out = kf.trace_rays(
+        spin, incl, torch.tensor(al), torch.tensor(be), orders=(0, 1, 2), surface=kf.Cone(ths)
+    )
+    assert bool((out["eta"] < 0).all())
+    counts = {s: 0 for s in range(4)}
+    n1 = 0
+    for i in range(al.size):
+        ref = trace_numeric(spin, incl, al[i], be[i], ths, nmax=2)
+        for n in range(3):
+            st, r_ref, phi_ref, t_ref = ref[n]
+            assert int(out["status"][n, i]) == st, (al[i], be[i], n)
+            counts[st] += 1
+            if st == 0:
+                n1 += n >= 1
+                assert float(out["r_s"][n, i]) == pytest.approx(r_ref, rel=1e-8), (al[i], be[i])
+                assert float(out["phi_s"][n, i]) == pytest.approx(phi_ref, abs=1e-7)
+                # as in the test above; vortical rays near the case 3/4 boundary (r₁ ≈ r₂,
+                # both inside the horizon) lose up to ~3e-7 in the radial part of t_s
+                assert float(out["t_s"][n, i]) == pytest.approx(t_ref, abs=1e-6)
+    # both crossing and non-crossing vortical rays, and all n = 1 images picked above
+    assert counts[0] >= 2 and counts[1] >= 3, counts
+    assert n1 >= len(extra), n1
+
+
+def test_vortical_rays_miss_the_equator_and_the_other_hemisphere():
+    al, be = _vortical_rays(0.9, 40.0, 7, n=30)
+    for surface in ("equatorial", kf.Cone(130.0)):
+        out = kf.trace_rays(0.9, 40.0, torch.tensor(al), torch.tensor(be), surface=surface)
+        assert bool((out["status"] == 3).all()), surface
+    out = kf.trace_rays(0.9, 40.0, torch.tensor(al), torch.tensor(be), surface=kf.Cone(50.0))
+    assert int((out["status"][0] == 0).sum()) >= 3
+
+
+def test_vortical_ray_over_the_pole_is_continuous():
+    """α = 0 (λ = 0): a vortical ray passes over the pole; it agrees with α = ±1e-9."""
+    be = torch.linspace(-0.6, 0.6, 9, dtype=torch.float64)  # |β| < |a| cos θo: η < 0
+    zero = torch.zeros_like(be)
+    on = kf.trace_rays(0.94, 30.0, zero, be, orders=(0, 1), surface=kf.Cone(20.0))
+    assert bool((on["eta"] < 0).all()) and int((on["status"] == 0).sum()) >= 3
+    for d in (1e-9, -1e-9, 1e-6):
+        off = kf.trace_rays(0.94, 30.0, zero + d, be, orders=(0, 1), surface=kf.Cone(20.0))
+        assert torch.equal(on["status"], off["status"])
+        for v in ("r_s", "x", "y", "g", "t_s"):
+            diff = torch.nan_to_num((on[v] - off[v]).abs(), nan=0.0)
+            assert float(diff.max()) < 1e-5 * (1.0 + 1e3 * abs(d)), (v, d)
+
+
 def test_schwarzschild_critical_curve_and_shadow():
     al, be = kf.critical_curve(0.0, 37.0, 64)
     assert np.allclose(np.hypot(al, be), math.sqrt(27.0), rtol=1e-12)
@@ -219,6 +293,28 @@ def test_gradients_through_the_ray_tracer():
     assert torch.autograd.gradcheck(f, args, eps=1e-6, atol=1e-6, rtol=1e-4)
 
 
+def test_gradients_through_vortical_rays():
+    # η < 0 pixels with n = 0 and n = 1 images on the cone θs = 20° (see VORTICAL_GEOMETRIES)
+    al = torch.tensor([-0.5264, 0.5828, -0.6204], dtype=torch.float64)
+    be = torch.tensor([0.4559, 0.5373, 0.5861], dtype=torch.float64)
+
+    def f(spin, incl, a_, b_):
+        out = kf.trace_rays(
+            spin, incl, a_, b_, orders=(0, 1), surface=kf.Cone(20.0), velocity="keplerian"
+        )
+        assert bool((out["status"] == 0).all()) and bool((out["eta"] < 0).all())
+        # (t_s carries ~1e-9 of regularisation noise: too rough for finite differences)
+        return torch.cat([out[k].flatten() for k in ("r_s", "phi_ks", "x", "g")])
+
+    args = (
+        torch.tensor(0.94, dtype=torch.float64, requires_grad=True),
+        torch.tensor(30.0, dtype=torch.float64, requires_grad=True),
+        al.clone().requires_grad_(),
+        be.clone().requires_grad_(),
+    )
+    assert torch.autograd.gradcheck(f, args, eps=1e-6, atol=1e-6, rtol=1e-4, fast_mode=True)
+
+
 def test_full_image_gradients_are_finite():
     n = 25  # odd: the screen centre has η < 0 (status 3)
     axis = torch.linspace(-10, 10, n, dtype=torch.float64)
@@ -232,6 +328,27 @@ def test_full_image_gradients_are_finite():
     img.backward()
     assert torch.isfinite(spin.grad) and torch.isfinite(incl.grad)
     assert spin.grad != 0 and incl.grad != 0
+    # a cone image whose centre is vortical (η < 0) and partly reaches the cone (status 0)
+    axis = torch.linspace(-3, 3, n, dtype=torch.float64)
+    bb, aa = torch.meshgrid(axis, axis, indexing="ij")
+    spin = torch.tensor(0.94, dtype=torch.float64, requires_grad=True)
+    incl = torch.tensor(30.0, dtype=torch.float64, requires_grad=True)
+    out = kf.trace_rays(
+        spin,
+        incl,
+        aa.flatten(),
+        bb.flatten(),
+        orders=(0, 1),
+        surface=kf.Cone(20.0),
+        velocity="keplerian",
+    )
+    ok = out["status"] == 0
+    assert int((ok & (out["eta"] < 0)).sum()) >= 5 and {1, 3} <= set(
+        out["status"].flatten().tolist()
+    )
+    val = out["g"] * torch.exp(-out["r_s"] / 5) + 1e-3 * out["t_s"] + 1e-2 * out["phi_ks"]
+    torch.where(ok, val, torch.zeros_like(val)).sum().backward()
+    assert torch.isfinite(spin.grad) and torch.isfinite(incl.grad)
 
 
 def test_dataset_layout_units_and_netcdf_roundtrip(tmp_path):

@@ -90,7 +90,7 @@ function _trace_pixel!(i, a, theta_o, theta_s, us, alpha, beta, orders, velocity
     lam, eta = conserved_quantities(a, theta_o, alpha, beta)
     lam_v[i] = lam
     eta_v[i] = eta
-    S = angular_setup(a, theta_o, lam, eta, beta, us)
+    S = surface_setup(a, theta_o, lam, eta, beta, us)   # ordinary (η > 0) or vortical (η < 0)
     S.reach || return nothing                       # status stays 3 (never reaches surface)
     roots = radial_roots(a, lam, eta)
     sq = sqrt(1 - a * a)

@@ -184,6 +184,25 @@ end
     @test vort.eta[1] < 0
     @test all(vort.status .== KerrField.STATUS_MISSES)
     @test all(isnan, vort.vars["r_s"]) && all(isnan, vort.vars["g"])
+    # ... but vortical rays do cross cones on the observer's side (GL20 eqs. 54-59). Values
+    # from the independent DOP853 integration of tests/reference.py (rtol 1e-12)
+    vc = trace_rays(0.94, 30.0, [-0.5264], [0.4559], [0, 1, 2]; surface_theta_deg = 20.0)
+    @test vc.eta[1] < 0
+    @test vc.status[1, :] == Int8[0, 0, 1]
+    @test vc.vars["r_s"][1, 1] ≈ 1.8225522160079173 rtol = 1e-10
+    @test vc.vars["r_s"][1, 2] ≈ 1.363040868532685 rtol = 1e-10
+    @test vc.vars["phi_s"][1, 1] ≈ -1.5851414432461877 atol = 1e-8
+    @test vc.vars["phi_s"][1, 2] ≈ -5.354065267796112 atol = 1e-8
+    @test vc.vars["t_s"][1, 1] ≈ 1.4511044564856306 atol = 1e-7
+    @test vc.vars["t_s"][1, 2] ≈ 13.132417348546785 atol = 1e-7
+    @test vc.vars["nu_theta"][1, 1] == 1.0 && vc.vars["nu_theta"][1, 2] == -1.0
+    # never on the other hemisphere; α = 0 (λ = 0, over the pole) continuous with α = 1e-9
+    @test all(trace_rays(0.94, 30.0, [-0.5264], [0.4559], [0, 1]; surface_theta_deg = 160.0).status
+              .== KerrField.STATUS_MISSES)
+    p0 = trace_rays(0.94, 30.0, [0.0, 1e-9], [0.5, 0.5], [0]; surface_theta_deg = 20.0)
+    @test p0.status[:, 1] == Int8[0, 0]
+    @test p0.vars["x"][1, 1] ≈ p0.vars["x"][2, 1] atol = 1e-7
+    @test p0.vars["y"][1, 1] ≈ p0.vars["y"][2, 1] atol = 1e-7
     # λ = −α sin θo, η = (α² − a²)cos²θo + β²
     r = trace_rays(0.5, 30.0, [3.0], [4.0], [0])
     @test r.lam[1] ≈ -3 * sind(30.0)
