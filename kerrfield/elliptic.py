@@ -426,26 +426,44 @@ def legendre_sc(
     *,
     e: bool = False,
     d2: Tensor | None = None,
+    skip: Tensor | None = None,
 ) -> Legendre:
     """:func:`legendre` for |φ| ≤ π/2 given as s = sin φ and c² = cos²φ.
 
     Callers that know s, c² and Δ² = 1 − m s² exactly (e.g. sn, cn² and dn² from
     :func:`ellipj`, or ratios of radial roots) pass them, avoiding the round trip through φ
     and the cancellation in 1 − m s², which lose relative accuracy as φ → ±π/2 and m → 1.
+    ``skip`` is as in :func:`legendre`.
     """
     s, c2, m, n_t = _convert(s, c2, m, 0.0 if n is None else n)
     s2 = s * s
     one = torch.ones((), dtype=s.dtype, device=s.device)
     d2 = 1.0 - m * s2 if d2 is None else d2
-    rf, rd, rj = _carlson(c2, d2, one, None if n is None else 1.0 - n_t * s2, rd=e)
+    p = None
+    if n is not None:
+        p = 1.0 - n_t * s2
+        if skip is not None:
+            p = torch.where(skip, 1.0, p)
+    rf, rd, rj = _carlson(c2, d2, one, p, rd=e)
     f = s * rf
     d = s * s2 * rd / 3.0 if e else None
     pi = f + n_t * s * s2 * rj / 3.0 if n is not None else None
     return Legendre(f, None if d is None else f - m * d, d, pi)
 
 
+def _row_invariant(t: Tensor, ndim: int) -> bool:
+    """Whether ``t`` broadcast against an ``ndim``-dimensional amplitude is constant along
+    the amplitude's first axis."""
+    return t.dim() < ndim or t.shape[t.dim() - ndim] == 1
+
+
 def legendre(
-    phi: Tensor | float, m: Tensor | float, n: Tensor | float | None = None, *, e: bool = False
+    phi: Tensor | float,
+    m: Tensor | float,
+    n: Tensor | float | None = None,
+    *,
+    e: bool = False,
+    skip: Tensor | None = None,
 ) -> Legendre:
     """F(φ|m), and optionally E(φ|m), D(φ|m) and Π(n; φ|m), from one Carlson sweep.
 
@@ -456,7 +474,9 @@ def legendre(
 
     The ray tracer needs several of these at once for the same (φ, m); one duplication sweep
     serves them all. Arguments are broadcast, not expanded: ``n`` may carry extra leading
-    dimensions (several characteristics) and ``m`` may be smaller than ``phi``.
+    dimensions (several characteristics) and ``m`` may be smaller than ``phi``. When ``m``
+    and ``n`` do not vary along ``phi``'s first axis (rows of amplitudes), the complete
+    integrals join the same sweep as one extra row at φ = π/2.
 
     Parameters
     ----------
@@ -468,6 +488,11 @@ def legendre(
         Characteristic of Π; Π is not computed without it.
     e : bool
         Also compute E and D.
+    skip : Tensor of bool, optional
+        Broadcastable to Π's shape: (characteristic, amplitude) pairs whose Π is not needed
+        (typically an amplitude sitting exactly on that characteristic's pole). They are
+        evaluated at a harmless stand-in, so that no infinity reaches a backward pass, and
+        their Π is meaningless.
 
     Returns
     -------
@@ -480,23 +505,43 @@ def legendre(
     >>> round(float(out.F), 12), round(float(out.E), 12), round(float(out.Pi), 12)
     (1.083216772845, 0.927329883624, 1.192325436935)
     """
-    phi, m = _convert(phi, m)
+    phi, m, n_t = _convert(phi, m, 0.0 if n is None else n)
     j = torch.round(phi / math.pi)
     pr = phi - j * math.pi
-    c = torch.cos(pr)
-    out = legendre_sc(torch.sin(pr), c * c, m, n, e=e)
-    if not bool(torch.any(j != 0)):
-        return out
-    f, d, pi = out.F, out.D, out.Pi
+    s, c = torch.sin(pr), torch.cos(pr)
+    c2 = c * c
     wrap = j != 0
+    if not bool(wrap.any()):
+        return legendre_sc(s, c2, m, n, e=e, skip=skip)
+    nd = phi.dim()
+    if nd >= 1 and _row_invariant(m, nd) and _row_invariant(n_t, nd):
+        rows = phi.shape[0]
+        s = torch.cat([s, torch.ones_like(s[:1])])
+        c2 = torch.cat([c2, torch.zeros_like(c2[:1])])
+        if skip is not None and not _row_invariant(skip, nd):
+            ax = skip.dim() - nd
+            skip = torch.cat([skip, torch.zeros_like(skip.narrow(ax, 0, 1))], dim=ax)
+        both = legendre_sc(s, c2, m, n, e=e, skip=skip)
+
+        def split(t: Tensor | None) -> tuple[Tensor | None, Tensor | None]:
+            if t is None:
+                return None, None
+            ax = t.dim() - nd
+            return t.narrow(ax, 0, rows), t.narrow(ax, rows, 1)
+
+        (f, kc), (d, dc), (pi, pc) = split(both.F), split(both.D), split(both.Pi)
+    else:
+        out = legendre_sc(s, c2, m, n, e=e, skip=skip)
+        f, d, pi = out.F, out.D, out.Pi
+        one = torch.ones((), dtype=phi.dtype, device=phi.device)
+        full = legendre_sc(one, one - 1.0, m, n, e=e)  # φ = π/2: the complete integrals
+        kc, dc, pc = full.F, full.D, full.Pi
     two_j = 2.0 * j
-    zero = torch.zeros((), dtype=phi.dtype, device=phi.device)
-    full = legendre_sc(zero + 1.0, zero, m, n, e=e)  # φ = π/2: the complete integrals
-    f = f + torch.where(wrap, two_j * full.F, 0.0)
+    f = f + torch.where(wrap, two_j * kc, 0.0)
     if e:
-        d = d + torch.where(wrap, two_j * full.D, 0.0)
+        d = d + torch.where(wrap, two_j * dc, 0.0)
     if n is not None:
-        pi = pi + torch.where(wrap, two_j * full.Pi, 0.0)
+        pi = pi + torch.where(wrap, two_j * pc, 0.0)
     return Legendre(f, None if d is None else f - m * d, d, pi)
 
 

@@ -555,6 +555,18 @@ def _case2(rp, rm, z, d12, d34, tau):
     return r, nu_r, ok, turning, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
 
 
+def _observer_pole(nchar: int, nrow: int, row: int, device: torch.device) -> Tensor:
+    """Skip mask (characteristic, row, 1) for the last characteristic at the observer row.
+
+    In cases 3 and 4 the characteristic of the r-integrals (α₀, g₀) has its pole exactly at
+    r = ∞, i.e. at the observer's amplitude; that pair is never used (I₁, I₂ start from
+    r_o instead), and evaluating it would put an infinity into the backward pass.
+    """
+    mask = torch.zeros(nchar, nrow, 1, dtype=torch.bool, device=device)
+    mask[-1, row] = True
+    return mask
+
+
 def _case3(rp, rm, z, d12, d34, tau, big_a_coef):
     """Two real roots r₁ < r₂, r₃,₄ = z ± iw: cn inversion (GL20 B74-B75).
 
@@ -607,6 +619,7 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef):
         k,
         (a2s / (a2s - 1.0)).unsqueeze(1),
         e=True,
+        skip=_observer_pole(len(horizons) + 1, norder + 2, norder, am.device),
     )
     r1_x = _r1_integral(alphas.unsqueeze(1), am, k, pi=leg.Pi[:, :norder])
     r1_o = _r1_integral(alphas[:-1], phi_o, k, pi=leg.Pi[:-1, norder])
@@ -679,6 +692,7 @@ def _case4(rp, rm, z, d12, d34, tau, big_a_coef):
         k,
         (1.0 + gs * gs).unsqueeze(1),
         e=True,
+        skip=_observer_pole(len(horizons) + 1, norder + 2, norder, am.device),
     )
     f_x, e_x = leg.F[:norder], leg.E[:norder]
     f_ro, e_ro = leg.F[norder + 1], leg.E[norder + 1]
