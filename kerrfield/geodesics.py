@@ -135,10 +135,28 @@ def angular_crossings(
     # λ G_φ → ±π per passage (sign of λ, + for λ = 0; φ is defined modulo 2π at the pole)
     polar = up_r >= 1.0 - 4.0 * torch.finfo(up_r.dtype).eps
     up_phi = torch.where(polar, torch.full_like(up_r, 0.5), up_r)
-    # F, Π and the sn² integral D at the observer (row 0) and at every crossing, in one sweep
-    leg = legendre(torch.cat([phi_o.unsqueeze(0), phi_n]), m, up_phi, e=True)
-    tau = (leg.F[1:] - leg.F[0]) / c_theta
-    g_phi = (leg.Pi[1:] - leg.Pi[0]) / c_theta
+    # F, Π and the sn² integral D at the observer, the first two crossings and φ = π/2 (the
+    # complete integrals), in one sweep. DLMF 19.2.10: an amplitude jπ + φ_r adds 2j
+    # complete integrals, and crossing n is crossing n mod 2 plus n//2 turns of Φ (j + 2).
+    base = torch.stack([phi_o, first, second])
+    j = torch.round(base / math.pi)
+    pr = base - j * math.pi
+    c = torch.cos(pr)
+    one = torch.ones_like(phi_o).unsqueeze(0)
+    leg = legendre_sc(
+        torch.cat([torch.sin(pr), one]), torch.cat([c * c, one - 1.0]), m, up_phi, e=True
+    )
+
+    def change(v: Tensor) -> Tensor:
+        """v(Φ'_n) − v(Φ'_o) for every order, from the reduced rows and the complete row."""
+        full = v[3]
+        at_base = v[:3] + 2.0 * j * full
+        return torch.stack(
+            [at_base[1 + n % 2] + 4.0 * (n // 2) * full - at_base[0] for n in orders]
+        )
+
+    tau = change(leg.F) / c_theta
+    g_phi = change(leg.Pi) / c_theta
     with torch.no_grad():
         passes = torch.floor((phi_n - 0.5 * math.pi) / math.pi) - torch.floor(
             (phi_o - 0.5 * math.pi) / math.pi
@@ -146,7 +164,7 @@ def angular_crossings(
     sign_lam = torch.where(lam >= 0, 1.0, -1.0).to(lam.dtype)
     lam_g_phi = torch.where(polar, math.pi * sign_lam * passes, lam * g_phi)
     # G_t = u₊ ∫sn² dX / C_θ and ∫₀^{F(φ)} sn² = D(φ|m) (DLMF 19.2.6), no 1/m at m → 0
-    g_t = up_r * (leg.D[1:] - leg.D[0]) / c_theta
+    g_t = up_r * change(leg.D) / c_theta
     nu_theta = sgn * torch.where(torch.cos(phi_n) >= 0, 1.0, -1.0).to(beta.dtype)
     return {"tau": tau, "lam_G_phi": lam_g_phi, "G_t": g_t, "nu_theta": nu_theta, "reach": reach}
 
