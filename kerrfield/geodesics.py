@@ -299,15 +299,13 @@ def _vortical_crossings(
         nus.append(torch.where(on_a, -s_o, s_o))
     phi_n = torch.stack(phis)
     nu_theta = torch.stack(nus)
-    m_n = m.expand_as(phi_n)
-    tau = (ellipkinc(phi_n, m_n) - ellipkinc(phi_o, m)) / c_v
-    g_t = up * (ellipeinc(phi_n, m_n) - ellipeinc(phi_o, m)) / c_v
     polar = lam_v * lam_v < (_VORTICAL_POLAR_LAM**2) * a2v
     omu = torch.where(polar, torch.ones_like(one_m_up), one_m_up)
-    n_phi = -w / omu
-    g_phi = (ellippiinc(n_phi.expand_as(phi_n), phi_n, m_n) - ellippiinc(n_phi, phi_o, m)) / (
-        omu * c_v
-    )
+    # F, E and Π at the observer (row 0) and every crossing, in one sweep
+    leg = legendre(torch.cat([phi_o.unsqueeze(0), phi_n]), m, -w / omu, e=True)
+    tau = (leg.F[1:] - leg.F[0]) / c_v
+    g_t = up * (leg.E[1:] - leg.E[0]) / c_v
+    g_phi = (leg.Pi[1:] - leg.Pi[0]) / (omu * c_v)
     with torch.no_grad():
         passes = torch.floor(phi_n / math.pi) - torch.floor(phi_o / math.pi)
     sign_lam = torch.where(lam >= 0, 1.0, -1.0).to(lam.dtype)
