@@ -90,6 +90,16 @@ def _steps_needed(pairs: list[tuple[Tensor, Tensor]]) -> int:
     return max(1, math.ceil(math.log(w) / math.log(4.0)))
 
 
+def _rc_series(e: Tensor, short: bool) -> Tensor:
+    """Taylor series of R_C(1, 1 + e): exact to round-off for |e| < 1e-3, and with three
+    terms (e³/7 below round-off) for |e| < 1e-6."""
+    if short:
+        return 1.0 + e * (-1.0 / 3.0 + e / 5.0)
+    return 1.0 + e * (
+        -1.0 / 3.0 + e * (1.0 / 5.0 + e * (-1.0 / 7.0 + e * (1.0 / 9.0 - e / 11.0)))
+    )
+
+
 def _rc_one(e: Tensor, ratio: Tensor | None = None, emax: float | None = None) -> Tensor:
     """R_C(1, 1 + e) for e > −1 in closed form (DLMF 19.2.18-19), a Taylor series near e = 0.
 
@@ -98,15 +108,9 @@ def _rc_one(e: Tensor, ratio: Tensor | None = None, emax: float | None = None) -
     evaluated and selected elementwise (no host sync, so it can be compiled).
     """
     if emax is not None and emax < 1e-3:
-        if emax < 1e-6:  # e³/7 below round-off
-            return 1.0 + e * (-1.0 / 3.0 + e / 5.0)
-        return 1.0 + e * (
-            -1.0 / 3.0 + e * (1.0 / 5.0 + e * (-1.0 / 7.0 + e * (1.0 / 9.0 - e / 11.0)))
-        )
+        return _rc_series(e, short=emax < 1e-6)
     small = e.abs() < 1e-3
-    series = 1.0 + e * (
-        -1.0 / 3.0 + e * (1.0 / 5.0 + e * (-1.0 / 7.0 + e * (1.0 / 9.0 - e / 11.0)))
-    )
+    series = _rc_series(e, short=False)
     up = (~small) & (e > 0)
     down = (~small) & (e < 0)
     ep = torch.where(up, e, 1.0)
@@ -138,7 +142,7 @@ class _RcOneSweep:
             if emax >= 1e-6:
                 return _rc_one(e, emax=emax)
             self.short = True
-        return 1.0 + e * (-1.0 / 3.0 + e / 5.0)
+        return _rc_series(e, short=True)
 
 
 def _duplicate(xn, yn, zn, pn, acc_d, acc_j, delta, two_n, rc_one):
@@ -253,7 +257,7 @@ def _carlson(
     pv = p is not None and bool((p < 0).any())
     fused = _fused(x, y, z, p)
     start = _sweep_start if fused is None else fused["start"]
-    p, qf, qd, qj, delta, pv_args = start(x, y, z, p, rd, pv)
+    p, means, qf, qd, qj, delta, pv_args = start(x, y, z, p, rd, pv)
     acc_d = torch.zeros_like(x) if rd else None
     acc_j = torch.zeros_like(delta) if p is not None else None
     rc_one = _RcOneSweep()
@@ -282,7 +286,7 @@ def _carlson(
             done += 1
     two_n = torch.tensor(2.0**done, dtype=x.dtype, device=x.device)
     end = _sweep_end if fused is None else fused["end"]
-    return end(x, y, z, p, xn, yn, zn, pn, acc_d, acc_j, two_n, pv_args)
+    return end(x, y, z, means, xn, yn, zn, pn, acc_d, acc_j, two_n, pv_args)
 
 
 def _sweep_start(x: Tensor, y: Tensor, z: Tensor, p: Tensor | None, rd: bool, pv: bool):
@@ -304,7 +308,7 @@ def _sweep_start(x: Tensor, y: Tensor, z: Tensor, p: Tensor | None, rd: bool, pv
         torch.maximum((af - x).abs(), (af - y).abs()), (af - z).abs()
     )
     qfac = (eps / 4.0) ** (-1.0 / 6.0)
-    qd = qj = delta = None
+    ad = aj = qd = qj = delta = None
     if rd:
         ad = (x + y + 3.0 * z) / 5.0
         qd = qfac * torch.maximum(torch.maximum((ad - x).abs(), (ad - y).abs()), (ad - z).abs())
@@ -315,13 +319,15 @@ def _sweep_start(x: Tensor, y: Tensor, z: Tensor, p: Tensor | None, rd: bool, pv
             torch.maximum((aj - z).abs(), (aj - p).abs()),
         )
         delta = (p - x) * (p - y) * (p - z)
-    return p, qf, qd, qj, delta, pv_args
+    return p, (af, ad, aj), qf, qd, qj, delta, pv_args
 
 
-def _sweep_end(x, y, z, p, xn, yn, zn, pn, acc_d, acc_j, two_n, pv_args):
+def _sweep_end(x, y, z, means, xn, yn, zn, pn, acc_d, acc_j, two_n, pv_args):
     """Carlson sweep finish: the truncated series (Carlson 1995 eqs. 2.13, 2.29, 2.31) at the
-    last scaled arguments, plus the principal-value correction. No host syncs."""
-    af = (x + y + z) / 3.0
+    last scaled arguments, plus the principal-value correction. No host syncs.
+
+    ``means`` are the initial A₀ of R_F, R_D and R_J (None where not computed)."""
+    af, ad, aj = means
     an = (xn + yn + zn) / 3.0
     big_x = (af - x) / an
     big_y = (af - y) / an
@@ -334,7 +340,6 @@ def _sweep_end(x, y, z, p, xn, yn, zn, pn, acc_d, acc_j, two_n, pv_args):
 
     out_d = None
     if acc_d is not None:
-        ad = (x + y + 3.0 * z) / 5.0
         an = (xn + yn + 3.0 * zn) / 5.0
         big_x = (ad - x) / an
         big_y = (ad - y) / an
@@ -346,8 +351,7 @@ def _sweep_end(x, y, z, p, xn, yn, zn, pn, acc_d, acc_j, two_n, pv_args):
         out_d = two_n * series / (an * torch.sqrt(an)) + 3.0 * acc_d
 
     out_j = None
-    if p is not None:
-        aj = (x + y + z + 2.0 * p) / 5.0
+    if pn is not None:
         an = (xn + yn + zn + 2.0 * pn) / 5.0
         big_x = (aj - x) / an
         big_y = (aj - y) / an
