@@ -23,6 +23,7 @@ import time
 import torch
 
 import kerrfield as kf
+from kerrfield.image import atomic_write_text
 from kerrfield.raytrace import raytrace  # (kf.raytrace may resolve to the submodule)
 
 
@@ -77,8 +78,7 @@ def main() -> None:
             steps = {"fixed": 200 if small else 30, "joint": 5 if small else 2, "joint-lin": 40}
             rows += bench(npix, dev, args.modes, steps)
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=1)
+        atomic_write_text(json.dumps(rows, indent=1) + "\n", args.json)
 
 
 if __name__ == "__main__":

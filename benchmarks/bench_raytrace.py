@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 import kerrfield as kf
+from kerrfield.image import atomic_write_text
 
 
 def _cpu_name() -> str:
@@ -110,7 +111,7 @@ def main() -> None:
     if args.save:
         out = Path(__file__).parent / "results" / f"raytrace_{devices[-1]}.json"
         out.parent.mkdir(exist_ok=True)
-        out.write_text(json.dumps(rows, indent=1) + "\n")
+        atomic_write_text(json.dumps(rows, indent=1) + "\n", out)
         print(f"wrote {out}")
 
 

@@ -19,6 +19,7 @@ import time
 import torch
 
 import kerrfield as kf
+from kerrfield.image import atomic_write_text
 from kerrfield.raytrace import raytrace  # (kf.raytrace may resolve to the submodule)
 
 FIELD = dict(width=64, depth=3, activation="sine", omega0=10.0, scale=10.0, output="softplus")
@@ -48,8 +49,7 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=1)
+        atomic_write_text(json.dumps(rows, indent=1) + "\n", args.json)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import time
 import torch
 
 import kerrfield as kf
+from kerrfield.image import atomic_write_text
 
 TRUE_SPIN, TRUE_INC = 0.94, 20.0
 
@@ -95,8 +96,7 @@ def main() -> None:
         rows.append(row)
         print(json.dumps(row), flush=True)
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(rows, fh, indent=1)
+        atomic_write_text(json.dumps(rows, indent=1) + "\n", args.json)
 
 
 if __name__ == "__main__":
