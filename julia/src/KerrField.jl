@@ -14,9 +14,9 @@ export ellipk, ellipe, ellippi, ellipf, ellipj, ellipj_am, jacobi_sn, jacobi_cn,
 """Version of the KerrField Julia package (matches julia/Project.toml)."""
 const VERSION_STRING = "0.1.0"
 
-include("elliptic.jl")
+include("elliptic/carlson.jl")     # whole former elliptic.jl until the split
 include("kerr.jl")
-include("geodesics.jl")
+include("geodesics/radial_cases.jl")  # whole former geodesics.jl until the split
 include("redshift.jl")
 include("raytrace.jl")
 
