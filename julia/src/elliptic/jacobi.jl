@@ -13,7 +13,7 @@
 
 # sn, cn, dn and the (continuous, unwrapped) amplitude am for 0 ≤ m < 1 by the arithmetic-
 # geometric mean and descending Landen transformation (A&S 16.4; DLMF 22.20.1-22.20.2), the same
-# scheme as kerrfield/elliptic.py: a₀ = 1, b₀ = √(1 − m), stop when |c_n| ≤ eps a_n, then
+# scheme as kerrfield/physics/elliptic/jacobi.py: a₀ = 1, b₀ = √(1 − m), stop when |c_n| ≤ eps a_n, then
 # φ_N = 2^N a_N u and φ_{n−1} = ½(φ_n + asin((c_n/a_n) sin φ_n)); dn = √((1 − m) + m cn²).
 function _jacobi_agm(u::Float64, m::Float64)
     phi = _agm_amplitude(1.0, sqrt(1 - m), u, 0)

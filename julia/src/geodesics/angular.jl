@@ -42,7 +42,7 @@ struct AngularSetup
     s_o::Float64
 end
 
-# GL20 eqs. 26-31, as kerrfield.geodesics.angular_crossings (followed backwards from the
+# GL20 eqs. 26-31, as kerrfield.physics.geodesics.angular.angular_crossings (followed backwards from the
 # observer with Φ' = sign(β)Φ increasing; roots written without 1/a² so a = 0 is regular)
 function angular_setup(a::Float64, theta_o::Float64, lam::Float64, eta::Float64,
                        beta::Float64, us::Float64)
@@ -90,7 +90,7 @@ end
 Mino time τ_n of the n-th crossing of θ = θs and λG_φ, G_t, ν_θ there (GL20 eqs. 26-31):
 τ_n = [F(Φ'_n|m) − F(Φ'_o|m)]/C_θ, G_φ = [Π(u₊;Φ'_n|m) − Π(u₊;Φ'_o|m)]/C_θ,
 G_t = u₊[S(Φ'_n) − S(Φ'_o)]/C_θ.  When u₊ rounds to 1 (λ → 0) the ray passes over a pole,
-G_φ diverges and λG_φ → ±π per passage (sign of λ, + for λ = 0), as in kerrfield.geodesics.
+G_φ diverges and λG_φ → ±π per passage (sign of λ, + for λ = 0), as in kerrfield.physics.geodesics.
 """
 function angular_crossing(S::AngularSetup, n::Int)
     phi_n = (iseven(n) ? S.first : S.second) + 2pi * (n ÷ 2)
@@ -110,7 +110,7 @@ end
     surface_setup(a, theta_o, lam, eta, beta, us) -> AngularSetup or VorticalSetup
 
 [`angular_setup`](@ref) (η > 0), or for vortical rays (η < 0) that reach the cone u = u_s on
-the observer's side, [`vortical_setup`](@ref); as kerrfield.geodesics.surface_crossings.
+the observer's side, [`vortical_setup`](@ref); as kerrfield.physics.geodesics.angular.surface_crossings.
 """
 function surface_setup(a::Float64, theta_o::Float64, lam::Float64, eta::Float64,
                        beta::Float64, us::Float64)

@@ -10,14 +10,14 @@
 # Twin of kerrfield/physics/geodesics/vortical.py.
 
 # |λ| below this times |a|: a vortical ray passes over a pole and λG_φ is replaced by its limit
-# ±π per passage (as kerrfield.geodesics._VORTICAL_POLAR_LAM)
+# ±π per passage (as kerrfield.physics.geodesics.vortical._VORTICAL_POLAR_LAM)
 const VORTICAL_POLAR_LAM = 1.0e-8
 
 """
     VorticalSetup
 
 Per-pixel constants of vortical θ motion (η < 0; GL20 Sec. II, eqs. 54-59), as
-kerrfield.geodesics._vortical_crossings: u² = u₊ dn²(ψ|m) = u₊(1 − m sin²Φ), m = (u₊ − u₋)/u₊,
+kerrfield.physics.geodesics.vortical._vortical_crossings: u² = u₊ dn²(ψ|m) = u₊(1 − m sin²Φ), m = (u₊ − u₋)/u₊,
 |dψ/dτ| = C_v = |a|√u₊ (`c_v`), 1 − u₊ (`omu`), n_φ = −(u₊ − u₋)/(1 − u₊), the observer
 amplitude Φ_o, sign(u_o) (`s_o`), the first two crossings and whether the first is of the
 Φ_s⁰ + jπ family (`a_first`: |u| decreasing backwards there).
