@@ -22,7 +22,7 @@ end
 
 # R₂(α; φ|k) = ∫₀^{F(φ)} dX/(1 + α cn X)² (cf. GL20 B65):
 # R₂ = [F − α²/κ (E − α sn dn/(1 + α cn))]/(α² − 1) + (2k − α²/(α² − 1)) R₁/κ, κ = k + (1 − k)α²
-# (sign of the first bracket as fixed against quadrature in kerrfield/geodesics.py);
+# (sign of the first bracket as fixed against quadrature in kerrfield/physics/geodesics/radial_integrals.py);
 # inv = 1/(1 + α cos φ) if supplied
 function r2_integral(alpha::Float64, phi::Float64, k::Float64, inv::Float64 = NaN)
     a2 = alpha * alpha
