@@ -20,8 +20,8 @@ import time
 import numpy as np
 import torch
 
-from kerrfield import julia_bridge as jb
-from kerrfield.raytrace import raytrace
+from kerrfield import bridge as jb
+from kerrfield.physics.raytrace import raytrace
 
 
 def cpu_model() -> str:

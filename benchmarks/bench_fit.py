@@ -21,10 +21,10 @@ import json
 import time
 
 import torch
+from kerrfield.raytrace import raytrace  # (kf.raytrace may resolve to the submodule)
 
 import kerrfield as kf
-from kerrfield.image import atomic_write_text
-from kerrfield.raytrace import raytrace  # (kf.raytrace may resolve to the submodule)
+from kerrfield.io.atomic import atomic_write_text
 
 
 def _time_fit(model, target, steps: int, warmup: int, **kw) -> float:

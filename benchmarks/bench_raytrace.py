@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 import kerrfield as kf
-from kerrfield.image import atomic_write_text
+from kerrfield.io.atomic import atomic_write_text
 
 
 def _cpu_name() -> str:

@@ -22,7 +22,7 @@ import time
 import torch
 
 import kerrfield as kf
-from kerrfield.image import atomic_write_text
+from kerrfield.io.atomic import atomic_write_text
 
 TRUE_SPIN, TRUE_INC = 0.94, 20.0
 

@@ -94,20 +94,25 @@ rst_prolog = "\n".join(
 # --- generated content ---------------------------------------------------------------------
 # Section titles for the API page, keyed by the defining submodule in kerrfield._LAZY.
 API_SECTIONS: dict[str, str] = {
-    "raytrace": "Ray tracing",
-    "kerr": "Kerr geometry",
-    "geodesics": "Geodesics",
-    "elliptic": "Elliptic integrals",
-    "redshift": "Velocity models and redshift",
-    "julia_bridge": "Julia backend",
-    "fields": "Neural emission fields",
-    "image": "Imaging",
-    "losses": "Losses",
-    "synthetic": "Synthetic targets",
-    "fitting": "Fitting",
+    "physics.raytrace": "Ray tracing",
+    "physics.kerr": "Kerr geometry",
+    "physics.redshift": "Velocity models and redshift",
+    "bridge.api": "Julia backend",
+    "fields.emission": "Neural emission fields",
+    "fields.encodings": "Input encodings",
+    "models.lensed": "Lensed image models",
+    "models.builders": "Building and rendering models",
+    "models.persistence": "Saving and loading models",
+    "models.synthetic": "Synthetic targets",
+    "fitting.losses": "Losses",
+    "fitting.loop": "Fitting",
+    "fitting.multiscale": "Coarse-to-fine fitting",
+    "fitting.result": "Fit results",
+    "fitting.config": "Scripted inference: configuration",
+    "fitting.runner": "Scripted inference: running",
     "plotting": "Plotting",
-    "inference": "Scripted inference",
-    "units": "Physical units and FITS",
+    "io.units": "Physical units",
+    "io.fits": "FITS images",
 }
 
 
@@ -157,7 +162,7 @@ def _write_api_page() -> None:
         lines += [f"   {n}" for n in sorted(groups[module], key=str.lower)]
         lines.append("")
         # the flat name must resolve to the object, even if the submodule of the same
-        # name (kerrfield.raytrace) was imported first and shadowed it
+        # name was imported first and shadowed it
         for n in groups[module]:
             setattr(kerrfield, n, getattr(mod, n))
     out = DOCS / "api" / "generated"

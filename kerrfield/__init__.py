@@ -10,91 +10,87 @@ Submodules are imported lazily, so ``import kerrfield`` stays cheap and never st
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+import importlib as _importlib
 
 from ._version import __version__
-from .raytrace import raytrace  # noqa: F401  (see below)
 
-# kerrfield.raytrace is both a submodule and the main function: the function is bound
-# eagerly, otherwise the first ``import kerrfield.raytrace`` would shadow it with the module.
-
-# public name -> defining submodule (one module per concept)
+# public name -> defining submodule; see docs/architecture.md for the rooms
 _LAZY: dict[str, str] = {
     # ray tracing
-    "raytrace": "raytrace",
-    "trace_rays": "raytrace",
-    "Cone": "raytrace",
-    "critical_curve": "kerr",
-    "horizon": "kerr",
-    "isco": "kerr",
-    "GeneralVelocity": "redshift",
+    "raytrace": "physics.raytrace",
+    "trace_rays": "physics.raytrace",
+    "Cone": "physics.raytrace",
+    "critical_curve": "physics.kerr",
+    "horizon": "physics.kerr",
+    "isco": "physics.kerr",
+    "GeneralVelocity": "physics.redshift",
     # scripted inference
-    "run_inference": "inference",
-    "load_inference_config": "inference",
-    "InferenceConfig": "inference",
+    "run_inference": "fitting.runner",
+    "load_inference_config": "fitting.config",
+    "InferenceConfig": "fitting.config",
     # physical units and FITS export
-    "SOURCES": "units",
-    "gravitational_angle": "units",
-    "gravitational_time": "units",
-    "screen_to_muas": "units",
-    "muas_to_screen": "units",
-    "with_sky_coords": "units",
-    "to_fits": "units",
-    "from_fits": "units",
+    "SOURCES": "io.units",
+    "gravitational_angle": "io.units",
+    "gravitational_time": "io.units",
+    "screen_to_muas": "io.units",
+    "muas_to_screen": "io.units",
+    "with_sky_coords": "io.units",
+    "to_fits": "io.fits",
+    "from_fits": "io.fits",
     # emission fields, lensed image models, losses, synthetic targets, fitting, plots
-    "EmissionField": "fields",
-    "field_from_config": "fields",
-    "emission_map": "fields",
-    "positional_encoding": "fields",
-    "FourierFeatures": "fields",
-    "HashGridEncoding": "fields",
-    "LensedImage": "image",
-    "fixed_image_model": "image",
-    "kerr_image_model": "image",
-    "render": "image",
-    "psnr": "image",
-    "save_model": "image",
-    "load_model": "image",
-    "normalized_mse": "losses",
-    "mse": "losses",
-    "chi2": "losses",
-    "ncc": "losses",
-    "ncc_loss": "losses",
-    "total_variation": "losses",
-    "weight_decay": "losses",
-    "get_loss": "losses",
-    "check_target": "losses",
-    "synthesize": "synthetic",
-    "make_emission": "synthetic",
-    "AnalyticEmission": "synthetic",
-    "truth_emission": "synthetic",
-    "fit": "fitting",
-    "fit_multiscale": "fitting",
-    "downsample": "fitting",
-    "FitResult": "fitting",
-    "NonFiniteLossError": "fitting",
+    "EmissionField": "fields.emission",
+    "field_from_config": "fields.emission",
+    "emission_map": "fields.emission",
+    "positional_encoding": "fields.encodings",
+    "FourierFeatures": "fields.encodings",
+    "HashGridEncoding": "fields.encodings",
+    "LensedImage": "models.lensed",
+    "fixed_image_model": "models.builders",
+    "kerr_image_model": "models.builders",
+    "render": "models.builders",
+    "psnr": "models.builders",
+    "save_model": "models.persistence",
+    "load_model": "models.persistence",
+    "normalized_mse": "fitting.losses",
+    "mse": "fitting.losses",
+    "chi2": "fitting.losses",
+    "ncc": "fitting.losses",
+    "ncc_loss": "fitting.losses",
+    "total_variation": "fitting.losses",
+    "weight_decay": "fitting.losses",
+    "get_loss": "fitting.losses",
+    "check_target": "fitting.losses",
+    "synthesize": "models.synthetic",
+    "make_emission": "models.synthetic",
+    "AnalyticEmission": "models.synthetic",
+    "truth_emission": "models.synthetic",
+    "fit": "fitting.loop",
+    "fit_multiscale": "fitting.multiscale",
+    "downsample": "fitting.multiscale",
+    "FitResult": "fitting.result",
+    "NonFiniteLossError": "fitting.result",
     "plot_emission_and_image": "plotting",
     "plot_fit": "plotting",
     "plot_loss": "plotting",
     "plot_parameters": "plotting",
     "plot_geometry": "plotting",
+    "plot_image": "plotting",
     # Julia bridge
-    "julia_info": "julia_bridge",
+    "julia_info": "bridge.api",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     try:
         module = _LAZY[name]
     except KeyError:
         raise AttributeError(f"module 'kerrfield' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    value = getattr(_importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(__all__)

@@ -213,3 +213,27 @@ def plot_geometry(ds: xr.Dataset, variables: Sequence[str] = ("r_s", "g")) -> Fi
                        cmap="viridis" if var == "g" else CMAP, robust=True)  # fmt: skip
             fig.colorbar(im, ax=axes[i, j], shrink=0.85)
     return fig
+
+
+def plot_image(image: xr.DataArray, fov: float | None = None) -> Figure:
+    """One image on ``(beta, alpha)`` in M, titled with its spin and inclination attrs.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> ax = np.linspace(-5, 5, 8)
+    >>> img = xr.DataArray(np.ones((8, 8)), dims=("beta", "alpha"),
+    ...                    coords={"beta": ax, "alpha": ax}, attrs={"spin": 0.5,
+    ...                    "inclination": 30.0})
+    >>> plot_image(img).axes[0].get_xlabel()
+    'α [M]'
+    """
+    fov = float(np.abs(image["alpha"].values).max()) if fov is None else fov
+    fig = Figure(figsize=(5, 4.3), layout="constrained")
+    ax = fig.subplots()
+    im = ax.imshow(image.values, origin="lower", cmap=CMAP, extent=(-fov, fov, -fov, fov))
+    ax.set_xlabel("α [M]")
+    ax.set_ylabel("β [M]")
+    ax.set_title(f"a = {image.attrs['spin']:.3f}, θo = {image.attrs['inclination']:.2f}°")
+    fig.colorbar(im, ax=ax)
+    return fig

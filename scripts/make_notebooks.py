@@ -436,9 +436,9 @@ info = kf.julia_info()
 info
 """),
     code("""
-from kerrfield import julia_bridge
+from kerrfield import bridge
 
-have_julia = julia_bridge.find_julia() is not None or info.get("juliacall", False) is True
+have_julia = bridge.find_julia() is not None or info.get("juliacall", False) is True
 if not have_julia:
     print("Julia is not available here: the cross-check below is skipped. "
           "Install Julia (make julia, juliaup, or set KERRFIELD_JULIA) to run it.")

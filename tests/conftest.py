@@ -19,7 +19,7 @@ def _under_ci() -> bool:
 
 def require_julia() -> str:
     """Return the Julia executable, or skip (locally) / fail (under CI=true) without one."""
-    from kerrfield import julia_bridge as jb
+    from kerrfield import bridge as jb
 
     try:
         exe = jb.find_julia()
@@ -43,7 +43,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def julia_worker():
     """The process-wide Julia subprocess worker (started once, closed at the end)."""
     require_julia()
-    from kerrfield import julia_bridge as jb
+    from kerrfield import bridge as jb
 
     worker = jb.get_worker()
     yield worker
@@ -52,21 +52,21 @@ def julia_worker():
 
 @pytest.fixture
 def toy(monkeypatch):
-    """Force the toy test-double geometry (exact flat-space formulas, tests/_standin.py)."""
+    """Force the toy test-double geometry (exact flat-space formulas, tests/support/standin.py)."""
     import sys
 
-    import _standin
+    from support import standin as _standin
 
-    monkeypatch.setitem(sys.modules, "kerrfield.raytrace", _standin)
+    monkeypatch.setitem(sys.modules, "kerrfield.physics.raytrace", _standin)
     return _standin
 
 
 @pytest.fixture
 def tracer():
     """The package's real ray-tracer module (never silently replaced by the test double)."""
-    import _standin
+    from support import standin as _standin
 
     rt = _standin.real_raytrace_module()
     if rt is None:
-        pytest.fail("kerrfield.raytrace must be importable")
+        pytest.fail("kerrfield.physics.raytrace must be importable")
     return rt

@@ -1,5 +1,5 @@
 # Kerr spacetime: horizons, ISCO, metric components, the ZAMO frame and the critical curve.
-# Port of kerrfield/kerr.py (same formulas, same conventions). Units G = c = M = 1,
+# Port of kerrfield/physics/kerr.py (same formulas, same conventions). Units G = c = M = 1,
 # Boyer–Lindquist coordinates (t, r, θ, φ), spin |a| < 1.
 
 function check_spin(a::Real)
@@ -75,7 +75,7 @@ end
 Screen coordinates of the critical curve (image of the photon shell; Gralla & Lupsasca 2020b,
 PRD 101 044031, eqs. 38-40): α = −λ̃/sin θo, β = ±√Θ(θo) over the photon-shell radii r̃ with
 Θ(θo) = η̃ + a²cos²θo − λ̃²cot²θo ≥ 0; a circle of radius √27 for a = 0. Closed curve,
-counter-clockwise, as in kerrfield.kerr.critical_curve.
+counter-clockwise, as in kerrfield.physics.kerr.critical_curve.
 """
 function critical_curve(spin::Real, inclination::Real, npoints::Integer = 512)
     a = check_spin(spin)

@@ -1,5 +1,5 @@
 # Ray-tracing front end: screen → emission coordinates for every sub-image order. Port of
-# kerrfield/raytrace.py::trace_rays (same outputs, same status codes, same NaN convention):
+# kerrfield/physics/raytrace.py::trace_rays (same outputs, same status codes, same NaN convention):
 # one scalar kernel per pixel, pixels threaded with Threads.@threads.
 #
 # Screen: α, β in M, β along the projected spin axis, sign(p^θ) = sign(β) at the observer,

@@ -1,5 +1,5 @@
 # Emitter velocity models and the redshift factor g = 1/(−p·u) with p_t = −1: scalar port of
-# kerrfield/redshift.py (same models, same formulas).
+# kerrfield/physics/redshift.py (same models, same formulas).
 #
 #   1/g = u^t − λ u^φ − p_r u^r,  p_r = ν_r √R(r)/Δ (u^θ = 0).
 # * zamo: Ω = ω = 2ar/A, u^r = 0 (Bardeen, Press & Teukolsky 1972, eq. 3.2).

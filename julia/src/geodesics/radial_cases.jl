@@ -1,0 +1,144 @@
+# Radial motion of Kerr null geodesics per root case of R(r); each returns
+# (r, nu_r, status, I_p, I_m, I_1, I_2).
+#
+# Gralla & Lupsasca 2020, "Null geodesics of the Kerr exterior", PRD 101, 044032 (GL20):
+# * Radial motion per root case: four real roots (case 2, GL20 B45-B46), two real (case 3,
+#   B74-B75), none (case 4, B104-B109); radial integrals I_±, I₁, I₂ (B48-B50, B78-B80,
+#   B112-B114).
+# * In cases 3 and 4 the divergent observer end of I₁, I₂ is evaluated at r_o = R_REG
+#   (conserved.jl); the time integral is regularised as in the Python module:
+#   t_o − t_s − r_o − 2 ln r_o.
+#
+# Twin of kerrfield/physics/geodesics/radial_cases.py.
+
+const _NAN7 = (NaN, NaN, STATUS_HORIZON, NaN, NaN, NaN, NaN)
+
+# four real roots: r(X) = (r₄r₃₁ − r₃r₄₁sn²X)/(r₃₁ − r₄₁sn²X), X = cτ − F_o (GL20 B45-B50)
+function radial_case2(rp, rm, use_minus, z, d12, d34, tau)
+    sq12, sq34 = sqrt(d12), sqrt(d34)
+    r1, r2, r3, r4 = -z - sq12, -z + sq12, z - sq34, z + sq34
+    r31, r32, r41, r42, r43 = r3 - r1, r3 - r2, r4 - r1, r4 - r2, r4 - r3
+    k = r32 * r41 / (r31 * r42)
+    c = 0.5 * sqrt(r31 * r42)
+    x_o = sqrt(r31 / r41)
+    phi_o = atan(x_o, sqrt(r43 / r41))
+    f_o = x_o * carlson_rf(r43 / r41, r43 / r42, 1.0)
+    turning = r4 > rp
+    if turning
+        tau_end = 2 * f_o / c
+    else
+        xh2 = r31 * (rp - r4) / (r41 * (rp - r3))
+        xh = sqrt(clamp(xh2, 0.0, 1.0))
+        tau_end = (-ellipf(asin(xh), k) + f_o) / c
+    end
+    if !(tau < tau_end)
+        return (NaN, NaN, turning ? STATUS_ESCAPE : STATUS_HORIZON, NaN, NaN, NaN, NaN)
+    end
+    big_x = c * tau - f_o
+    sn, cn, dn, am = ellipj_am(big_x, k)
+    sn2 = sn * sn
+    r = (r4 * r31 - r3 * r41 * sn2) / (r31 - r41 * sn2)
+    nu_r = (turning && big_x > 0) ? -1.0 : 1.0
+    function i_pm(rpm)
+        rp3, rp4 = rpm - r3, rpm - r4
+        npm = rp3 * r41 / (rp4 * r31)
+        coef = r43 / (rp3 * rp4)
+        return -tau / rp3 - coef * (ellippi(npm, am, k) + ellippi(npm, phi_o, k)) / c
+    end
+    n = r41 / r31
+    i1 = r3 * tau + (r43 / c) * (ellippi(n, am, k) + f_o - ellippi(k / n, phi_o, k)) +
+         log(4 / (r31 + r42))
+    lin = r3 * r3 + 0.5 * r31 * r43
+    g2 = lin * big_x - 0.5 * r31 * r42 * ellipe(am, k) +
+         0.5 * r41 * r42 * sn * cn * dn / (1 - n * sn2)
+    g2_o = -lin * f_o + 0.5 * r31 * r42 * ellipe(phi_o, k)
+    i2 = (g2 - g2_o) / c + r3
+    return (r, nu_r, STATUS_OK, i_pm(rp), use_minus ? i_pm(rm) : 0.0, i1, i2)
+end
+
+# two real roots r₁ < r₂, r₃,₄ = z ± iw: cn inversion (GL20 B74-B82)
+function radial_case3(rp, rm, use_minus, z, d12, d34, tau, big_a_coef)
+    sq12 = sqrt(d12)
+    w = sqrt(-d34)
+    r1, r2 = -z - sq12, -z + sq12
+    r21 = r2 - r1
+    big_a = sqrt((z - r2)^2 + w * w)
+    big_b = sqrt((z - r1)^2 + w * w)
+    sab = sqrt(big_a * big_b)
+    k = ((big_a + big_b)^2 - r21 * r21) / (4 * big_a * big_b)
+    phi_o = acos((big_a - big_b) / (big_a + big_b))
+    f_o = ellipf(phi_o, k)
+    xh = (big_a * (rp - r1) - big_b * (rp - r2)) / (big_a * (rp - r1) + big_b * (rp - r2))
+    x_h = ellipf(acos(clamp(xh, -1.0, 1.0)), k)
+    tau_end = (f_o - x_h) / sab
+    tau < tau_end || return _NAN7
+    big_x = f_o - sab * tau
+    _, cn, _, am = ellipj_am(big_x, k)
+    den = (big_b - big_a) + (big_b + big_a) * cn
+    r = ((big_b * r2 - big_a * r1) + (big_b * r2 + big_a * r1) * cn) / den
+    function i_pm(rpm)
+        pp = big_b * (r2 - rpm) + big_a * (rpm - r1)
+        qq = big_b * (r2 - rpm) - big_a * (rpm - r1)
+        al = qq / pp
+        diff = r1_integral(al, am, k) - r1_integral(al, phi_o, k)
+        return (big_b + big_a) * tau / qq + (2 * big_a * big_b * r21 / (pp * qq)) * diff / sab
+    end
+    # finite-observer regularisation of I₁ and I₂
+    rho0 = (big_b * r2 + big_a * r1) / (big_a + big_b)
+    kap = 2 * big_a * big_b * r21 / (big_b^2 - big_a^2)
+    al0 = (big_b + big_a) / (big_b - big_a)
+    ro = R_REG
+    den_o = big_a * (ro - r1) + big_b * (ro - r2)
+    x_ro = (big_a * (ro - r1) - big_b * (ro - r2)) / den_o
+    phi_ro = acos(x_ro)
+    f_ro = ellipf(phi_ro, k)
+    inv_o = (big_b - big_a) * den_o / (2 * big_a * big_b * r21)   # 1/(1 + α₀ cos φ_ro)
+    r1_e, r1_o = r1_integral(al0, am, k), r1_integral(al0, phi_ro, k)
+    r2_e, r2_o = r2_integral(al0, am, k), r2_integral(al0, phi_ro, k, inv_o)
+    i1 = -(rho0 * (big_x - f_ro) + kap * (r1_e - r1_o)) / sab - log(ro)
+    i2 = -(rho0 * rho0 * (big_x - f_ro) + 2 * rho0 * kap * (r1_e - r1_o) +
+           kap * kap * (r2_e - r2_o)) / sab - ro - big_a_coef / (2 * ro)
+    return (r, 1.0, STATUS_OK, i_pm(rp), use_minus ? i_pm(rm) : 0.0, i1, i2)
+end
+
+# no real roots, r₁,₂ = −b₁ ∓ i a₂, r₃,₄ = b₁ ∓ i a₁: sc inversion (GL20 B83-B114)
+function radial_case4(rp, rm, use_minus, z, d12, d34, tau, big_a_coef)
+    b1 = z
+    a2_ = sqrt(-d12)
+    a1_ = sqrt(-d34)
+    cc = sqrt((a1_ - a2_)^2 + 4 * b1 * b1)
+    dd = sqrt((a1_ + a2_)^2 + 4 * b1 * b1)
+    k = 4 * cc * dd / (cc + dd)^2
+    g0 = sqrt(max((4 * a2_^2 - (cc - dd)^2) / ((cc + dd)^2 - 4 * a2_^2), 0.0))
+    psi0 = atan(g0)
+    half = 0.5 * (cc + dd)
+    phi_o = 0.5 * pi + psi0
+    f_o = ellipf(phi_o, k)
+    xh = (rp + b1) / a2_
+    x_h = ellipf(atan(xh) + psi0, k)
+    tau_end = (f_o - x_h) / half
+    tau < tau_end || return _NAN7
+    big_x = f_o - half * tau
+    _, _, _, am = ellipj_am(big_x, k)
+    r = a2_ * tan(am - psi0) - b1
+    function i_pm(rpm)
+        xpm = (rpm + b1) / a2_
+        gpm = (g0 * xpm - 1) / (g0 + xpm)
+        lin = g0 / (a2_ * (1 - g0 * xpm))
+        coef = (1 + g0 * g0) * gpm / (a2_ * (1 - g0 * xpm)^2)
+        diff = s1_integral(gpm, am, k) - s1_integral(gpm, phi_o, k)
+        return lin * tau - coef * diff / half
+    end
+    aa1 = a2_ / g0 - b1
+    aa0 = a2_ * (1 + g0 * g0) / g0
+    ro = R_REG
+    x4o = (ro + b1) / a2_
+    phi_ro = atan(x4o) + psi0
+    f_ro = ellipf(phi_ro, k)
+    s1_e, s1_o = s1_integral(g0, am, k), s1_integral(g0, phi_ro, k)
+    s2_e, s2_o = s2_integral(g0, am, k), s2_integral(g0, phi_ro, k, -x4o)
+    i1 = -(aa1 * (big_x - f_ro) - aa0 * (s1_e - s1_o)) / half - log(ro)
+    i2 = -(aa1 * aa1 * (big_x - f_ro) - 2 * aa1 * aa0 * (s1_e - s1_o) +
+           aa0 * aa0 * (s2_e - s2_o)) / half - ro - big_a_coef / (2 * ro)
+    return (r, 1.0, STATUS_OK, i_pm(rp), use_minus ? i_pm(rm) : 0.0, i1, i2)
+end

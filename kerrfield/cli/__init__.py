@@ -1,0 +1,49 @@
+"""The ``kerrfield`` command line: one thin module per subcommand.
+
+Each module in this package parses its arguments and calls the library; none holds physics
+or training logic, and no argparse code lives outside this package. A module registers its
+subcommand with ``add_cli(subparsers)`` and is listed in ``_SUBCOMMAND_MODULES``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from .._version import __version__
+
+# modules providing ``add_cli(subparsers)``; each adds one or more subcommands whose
+# parsers set ``func`` (called with the parsed namespace, returning an exit code)
+_SUBCOMMAND_MODULES = ("raytrace", "infer", "synth", "fit", "render", "demo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kerrfield",
+        description="Kerr ray tracing and neural emission fields for black-hole images. "
+        "Units: G = c = M = 1 (lengths and screen coordinates in M), angles in degrees.",
+    )
+    parser.add_argument("--version", action="version", version=f"kerrfield {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _SUBCOMMAND_MODULES:
+        importlib.import_module(f"kerrfield.cli.{name}").add_cli(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        print(f"kerrfield {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,5 @@
+"""``python -m kerrfield.cli``."""
+
+from . import main
+
+raise SystemExit(main())

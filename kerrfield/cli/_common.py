@@ -1,0 +1,89 @@
+"""Argument blocks shared by several subcommands, and their parsers."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from ..physics.raytrace import VELOCITIES, Cone
+from ..physics.redshift import GeneralVelocity
+
+UNITS = ("Units: G = c = M = 1; screen coordinates alpha/beta, fov, field scale and beam "
+         "FWHM in M; inclination in degrees; spin dimensionless (a/M).")  # fmt: skip
+
+
+def parse_surface(text: str) -> str | Cone:
+    """``equatorial`` or ``cone:DEGREES``."""
+    if text == "equatorial":
+        return "equatorial"
+    if text.startswith("cone:"):
+        return Cone(float(text.split(":", 1)[1]))
+    raise argparse.ArgumentTypeError("surface must be 'equatorial' or 'cone:DEGREES'")
+
+
+def parse_velocity(text: str) -> str | GeneralVelocity:
+    """``zamo``, ``keplerian`` or ``general:XI,BETA_R,BETA_PHI``."""
+    if text in VELOCITIES:
+        return text
+    if text.startswith("general:"):
+        xi, br, bp = (float(v) for v in text.split(":", 1)[1].split(","))
+        return GeneralVelocity(xi, br, bp)
+    raise argparse.ArgumentTypeError(
+        "velocity must be zamo, keplerian or general:XI,BETA_R,BETA_PHI"
+    )
+
+
+def parse_params(items: Sequence[str]) -> dict[str, float]:
+    """Parse ``NAME=VALUE`` strings into a float dict."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--param expects NAME=VALUE, got {item!r}")
+        out[name.strip()] = float(value)
+    return out
+
+
+def add_geometry_args(p: argparse.ArgumentParser | argparse._ArgumentGroup,
+                      spin: float = 0.94, inc: float = 20.0) -> None:  # fmt: skip
+    """Shared screen/geometry options (used by ``synth`` and ``fit``)."""
+    p.add_argument("--spin", type=float, default=spin, help="dimensionless spin a/M")
+    p.add_argument("--inclination", type=float, default=inc, help="observer inclination, deg")
+    p.add_argument("--fov", type=float, default=10.0, help="screen half-width in M")
+    p.add_argument("--npix", type=int, default=30, help="pixels per side")
+    p.add_argument("--orders", type=int, nargs="+", default=[0, 1], help="image orders n")
+    p.add_argument("--k", type=float, default=1.0, help="redshift power: I = sum g^k f")
+
+
+def add_field_args(p: argparse.ArgumentParser) -> None:
+    """Options of the fitted :class:`~kerrfield.EmissionField`."""
+    g = p.add_argument_group("emission field (defaults: Krang's 2→20→20→1 tanh/sigmoid MLP)")
+    g.add_argument("--width", type=int, default=20, help="hidden width")
+    g.add_argument("--depth", type=int, default=2, help="hidden layers")
+    g.add_argument("--activation", default="tanh", help="tanh | relu | sine (SIREN)")
+    g.add_argument("--encoding", default="none", help="none | positional | fourier | hashgrid")
+    g.add_argument("--head", default="sigmoid", help="output head: sigmoid | softplus | exp")
+    g.add_argument("--scale", type=float, default=1.0, help="coordinate scale of the field, M")
+    g.add_argument("--omega0", type=float, default=30.0, help="SIREN frequency factor")
+    g.add_argument("--n-frequencies", type=int, default=6, help="positional-encoding octaves")
+    g.add_argument("--fourier-sigma", type=float, default=1.0, help="Fourier-feature bandwidth")
+    g.add_argument("--field-seed", type=int, default=1, help="seed of the fitted field's init")
+
+
+def add_fit_args(p: argparse.ArgumentParser, steps: int = 3000) -> None:
+    """Options of :func:`kerrfield.fit` (Adam, schedule, checkpoints)."""
+    g = p.add_argument_group("optimisation (Adam)")
+    g.add_argument("--steps", type=int, default=steps, help="Adam steps")
+    g.add_argument("--lr", type=float, default=1e-2, help="peak learning rate (field)")
+    g.add_argument("--geometry-lr", type=float, default=None, help="lr of spin/inclination")
+    g.add_argument("--schedule", default="cosine", help="cosine | exponential | none")
+    g.add_argument("--lr-final", type=float, default=0.01, help="final lr / peak lr")
+    g.add_argument("--loss", default="nmse", help="nmse | mse | chi2 | ncc")
+    g.add_argument("--batch-size", type=int, default=None, help="random pixels per step")
+    g.add_argument("--tv-weight", type=float, default=0.0, help="total-variation weight")
+    g.add_argument("--seed", type=int, default=0, help="seed of the minibatch sampling")
+    g.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    g.add_argument("--amp", action="store_true", help="CUDA mixed precision for the field")
+    g.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
+    g.add_argument("--resume", action="store_true", help="resume from OUTPUT/checkpoint.pt")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")

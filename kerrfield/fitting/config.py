@@ -1,0 +1,212 @@
+"""Scripted, resumable inference of spin and inclination from a TOML configuration.
+
+``kerrfield infer CONFIG.toml`` (or :func:`run_inference`) runs one of three modes on a
+target image:
+
+``joint``
+    One fit of the emission field together with spin and/or inclination.
+``scan``
+    A grid over inclination and/or spin. At each grid point the emission (and any
+    parameter not on the grid that is marked free) is fitted with the gridded parameters
+    held fixed; the best loss as a function of the grid is a profile likelihood.
+``ensemble``
+    The joint fit repeated with different seeds (field initialisation and, optionally,
+    jittered starting values); the spread of the results measures how well the fit
+    determines spin and inclination.
+
+Each grid point or ensemble member is a *unit*. A finished unit is written atomically
+(temporary file + :func:`os.replace`) to ``<output>/units/<unit>.nc``; an interrupted run
+started again with the same configuration skips every unit already on disk. At the end the
+units are collected into ``<output>/results.nc``, figures ``<output>/*.png`` and
+``<output>/summary.json``.
+
+Configuration (all sections but ``[target]`` optional; see ``examples/*.toml``)::
+
+    seed = 0                          # base seed
+
+    [target]                          # exactly one of file / synthetic
+    file = "target.nc"                # netCDF with an image on (beta, alpha)
+    variable = "image"
+    # synthetic = { emission = "ring", spin = 0.94, inclination = 30.0, npix = 24 }
+
+    [model]                           # forward model (kerrfield.kerr_image_model)
+    orders = [0, 1]
+    k = 1.0
+    velocity = "zamo"
+
+    [field]                           # kerrfield.EmissionField keyword arguments
+    width = 20
+    depth = 2
+
+    [fit]                             # kerrfield.fit keyword arguments
+    steps = 200
+    lr = 0.01
+    geometry_lr = 0.02
+    loss = "nmse"
+
+    [mode]
+    kind = "scan"                     # joint | scan | ensemble
+    inclination = { start = 10.0, stop = 60.0, num = 6 }   # grid (list or range)
+    spin = 0.5                        # fixed, or initial value if fit_spin = true
+    fit_spin = false
+
+    [output]
+    directory = "out/scan"            # relative to the working directory
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ._schema import MODES, ConfigError, _number, _unknown
+from .config_sections import (
+    field_section,
+    fit_section,
+    mode_section,
+    model_section,
+    output_section,
+    target_section,
+)
+
+__all__ = ["ConfigError", "InferenceConfig", "load_inference_config", "MODES"]
+
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+
+# -- the configuration ----------------------------------------------------------------------
+@dataclasses.dataclass
+class InferenceConfig:
+    """A validated inference configuration (see the module docstring for the keys).
+
+    Attributes
+    ----------
+    mode : {"joint", "scan", "ensemble"}
+    target : dict
+        ``{"file": path, "variable": name}`` or ``{"synthetic": synthesize kwargs}``.
+    model, field, fit : dict
+        Keyword arguments for :func:`kerrfield.kerr_image_model`, the
+        :class:`kerrfield.EmissionField` and the fit.
+    spin, inclination : float or list of float
+        Starting values / fixed values (scalars) or grids (lists, ``scan`` only).
+    fit_spin, fit_inclination : bool
+        Whether a scalar ``spin`` / ``inclination`` is fitted.
+    seeds : list of int
+        One fit per seed (``ensemble``); otherwise the single base seed.
+    init_jitter : dict
+        Per-member uniform jitter of the starting ``spin`` and ``inclination``
+        (``ensemble``).
+    output : pathlib.Path
+        Output directory.
+    save_models, plots, progress : bool
+        Write the fitted models; draw PNG figures; show tqdm progress bars.
+    source : pathlib.Path or None
+        The TOML file, for resolving relative paths.
+    raw : dict
+        The configuration as read, for the record in ``summary.json``.
+    """
+
+    mode: str
+    target: dict[str, Any]
+    model: dict[str, Any]
+    field: dict[str, Any]
+    fit: dict[str, Any]
+    spin: float | list[float]
+    inclination: float | list[float]
+    fit_spin: bool
+    fit_inclination: bool
+    seeds: list[int]
+    init_jitter: dict[str, float]
+    output: Path
+    save_models: bool = False
+    plots: bool = True
+    progress: bool = True
+    source: Path | None = None
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of everything that changes the results (not the output options)."""
+        keep = {k: v for k, v in self.raw.items() if k != "output"}
+        blob = json.dumps(keep, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+_TOP = ("seed", "target", "model", "field", "fit", "mode", "output")
+
+
+
+
+
+def _validate(raw: Mapping[str, Any], source: Path | None) -> InferenceConfig:
+    raw = dict(raw)
+    _unknown("", raw, _TOP)
+    seed = _number("seed", raw.get("seed", 0), lo=0, integer=True)
+    return InferenceConfig(
+        target=target_section(raw, source), model=model_section(raw),
+        field=field_section(raw), fit=fit_section(raw), **mode_section(raw, seed),
+        **output_section(raw), source=source, raw=raw,
+    )  # fmt: skip
+
+
+def load_inference_config(
+    config: str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    output: str | os.PathLike[str] | None = None,
+) -> InferenceConfig:
+    """Read and validate an inference configuration.
+
+    Parameters
+    ----------
+    config : str, os.PathLike or mapping
+        A TOML file or an already-parsed mapping with the same structure. A relative
+        ``target.file`` is relative to the TOML file, a relative ``output.directory`` to
+        the working directory.
+    output : str or os.PathLike, optional
+        Override ``output.directory``.
+
+    Returns
+    -------
+    InferenceConfig
+
+    Raises
+    ------
+    ConfigError
+        For a missing file, invalid TOML, an unknown key or a value out of range; the
+        message names the key and the allowed values.
+
+    Examples
+    --------
+    >>> import kerrfield as kf
+    >>> cfg = kf.load_inference_config({
+    ...     "target": {"synthetic": {"emission": "ring", "npix": 16}},
+    ...     "mode": {"kind": "scan", "inclination": {"start": 10, "stop": 50, "num": 5}},
+    ... })
+    >>> cfg.mode, cfg.inclination
+    ('scan', [10.0, 20.0, 30.0, 40.0, 50.0])
+    """
+    source = None
+    if isinstance(config, Mapping):
+        raw = dict(config)
+    else:
+        source = Path(config)
+        if not source.is_file():
+            raise ConfigError(f"config file {str(source)!r} does not exist")
+        try:
+            raw = tomllib.loads(source.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: invalid TOML: {exc}") from None
+    cfg = _validate(raw, source)
+    if output is not None:
+        cfg.output = Path(output)
+    return cfg

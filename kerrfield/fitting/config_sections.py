@@ -1,0 +1,195 @@
+"""Validation of each section of an inference configuration (see :mod:`.config`).
+
+Each function checks one TOML table, fills its defaults and returns it; a violation raises
+:class:`~kerrfield.fitting.config.ConfigError` naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ._schema import (
+    _INC_RANGE,
+    _SPIN_RANGE,
+    MODES,
+    ConfigError,
+    _allowed_kwargs,
+    _axis,
+    _bool,
+    _number,
+    _str,
+    _table,
+    _unknown,
+)
+
+# keyword arguments of kerrfield.fit that inference sets itself
+_FIT_RESERVED = ("model", "target", "sigma", "seed", "progress", "checkpoint", "resume",
+                 "callback")  # fmt: skip
+
+_MODEL_KEYS = ("orders", "k", "surface", "velocity", "spin_bound")
+
+
+def target_section(raw: dict[str, Any], source: Path | None) -> dict[str, Any]:
+    """``[target]``: exactly one of ``file`` (relative to the config's folder) or ``synthetic``."""
+    if "target" not in raw:
+        raise ConfigError("config section [target] is required (give file or synthetic)")
+    target = _table("target", raw["target"])
+    _unknown("target", target, ("file", "variable", "sigma_variable", "synthetic"))
+    if ("file" in target) == ("synthetic" in target):
+        raise ConfigError("config [target] needs exactly one of 'target.file' or "
+                          "'target.synthetic'")  # fmt: skip
+    if "file" in target:
+        path = Path(_str("target.file", target["file"])).expanduser()
+        if not path.is_absolute() and source is not None:
+            path = source.parent / path
+        if not path.exists():
+            raise ConfigError(f"config key 'target.file': no such file {str(path)!r}")
+        target["file"] = str(path)
+        _str("target.variable", target.setdefault("variable", "image"))
+    else:
+        from ..models import synthetic
+
+        syn = _table("target.synthetic", target["synthetic"])
+        allowed = [k for k in _allowed_kwargs(synthetic.synthesize) if k not in
+                   ("geometry", "device")]  # fmt: skip
+        _unknown("target.synthetic", syn, allowed)
+        if "emission" in syn:
+            _str("target.synthetic.emission", syn["emission"], synthetic.FAMILIES)
+        if "spin" in syn:
+            _number("target.synthetic.spin", syn["spin"], lo=-1, hi=1, lo_open=True,
+                    hi_open=True)  # fmt: skip
+        if "inclination" in syn:
+            _number("target.synthetic.inclination", syn["inclination"], lo=0, hi=180,
+                    lo_open=True, hi_open=True)  # fmt: skip
+        if "npix" in syn:
+            _number("target.synthetic.npix", syn["npix"], lo=2, hi=4096, integer=True)
+        if "fov" in syn:
+            _number("target.synthetic.fov", syn["fov"], lo=0, lo_open=True)
+        if "noise" in syn:
+            _number("target.synthetic.noise", syn["noise"], lo=0)
+        target["synthetic"] = syn
+    return target
+
+
+def model_section(raw: dict[str, Any]) -> dict[str, Any]:
+    """``[model]``: keyword arguments of :func:`kerrfield.kerr_image_model`."""
+    model = _table("model", raw.get("model", {}))
+    _unknown("model", model, _MODEL_KEYS)
+    if "orders" in model:
+        orders = model["orders"]
+        if not (isinstance(orders, list) and orders and all(
+                isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 10
+                for n in orders)):  # fmt: skip
+            raise ConfigError(f"config key 'model.orders' must be a non-empty list of "
+                              f"integers in [0, 10], got {orders!r}")  # fmt: skip
+    if "k" in model:
+        _number("model.k", model["k"])
+    if "spin_bound" in model:
+        _number("model.spin_bound", model["spin_bound"], lo=0, hi=1, lo_open=True, hi_open=True)
+    for key in ("surface", "velocity"):
+        if key in model:
+            _str(f"model.{key}", model[key])
+    return model
+
+
+def field_section(raw: dict[str, Any]) -> dict[str, Any]:
+    """``[field]``: keyword arguments of :class:`kerrfield.EmissionField`."""
+    from ..fields.emission import EmissionField
+
+    field = _table("field", raw.get("field", {}))
+    _unknown("field", field, [k for k in _allowed_kwargs(EmissionField) if k not in
+                              ("dtype", "seed")])  # fmt: skip
+    return field
+
+
+def fit_section(raw: dict[str, Any]) -> dict[str, Any]:
+    """``[fit]``: keyword arguments of :func:`kerrfield.fit` (``steps`` defaults to 200)."""
+    from .loop import fit as _fit
+
+    fit = _table("fit", raw.get("fit", {}))
+    _unknown("fit", fit, [k for k in _allowed_kwargs(_fit) if k not in _FIT_RESERVED])
+    fit.setdefault("steps", 200)
+    _number("fit.steps", fit["steps"], lo=1, integer=True)
+    for key in ("lr", "geometry_lr"):
+        if key in fit:
+            _number(f"fit.{key}", fit[key], lo=0, lo_open=True)
+    if "lr_final" in fit:
+        _number("fit.lr_final", fit["lr_final"], lo=0, hi=1, lo_open=True)
+    if "batch_size" in fit:
+        _number("fit.batch_size", fit["batch_size"], lo=1, integer=True)
+    if "checkpoint_every" in fit:
+        _number("fit.checkpoint_every", fit["checkpoint_every"], lo=1, integer=True)
+    for key in ("tv_weight", "weight_decay_weight"):
+        if key in fit:
+            _number(f"fit.{key}", fit[key], lo=0)
+    if "schedule" in fit:
+        _str("fit.schedule", fit["schedule"], ("none", "constant", "cosine", "exponential"))
+    if "loss" in fit:
+        from .losses import LOSSES
+
+        _str("fit.loss", fit["loss"], sorted(LOSSES))
+    if "amp" in fit:
+        _bool("fit.amp", fit["amp"])
+    if "device" in fit:
+        _str("fit.device", fit["device"])
+    return fit
+
+
+def mode_section(raw: dict[str, Any], seed: int) -> dict[str, Any]:
+    """``[mode]``: the kind of run, its grid or starting values, free parameters and seeds."""
+    mode = _table("mode", raw.get("mode", {}))
+    _unknown("mode", mode, ("kind", "spin", "inclination", "fit_spin", "fit_inclination",
+                            "seeds", "init_jitter"))  # fmt: skip
+    kind = _str("mode.kind", mode.get("kind", "joint"), MODES)
+    spin = _axis("mode.spin", mode.get("spin", 0.5), *_SPIN_RANGE)
+    inc = _axis("mode.inclination", mode.get("inclination", 45.0), *_INC_RANGE)
+    grid = {"spin": isinstance(spin, list), "inclination": isinstance(inc, list)}
+    if kind != "scan" and any(grid.values()):
+        which = [k for k, v in grid.items() if v][0]
+        raise ConfigError(f"config key 'mode.{which}' is a grid, which only mode.kind = "
+                          f"'scan' accepts (got kind = {kind!r})")  # fmt: skip
+    if kind == "scan" and not any(grid.values()):
+        raise ConfigError("mode.kind = 'scan' needs a grid: give 'mode.inclination' and/or "
+                          "'mode.spin' as a list or a {start, stop, num} range")  # fmt: skip
+    fit_spin = _bool("mode.fit_spin", mode.get("fit_spin", not grid["spin"]))
+    fit_inc = _bool("mode.fit_inclination", mode.get("fit_inclination", not grid["inclination"]))
+    if grid["spin"] and fit_spin:
+        raise ConfigError("config key 'mode.fit_spin' must be false when 'mode.spin' is a grid")
+    if grid["inclination"] and fit_inc:
+        raise ConfigError("config key 'mode.fit_inclination' must be false when "
+                          "'mode.inclination' is a grid")  # fmt: skip
+    seeds_raw = mode.get("seeds", 4 if kind == "ensemble" else [seed])
+    if isinstance(seeds_raw, list):
+        seeds = [_number(f"mode.seeds[{i}]", s, lo=0, integer=True)
+                 for i, s in enumerate(seeds_raw)]  # fmt: skip
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ConfigError(f"config key 'mode.seeds' must be distinct integers, got {seeds_raw}")
+    else:
+        count = _number("mode.seeds", seeds_raw, lo=1, hi=10000, integer=True)
+        seeds = [seed + i for i in range(int(count))]
+    if kind != "ensemble" and len(seeds) != 1:
+        raise ConfigError("config key 'mode.seeds' with several seeds needs mode.kind = "
+                          "'ensemble'")  # fmt: skip
+    jitter = _table("mode.init_jitter", mode.get("init_jitter", {}))
+    _unknown("mode.init_jitter", jitter, ("spin", "inclination"))
+    jitter = {
+        "spin": _number("mode.init_jitter.spin", jitter.get("spin", 0.0), lo=0, hi=1),
+        "inclination": _number("mode.init_jitter.inclination", jitter.get("inclination", 0.0),
+                               lo=0, hi=90),  # fmt: skip
+    }
+    return dict(mode=kind, spin=spin, inclination=inc, fit_spin=fit_spin, fit_inclination=fit_inc,
+                seeds=seeds, init_jitter=jitter)
+
+
+def output_section(raw: dict[str, Any]) -> dict[str, Any]:
+    """``[output]``: the results folder (relative to the working directory), what to write."""
+    out = _table("output", raw.get("output", {}))
+    _unknown("output", out, ("directory", "save_models", "plots", "progress"))
+    # relative to the working directory (target.file is relative to the config file)
+    outdir = Path(_str("output.directory", out.get("directory", "kerrfield-results")))
+    outdir = outdir.expanduser()
+    return dict(output=outdir,
+                save_models=_bool("output.save_models", out.get("save_models", False)),
+                plots=_bool("output.plots", out.get("plots", True)),
+                progress=_bool("output.progress", out.get("progress", True)))

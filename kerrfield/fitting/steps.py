@@ -1,0 +1,199 @@
+"""The named steps of :func:`kerrfield.fit`'s Adam loop.
+
+Set-up (:func:`setup_optimizer`, :func:`setup_data`), one optimisation step
+(:func:`train_step`), checkpoints (:func:`save_checkpoint`, :func:`restore_checkpoint`) and the
+per-step history. They share one :class:`TrainState`, so the loop in :mod:`.loop` reads as the
+sequence of these steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import xarray as xr
+
+from ..io.atomic import atomic_torch_save
+from ..models.lensed import LensedImage
+from .losses import check_target, total_variation, weight_decay
+
+#: consecutive steps with non-finite gradients tolerated before the fit stops
+MAX_SKIPS = 20
+
+
+@dataclasses.dataclass
+class TrainState:
+    """Everything one Adam loop carries between steps (and into its checkpoints)."""
+
+    model: LensedImage
+    opt: torch.optim.Optimizer
+    sched: Any
+    scaler: Any
+    gen: torch.Generator
+    use_amp: bool
+    loss_fn: Callable[..., torch.Tensor]
+    loss_name: str
+    tgt_flat: torch.Tensor
+    sig_flat: torch.Tensor | None
+    tv_weight: float
+    weight_decay_weight: float
+    params: list[torch.Tensor]
+    good: list[torch.Tensor]  # last parameter values with a finite loss
+    hist: dict[str, list[float]] = dataclasses.field(
+        default_factory=lambda: {"loss": [], "spin": [], "inclination": [], "lr": []}
+    )
+    skipped: int = 0  # consecutive steps skipped for non-finite gradients
+    n_skipped: int = 0  # total
+
+    def data_loss(self, idx: torch.Tensor | None = None) -> torch.Tensor:
+        """Data term (plus total variation) of the model at pixels ``idx`` (all if None)."""
+        pred = self.model(idx)
+        t = self.tgt_flat if idx is None else self.tgt_flat[idx]
+        if self.sig_flat is not None:
+            total = self.loss_fn(pred, t, self.sig_flat if idx is None else self.sig_flat[idx])
+        else:
+            total = self.loss_fn(pred, t)
+        if self.tv_weight:
+            img = pred.reshape(self.model.shape)
+            total = total + self.tv_weight * total_variation(
+                img / img.sum() if self.loss_name == "nmse" else img
+            )
+        return total
+
+
+def lr_schedule(opt: torch.optim.Optimizer, name: str | None, steps: int, lr_final: float):
+    """Learning-rate decay from the peak to ``lr_final`` times it at ``steps`` (or None)."""
+    if name in (None, "none", "constant"):
+        return None
+    if name == "cosine":
+        def cosine(s: int) -> float:
+            return lr_final + (1 - lr_final) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
+
+        return torch.optim.lr_scheduler.LambdaLR(opt, cosine)
+    if name == "exponential":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_final ** (min(s, steps) / steps))
+    raise ValueError(f"unknown schedule {name!r}; expected None, 'cosine' or 'exponential'")
+
+
+def setup_optimizer(
+    model: LensedImage, lr: float, geometry_lr: float | None,
+    geometry_betas: tuple[float, float] | None,
+) -> torch.optim.Optimizer:
+    """Adam over the field (``lr``) and the geometry parameters (``geometry_lr``)."""
+    geo = model.geometry_parameters()
+    geo_ids = {id(p) for p in geo}
+    field_params = [p for p in model.parameters() if p.requires_grad and id(p) not in geo_ids]
+    groups = [{"params": field_params, "lr": lr}]
+    if geo:
+        group = {"params": geo, "lr": lr if geometry_lr is None else geometry_lr}
+        if geometry_betas is not None:
+            group["betas"] = tuple(geometry_betas)
+        groups.append(group)
+    model.invalidate_geometry()  # a linearised geometry is re-traced at the first step
+    try:  # the fused kernel removes Adam's per-parameter Python loop (~4x faster step)
+        return torch.optim.Adam(groups, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(groups)
+
+
+def setup_data(
+    model: LensedImage, target: Any, loss: Any, loss_name: str, sigma: Any, dev: torch.device,
+    to_tensor: Callable,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Flattened target and (for χ²) per-pixel σ on the fit device, checked against the model."""
+    if sigma is None and loss_name == "chi2" and isinstance(target, xr.Dataset):
+        sigma = target.get("sigma")
+    tgt = to_tensor(target, model)
+    check_target(tgt, loss=loss, sigma=None if sigma is None else to_tensor(sigma),
+                 shape=model.shape)  # fmt: skip
+    tgt_flat = tgt.reshape(-1).to(dev)
+    sig_flat = None
+    if loss_name == "chi2":
+        sig = to_tensor(sigma) if not isinstance(sigma, (int, float)) else None
+        sig_flat = torch.full_like(tgt_flat, float(sigma)) if sig is None else sig.reshape(-1)
+        sig_flat = sig_flat.to(dev)
+    return tgt_flat, sig_flat
+
+
+def save_checkpoint(st: TrainState, path: Path | None, step: int) -> None:
+    """Model, optimiser, scheduler, scaler, RNG and history at ``step``, written atomically."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_torch_save(
+        {
+            "model": st.model.state_dict(), "optimizer": st.opt.state_dict(),
+            "scheduler": None if st.sched is None else st.sched.state_dict(),
+            "scaler": st.scaler.state_dict() if st.use_amp else None,
+            "generator": st.gen.get_state(), "history": st.hist, "step": step,
+            "model_config": st.model.config(),
+        },
+        path,
+    )  # fmt: skip
+
+
+def restore_checkpoint(st: TrainState, path: Path, dev: torch.device) -> int:
+    """Load a checkpoint into ``st``; returns the step it was written at."""
+    ck = torch.load(path, map_location=dev, weights_only=False)
+    st.model.load_state_dict(ck["model"])
+    st.opt.load_state_dict(ck["optimizer"])
+    if st.sched is not None and ck.get("scheduler") is not None:
+        st.sched.load_state_dict(ck["scheduler"])
+    if st.use_amp and ck.get("scaler"):
+        st.scaler.load_state_dict(ck.get("scaler", {}))
+    st.gen.set_state(ck["generator"].to(st.gen.get_state().device))
+    st.hist = {k: list(v) for k, v in ck["history"].items()}
+    return int(ck["step"])
+
+
+def record(st: TrainState, lval: float, spin: float, inc: float) -> None:
+    """Append one step to the history (and remember its parameters as the last good ones)."""
+    torch._foreach_copy_(st.good, [p.detach() for p in st.params])
+    st.hist["loss"].append(lval)
+    st.hist["spin"].append(spin)
+    st.hist["inclination"].append(inc)
+    st.hist["lr"].append(st.opt.param_groups[0]["lr"])
+
+
+def grads_finite(params: list[torch.Tensor]) -> bool:
+    """Whether every gradient is finite (one fused reduction, a single device sync)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return True
+    return bool(torch.isfinite(torch.stack([g.sum().double() for g in grads]).sum()))
+
+
+def train_step(st: TrainState, idx: torch.Tensor | None) -> tuple[torch.Tensor, float]:
+    """Forward pass of one step: the objective and its value (NaN/inf is the caller's call)."""
+    # autocast is applied inside the model around the field only (geometry: float64)
+    value = st.data_loss(idx)
+    if st.weight_decay_weight:
+        value = value + st.weight_decay_weight * weight_decay(st.model.field)
+    return value, float(value.detach())
+
+
+def backward_and_update(st: TrainState, value: torch.Tensor) -> bool:
+    """Backward pass and Adam update of one step.
+
+    Returns False when the update was skipped: a finite loss with a non-finite gradient (e.g.
+    a ray grazing the critical curve) is skipped rather than allowed to poison Adam's moments
+    (the GradScaler does the same under AMP); :attr:`TrainState.skipped` counts them.
+    """
+    st.opt.zero_grad(set_to_none=True)
+    st.scaler.scale(value).backward()
+    if not st.use_amp and not grads_finite(st.params):
+        st.skipped += 1
+        st.n_skipped += 1
+        updated = False
+    else:
+        st.skipped = 0
+        st.scaler.step(st.opt)
+        st.scaler.update()
+        updated = True
+    if st.sched is not None:
+        st.sched.step()
+    return updated

@@ -1,0 +1,111 @@
+"""Radial motion: the four roots of R(r) and the emission radius at a given Mino time.
+
+R(r) = r⁴ + A r² + B r + C with A = a² − η − λ², B = 2(η + (λ − a)²), C = −a²η (Gralla &
+Lupsasca 2020, PRD 101, 044032, eqs. 5, 13); roots r₁..r₄ in closed form (eqs. 95-96).
+:func:`radial_solution` dispatches to the three root cases of :mod:`.radial_cases`. Twin of
+``julia/src/geodesics/radial.jl``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .conserved import STATUS_ESCAPE, STATUS_HORIZON
+from .radial_cases import _case2, _case3, _case4
+
+__all__ = ["radial_roots", "radial_solution"]
+
+
+def radial_roots(a: Tensor, lam: Tensor, eta: Tensor) -> dict[str, Tensor]:
+    """Roots of R(r) = r⁴ + A r² + B r + C in real arithmetic (GL20 eqs. 95-96).
+
+    ξ₀ is the largest real root of the resolvent cubic (written as t³ + P t + Q = 0 with
+    ξ₀ = t − A/3, P = −A²/12 − C, Q = −A/3 (A²/36 − C) − B²/8), z = √(ξ₀/2), and
+    r₁,₂ = −z ∓ √d₁₂, r₃,₄ = z ∓ √d₃₄ with d₁₂ = −A/2 − z² + B/(4z), d₃₄ = −A/2 − z² − B/(4z).
+    d₃₄ ≥ 0: four real roots (case 2); d₃₄ < 0 ≤ d₁₂: r₃,₄ = z ± i√(−d₃₄) (case 3);
+    d₁₂ < 0: no real root, r₁,₂ = −z ∓ i√(−d₁₂) (case 4).
+    """
+    a2 = a * a
+    A = a2 - eta - lam * lam
+    B = 2.0 * (eta + (lam - a) ** 2)
+    C = -a2 * eta
+    P = -A * A / 12.0 - C
+    Q = -A / 3.0 * (A * A / 36.0 - C) - B * B / 8.0
+    disc = (P / 3.0) ** 3 + (Q / 2.0) ** 2
+    one_real = disc > 0
+    sd = torch.sqrt(torch.where(one_real, disc, torch.ones_like(disc)))
+
+    def cbrt(x: Tensor) -> Tensor:
+        return torch.sign(x) * torch.abs(x).clamp_min(1e-300) ** (1.0 / 3.0)
+
+    t1 = cbrt(-Q / 2.0 + sd) + cbrt(-Q / 2.0 - sd)
+    p_neg = torch.where(one_real, -torch.ones_like(P), P)
+    arg = (3.0 * Q / (2.0 * p_neg)) * torch.sqrt(-3.0 / p_neg)
+    arg = torch.clamp(torch.where(one_real, torch.zeros_like(arg), arg), -1.0, 1.0)
+    t3 = 2.0 * torch.sqrt(-p_neg / 3.0) * torch.cos(torch.acos(arg) / 3.0)
+    xi0 = torch.where(one_real, t1, t3) - A / 3.0
+    z = torch.sqrt(torch.clamp(xi0 / 2.0, min=1e-30))
+    d12 = -A / 2.0 - z * z + B / (4.0 * z)
+    d34 = -A / 2.0 - z * z - B / (4.0 * z)
+    return {"z": z, "d12": d12, "d34": d34, "A": A}
+
+
+def radial_solution(a: Tensor, lam: Tensor, eta: Tensor, tau: Tensor) -> dict[str, Tensor]:
+    """Emission radius r_s(τ), ν_r, the radial status and the radial integrals I_φ, I_t.
+
+    Parameters
+    ----------
+    a : Tensor
+        Spin (0-d).
+    lam, eta : Tensor
+        Conserved quantities, shape (P,), with η > 0 (callers mask the rest).
+    tau : Tensor
+        Mino times from the observer, shape (N, P).
+
+    Returns
+    -------
+    dict with r_s, nu_r, status (0 ok, 1 horizon first, 2 escape first), I_phi, I_t,
+    each (N, P).
+    """
+    a_val = float(a.detach())
+    rp = 1.0 + torch.sqrt(1.0 - a * a)
+    rm = 1.0 - torch.sqrt(1.0 - a * a)
+    roots = radial_roots(a, lam, eta)
+    z, d12, d34, big_a_coef = roots["z"], roots["d12"], roots["d34"], roots["A"]
+    case2 = d34 >= 0
+    case3 = (~case2) & (d12 >= 0)
+    case4 = d12 < 0
+    nn, pp = tau.shape
+    out = {k: torch.zeros_like(tau) for k in ("r_s", "nu_r", "I_p", "I_m", "I_1", "I_2")}
+    status = torch.zeros(nn, pp, dtype=torch.int8, device=tau.device)
+    use_minus = a_val != 0.0
+    for mask, fn in ((case2, _case2), (case3, _case3), (case4, _case4)):
+        idx = torch.nonzero(mask).flatten()
+        if idx.numel() == 0:
+            continue
+        args = (rp, rm if use_minus else None, z[idx], d12[idx], d34[idx], tau[:, idx])
+        if fn is _case2:
+            r, nu_r, ok, turning, ip, im, i1, i2 = fn(*args)
+            bad = torch.where(turning, STATUS_ESCAPE, STATUS_HORIZON).to(torch.int8).expand_as(ok)
+        else:
+            r, nu_r, ok, ip, im, i1, i2 = fn(*args, big_a_coef[idx])
+            bad = torch.full_like(ok, STATUS_HORIZON, dtype=torch.int8)
+        status[:, idx] = torch.where(ok, torch.zeros_like(bad), bad)
+        out["r_s"][:, idx] = r
+        out["nu_r"][:, idx] = nu_r
+        out["I_p"][:, idx] = ip
+        if im is not None:
+            out["I_m"][:, idx] = im
+        out["I_1"][:, idx] = i1
+        out["I_2"][:, idx] = i2
+    # GL20 B1-B2: φ and t radial integrals from I_±, I₀ = τ, I₁, I₂
+    dr = rp - rm
+    i_phi = 2.0 * a / dr * ((rp - 0.5 * a * lam) * out["I_p"] - (rm - 0.5 * a * lam) * out["I_m"])
+    i_t = (
+        4.0 / dr * (rp * (rp - 0.5 * a * lam) * out["I_p"] - rm * (rm - 0.5 * a * lam) * out["I_m"])
+        + 4.0 * tau
+        + 2.0 * out["I_1"]
+        + out["I_2"]
+    )
+    return {"r_s": out["r_s"], "nu_r": out["nu_r"], "status": status, "I_phi": i_phi, "I_t": i_t}

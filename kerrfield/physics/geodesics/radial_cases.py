@@ -1,0 +1,264 @@
+"""The three radial root cases: r_s(τ), I_φ and I_t along the ray.
+
+Four real roots (case 2, sn inversion, Gralla & Lupsasca 2020 eqs. B45-B46), two real (case
+3, cn inversion, B74-B75) and none (case 4, sc inversion, B104-B109). The time integral
+diverges at the observer as r_o + 2 ln r_o; the regularised delay is reported. Twin of
+``julia/src/geodesics/radial_cases.jl``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from ..elliptic import ellipj, legendre, legendre_sc
+from .conserved import _R_REG
+from .radial_integrals import _r1_integral, _r2_integral, _s1_integral, _s2_integral
+
+
+def _case2(rp, rm, z, d12, d34, tau):
+    """Four real roots: r(X) = (r₄r₃₁ − r₃r₄₁sn²X)/(r₃₁ − r₄₁sn²X), X = c τ − F_o.
+
+    c = ½√(r₃₁r₄₂), k = r₃₂r₄₁/(r₃₁r₄₂), sin φ_o = √(r₃₁/r₄₁) (GL20 B45-B46, observer at ∞).
+    With n = r₄₁/r₃₁ and r − r₃ = r₄₃/(1 − n sn²):
+      ∫dX/(r − r_±) = −X/r_±3 − r₄₃/(r_±3 r_±4) Π(n_±; am X),  n_± = r_±3 r₄₁/(r_±4 r₃₁);
+      ∫r dX = r₃X + r₄₃Π(n; am X);
+      ∫r² dX = (r₃² + r₃₁r₄₃/2)X − (r₃₁r₄₂/2)E(am X) + (r₄₁r₄₂/2) sn cn dn/(1 − n sn²).
+    The observer end is regularised with Π(n; φ_o) → F(φ_o) − Π(k/n; φ_o) + ln r_o
+    + ln(4/(r₃₁ + r₄₂)) (DLMF 19.7.9 and R_C's logarithmic limit) and the last term of ∫r²
+    → r_o + r₃ (GL20 B37-B38 give the same constants).
+    """
+    sq12, sq34 = torch.sqrt(d12), torch.sqrt(d34)
+    r1, r2, r3, r4 = -z - sq12, -z + sq12, z - sq34, z + sq34
+    r31, r32, r41, r42, r43 = r3 - r1, r3 - r2, r4 - r1, r4 - r2, r4 - r3
+    k = r32 * r41 / (r31 * r42)
+    c = 0.5 * torch.sqrt(r31 * r42)
+    x_o = torch.sqrt(r31 / r41)
+    turning = r4 > rp
+    # horizon crossing for rays whose roots are all inside the horizon
+    xh2 = r31 * (rp - r4) / (r41 * (rp - r3))
+    xh2 = torch.where(turning, torch.full_like(xh2, 0.25), xh2).clamp(0.0, 1.0)
+    # F at the observer (sin²φ_o = r₃₁/r₄₁, cos²φ_o = r₄₃/r₄₁, Δ² = r₄₃/r₄₂: exact even
+    # next to the critical curve, where r₄₃ → 0) and at the horizon
+    f_end = legendre_sc(
+        torch.stack([x_o, torch.sqrt(xh2)]),
+        torch.stack([r43 / r41, 1.0 - xh2]),
+        k,
+        d2=torch.stack([r43 / r42, 1.0 - k * xh2]),
+    ).F
+    f_o, x_h = f_end[0], -f_end[1]
+    tau_end = torch.where(turning, 2.0 * f_o / c, (x_h + f_o) / c)
+    ok = tau < tau_end
+    big_x = torch.where(ok, c * tau - f_o, -0.5 * f_o.expand_as(tau))
+    sn, cn, dn, _ = ellipj(big_x, k.expand_as(big_x))
+    sn2 = sn * sn
+    r = (r4 * r31 - r3 * r41 * sn2) / (r31 - r41 * sn2)
+    nu_r = torch.where(turning & (big_x > 0), -1.0, 1.0).to(r.dtype)
+
+    n = r41 / r31
+    horizons = [rp] if rm is None else [rp, rm]
+    n_pm = [(h - r3) * r41 / ((h - r4) * r31) for h in horizons]
+    # one sweep for every characteristic (n_±, n at the emission point; n_±, k/n at the
+    # observer) and E: the rows are the orders and, last, the observer
+    norder = tau.shape[0]
+    chars = torch.cat(
+        [
+            torch.stack([*n_pm, n]).unsqueeze(1).expand(-1, norder, -1),
+            torch.stack([*n_pm, k / n]).unsqueeze(1),
+        ],
+        dim=1,
+    )
+    leg = legendre_sc(
+        torch.cat([sn, x_o.unsqueeze(0)]),
+        torch.cat([cn * cn, (r43 / r41).unsqueeze(0)]),
+        k,
+        chars,
+        e=True,
+        d2=torch.cat([dn * dn, (r43 / r42).unsqueeze(0)]),
+    )
+    pi_x, pi_o = leg.Pi[:, :norder], leg.Pi[:, norder]
+
+    def i_pm(i):
+        h = horizons[i]
+        coef = r43 / ((h - r3) * (h - r4))
+        return -tau / (h - r3) - coef * (pi_x[i] + pi_o[i]) / c
+
+    i1 = r3 * tau + (r43 / c) * (pi_x[-1] + f_o - pi_o[-1]) + torch.log(4.0 / (r31 + r42))
+    lin = r3 * r3 + 0.5 * r31 * r43
+    g2 = (
+        lin * big_x
+        - 0.5 * r31 * r42 * leg.E[:norder]
+        + 0.5 * r41 * r42 * sn * cn * dn / (1.0 - n * sn2)
+    )
+    g2_o = -lin * f_o + 0.5 * r31 * r42 * leg.E[norder]
+    i2 = (g2 - g2_o) / c + r3
+    return r, nu_r, ok, turning, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
+
+
+def _observer_pole(nchar: int, nrow: int, row: int, device: torch.device) -> Tensor:
+    """Skip mask (characteristic, row, 1) for the last characteristic at the observer row.
+
+    In cases 3 and 4 the characteristic of the r-integrals (α₀, g₀) has its pole exactly at
+    r = ∞, i.e. at the observer's amplitude; that pair is never used (I₁, I₂ start from
+    r_o instead), and evaluating it would put an infinity into the backward pass.
+    """
+    mask = torch.zeros(nchar, nrow, 1, dtype=torch.bool, device=device)
+    mask[-1, row] = True
+    return mask
+
+
+def _case3(rp, rm, z, d12, d34, tau, big_a_coef):
+    """Two real roots r₁ < r₂, r₃,₄ = z ± iw: cn inversion (GL20 B74-B75).
+
+    A = |r₃ − r₂|, B = |r₃ − r₁|, k = ((A + B)² − r₂₁²)/(4AB), X = F(φ_o) − √(AB) τ with
+    cos φ_o = (A − B)/(A + B); r(X) = ρ₀ + κ/(1 + α₀ cn X), ρ₀ = (Br₂ + Ar₁)/(A + B),
+    κ = 2AB r₂₁/(B² − A²), α₀ = (B + A)/(B − A). For r_± (GL20 B80-B82):
+      1/(r − r_±) = (B + A)/Q_± − 2AB r₂₁/(P_±Q_±) · 1/(1 + α_± cn X),
+      P_± = B(r₂ − r_±) + A(r_± − r₁), Q_± = B(r₂ − r_±) − A(r_± − r₁), α_± = Q_±/P_±.
+    I₁, I₂ are evaluated from a finite observer radius r_o = 1e6 M and regularised there.
+    """
+    sq12 = torch.sqrt(d12)
+    w = torch.sqrt(-d34)
+    r1, r2 = -z - sq12, -z + sq12
+    r21 = r2 - r1
+    big_a = torch.sqrt((z - r2) ** 2 + w * w)
+    big_b = torch.sqrt((z - r1) ** 2 + w * w)
+    sab = torch.sqrt(big_a * big_b)
+    k = ((big_a + big_b) ** 2 - r21 * r21) / (4.0 * big_a * big_b)
+    phi_o = torch.acos((big_a - big_b) / (big_a + big_b))
+    xh = (big_a * (rp - r1) - big_b * (rp - r2)) / (big_a * (rp - r1) + big_b * (rp - r2))
+    f_end = legendre(torch.stack([phi_o, torch.acos(xh.clamp(-1.0, 1.0))]), k).F
+    f_o, x_h = f_end[0], f_end[1]
+    tau_end = (f_o - x_h) / sab
+    ok = tau < tau_end
+    big_x = torch.where(ok, f_o - sab * tau, 0.5 * (f_o + x_h).expand_as(tau))
+    _, cn, _, am = ellipj(big_x, k.expand_as(big_x))
+    den = (big_b - big_a) + (big_b + big_a) * cn
+    r = ((big_b * r2 - big_a * r1) + (big_b * r2 + big_a * r1) * cn) / den
+    nu_r = torch.ones_like(r)
+
+    horizons = [rp] if rm is None else [rp, rm]
+    pq = [
+        (big_b * (r2 - h) + big_a * (h - r1), big_b * (r2 - h) - big_a * (h - r1)) for h in horizons
+    ]
+    al0 = (big_b + big_a) / (big_b - big_a)
+    alphas = torch.stack([*(qq / pp for pp, qq in pq), al0])
+    # finite-observer end of I₁ and I₂
+    rho0 = (big_b * r2 + big_a * r1) / (big_a + big_b)
+    kap = 2.0 * big_a * big_b * r21 / (big_b**2 - big_a**2)
+    ro = _R_REG
+    den_o = big_a * (ro - r1) + big_b * (ro - r2)
+    phi_ro = torch.acos((big_a * (ro - r1) - big_b * (ro - r2)) / den_o)
+    inv_o = (big_b - big_a) * den_o / (2.0 * big_a * big_b * r21)  # 1/(1 + α₀ cos φ_ro)
+
+    # one sweep: rows are the orders, the observer and r_o; characteristics α_±, α₀
+    norder = tau.shape[0]
+    a2s = alphas * alphas
+    leg = legendre(
+        torch.cat([am, phi_o.unsqueeze(0), phi_ro.unsqueeze(0)]),
+        k,
+        (a2s / (a2s - 1.0)).unsqueeze(1),
+        e=True,
+        skip=_observer_pole(len(horizons) + 1, norder + 2, norder, am.device),
+    )
+    r1_x = _r1_integral(alphas.unsqueeze(1), am, k, pi=leg.Pi[:, :norder])
+    r1_o = _r1_integral(alphas[:-1], phi_o, k, pi=leg.Pi[:-1, norder])
+
+    def i_pm(i):
+        pp, qq = pq[i]
+        diff = r1_x[i] - r1_o[i]
+        return (big_b + big_a) * tau / qq + (2.0 * big_a * big_b * r21 / (pp * qq)) * diff / sab
+
+    f_ro, e_ro = leg.F[norder + 1], leg.E[norder + 1]
+    r1_e, r1_ro = r1_x[-1], _r1_integral(al0, phi_ro, k, pi=leg.Pi[-1, norder + 1])
+    r2_e = _r2_integral(al0, am, k, r1=r1_e, fe=(leg.F[:norder], leg.E[:norder]))
+    r2_o = _r2_integral(al0, phi_ro, k, inv_one_plus=inv_o, r1=r1_ro, fe=(f_ro, e_ro))
+    # dτ = −dX/√(AB); integrate from X(r_o) to X
+    i1 = -(rho0 * (big_x - f_ro) + kap * (r1_e - r1_ro)) / sab - math.log(ro)
+    i2 = (
+        -(
+            rho0 * rho0 * (big_x - f_ro)
+            + 2.0 * rho0 * kap * (r1_e - r1_ro)
+            + kap * kap * (r2_e - r2_o)
+        )
+        / sab
+        - ro
+        - big_a_coef / (2.0 * ro)
+    )
+    return r, nu_r, ok, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
+
+
+def _case4(rp, rm, z, d12, d34, tau, big_a_coef):
+    """No real roots, r₁,₂ = −b₁ ∓ i a₂, r₃,₄ = b₁ ∓ i a₁: sc inversion (GL20 B83-B109).
+
+    C = √((a₁ − a₂)² + 4b₁²), D = √((a₁ + a₂)² + 4b₁²), k = 4CD/(C + D)²,
+    g₀ = √((4a₂² − (C − D)²)/((C + D)² − 4a₂²)), X = F(π/2 + atan g₀) − (C + D)τ/2 and
+    r = a₂ tan(am X − atan g₀) − b₁ = (a₂/g₀ − b₁) − a₂(1 + g₀²)/g₀ · 1/(1 + g₀ sc X).
+    With x_± = (r_± + b₁)/a₂ and g_± = (g₀x_± − 1)/(g₀ + x_±):
+      1/(r − r_±) = g₀/(a₂(1 − g₀x_±)) + (1 + g₀²)g_±/(a₂(1 − g₀x_±)²) · 1/(1 + g_± sc X).
+    """
+    b1 = z
+    a2_ = torch.sqrt(-d12)
+    a1_ = torch.sqrt(-d34)
+    cc = torch.sqrt((a1_ - a2_) ** 2 + 4.0 * b1 * b1)
+    dd = torch.sqrt((a1_ + a2_) ** 2 + 4.0 * b1 * b1)
+    k = 4.0 * cc * dd / (cc + dd) ** 2
+    g0 = torch.sqrt(
+        torch.clamp((4.0 * a2_**2 - (cc - dd) ** 2) / ((cc + dd) ** 2 - 4.0 * a2_**2), min=0.0)
+    )
+    psi0 = torch.atan(g0)
+    half = 0.5 * (cc + dd)
+    phi_o = 0.5 * math.pi + psi0
+    f_end = legendre(torch.stack([phi_o, torch.atan((rp + b1) / a2_) + psi0]), k).F
+    f_o, x_h = f_end[0], f_end[1]
+    tau_end = (f_o - x_h) / half
+    ok = tau < tau_end
+    big_x = torch.where(ok, f_o - half * tau, 0.5 * (f_o + x_h).expand_as(tau))
+    _, _, _, am = ellipj(big_x, k.expand_as(big_x))
+    r = a2_ * torch.tan(am - psi0) - b1
+    nu_r = torch.ones_like(r)
+
+    horizons = [rp] if rm is None else [rp, rm]
+    xpm = [(h + b1) / a2_ for h in horizons]
+    gs = torch.stack([*((g0 * x - 1.0) / (g0 + x) for x in xpm), g0])
+    ro = _R_REG
+    x4o = (ro + b1) / a2_
+    phi_ro = torch.atan(x4o) + psi0
+
+    # one sweep: rows are the orders, the observer and r_o; characteristics 1 + g_±², 1 + g₀²
+    norder = tau.shape[0]
+    leg = legendre(
+        torch.cat([am, phi_o.unsqueeze(0), phi_ro.unsqueeze(0)]),
+        k,
+        (1.0 + gs * gs).unsqueeze(1),
+        e=True,
+        skip=_observer_pole(len(horizons) + 1, norder + 2, norder, am.device),
+    )
+    f_x, e_x = leg.F[:norder], leg.E[:norder]
+    f_ro, e_ro = leg.F[norder + 1], leg.E[norder + 1]
+
+    def i_pm(i):
+        gpm = gs[i]
+        lin = g0 / (a2_ * (1.0 - g0 * xpm[i]))
+        coef = (1.0 + g0 * g0) * gpm / (a2_ * (1.0 - g0 * xpm[i]) ** 2)
+        diff = _s1_integral(gpm, am, k, fpi=(f_x, leg.Pi[i, :norder])) - _s1_integral(
+            gpm, phi_o, k, fpi=(f_o, leg.Pi[i, norder])
+        )
+        return lin * tau - coef * diff / half
+
+    aa1 = a2_ / g0 - b1
+    aa0 = a2_ * (1.0 + g0 * g0) / g0
+    s1_e = _s1_integral(g0, am, k, fpi=(f_x, leg.Pi[-1, :norder]))
+    s1_o = _s1_integral(g0, phi_ro, k, fpi=(f_ro, leg.Pi[-1, norder + 1]))
+    s2_e = _s2_integral(g0, am, k, fe=(f_x, e_x), s1=s1_e)
+    s2_o = _s2_integral(g0, phi_ro, k, ratio=-x4o, fe=(f_ro, e_ro), s1=s1_o)
+    i1 = -(aa1 * (big_x - f_ro) - aa0 * (s1_e - s1_o)) / half - math.log(ro)
+    i2 = (
+        -(aa1 * aa1 * (big_x - f_ro) - 2.0 * aa1 * aa0 * (s1_e - s1_o) + aa0 * aa0 * (s2_e - s2_o))
+        / half
+        - ro
+        - big_a_coef / (2.0 * ro)
+    )
+    return r, nu_r, ok, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
