@@ -10,7 +10,7 @@ import xarray as xr
 from astropy.io import fits
 from astropy.time import Time
 
-from kerrfield.vlbi._atomic import atomic_write
+from kerrfield.io.atomic import atomic_write
 
 _NEEDED = ("time", "t1", "t2", "u", "v", "vis", "sigma")
 
@@ -160,4 +160,4 @@ def write_uvfits(obs: xr.Dataset, path: str | os.PathLike) -> Path:
     fq.header["NO_IF"] = 1
     hdus.append(fq)
     hdul = fits.HDUList(hdus)
-    return atomic_write(path, lambda tmp: hdul.writeto(tmp, output_verify="exception"))
+    return atomic_write(lambda tmp: hdul.writeto(tmp, output_verify="exception"), path)

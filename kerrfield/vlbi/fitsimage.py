@@ -18,7 +18,7 @@ import xarray as xr
 from astropy.io import fits
 from astropy.time import Time
 
-from kerrfield.vlbi._atomic import atomic_write
+from kerrfield.io.atomic import atomic_write
 from kerrfield.vlbi.sky import SKY_DIMS, image_axes, sky_image
 
 __all__ = ["read_fits_image", "write_fits_image"]
@@ -107,7 +107,7 @@ def write_fits_image(image: xr.DataArray, path: str | os.PathLike, *,
     hdul = fits.HDUList([fits.PrimaryHDU(np.asarray(img.values, np.float64), header=h),
                          fits.ImageHDU(ra_uas, name="RA_UAS"),
                          fits.ImageHDU(dec_uas, name="DEC_UAS")])
-    return atomic_write(out, lambda tmp: hdul.writeto(tmp, output_verify="exception"))
+    return atomic_write(lambda tmp: hdul.writeto(tmp, output_verify="exception"), out)
 
 
 def _axis(h: fits.Header, j: int, n: int, path: Path) -> np.ndarray:

@@ -49,8 +49,9 @@ def m87_obs(m87_path):
     return load_uvfits(m87_path)
 
 
-def ehtim_or_skip():
-    """Import ehtim (quietly), or skip with the reason it is unavailable."""
+@pytest.fixture(scope="session")
+def eh():
+    """ehtim (imported quietly), or skip with the reason it is unavailable."""
     import contextlib
     import io
     import warnings

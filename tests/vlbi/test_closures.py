@@ -9,7 +9,6 @@ from itertools import combinations
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import ehtim_or_skip
 
 from kerrfield.vlbi.closures import add_systematic, closure_phases, log_closure_amplitudes
 
@@ -111,8 +110,7 @@ def test_scan_average_and_systematic(m87_obs):
 
 
 @pytest.mark.filterwarnings("ignore::numpy.exceptions.ComplexWarning")
-def test_agrees_with_ehtim(m87_path, m87_obs):
-    eh = ehtim_or_skip()
+def test_agrees_with_ehtim(m87_path, m87_obs, eh):
     with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
         o = eh.obsdata.load_uvfits(str(m87_path))
         ecp = o.c_phases(mode="all", count="max", vtype="vis", ang_unit="deg")

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import xarray as xr
 from astropy.io import fits
-from conftest import ehtim_or_skip
 
 from kerrfield.vlbi.fitsimage import read_fits_image, write_fits_image
 
@@ -59,8 +58,7 @@ def test_position_angle_in_the_pixels(tmp_path, pa):
     assert float(sky.sum()) == pytest.approx(0.6)
 
 
-def test_ehtim_reads_the_same_sky(tmp_path):
-    eh = ehtim_or_skip()
+def test_ehtim_reads_the_same_sky(tmp_path, eh):
     out = {}
     for pa in (0.0, 288.0):
         p = write_fits_image(_spot_on_spin_axis(), tmp_path / f"{pa}.fits", theta_g=3.8,

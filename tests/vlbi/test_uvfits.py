@@ -8,7 +8,6 @@ import io
 import numpy as np
 import pytest
 from astropy.io import fits
-from conftest import ehtim_or_skip
 
 from kerrfield.vlbi import load_uvfits, save_uvfits
 
@@ -116,8 +115,7 @@ def test_save_refuses_bad_sigma(m87_obs, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_agrees_with_ehtim(m87_path, m87_obs, tmp_path):
-    eh = ehtim_or_skip()
+def test_agrees_with_ehtim(m87_path, m87_obs, tmp_path, eh):
     with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
         o = eh.obsdata.load_uvfits(str(m87_path))
         o2 = eh.obsdata.load_uvfits(str(save_uvfits(m87_obs, tmp_path / "k.uvfits")))
