@@ -72,6 +72,10 @@ def main() -> None:
     ap.add_argument("--npix", type=int, default=48)
     ap.add_argument("--systematic", type=float, default=0.02)
     ap.add_argument("--k", type=float, default=3.0)
+    ap.add_argument("--amplitudes", action="store_true",
+                    help="also fit |V| with per-station, per-scan gains (10 %% prior)")
+    ap.add_argument("--scan-average", action="store_true")
+    ap.add_argument("--theta-g", type=float, default=None, help="initial θ_g [µas]")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--fits", type=Path, default=None, help="write the fitted image here")
     ap.add_argument("--json", type=Path, default=None)
@@ -91,9 +95,12 @@ def main() -> None:
             data = observe(truth, like=obs, theta_g=3.8, position_angle=200.0, flux=0.6, seed=1)
             start = 4.5
         t0 = time.perf_counter()
-        res = fit_observation(_model(geo, args.k, 0), data, theta_g=start,
+        weights = {"cphase": 1.0, "lcamp": 1.0, **({"amp": 1.0} if args.amplitudes else {})}
+        res = fit_observation(_model(geo, args.k, 0), data, theta_g=args.theta_g or start,
                               position_angle=[0.0, 90.0, 180.0, 270.0], steps=args.steps,
-                              scout_steps=40, systematic=args.systematic, method="nufft")
+                              scout_steps=40, systematic=args.systematic, method="nufft",
+                              weights=weights, gains=args.amplitudes,
+                              scan_average=args.scan_average)
         summary = {**res.summary(), "seconds": time.perf_counter() - t0}
         if truth is not None:
             true_sky = sky_image(truth, 3.8, 200.0, 0.6, npix=96, fov=120.0)

@@ -147,6 +147,9 @@ class _Objective:
             total = total + self.reg["mem"] * relative_entropy(img, self.prior)
         if self.reg.get("flux", 0.0) and self.flux_prior:
             total = total + self.reg["flux"] * (self.sky.flux / self.flux_prior - 1.0) ** 2
+        gains = getattr(self.sky, "gains", None)
+        if gains is not None and self.reg.get("gain_sigma"):
+            total = total + torch.mean(gains.log_amp**2) / self.reg["gain_sigma"] ** 2
         return total, chi2
 
 
@@ -200,8 +203,8 @@ def fit_observation(model: LensedImage, obs: xr.Dataset, *,
                     prior_fwhm: float | None = None, steps: int = 500, scout_steps: int = 60,
                     lr: float = 1e-2, sky_lr: float = 0.02, geometry_lr: float = 0.02,
                     minimal: bool = True, scan_average: bool = False, gains: bool = False,
-                    pixel: str = "box", method: str = "dft", seed: int | None = 0,
-                    progress: bool = False) -> ObservationFit:
+                    gain_sigma: float = 0.1, pixel: str = "box", method: str = "dft",
+                    seed: int | None = 0, progress: bool = False) -> ObservationFit:
     """Fit a lensed image model (field, θ_g, PA, flux; spin and inclination if the model
     learns its geometry) to an observation's closure quantities and/or visibilities.
 
@@ -233,6 +236,8 @@ def fit_observation(model: LensedImage, obs: xr.Dataset, *,
         radians, log flux) and spin/inclination; cosine decay to 5 %.
     minimal, scan_average, gains
         Passed to :class:`~kerrfield.vlbi.losses.DataTerms`.
+    gain_sigma : float
+        With ``gains``: Gaussian prior width of the log gain amplitudes (0.1 ≈ 10 %).
     pixel, method
         Visibility forward model.
     seed : int, optional
@@ -258,7 +263,7 @@ def fit_observation(model: LensedImage, obs: xr.Dataset, *,
     terms = DataTerms(obs, weights, systematic=systematic, minimal=minimal,
                       scan_average=scan_average, gains=gains)
     prior = _gaussian_prior(model, prior_fwhm) if prior_fwhm else None
-    reg = {"tv": tv, "mem": mem, "flux": flux_weight}
+    reg = {"tv": tv, "mem": mem, "flux": flux_weight, "gain_sigma": gain_sigma}
     starts = list(np.atleast_1d(position_angle).astype(float))
     best, history = None, []
     for pa in starts:

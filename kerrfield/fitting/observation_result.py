@@ -61,13 +61,15 @@ class ObservationFit:
     def sky_image(self, npix: int | None = None, fov: float | None = None) -> xr.DataArray:
         """The fitted image on a north-up sky grid in µas (Jy/pixel)."""
         s = self.sky
-        return sky_image(s.to_xarray(), float(s.theta_g.detach()), float(s.position_angle.detach()),
-                         float(s.flux.detach()), npix=npix, fov=fov)
+        return sky_image(s.to_xarray(), float(s.theta_g.detach()),
+                         float(s.position_angle.detach()), float(s.flux.detach()), npix=npix,
+                         fov=fov)
 
     def summary(self, ring: bool = True) -> dict[str, float]:
         """θ_g, PA, flux, spin, inclination, reduced χ² per term and the ring features."""
         s = self.sky
-        out = {"theta_g_uas": float(s.theta_g.detach()), "position_angle_deg": float(s.position_angle.detach()),
+        out = {"theta_g_uas": float(s.theta_g.detach()),
+               "position_angle_deg": float(s.position_angle.detach()),
                "flux_jy": float(s.flux.detach()), "spin": float(s.image_model.spin.detach()),
                "inclination_deg": float(s.image_model.inclination.detach()),
                "systematic": float(self.terms.obs.attrs.get("systematic", 0.0))}
