@@ -8,7 +8,8 @@ Usage::
 
 Model: spin 0.94, inclination 163° (M87 convention), Keplerian emitters, I ∝ g³ f(r) with f
 an axisymmetric 2→32→32→1 MLP pre-trained to a neutral Krang-like disk (R = 5 M), orders
-n = 0, 1 on a 48² screen of ±12 M; fitted: the field, θ_g and the spin axis' position angle
+n = 0, 1 on a 40² screen of ±8 M (the screen doubles as a compactness prior: emission
+beyond ~30 µas is not modelled; ``--fov 12`` lets the field spread further); fitted: the field, θ_g and the spin axis' position angle
 (four starts 0/90/180/270°), total flux fixed at 0.6 Jy. Data terms: closure phases and log
 closure amplitudes (minimal sets, 10 s), fractional systematic error in quadrature. The
 data are read from ``KERRFIELD_DATA_DIR`` or ``../shared/data`` (or downloaded with pooch).
@@ -69,20 +70,23 @@ def main() -> None:
     ap.add_argument("--synthetic", action="store_true")
     ap.add_argument("--real", action="store_true")
     ap.add_argument("--steps", type=int, default=250)
-    ap.add_argument("--npix", type=int, default=48)
+    ap.add_argument("--npix", type=int, default=40)
     ap.add_argument("--systematic", type=float, default=0.02)
     ap.add_argument("--k", type=float, default=3.0)
     ap.add_argument("--amplitudes", action="store_true",
                     help="also fit |V| with per-station, per-scan gains (10 %% prior)")
     ap.add_argument("--scan-average", action="store_true")
     ap.add_argument("--theta-g", type=float, default=None, help="initial θ_g [µas]")
+    ap.add_argument("--fov", type=float, default=8.0, help="screen half-width [M]")
+    ap.add_argument("--mem", type=float, default=0.0, help="MEM weight")
+    ap.add_argument("--prior-fwhm", type=float, default=None, help="MEM prior FWHM [M]")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--fits", type=Path, default=None, help="write the fitted image here")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     obs = load_uvfits(_data_path())
-    geo = kf.raytrace(0.94, 163.0, fov=12.0, npix=args.npix, orders=(0, 1),
+    geo = kf.raytrace(0.94, 163.0, fov=args.fov, npix=args.npix, orders=(0, 1),
                       velocity="keplerian")
     out = {}
     runs = [r for r, on in (("synthetic", args.synthetic), ("real", args.real or not
@@ -100,7 +104,8 @@ def main() -> None:
                               position_angle=[0.0, 90.0, 180.0, 270.0], steps=args.steps,
                               scout_steps=40, systematic=args.systematic, method="nufft",
                               weights=weights, gains=args.amplitudes,
-                              scan_average=args.scan_average)
+                              scan_average=args.scan_average, mem=args.mem,
+                              prior_fwhm=args.prior_fwhm)
         summary = {**res.summary(), "seconds": time.perf_counter() - t0}
         if truth is not None:
             true_sky = sky_image(truth, 3.8, 200.0, 0.6, npix=96, fov=120.0)

@@ -101,11 +101,12 @@ print(f"{cp.sizes['closure']} closure phases, {lca.sizes['closure']} log closure
 The field is pre-trained to a neutral Krang-like disk ($R = 5\\,M$) and then fitted
 together with $\\theta_g$ (starting at 3.8 µas) and the spin axis' position angle (four
 starts); the total flux is fixed at 0.6 Jy (closure quantities do not constrain it). The
+screen of $\\pm 8\\,M$ ($\\approx \\pm 30$ µas) doubles as a compactness prior. The
 steps here are fewer than in `benchmarks/bench_m87_fit.py`, to keep the documentation
 build short.
 """),
     code("""
-geo = kf.raytrace(0.94, 163.0, fov=12.0, npix=40, orders=(0, 1), velocity="keplerian")
+geo = kf.raytrace(0.94, 163.0, fov=8.0, npix=40, orders=(0, 1), velocity="keplerian")
 field = Axisymmetric(kf.EmissionField(in_features=2, width=32, depth=2, scale=10.0, seed=0))
 match_emission(field, AnalyticEmission("disk", R=5.0, p1=3.0, p2=3.0))
 model = kf.fixed_image_model(field, geo, k=3.0)

@@ -35,7 +35,7 @@ __all__ = ["run_observation_config", "SECTIONS"]
 SECTIONS = {
     "data": {"uvfits": None, "day": 6, "band": "hi"},
     "model": {"spin": 0.94, "inclination": 163.0, "velocity": "keplerian", "k": 3.0,
-              "fov": 12.0, "npix": 48, "orders": [0, 1], "width": 32, "depth": 2,
+              "fov": 8.0, "npix": 40, "orders": [0, 1], "width": 32, "depth": 2,
               "axisymmetric": True, "seed": 0},
     "sky": {"theta_g": 3.8, "position_angle": [0.0, 90.0, 180.0, 270.0], "flux": 0.6,
             "learn": ["theta_g", "position_angle"]},

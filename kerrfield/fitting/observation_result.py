@@ -76,9 +76,12 @@ class ObservationFit:
         out.update({f"chi2_{k}": float(v) for k, v in self.chi2.items()})
         out.update({f"n_{k}": int(v.sizes["closure"]) for k, v in self.terms.closures.items()})
         if ring:
-            f = ring_features(self.sky_image())
-            out.update({k: f[k] for k in ("ring_diameter_uas", "ring_width_uas",
-                                          "brightness_pa_deg")})
+            keys = ("ring_diameter_uas", "ring_width_uas", "brightness_pa_deg")
+            try:
+                f = ring_features(self.sky_image())
+            except ValueError:  # no ring in the image: report NaN rather than fail
+                f = dict.fromkeys(keys, float("nan"))
+            out.update({k: f[k] for k in keys})
         return out
 
     def to_fits(self, path: str | os.PathLike, overwrite: bool = False, **kw: Any) -> Path:

@@ -78,3 +78,41 @@ def test_bad_arguments(setting):
     with pytest.raises(ValueError, match="tv"):
         fit_observation(_model(geo), data, tv=-1.0, steps=1)
     assert float(relative_entropy(torch.ones(4, 4))) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_config_run_and_cli(setting, tmp_path):
+    import argparse
+    import json
+
+    from kerrfield.cli import observe as cli_observe
+    from kerrfield.fitting.observation_config import run_observation_config
+
+    data, _ = setting
+    path = tmp_path / "d.uvfits"
+    kf_vlbi = __import__("kerrfield.vlbi", fromlist=["save_uvfits"])
+    kf_vlbi.save_uvfits(data, path)
+    toml = tmp_path / "c.toml"
+    toml.write_text(f"""
+[data]
+uvfits = "{path.name}"
+[model]
+npix = 12
+orders = [0]
+width = 8
+depth = 1
+[sky]
+position_angle = [180.0]
+[fit]
+steps = 3
+[output]
+directory = "out"
+""")
+    parser = argparse.ArgumentParser()
+    cli_observe.add_cli(parser.add_subparsers())
+    args = parser.parse_args(["fit-obs", str(toml), "--no-progress"])
+    assert args.func(args) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["source"] == "M87" and np.isfinite(summary["chi2_cphase"])
+    assert (tmp_path / "out" / "image.fits").is_file()
+    with pytest.raises(ValueError, match="unknown key"):
+        run_observation_config({"fit": {"stepz": 3}})
