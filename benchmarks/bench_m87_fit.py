@@ -9,8 +9,9 @@ Usage::
 Model: spin 0.94, inclination 163° (M87 convention), Keplerian emitters, I ∝ g³ f(r) with f
 an axisymmetric 2→32→32→1 MLP pre-trained to a neutral Krang-like disk (R = 5 M), orders
 n = 0, 1 on a 40² screen of ±8 M (the screen doubles as a compactness prior: emission
-beyond ~30 µas is not modelled; ``--fov 12`` lets the field spread further); fitted: the field, θ_g and the spin axis' position angle
-(four starts 0/90/180/270°), total flux fixed at 0.6 Jy. Data terms: closure phases and log
+beyond ~30 µas is not modelled; ``--fov 12`` lets the field spread further); fitted: the
+field, θ_g and the spin axis' position angle (four starts 0/90/180/270°), total flux fixed
+at 0.6 Jy. Data terms: closure phases and log
 closure amplitudes (minimal sets, 10 s), fractional systematic error in quadrature. The
 data are read from ``KERRFIELD_DATA_DIR`` or ``../shared/data`` (or downloaded with pooch).
 
