@@ -34,7 +34,7 @@ a Kerr-lensed emission model to the calibration-insensitive **closure phases** a
 closure amplitudes**: an axisymmetric emission field on the equatorial plane of a black
 hole with spin $a = 0.94$ seen at $\\theta_o = 163°$, Keplerian emitters, placed on the sky by
 its angular gravitational radius $\\theta_g = GM/c^2D$ and the position angle of its spin
-axis. See {doc}`../vlbi` for the conventions.
+axis. See {doc}`../vlbi` (Interferometric data) for the conventions.
 """),
     code("""
 import os
