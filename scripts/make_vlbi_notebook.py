@@ -68,7 +68,7 @@ $(u, v)$ and $(-u, -v)$ are measured, since the sky is real).
 """),
     code("""
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.6))
-for a, b in sorted(set(zip(obs.t1.values, obs.t2.values))):
+for a, b in sorted(set(zip(obs.t1.values, obs.t2.values, strict=True))):
     sel = (obs.t1 == a) & (obs.t2 == b)
     u, v = obs.u.values[sel] / 1e9, obs.v.values[sel] / 1e9
     line, = ax1.plot(u, v, ".", ms=2, label=f"{a}-{b}")
@@ -122,9 +122,9 @@ for key, value in summary.items():
 model_cp = res.model_closures()
 cpd = res.terms.closures["cphase"]
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
-for ax, tri in zip(axes, ["AA,AZ,SM", "AA,LM,PV", "AA,AP,AZ"]):
+for ax, tri in zip(axes, ["AA,AZ,SM", "AA,LM,PV", "AA,AP,AZ"], strict=True):
     sel = np.array([",".join(sorted(t)) == tri for t in zip(cpd.t1.values, cpd.t2.values,
-                                                              cpd.t3.values)])
+                                                              cpd.t3.values, strict=True)])
     ax.errorbar(cpd.time[sel], cpd.cphase[sel], cpd.sigma_cphase[sel], fmt=".", ms=2,
                 color="k", alpha=0.4, lw=0.5, label="data")
     ax.plot(cpd.time[sel], model_cp["cphase"][sel], ".", ms=3, color="C3", label="model")
