@@ -125,3 +125,17 @@ def test_agrees_with_ehtim(m87_path, m87_obs, tmp_path, eh):
         np.testing.assert_allclose(ob.data["vis"], m87_obs.vis, rtol=2e-6, atol=1e-6)
         np.testing.assert_allclose(ob.data["sigma"], m87_obs.sigma, rtol=2e-6)
         assert (ob.data["t1"] == m87_obs.t1.values).all()
+
+
+def test_ehtim_round_trip(m87_obs, eh):
+    from kerrfield.vlbi.ehtim_io import from_ehtim, to_ehtim
+
+    o = to_ehtim(m87_obs)
+    assert len(o.data) == m87_obs.sizes["row"] and o.source == "M87"
+    back = from_ehtim(o)
+    for name in ("time", "u", "v", "vis", "sigma"):
+        np.testing.assert_allclose(back[name].values, m87_obs[name].values, rtol=1e-12)
+    assert (back.t1 == m87_obs.t1).all() and back.attrs["ra"] == pytest.approx(
+        m87_obs.attrs["ra"])
+    with pytest.raises(TypeError, match="Obsdata"):
+        from_ehtim(m87_obs)

@@ -11,6 +11,7 @@ import torch
 import xarray as xr
 from scipy.special import i0e, j0, j1, roots_legendre
 
+from kerrfield.vlbi.ehtim_io import to_ehtim
 from kerrfield.vlbi.fitsimage import write_fits_image
 from kerrfield.vlbi.nufft import nufft
 from kerrfield.vlbi.sky import MUAS_TO_RAD
@@ -170,26 +171,6 @@ def test_agrees_with_ehtim_direct_ft(m87_obs, tmp_path, eh):
     ours = visibilities(path, sub.u, sub.v, pixel="triangle")
     with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
         im = eh.image.load_fits(str(path))
-        obs = eh.obsdata.Obsdata(im.ra, im.dec, im.rf, 1e9, _eh_table(eh, sub), _eh_tarr(sub),
-                                 source="M87", mjd=int(sub.attrs["mjd"]))
+        obs = to_ehtim(sub)
         theirs = im.observe_same_nonoise(obs, ttype="direct").data["vis"]
     assert np.max(np.abs(theirs - ours)) <= 1e-6 * float(img.sum())
-
-
-def _eh_tarr(obs):
-    from ehtim.const_def import DTARR
-
-    return np.array([(str(s), *obs.station_xyz.sel(station=s).values, 0, 0, 0j, 0j, 0, 0, 0)
-                     for s in obs.station.values], dtype=DTARR)
-
-
-def _eh_table(eh, obs):
-    from ehtim.const_def import DTPOL_STOKES
-
-    n = obs.sizes["row"]
-    out = np.zeros(n, dtype=DTPOL_STOKES)
-    for name in ("time", "tint", "u", "v", "vis", "sigma"):
-        out[name] = obs[name].values
-    out["t1"], out["t2"] = obs.t1.values, obs.t2.values
-    out["qsigma"] = out["usigma"] = out["vsigma"] = out["sigma"]
-    return out
