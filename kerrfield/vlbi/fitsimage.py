@@ -11,6 +11,7 @@ pixel coordinates are also stored in two small extensions (``RA_UAS``, ``DEC_UAS
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,8 @@ def write_fits_image(image: xr.DataArray, path: str | os.PathLike, *,
                      theta_g: float | None = None, position_angle: float = 0.0,
                      flux: float | None = None, source: str = "", ra: float = 0.0,
                      dec: float = 0.0, frequency: float | None = None,
-                     mjd: float | None = None, overwrite: bool = False) -> Path:
+                     mjd: float | None = None, header: Mapping[str, object] | None = None,
+                     overwrite: bool = False) -> Path:
     """Write a sky image (or a screen image placed on the sky) as an ehtim-style FITS file.
 
     Parameters
@@ -52,6 +54,8 @@ def write_fits_image(image: xr.DataArray, path: str | os.PathLike, *,
         Observing frequency in Hz (``FREQ``).
     mjd : float, optional
         Modified Julian date of the image (``MJD`` and ``DATE-OBS``).
+    header : mapping, optional
+        Extra header cards (keys upper-cased, at most 8 characters).
     overwrite : bool
         Replace an existing file.
 
@@ -103,10 +107,15 @@ def write_fits_image(image: xr.DataArray, path: str | os.PathLike, *,
         if key in image.attrs:
             card = {"theta_g_uas": "THETAG", "position_angle_deg": "BHPA"}[key]
             h[card] = float(image.attrs[key])
+    for key, val in (header or {}).items():
+        h[str(key)[:8].upper()] = val
     h["ORIGIN"] = "kerrfield"
-    hdul = fits.HDUList([fits.PrimaryHDU(np.asarray(img.values, np.float64), header=h),
-                         fits.ImageHDU(ra_uas, name="RA_UAS"),
-                         fits.ImageHDU(dec_uas, name="DEC_UAS")])
+    hdus = [fits.PrimaryHDU(np.asarray(img.values, np.float64), header=h),
+            fits.ImageHDU(ra_uas, name="RA_UAS"), fits.ImageHDU(dec_uas, name="DEC_UAS")]
+    if "alpha" in img.coords and "beta" in img.coords:  # exact screen axes (PA = 0)
+        hdus += [fits.ImageHDU(np.asarray(img["alpha"].values, float), name="ALPHA_M"),
+                 fits.ImageHDU(np.asarray(img["beta"].values, float), name="BETA_M")]
+    hdul = fits.HDUList(hdus)
     return atomic_write(lambda tmp: hdul.writeto(tmp, output_verify="exception"), out)
 
 
@@ -131,7 +140,8 @@ def read_fits_image(path: str | os.PathLike) -> xr.DataArray:
     xarray.DataArray
         Jy/pixel on ``("dec", "ra")`` with ``ra`` the east offset (decreasing along the
         columns when CDELT1 < 0), attrs ``source``, ``ra``, ``dec`` (deg), ``frequency``,
-        ``mjd`` where present.
+        ``mjd`` where present; for images written from a screen at PA = 0 also the exact
+        screen axes as coordinates ``alpha`` (on ra) and ``beta`` (on dec), in M.
 
     Raises
     ------
@@ -145,7 +155,8 @@ def read_fits_image(path: str | os.PathLike) -> xr.DataArray:
     with fits.open(path, memmap=False) as hdul:
         h = hdul[0].header
         data = hdul[0].data
-        extra = {n: np.asarray(hdul[n].data, float) for n in ("RA_UAS", "DEC_UAS") if n in hdul}
+        extra = {n: np.asarray(hdul[n].data, float)
+                 for n in ("RA_UAS", "DEC_UAS", "ALPHA_M", "BETA_M") if n in hdul}
     if data is None:
         raise ValueError(f"path: {path} has no image in its primary HDU")
     data = np.asarray(data, float)
@@ -173,4 +184,7 @@ def read_fits_image(path: str | os.PathLike) -> xr.DataArray:
                       ("position_angle_deg", "BHPA")):
         if card in h:
             attrs[key] = float(h[card])
-    return xr.DataArray(data, dims=SKY_DIMS, coords={"dec": dec_uas, "ra": ra_uas}, attrs=attrs)
+    coords = {"dec": dec_uas, "ra": ra_uas}
+    if "ALPHA_M" in extra and "BETA_M" in extra:
+        coords.update(alpha=("ra", extra["ALPHA_M"]), beta=("dec", extra["BETA_M"]))
+    return xr.DataArray(data, dims=SKY_DIMS, coords=coords, attrs=attrs)

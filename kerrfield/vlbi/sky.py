@@ -166,6 +166,8 @@ def sky_image(image: xr.DataArray, theta_g: float, position_angle: float = 0.0,
     xarray.DataArray
         On ``("dec", "ra")`` with ``ra`` *decreasing* (east to the left, as displayed),
         attrs ``theta_g_uas``, ``position_angle_deg``. Bilinear resampling; zero outside.
+        At PA = 0 without ``npix``/``fov`` the pixels are kept exactly (ra = −θ_g α,
+        dec = θ_g β) and the screen axes ride along as coordinates ``alpha``, ``beta``.
     """
     from scipy.ndimage import map_coordinates
 
@@ -173,6 +175,8 @@ def sky_image(image: xr.DataArray, theta_g: float, position_angle: float = 0.0,
     if not screen:
         raise ValueError("image must be a screen image on ('beta', 'alpha') in units of M")
     img = image.transpose(*SCREEN_DIMS).values.astype(float)
+    if npix is None and fov is None and float(position_angle) % 360.0 == 0.0:
+        return _unrotated(img, a, b, theta_g, flux)
     n = int(npix or max(img.shape))
     width = float(fov) if fov is not None else (a[-1] - a[0] + a[1] - a[0]) * theta_g
     step = width / n
@@ -195,3 +199,19 @@ def sky_image(image: xr.DataArray, theta_g: float, position_angle: float = 0.0,
                         attrs={"units": "Jy/pixel" if flux is not None else "arbitrary",
                                "theta_g_uas": float(theta_g),
                                "position_angle_deg": float(position_angle)})
+
+
+def _unrotated(img: np.ndarray, a: np.ndarray, b: np.ndarray, theta_g: float,
+               flux: float | None) -> xr.DataArray:
+    """PA = 0: the screen pixels are sky pixels (ra = −θ_g α, dec = θ_g β); no resampling."""
+    out = np.nan_to_num(img)
+    if flux is not None:
+        total = out.sum()
+        if not total > 0:
+            raise ValueError("cannot scale to flux: the image sums to <= 0")
+        out = out * (flux / total)
+    return xr.DataArray(
+        out, dims=SKY_DIMS,
+        coords={"dec": b * theta_g, "ra": -a * theta_g, "beta": ("dec", b), "alpha": ("ra", a)},
+        attrs={"units": "Jy/pixel" if flux is not None else "arbitrary",
+               "theta_g_uas": float(theta_g), "position_angle_deg": 0.0})

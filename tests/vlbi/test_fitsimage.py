@@ -83,3 +83,18 @@ def test_bad_fits(tmp_path):
         read_fits_image(p)
     with pytest.raises(FileNotFoundError):
         read_fits_image(tmp_path / "none.fits")
+
+
+def test_screen_at_pa0_round_trips_exactly(tmp_path):
+    rng = np.random.default_rng(1)
+    a = np.linspace(-10, 10, 41)
+    b = np.linspace(-8, 8, 33)
+    img = xr.DataArray(rng.random((33, 41)), dims=("beta", "alpha"),
+                       coords={"beta": b, "alpha": a})
+    p = write_fits_image(img, tmp_path / "s.fits", theta_g=3.8, header={"spin": 0.94})
+    back = read_fits_image(p)
+    np.testing.assert_array_equal(back.alpha.values, a)
+    np.testing.assert_array_equal(back.beta.values, b)
+    screen = back.swap_dims(ra="alpha", dec="beta").drop_vars(["ra", "dec"])
+    xr.testing.assert_equal(screen.transpose("beta", "alpha").drop_attrs(), img)
+    assert fits.getheader(p)["SPIN"] == 0.94
