@@ -49,9 +49,9 @@ def _data_path() -> Path:
     return fetch_eht_m87_2017(6, "hi")
 
 
-def _model(geo, k: float, seed: int):
-    field = Axisymmetric(kf.EmissionField(in_features=2, width=32, depth=2, scale=10.0,
-                                          seed=seed))
+def _model(geo, k: float, seed: int, free: bool = False):
+    field = kf.EmissionField(in_features=2, width=32, depth=2, scale=10.0, seed=seed)
+    field = field if free else Axisymmetric(field)
     match_emission(field, AnalyticEmission("disk", R=5.0, p1=3.0, p2=3.0))
     return kf.fixed_image_model(field, geo, k=k)
 
@@ -81,6 +81,8 @@ def main() -> None:
     ap.add_argument("--fov", type=float, default=8.0, help="screen half-width [M]")
     ap.add_argument("--mem", type=float, default=0.0, help="MEM weight")
     ap.add_argument("--prior-fwhm", type=float, default=None, help="MEM prior FWHM [M]")
+    ap.add_argument("--free-field", action="store_true",
+                    help="f(x, y) instead of the axisymmetric f(r)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--fits", type=Path, default=None, help="write the fitted image here")
     ap.add_argument("--json", type=Path, default=None)
@@ -101,7 +103,7 @@ def main() -> None:
             start = 4.5
         t0 = time.perf_counter()
         weights = {"cphase": 1.0, "lcamp": 1.0, **({"amp": 1.0} if args.amplitudes else {})}
-        res = fit_observation(_model(geo, args.k, 0), data, theta_g=args.theta_g or start,
+        res = fit_observation(_model(geo, args.k, 0, args.free_field), data, theta_g=args.theta_g or start,
                               position_angle=[0.0, 90.0, 180.0, 270.0], steps=args.steps,
                               scout_steps=40, systematic=args.systematic, method="nufft",
                               weights=weights, gains=args.amplitudes,
