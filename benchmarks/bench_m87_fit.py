@@ -103,7 +103,8 @@ def main() -> None:
             start = 4.5
         t0 = time.perf_counter()
         weights = {"cphase": 1.0, "lcamp": 1.0, **({"amp": 1.0} if args.amplitudes else {})}
-        res = fit_observation(_model(geo, args.k, 0, args.free_field), data, theta_g=args.theta_g or start,
+        model = _model(geo, args.k, 0, args.free_field)
+        res = fit_observation(model, data, theta_g=args.theta_g or start,
                               position_angle=[0.0, 90.0, 180.0, 270.0], steps=args.steps,
                               scout_steps=40, systematic=args.systematic, method="nufft",
                               weights=weights, gains=args.amplitudes,
