@@ -22,7 +22,7 @@ import torch
 
 from kerrfield.io.atomic import atomic_write_text
 from kerrfield.vlbi.nufft import nufft
-from kerrfield.vlbi.sky import sky_matrix
+from kerrfield.io.sky import sky_matrix
 from kerrfield.vlbi.visibilities import dft
 
 

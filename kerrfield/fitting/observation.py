@@ -20,10 +20,10 @@ import torch
 import xarray as xr
 from torch import nn
 
+from ..io.sky import sky_matrix
 from ..models.lensed import LensedImage
 from ..vlbi.losses import DataTerms
 from ..vlbi.nufft import nufft
-from ..vlbi.sky import sky_matrix
 from ..vlbi.visibilities import dft
 from .losses import total_variation
 from .observation_result import ObservationFit

@@ -11,10 +11,10 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..vlbi.fitsimage import write_fits_image
+from ..io.sky import sky_image
+from ..io.skyfits import write_fits_image
 from ..vlbi.losses import DataTerms, model_cphase, model_lcamp
 from ..vlbi.ring import ring_features
-from ..vlbi.sky import sky_image
 
 __all__ = ["ObservationFit"]
 

@@ -18,7 +18,7 @@ import xarray as xr
 from scipy.ndimage import map_coordinates
 from scipy.optimize import minimize
 
-from kerrfield.vlbi.sky import image_axes, sky_matrix
+from kerrfield.io.sky import image_axes, sky_matrix
 
 __all__ = ["ring_features"]
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from kerrfield.vlbi.sky import MUAS_TO_RAD, image_axes, sky_matrix
+from kerrfield.io.sky import MUAS_TO_RAD, image_axes, sky_matrix
 
 __all__ = ["dft", "pixel_response", "visibilities"]
 
@@ -161,7 +161,7 @@ def visibilities(image: xr.DataArray | str | os.PathLike, u, v, *,
         Bad dims, missing pixel scale, screen image without ``theta_g``, bad ``method``.
     """
     if isinstance(image, (str, os.PathLike)):
-        from kerrfield.vlbi.fitsimage import read_fits_image
+        from kerrfield.io.skyfits import read_fits_image
 
         image = read_fits_image(Path(image))
     if not isinstance(image, xr.DataArray):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -20,18 +17,10 @@ from kerrfield.fitting.observation import (
 from kerrfield.models.synthetic import AnalyticEmission
 from kerrfield.vlbi import load_uvfits, observe, read_fits_image
 
-ROOT = Path(__file__).resolve().parents[2]
-NAME = "eht-m87-2017/uvfits/SR1_M87_2017_096_hi_hops_netcal_StokesI.uvfits"
-
 
 @pytest.fixture(scope="module")
-def setting():
-    bases = [os.environ.get("KERRFIELD_DATA_DIR"), ROOT.parent / "shared" / "data",
-             ROOT.parent.parent / "shared" / "data"]
-    path = next((Path(b) / NAME for b in bases if b and (Path(b) / NAME).is_file()), None)
-    if path is None:
-        pytest.skip("../shared/data/eht-m87-2017 is absent")
-    obs = load_uvfits(path).isel(row=slice(0, 1500))
+def setting(m87_path):
+    obs = load_uvfits(m87_path).isel(row=slice(0, 1500))
     geo = kf.raytrace(0.94, 163.0, fov=12.0, npix=16, orders=(0,), velocity="keplerian")
     truth = kf.fixed_image_model(AnalyticEmission("disk", R=4.5, p1=3.0, p2=4.0), geo, k=3.0)
     data = observe(truth.to_xarray(), like=obs, theta_g=3.8, position_angle=200.0, flux=0.6,

@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 from astropy.io import fits
 
-from kerrfield.vlbi.fitsimage import read_fits_image, write_fits_image
+from kerrfield.io.skyfits import read_fits_image, write_fits_image
 
 A = np.linspace(-10, 10, 41)  # M
 

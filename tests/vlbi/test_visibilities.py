@@ -11,10 +11,10 @@ import torch
 import xarray as xr
 from scipy.special import i0e, j0, j1, roots_legendre
 
+from kerrfield.io.sky import MUAS_TO_RAD
+from kerrfield.io.skyfits import write_fits_image
 from kerrfield.vlbi.ehtim_io import to_ehtim
-from kerrfield.vlbi.fitsimage import write_fits_image
 from kerrfield.vlbi.nufft import nufft
-from kerrfield.vlbi.sky import MUAS_TO_RAD
 from kerrfield.vlbi.visibilities import dft, visibilities
 
 N, FOV = 128, 200.0  # pixels, µas: 1.5625 µas pixels
@@ -121,7 +121,7 @@ def test_nufft_gradients_match_dft():
     u, v, _ = (torch.tensor(x) for x in _uv(300, 9e9, seed=2))
     tg = torch.tensor(3.8, dtype=torch.float64, requires_grad=True)
     pa = torch.tensor(200.0, dtype=torch.float64, requires_grad=True)
-    from kerrfield.vlbi.sky import sky_matrix
+    from kerrfield.io.sky import sky_matrix
 
     weights = torch.tensor(rng.normal(size=300) + 1j * rng.normal(size=300))
     grads = []

@@ -19,8 +19,8 @@ import xarray as xr
 from astropy.io import fits
 from astropy.time import Time
 
-from kerrfield.io.atomic import atomic_write
-from kerrfield.vlbi.sky import SKY_DIMS, image_axes, sky_image
+from .atomic import atomic_write
+from .sky import SKY_DIMS, image_axes, sky_image
 
 __all__ = ["read_fits_image", "write_fits_image"]
 
@@ -40,12 +40,12 @@ def write_fits_image(image: xr.DataArray, path: str | os.PathLike, *,
     image : xarray.DataArray
         Sky image on ``("dec", "ra")`` in µas offsets (Jy/pixel), or a screen image on
         ``("beta", "alpha")`` in M, which is first resampled north-up with
-        :func:`~kerrfield.vlbi.sky.sky_image` (then ``theta_g`` is required and
+        :func:`~kerrfield.io.sky.sky_image` (then ``theta_g`` is required and
         ``position_angle`` is the spin axis' PA east of north).
     path : str or os.PathLike
         Destination, written atomically.
     theta_g, position_angle, flux
-        See :func:`~kerrfield.vlbi.sky.sky_image`; ``flux`` rescales sky images too.
+        See :func:`~kerrfield.io.sky.sky_image`; ``flux`` rescales sky images too.
     source : str
         ``OBJECT`` card (e.g. ``'M87'``).
     ra, dec : float
@@ -82,7 +82,10 @@ def write_fits_image(image: xr.DataArray, path: str | os.PathLike, *,
     ra_uas = np.asarray(img["ra"].values, float)
     dec_uas = np.asarray(img["dec"].values, float)
     step = float(dec_uas[1] - dec_uas[0])
-    if not np.isclose(float(ra_uas[0] - ra_uas[1]), step, rtol=1e-6):
+    ra_step = float(ra_uas[0] - ra_uas[1])
+    if not np.isclose(ra_step, step, rtol=1e-6) and "alpha" not in img.coords:
+        # an unrotated screen keeps its own (possibly unequal) pixel sides; ehtim reads square
+        # pixels only
         raise ValueError("image: pixels must be square (equal ra and dec spacing)")
     out = Path(path)
     if out.exists() and not overwrite:
@@ -90,8 +93,8 @@ def write_fits_image(image: xr.DataArray, path: str | os.PathLike, *,
     h = fits.Header()
     h["OBJECT"] = source or "UNKNOWN"
     h["CTYPE1"], h["CTYPE2"] = "RA---SIN", "DEC--SIN"
-    h["CDELT1"], h["CDELT2"] = -step / UAS_PER_DEG, step / UAS_PER_DEG
-    h["CRPIX1"] = 1.0 + float(ra_uas[0]) / step  # ra(i) = CDELT1·(i − CRPIX1), i from 1
+    h["CDELT1"], h["CDELT2"] = -ra_step / UAS_PER_DEG, step / UAS_PER_DEG
+    h["CRPIX1"] = 1.0 + float(ra_uas[0]) / ra_step  # ra(i) = CDELT1·(i − CRPIX1), i from 1
     h["CRPIX2"] = 1.0 - float(dec_uas[0]) / step
     h["CRVAL1"], h["CRVAL2"] = float(ra), float(dec)
     h["CUNIT1"], h["CUNIT2"] = "deg", "deg"
