@@ -87,7 +87,7 @@ suppress_warnings = ["mystnb.unknown_mime_type"]
 # Docstrings write the spin's magnitude as |a| (and similar); in reST that is substitution
 # syntax, so define those substitutions as themselves.
 rst_prolog = "\n".join(
-    f".. |{v}| replace:: \\|{v}\\|" for v in ("a",)
+    f".. |{v}| replace:: \\|{v}\\|" for v in ("a", "V")
 ) + "\n"
 
 
