@@ -53,10 +53,15 @@ def julia_worker():
 @pytest.fixture
 def toy(monkeypatch):
     """Force the toy test-double geometry (exact flat-space formulas, tests/support/standin.py)."""
+    import importlib
     import sys
 
     from support import standin as _standin
 
+    from kerrfield import cli
+
+    for name in cli._SUBCOMMAND_MODULES:  # bind their imports to the real module first
+        importlib.import_module(f"kerrfield.cli.{name}")
     monkeypatch.setitem(sys.modules, "kerrfield.physics.raytrace", _standin)
     return _standin
 

@@ -231,9 +231,12 @@ def fit(
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     if resume and ckpt_path is not None and ckpt_path.exists():
         start = restore_checkpoint(st, ckpt_path, dev)
-    with torch.no_grad():
-        initial_loss = float(st.data_loss()) if not st.hist["loss"] else st.hist["loss"][0]
-    st.good = [p.detach().clone() for p in params]
+    if st.initial_loss is None:  # a fresh fit, or a checkpoint from before 0.x stored it
+        with torch.no_grad():
+            st.initial_loss = float(st.data_loss()) if not st.hist["loss"] else st.hist["loss"][0]
+    initial_loss = st.initial_loss
+    if not start or len(st.good) != len(params):
+        st.good = [p.detach().clone() for p in params]
     t0 = time.perf_counter()
     step = _run_steps(st, start, steps, batch_size, progress, ckpt_path, checkpoint_every,
                       callback, initial_loss, t0)  # fmt: skip
