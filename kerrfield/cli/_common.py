@@ -86,4 +86,6 @@ def add_fit_args(p: argparse.ArgumentParser, steps: int = 3000) -> None:
     g.add_argument("--amp", action="store_true", help="CUDA mixed precision for the field")
     g.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
     g.add_argument("--resume", action="store_true", help="resume from OUTPUT/checkpoint.pt")
+    g.add_argument("--overwrite", action="store_true",
+                   help="start again, deleting the checkpoint of an earlier fit in OUTPUT")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")

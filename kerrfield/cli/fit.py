@@ -12,7 +12,7 @@ import xarray as xr
 
 from ..fields.emission import EmissionField
 from ..fitting.loop import resolve_device
-from ..fitting.workflow import run_fit_workflow
+from ..fitting.workflow import claim_output, run_fit_workflow
 from ..io.atomic import write_netcdf
 from ..models.builders import fixed_image_model, kerr_image_model
 from ..models.synthetic import FAMILIES, synthesize
@@ -79,6 +79,7 @@ def _fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def _cli_fit(args: argparse.Namespace) -> int:
     out = Path(args.output)
+    claim_output(out, resume=args.resume, overwrite=args.overwrite)
     if args.target:
         if not Path(args.target).exists():
             raise FileNotFoundError(f"--target: no such file {args.target!r}")

@@ -20,13 +20,35 @@ from ..models.lensed import LensedImage
 from .loop import fit, resolve_device
 from .multiscale import fit_multiscale
 
-__all__ = ["run_fit_workflow", "run_demo", "DEMO"]
+__all__ = ["run_fit_workflow", "run_demo", "DEMO", "claim_output"]
 
 #: reference-scenario settings (Krang.jl's example; see docs / benchmarks/results)
 DEMO = {"spin": 0.94, "inclination": 20.0, "spin0": 0.5, "inclination0": 60.0, "fov": 10.0,
         "target_seed": 0, "field_seed": 1, "steps": 6000, "lr": 1e-2, "geometry_lr": 3e-2,
         "schedule": "cosine", "lr_final": 0.01, "relinearize_every": 100,
         "relinearize_tol": (0.01, 0.5)}  # fmt: skip
+
+
+def claim_output(out: Path, *, resume: bool, overwrite: bool) -> None:
+    """Refuse to restart over an earlier fit's checkpoint unless told to resume or overwrite.
+
+    Raises ``ValueError`` naming the checkpoint and both options when ``out`` holds a
+    checkpoint and neither ``resume`` nor ``overwrite`` is set; deletes the checkpoints when
+    ``overwrite`` is set.
+    """
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite exclude each other")
+    found = sorted(p for p in (out / "checkpoint.pt", *out.glob("checkpoint.stage*.pt"))
+                   if p.exists())  # fmt: skip
+    if not found or resume:
+        return
+    if not overwrite:
+        raise ValueError(
+            f"{found[0]} holds an earlier fit; pass --resume to continue it or --overwrite to "
+            "start again (or choose another --output)"
+        )  # fmt: skip
+    for p in found:
+        p.unlink()
 
 
 def run_fit_workflow(

@@ -200,3 +200,21 @@ def test_truncated_checkpoint_is_one_clear_error(tmp_path, tracer):
     ck.write_bytes(b"")
     with pytest.raises(CheckpointError, match="ck.pt"):
         _run("fixed", target, checkpoint=ck, resume=True)
+
+
+def test_cli_fit_refuses_existing_checkpoint(tmp_path, capsys):
+    from kerrfield.cli import main
+
+    out = tmp_path / "o"
+    args = ["fit", "--emission", "ring", "--npix", "8", "--steps", "3", "--width", "4",
+            "--depth", "1", "--no-progress", "--device", "cpu", "-o", str(out)]
+    assert main(args) == 0
+    before = (out / "checkpoint.pt").read_bytes()
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint.pt" in err and "--resume" in err and "--overwrite" in err
+    assert (out / "checkpoint.pt").read_bytes() == before  # untouched
+    assert main([*args, "--resume", "--overwrite"]) == 2
+    assert main([*args, "--overwrite"]) == 0
+    assert main([*args, "--resume"]) == 0  # finished fit: resumes to the same end
