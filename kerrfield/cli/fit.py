@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import xarray as xr
 
 from ..fields.emission import EmissionField
 from ..fitting.loop import resolve_device
 from ..fitting.workflow import claim_output, run_fit_workflow
 from ..io.atomic import write_netcdf
+from ..io.readers import load_netcdf
 from ..models.builders import fixed_image_model, kerr_image_model
 from ..models.synthetic import FAMILIES, synthesize
 from ._common import UNITS, add_field_args, add_fit_args, add_geometry_args
@@ -81,9 +81,7 @@ def _cli_fit(args: argparse.Namespace) -> int:
     out = Path(args.output)
     claim_output(out, resume=args.resume, overwrite=args.overwrite)
     if args.target:
-        if not Path(args.target).exists():
-            raise FileNotFoundError(f"--target: no such file {args.target!r}")
-        target = xr.load_dataset(args.target)
+        target = load_netcdf(args.target, "--target")
     else:
         target = synthesize(
             args.emission, args.spin, args.inclination, fov=args.fov, npix=args.npix,
@@ -93,7 +91,7 @@ def _cli_fit(args: argparse.Namespace) -> int:
         write_netcdf(target, out / "target.nc")
     field = _field_from_args(args)
     if args.geometry:
-        model = fixed_image_model(field, xr.load_dataset(args.geometry), k=args.k,
+        model = fixed_image_model(field, load_netcdf(args.geometry, "--geometry"), k=args.k,
                                   orders=args.orders)  # fmt: skip
     else:
         model = kerr_image_model(

@@ -19,8 +19,10 @@ import numpy as np
 import xarray as xr
 
 from ..io.atomic import atomic_write_text, write_netcdf
+from ..io.readers import CorruptFileError, load_netcdf
 from .config import ConfigError, InferenceConfig, load_inference_config
 from .plan import Unit, plan_units
+from .steps import CheckpointError
 from .summary import _collect, _jsonable, _plots, _summarise
 
 __all__ = ["run_inference"]
@@ -29,7 +31,7 @@ __all__ = ["run_inference"]
 # -- target ---------------------------------------------------------------------------------
 def _load_target(cfg: InferenceConfig) -> xr.Dataset:
     if "file" in cfg.target:
-        ds = xr.load_dataset(cfg.target["file"])
+        ds = load_netcdf(cfg.target["file"], "target file (config key 'target.file')")
         var = cfg.target["variable"]
         if var not in ds:
             raise ConfigError(f"config key 'target.variable': {var!r} is not in "
@@ -137,7 +139,12 @@ def _load_unit(path: Path, fingerprint: str) -> xr.Dataset | None:
     """A finished unit from disk, or None if absent; error if from another config."""
     if not path.exists():
         return None
-    ds = xr.load_dataset(path)
+    try:
+        ds = load_netcdf(path, "unit result")
+    except CorruptFileError as exc:  # e.g. truncated by a full disk: fit the unit again
+        print(f"kerrfield infer: {exc.args[0].split(';')[0]}; fitting this unit again",
+              file=sys.stderr)  # fmt: skip
+        return None
     if ds.attrs.get("fingerprint") != fingerprint:
         raise ConfigError(
             f"{path} was written by a different configuration; use a new output.directory "
@@ -240,7 +247,13 @@ def run_inference(
         if max_units is not None and fitted >= max_units:
             break
         ckpt = unit_dir / f"{unit.name}.ckpt.pt"
-        ds, model = _fit_unit(cfg, unit, target, checkpoint=ckpt)
+        try:
+            ds, model = _fit_unit(cfg, unit, target, checkpoint=ckpt)
+        except CheckpointError as exc:  # unreadable checkpoint: this unit starts again
+            print(f"kerrfield infer: {exc.args[0].split(';')[0]}; fitting this unit again",
+                  file=sys.stderr)  # fmt: skip
+            ckpt.unlink(missing_ok=True)
+            ds, model = _fit_unit(cfg, unit, target, checkpoint=ckpt)
         write_netcdf(ds, unit_dir / f"{unit.name}.nc")
         ckpt.unlink(missing_ok=True)
         if cfg.save_models:

@@ -183,6 +183,30 @@ def _wcs_cards(h, a0, da, b0, db, theta_g, position_angle, celestial, ra, dec) -
     h["CUNIT1"], h["CUNIT2"] = "deg", "deg"
 
 
+def _read_primary(path: str | os.PathLike[str]) -> tuple[Any, np.ndarray]:
+    """Header and 2-D float64 data of the primary HDU; one clear error for a bad file."""
+    import warnings
+
+    from astropy.io import fits
+
+    from .readers import CorruptFileError, _corrupt, _existing
+
+    p = _existing(path, "FITS image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", category=fits.verify.VerifyWarning)
+            warnings.filterwarnings("error", message=".*truncated.*")
+            with fits.open(p) as hdul:
+                h = hdul[0].header
+                data = np.asarray(hdul[0].data, dtype=np.float64)
+    except Exception as exc:  # astropy: OSError, TypeError 'buffer is too small', warnings
+        raise _corrupt(p, "FITS image", exc, "Write it again with kerrfield.to_fits.") from exc
+    if data.ndim != 2:
+        raise CorruptFileError(f"FITS image {p}: primary HDU holds no 2-D image "
+                               f"(shape {data.shape}); not written by kerrfield.to_fits")
+    return h, data
+
+
 def from_fits(path: str | os.PathLike[str]) -> xr.DataArray:
     """Read a FITS image written by :func:`to_fits` back onto ``(beta, alpha)`` in units of M.
 
@@ -203,11 +227,7 @@ def from_fits(path: str | os.PathLike[str]) -> xr.DataArray:
     >>> import kerrfield as kf
     >>> img = kf.from_fits("m87.fits")  # doctest: +SKIP
     """
-    from astropy.io import fits
-
-    with fits.open(path) as hdul:
-        h = hdul[0].header
-        data = np.asarray(hdul[0].data, dtype=np.float64)
+    h, data = _read_primary(path)
     if "THETAG" not in h:
         raise ValueError(f"{path}: no THETAG card; not written by kerrfield.to_fits")
     if float(h.get("BHPA", 0.0)) != 0.0:
