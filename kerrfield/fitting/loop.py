@@ -16,6 +16,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from .._validate import check_device, check_nonnegative, check_npoints, check_positive
 from ..models.lensed import LensedImage
 from .losses import get_loss
 from .result import FitResult, NonFiniteLossError, _result
@@ -52,7 +54,7 @@ def resolve_device(device: torch.device | str | None) -> torch.device:
     """
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    return check_device(device)
 
 
 def target_tensor(target: Any, model: LensedImage | None = None) -> torch.Tensor:
@@ -194,10 +196,13 @@ def fit(
     """
     if not isinstance(model, LensedImage):
         raise TypeError(f"model must be a LensedImage, got {type(model).__name__}")
-    if not (isinstance(steps, int) and steps >= 0):
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
+    steps = check_npoints(steps, "steps", minimum=0)
+    _check_fit_args(lr=lr, geometry_lr=geometry_lr, geometry_betas=geometry_betas,
+                    lr_final=lr_final, tv_weight=tv_weight,
+                    weight_decay_weight=weight_decay_weight, seed=seed,
+                    checkpoint_every=checkpoint_every)  # fmt: skip
+    if isinstance(batch_size, Integral) and not isinstance(batch_size, bool):
+        batch_size = int(batch_size)
     loss_fn = get_loss(loss)
     loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "custom")
     if device is not None:
@@ -205,7 +210,7 @@ def fit(
     dev = model.pix_alpha.device
     tgt_flat, sig_flat = setup_data(model, target, loss, loss_name, sigma, dev, target_tensor)
     if batch_size is not None:
-        if not (isinstance(batch_size, int) and 0 < batch_size):
+        if isinstance(batch_size, bool) or not (isinstance(batch_size, int) and 0 < batch_size):
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         if batch_size >= model.npix:
             batch_size = None
@@ -248,6 +253,29 @@ def fit(
         warnings.warn(f"{st.n_skipped} steps skipped for non-finite gradients", stacklevel=2)
     return _result(model, st.hist, initial_loss, final_loss, wall, step, loss_name=loss_name,
                    batch_size=batch_size or model.npix, skipped_steps=st.n_skipped)  # fmt: skip
+
+
+def _check_fit_args(*, lr: Any, geometry_lr: Any, geometry_betas: Any, lr_final: Any,
+                    tv_weight: Any, weight_decay_weight: Any, seed: Any,
+                    checkpoint_every: Any) -> None:  # fmt: skip
+    """Clear errors naming the argument for :func:`fit`'s numeric options."""
+    check_positive(lr, "lr")
+    if geometry_lr is not None:
+        check_positive(geometry_lr, "geometry_lr")
+    if geometry_betas is not None:
+        if isinstance(geometry_betas, (str, bytes)) or len(geometry_betas) != 2:
+            raise ValueError(
+                f"geometry_betas must be a pair (beta1, beta2), got {geometry_betas!r}"
+            )
+        for i, b in enumerate(geometry_betas):
+            if not 0.0 <= check_nonnegative(b, f"geometry_betas[{i}]") < 1.0:
+                raise ValueError(f"geometry_betas[{i}] must lie in [0, 1), got {b!r}")
+    check_nonnegative(lr_final, "lr_final")
+    check_nonnegative(tv_weight, "tv_weight")
+    check_nonnegative(weight_decay_weight, "weight_decay_weight")
+    if seed is not None:
+        check_npoints(seed, "seed", minimum=0)
+    check_npoints(checkpoint_every, "checkpoint_every", minimum=0)
 
 
 def _run_steps(st: TrainState, start: int, steps: int, batch_size: int | None, progress: bool,
