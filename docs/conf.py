@@ -228,3 +228,20 @@ def _make_figures() -> None:
 _write_api_page()
 _write_benchmark_tables()
 _make_figures()
+
+
+def _check_figures(app, exception) -> None:
+    """Fail the build when an executed cell shows ``<Figure size ...>`` instead of a plot."""
+    if exception is not None:
+        return
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from check_notebook_outputs import check_paths
+
+    out = Path(app.outdir)
+    problems = check_paths([out.parent / "jupyter_execute", out / "tutorials"])
+    if problems:
+        raise RuntimeError("figures rendered as text in the docs:\n  " + "\n  ".join(problems))
+
+
+def setup(app) -> None:
+    app.connect("build-finished", _check_figures)

@@ -27,6 +27,7 @@ def add_cli(subparsers: Any) -> None:
         "a fixed geometry is given, to a target image (a netCDF 'image' on (beta, alpha), "
         "or a synthetic target). Writes model.pt + model.json, history.nc, PNGs and "
         f"summary.json into --output. {UNITS}",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )  # fmt: skip
     p.add_argument("--target", default=None, help="target netCDF (variable 'image'); "
                    "synthesised from the options below when omitted")  # fmt: skip
@@ -55,7 +56,14 @@ def add_cli(subparsers: Any) -> None:
     add_field_args(p)
     add_fit_args(p)
     p.add_argument("--output", "-o", default="fit-output", help="output directory")
-    p.set_defaults(func=_cli_fit)
+    p.set_defaults(func=_cli_fit, interrupt_hint=_interrupt_hint)
+
+
+def _interrupt_hint(args: argparse.Namespace) -> str:
+    ckpt = Path(args.output) / "checkpoint.pt"
+    if ckpt.exists():
+        return f"the last checkpoint is {ckpt}; rerun with --resume to continue"
+    return f"no checkpoint yet (one every {args.checkpoint_every} steps)"
 
 
 def _field_from_args(args: argparse.Namespace) -> EmissionField:

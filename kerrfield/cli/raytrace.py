@@ -59,8 +59,10 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
         "the first run compiles for about a minute, later runs reuse the cache)",
     )
     p.add_argument(
-        "--output", "-o", default="raytrace.nc", help="output netCDF path (default raytrace.nc)"
-    )
+        "--output", "-o", action="append", default=None,
+        help="output path: .nc (netCDF) or .png (r_s and g per order); repeat for several "
+        "(default raytrace.nc)",
+    )  # fmt: skip
     p.add_argument(
         "--png", default=None, help="also save a PNG of r_s and g per order to this path"
     )
@@ -81,12 +83,13 @@ def _cli_raytrace(args: argparse.Namespace) -> int:
         progress=True,
         compiled=args.compiled,
     )
-    write_netcdf(ds, args.output, engine="h5netcdf")
-    print(f"wrote {args.output}")
-    if args.png:
-        from ..plotting import plot_geometry
+    outputs = list(args.output or ["raytrace.nc"]) + ([args.png] if args.png else [])
+    for out in outputs:
+        if str(out).lower().endswith(".png"):
+            from ..plotting import plot_geometry
 
-        fig = plot_geometry(ds, ("r_s", "g"))
-        fig.savefig(args.png, dpi=120)
-        print(f"wrote {args.png}")
+            plot_geometry(ds, ("r_s", "g")).savefig(out, dpi=120)
+        else:
+            write_netcdf(ds, out, engine="h5netcdf")
+        print(f"wrote {out}")
     return 0

@@ -285,9 +285,9 @@ def _run_steps(st: TrainState, start: int, steps: int, batch_size: int | None, p
     model, dev = st.model, st.model.pix_alpha.device
     bar = None
     if progress and steps > start:
-        from tqdm.auto import tqdm
+        from .._progress import progress_bar
 
-        bar = tqdm(total=steps, initial=start, desc="fit", dynamic_ncols=True, leave=False)
+        bar = progress_bar(total=steps, initial=start, desc="fit", dynamic_ncols=True, leave=False)
     post_every = max(1, (steps - start) // 200)
     step = start
     try:
@@ -319,7 +319,9 @@ def _run_steps(st: TrainState, start: int, steps: int, batch_size: int | None, p
             if bar is not None:
                 bar.update(1)
                 if step % post_every == 0:
-                    bar.set_postfix_str(f"loss={lval:.3e} spin={spin:.4f} inc={inc:.2f}")
+                    rel = st.hist["relative_residual"][-1]
+                    bar.set_postfix_str(f"loss={lval:.3e} resid={rel:.3f} spin={spin:.4f} "
+                                        f"inc={inc:.2f}")  # fmt: skip
             if ckpt_path is not None and checkpoint_every and (step + 1) % checkpoint_every == 0:
                 save_checkpoint(st, ckpt_path, step + 1)
             if callback is not None and callback(step, lval, model):

@@ -94,7 +94,7 @@ def _fit_unit(cfg: InferenceConfig, unit: Unit, target: xr.Dataset,
     t0 = time.perf_counter()
     # an interrupted unit continues from its last checkpoint (kerrfield.fit's resume)
     result = fit(
-        model, target, seed=unit.seed, progress=False, checkpoint=checkpoint,
+        model, target, seed=unit.seed, progress=cfg.progress, checkpoint=checkpoint,
         resume=checkpoint is not None, **fit_kw,
     )  # fmt: skip
     elapsed = time.perf_counter() - t0
@@ -113,7 +113,7 @@ def _fit_unit(cfg: InferenceConfig, unit: Unit, target: xr.Dataset,
             "unit": unit.name, "seed": unit.seed, "spin_init": unit.spin,
             "inclination_init": unit.inclination, "fit_spin": int(unit.fit_spin),
             "fit_inclination": int(unit.fit_inclination),
-            "spin": float(model.spin), "inclination": float(model.inclination),
+            "spin": model.spin.item(), "inclination": model.inclination.item(),
             "loss": float(history["final_loss"]), "seconds": elapsed,
             "index": json.dumps(unit.index), "fingerprint": cfg.fingerprint,
         },
@@ -158,9 +158,9 @@ def _progress(iterable: Sequence[Any], enabled: bool, desc: str) -> Iterator[Any
     if not enabled:
         yield from iterable
         return
-    from tqdm.auto import tqdm
+    from .._progress import progress_bar
 
-    yield from tqdm(iterable, desc=desc, unit="fit", dynamic_ncols=True)
+    yield from progress_bar(iterable, desc=desc, unit="fit", dynamic_ncols=True)
 
 
 def run_inference(
@@ -205,6 +205,7 @@ def run_inference(
     if output is not None:
         cfg.output = Path(output)
     show = cfg.progress if progress is None else bool(progress)
+    cfg.progress = show  # also the per-step bar inside each unit's fit
     if max_units is not None and max_units < 0:
         raise ValueError(f"max_units must be >= 0, got {max_units}")
     out = cfg.output

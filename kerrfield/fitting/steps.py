@@ -44,16 +44,20 @@ class TrainState:
     params: list[torch.Tensor]
     good: list[torch.Tensor]  # last parameter values with a finite loss
     hist: dict[str, list[float]] = dataclasses.field(
-        default_factory=lambda: {"loss": [], "spin": [], "inclination": [], "lr": []}
+        default_factory=lambda: {"loss": [], "spin": [], "inclination": [], "lr": [],
+                                 "relative_residual": []}  # fmt: skip
     )
     skipped: int = 0  # consecutive steps skipped for non-finite gradients
     n_skipped: int = 0  # total
     initial_loss: float | None = None  # full-image data loss before the first step
+    last_pred: Any = None  # model image and target pixels of the last data_loss call
+    last_target: Any = None
 
     def data_loss(self, idx: torch.Tensor | None = None) -> torch.Tensor:
         """Data term (plus total variation) of the model at pixels ``idx`` (all if None)."""
         pred = self.model(idx)
         t = self.tgt_flat if idx is None else self.tgt_flat[idx]
+        self.last_pred, self.last_target = pred.detach(), t
         if self.sig_flat is not None:
             total = self.loss_fn(pred, t, self.sig_flat if idx is None else self.sig_flat[idx])
         else:
@@ -64,6 +68,17 @@ class TrainState:
                 img / img.sum() if self.loss_name == "nmse" else img
             )
         return total
+
+
+def relative_residual(pred: torch.Tensor, target: torch.Tensor, loss_name: str) -> float:
+    """``|I - T| / |T|`` over the pixels given, both flux-normalised for the scale-free
+    losses (``nmse``, ``ncc``): unlike the normalised MSE (which scales as 1/N²) it does not
+    depend on the number of pixels, so fits at different resolutions compare directly."""
+    with torch.no_grad():
+        p, t = pred.to(torch.float64), target.to(torch.float64)
+        if loss_name in ("nmse", "ncc"):
+            p, t = p / p.sum(), t / t.sum()
+        return float(torch.linalg.vector_norm(p - t) / torch.linalg.vector_norm(t))
 
 
 def lr_schedule(opt: torch.optim.Optimizer, name: str | None, steps: int, lr_final: float):
@@ -197,6 +212,9 @@ def record(st: TrainState, lval: float, spin: float, inc: float) -> None:
     st.hist["spin"].append(spin)
     st.hist["inclination"].append(inc)
     st.hist["lr"].append(st.opt.param_groups[0]["lr"])
+    st.hist.setdefault("relative_residual", [math.nan] * (len(st.hist["loss"]) - 1))
+    st.hist["relative_residual"].append(
+        relative_residual(st.last_pred, st.last_target, st.loss_name))
 
 
 def grads_finite(params: list[torch.Tensor]) -> bool:

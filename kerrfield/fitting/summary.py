@@ -141,6 +141,12 @@ def _plots(cfg: InferenceConfig, units: list[Unit], done: Mapping[str, xr.Datase
             fig, ax = plt.subplots(figsize=(5, 4), constrained_layout=True)
             np.log10(results["loss"]).plot(ax=ax, x="inclination_grid", y="spin_grid",
                                           cbar_kwargs={"label": "log10 loss"})  # fmt: skip
+            truth = summary["truth"]
+            if "spin" in truth and "inclination" in truth:
+                ax.plot(truth["inclination"], truth["spin"], "w*", ms=14, mec="k",
+                        label="truth")  # fmt: skip
+                ax.legend(fontsize=8)
+            ax.set(xlabel="inclination θo [deg]", ylabel="spin a", title="")
             figs["loss_grid.png"] = fig
     for name, fig in figs.items():
         fig.savefig(out / name, dpi=110)
@@ -163,7 +169,7 @@ def _plot_images(plt: Any, target: xr.Dataset, best: xr.Dataset) -> Any:
         im = ax.imshow(img, origin="lower", extent=ext, cmap=cmap,
                        vmin=-lim if lim else None, vmax=lim)  # fmt: skip
         ax.set(title=title, xlabel="α [M]", ylabel="β [M]")
-        fig.colorbar(im, ax=ax, shrink=0.8)
+        fig.colorbar(im, ax=ax, shrink=0.8, label="intensity [arb. units]")
     return fig
 
 

@@ -17,8 +17,9 @@ import xarray as xr
 
 from ..io.atomic import atomic_write_text, write_netcdf
 from ..models.lensed import LensedImage
-from .loop import fit, resolve_device
+from .loop import fit, resolve_device, target_tensor
 from .multiscale import fit_multiscale
+from .steps import relative_residual
 
 __all__ = ["run_fit_workflow", "run_demo", "DEMO", "claim_output"]
 
@@ -81,17 +82,22 @@ def run_fit_workflow(
     truth = {k: target.attrs.get(k) for k in ("spin", "inclination")}
     figs = {
         "fit.png": plot_fit(target["image"], start_img, fitted,
-                            losses=(res.initial_loss, res.final_loss)),  # fmt: skip
+                            losses=(res.initial_loss, res.final_loss),
+                            suptitle=_fit_title(target, res.model)),  # fmt: skip
         "loss.png": plot_loss(res.history),
         "parameters.png": plot_parameters(res.history, truth=truth),
     }
     for name, fig in figs.items():
         fig.savefig(out / name, dpi=110)
     ref = target["clean"] if "clean" in target else target["image"]
+    with torch.no_grad():
+        rel = relative_residual(res.model(), target_tensor(target, res.model).reshape(-1).to(
+            res.model.pix_alpha.device), res.info.get("loss_name", "nmse"))  # fmt: skip
     summary = {
         "spin": res.model.spin.item(), "inclination_deg": res.model.inclination.item(),
         "true_spin": truth["spin"], "true_inclination_deg": truth["inclination"],
         "initial_loss": res.initial_loss, "final_loss": res.final_loss,
+        "relative_residual": rel,
         "loss_ratio": res.loss_ratio, "psnr_db": psnr(fitted, ref, normalize=True),
         "steps": res.steps, "wall_time_s": res.wall_time,
         "steps_per_s": (len(res.history.step) / res.wall_time) if res.wall_time else None,
@@ -102,6 +108,14 @@ def run_fit_workflow(
     summary = {k: (float(v) if isinstance(v, np.floating) else v) for k, v in summary.items()}
     atomic_write_text(json.dumps(summary, indent=1, default=str), out / "summary.json")
     return summary
+
+
+def _fit_title(target: xr.Dataset, model: LensedImage) -> str:
+    from ..plotting import geometry_title
+
+    truth = geometry_title(target.attrs)
+    fit = f"fit: a = {model.spin.item():.3f}, θo = {model.inclination.item():.1f}°"
+    return f"truth: {truth}; {fit}" if truth else fit
 
 
 def run_demo(

@@ -38,6 +38,7 @@ from torch import nn
 
 from .._validate import check_inclination, check_orders, check_positive, check_spin
 from ..physics._spec import parse_surface, parse_velocity, surface_text, velocity_text
+from ..physics.redshift import velocity_attrs
 from ._checks import _check_geometry, _fit_field_scale, _open_unit, _positive_pair
 
 __all__ = ["LensedImage"]
@@ -322,7 +323,7 @@ class LensedImage(nn.Module):
         return _image_dataarray(
             img, self.alpha.cpu().numpy(), self.beta.cpu().numpy(), name,
             spin=self.spin.item(), inclination=self.inclination.item(), k=self.k,
-            orders=list(self.orders),
+            orders=list(self.orders), **velocity_attrs(self.velocity),
         )  # fmt: skip
 
     def config(self) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from .._validate import (
 )
 from .._version import __version__
 from ._dataset import FLOAT_VARS, rays_to_dataset
+from ._memory import check_trace_memory
 from ._spec import VELOCITIES, Cone, parse_surface, parse_velocity
 from .elliptic import fused_duplication
 from .geodesics import (
@@ -217,7 +218,7 @@ def raytrace(
     backend: str = "torch",
     device: str | torch.device | None = None,
     dtype: torch.dtype = torch.float64,
-    progress: bool = False,
+    progress: bool | None = None,
     compiled: bool = False,
 ) -> xr.Dataset:
     """Ray trace a screen and return emission coordinates for each sub-image order.
@@ -249,8 +250,15 @@ def raytrace(
         torch device ("cpu", "cuda"); default CPU.
     dtype : torch.dtype
         torch.float64 (default) or torch.float32.
-    progress : bool
-        Show a progress bar over pixel chunks.
+    progress : bool, optional
+        Show a progress bar over pixel chunks (default: for traces of a million or more
+        pixel-orders).
+
+    Raises
+    ------
+    MemoryError
+        When the result would not fit in the available memory (the message gives the
+        estimate and the largest screen that fits); checked before any tracing.
     compiled : bool
         Fuse the elliptic-integral sweeps with ``torch.compile`` (torch backend; see
         :func:`kerrfield.elliptic.fused_duplication`). About 1.7× faster on a 2-core CPU once
@@ -291,6 +299,9 @@ def raytrace(
     else:
         al_axis = _screen_axis(alpha, "alpha")
         be_axis = _screen_axis(beta, "beta")
+    check_trace_memory(al_axis.size, be_axis.size, len(orders))
+    if progress is None:  # large traces show their progress by default
+        progress = al_axis.size * be_axis.size * len(orders) >= 1 << 20
     bb, aa = np.meshgrid(be_axis, al_axis, indexing="ij")
     theta_s = _surface_theta(surface)
     if backend == "julia":
@@ -326,17 +337,20 @@ def _trace_torch_chunked(
     progress: bool,
 ) -> dict[str, np.ndarray]:
     dev = check_device(device) if device is not None else torch.device("cpu")
-    parts: dict[str, list[np.ndarray]] = {}
+    out: dict[str, np.ndarray] = {}
     starts = range(0, al.size, _CHUNK)
     if progress:
-        from tqdm.auto import tqdm
+        from .._progress import progress_bar
 
-        starts = tqdm(starts, desc="ray tracing", unit="chunk")
+        starts = progress_bar(starts, desc="ray tracing", unit="chunk")
     with torch.no_grad():
         for i in starts:
             ta = torch.as_tensor(al[i : i + _CHUNK], dtype=dtype, device=dev)
             tb = torch.as_tensor(be[i : i + _CHUNK], dtype=dtype, device=dev)
             res = trace_rays(a, th, ta, tb, orders=orders, surface=surface, velocity=velocity)
-            for k, v in res.items():
-                parts.setdefault(k, []).append(v.cpu().numpy())
-    return {k: np.concatenate(v, axis=-1) for k, v in parts.items()}
+            for k, v in res.items():  # written in place: no second copy of the result
+                arr = v.cpu().numpy()
+                if k not in out:
+                    out[k] = np.empty(arr.shape[:-1] + (al.size,), dtype=arr.dtype)
+                out[k][..., i : i + arr.shape[-1]] = arr
+    return out
