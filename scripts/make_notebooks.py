@@ -244,8 +244,8 @@ result = kf.fit(model, target, steps=150, lr=1e-2, schedule="cosine", lr_final=0
                 progress=False)
 print(f"{result.steps} steps in {time.perf_counter() - t0:.1f} s; loss "
       f"{result.initial_loss:.3e} -> {result.final_loss:.3e}")
-print(f"spin {float(model.spin):.4f} (truth {truth['spin']}), "
-      f"inclination {float(model.inclination):.3f}° (truth {truth['inclination']}°)")
+print(f"spin {model.spin.item():.4f} (truth {truth['spin']}), "
+      f"inclination {model.inclination.item():.3f}° (truth {truth['inclination']}°)")
 """),
     code("""
 display(kf.plot_fit(target["image"], start, model.to_xarray(),
@@ -324,8 +324,8 @@ model = kf.kerr_image_model(kf.EmissionField(**field_kw, seed=0), spin=0.4, incl
                             fov=spec["fov"], npix=spec["npix"])
 t0 = time.perf_counter()
 res = kf.fit(model, target, steps=80, lr=1e-2, geometry_lr=2e-2, progress=False)
-print(f"{time.perf_counter() - t0:.1f} s: spin {float(model.spin):.3f} "
-      f"(truth {truth['spin']}), inclination {float(model.inclination):.2f}° "
+print(f"{time.perf_counter() - t0:.1f} s: spin {model.spin.item():.3f} "
+      f"(truth {truth['spin']}), inclination {model.inclination.item():.2f}° "
       f"(truth {truth['inclination']}°), loss {res.final_loss:.2e}")
 display(kf.plot_parameters(res.history, truth=truth))
 """),
