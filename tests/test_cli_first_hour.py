@@ -97,7 +97,9 @@ def test_no_requires_grad_warning_in_infer(tmp_path, monkeypatch):
            "output": {"directory": "out", "progress": False, "plots": False}}
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        kf.run_inference(cfg)
+        summary = kf.run_inference(cfg)
+    # the resolution-independent figure is reported beside the loss
+    assert 0 < summary["best"]["relative_residual"] < 2
 
 
 def test_infer_shows_progress_inside_each_unit(tmp_path, monkeypatch, capsys):

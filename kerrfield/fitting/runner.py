@@ -115,10 +115,23 @@ def _fit_unit(cfg: InferenceConfig, unit: Unit, target: xr.Dataset,
             "fit_inclination": int(unit.fit_inclination),
             "spin": model.spin.item(), "inclination": model.inclination.item(),
             "loss": float(history["final_loss"]), "seconds": elapsed,
+            "relative_residual": _relative_residual(model, target, fit_kw.get("loss", "nmse")),
             "index": json.dumps(unit.index), "fingerprint": cfg.fingerprint,
         },
     )  # fmt: skip
     return ds, model
+
+
+def _relative_residual(model: Any, target: xr.Dataset, loss: Any) -> float:
+    """Resolution-independent |I - T| / |T| of the fitted model (see fitting.steps)."""
+    import torch
+
+    from .steps import relative_residual
+
+    with torch.no_grad():
+        t = torch.as_tensor(target["image"].transpose("beta", "alpha").values).reshape(-1)
+        return relative_residual(model(), t.to(model.pix_alpha.device),
+                                 loss if isinstance(loss, str) else "custom")  # fmt: skip
 
 
 def _history(result: Any) -> dict[str, Any]:

@@ -50,7 +50,9 @@ def _summarise(cfg: InferenceConfig, units: list[Unit], done: Mapping[str, xr.Da
             rows.append({"unit": u.name, "seed": u.seed, "spin_init": u.spin,
                          "inclination_init": u.inclination, "spin": float(a["spin"]),
                          "inclination": float(a["inclination"]), "loss": float(a["loss"]),
-                         "seconds": float(a["seconds"])})  # fmt: skip
+                         "seconds": float(a["seconds"]),
+                         "relative_residual": float(a.get("relative_residual", np.nan)),
+                         })  # fmt: skip
     summary: dict[str, Any] = {
         "mode": cfg.mode, "complete": complete, "n_units": len(units), "n_done": len(rows),
         "truth": _truth(target), "fingerprint": cfg.fingerprint, "config": cfg.raw,
@@ -59,7 +61,8 @@ def _summarise(cfg: InferenceConfig, units: list[Unit], done: Mapping[str, xr.Da
     if not rows:
         return summary
     best = min(rows, key=lambda r: r["loss"])
-    summary["best"] = {k: best[k] for k in ("unit", "spin", "inclination", "loss")}
+    summary["best"] = {k: best[k] for k in ("unit", "spin", "inclination", "loss",
+                                             "relative_residual")}  # fmt: skip
     if cfg.mode == "ensemble":
         s = np.array([r["spin"] for r in rows])
         t = np.array([r["inclination"] for r in rows])
