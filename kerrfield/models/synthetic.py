@@ -28,8 +28,7 @@ from torch import nn
 
 from .._validate import check_nonnegative
 from ..fields import EmissionField, emission_map, field_from_config
-from ..physics._spec import Cone, parse_surface, parse_velocity
-from ..physics.redshift import velocity_attrs
+from ..physics._spec import parse_surface, parse_velocity, surface_text, velocity_text
 from .builders import render
 
 __all__ = ["AnalyticEmission", "make_emission", "synthesize", "truth_emission", "FAMILIES"]
@@ -227,10 +226,8 @@ def synthesize(
             "inclination_units": "deg",
             "k": float(k),
             "orders": list(clean.attrs["orders"]),
-            "surface": "cone" if isinstance(surface, Cone) else "equatorial",
-            "surface_theta_deg": float(surface.opening_angle) if isinstance(surface, Cone)
-            else 90.0,
-            **velocity_attrs(velocity),
+            "surface": surface_text(surface),  # "equatorial" / "cone:DEG"
+            "velocity": velocity_text(velocity),  # "zamo" / "general:XI,BETA_R,BETA_PHI"
             "emission_family": family,
             "emission_params": json.dumps(truth),
             "noise": float(noise),

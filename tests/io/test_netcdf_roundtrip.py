@@ -35,9 +35,15 @@ def test_raytrace_and_synthesize_round_trip(tmp_path, surface, velocity):
     for key, value in back.attrs.items():  # plain numbers and strings only
         assert isinstance(value, (str, int, float, np.number, np.ndarray, list)), key
     if isinstance(velocity, kf.GeneralVelocity):
-        assert back.attrs["velocity"] == "general" and back.attrs["velocity_xi"] == 0.8
+        assert back.attrs["velocity"] == "general:0.8,0.5,0.9"
+        assert geo.attrs["velocity"] == "general" and geo.attrs["velocity_xi"] == 0.8
     if isinstance(surface, kf.Cone):
-        assert back.attrs["surface"] == "cone" and back.attrs["surface_theta_deg"] == 70.0
+        assert back.attrs["surface"] == "cone:70.0"
+        assert geo.attrs["surface"] == "cone" and geo.attrs["surface_theta_deg"] == 70.0
+    # a synthetic target's attrs build the same lensing as the objects did
+    from kerrfield.physics._spec import spec_from_attrs
+
+    assert spec_from_attrs(back.attrs) == spec_from_attrs(geo.attrs) == (surface, velocity)
     # a geometry read back gives the same fixed model as the in-memory one
     field = kf.EmissionField(seed=0, width=4, depth=1)
     m1 = kf.fixed_image_model(field, geo)
