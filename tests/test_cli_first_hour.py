@@ -111,3 +111,30 @@ def test_infer_shows_progress_inside_each_unit(tmp_path, monkeypatch, capsys):
     kf.run_inference(cfg)
     err = capsys.readouterr().err
     assert "joint fits" in err and "fit:" in err and "resid=" in err
+
+
+def test_render_checks_the_reference_before_tracing(tmp_path, capsys, monkeypatch):
+    import kerrfield.cli.render as cli_render
+
+    model = kf.kerr_image_model(kf.EmissionField(seed=0, width=4, depth=1), 0.5, 30.0,
+                                npix=6, fov=5.0)
+    d = kf.save_model(model, tmp_path / "m")
+    ref = kf.synthesize("ring", 0.5, 30.0, npix=8, fov=5.0)
+    ref.to_netcdf(tmp_path / "ref.nc")
+    traced = []
+    monkeypatch.setattr(cli_render, "render", lambda *a, **k: traced.append(1))
+    assert main(["render", str(d), "--npix", "6", "--reference", str(tmp_path / "ref.nc"),
+                 "-o", str(tmp_path / "x.png")]) == 2
+    assert "--npix 8" in capsys.readouterr().err
+    assert main(["render", str(d), "--npix", "8", "--fov", "4", "--reference",
+                 str(tmp_path / "ref.nc"), "-o", str(tmp_path / "x.png")]) == 2
+    assert "--fov 5" in capsys.readouterr().err
+    (tmp_path / "bad.nc").write_bytes(b"garbage")
+    assert main(["render", str(d), "--npix", "8", "--reference", str(tmp_path / "bad.nc")]) == 2
+    assert "bad.nc" in capsys.readouterr().err
+    assert traced == []  # nothing was traced
+    monkeypatch.undo()
+    outs = [tmp_path / "r.png", tmp_path / "r.nc"]
+    assert main(["render", str(d), "--npix", "8", "--reference", str(tmp_path / "ref.nc"),
+                 "-o", str(outs[0]), "-o", str(outs[1])]) == 0
+    assert all(p.exists() for p in outs)

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..fitting.loop import resolve_device
 from ..io.atomic import write_netcdf
 from ..io.readers import load_netcdf
@@ -47,6 +49,11 @@ def _cli_render(args: argparse.Namespace) -> int:
         if shape != (args.npix, args.npix):
             raise ValueError(f"--reference {args.reference} is {shape[0]}x{shape[1]} pixels "
                              f"but --npix is {args.npix}; pass --npix {shape[-1]}")  # fmt: skip
+        if "alpha" in ref.coords:
+            ref_fov = float(np.abs(ref["alpha"].values).max())
+            if not np.isclose(ref_fov, fov, rtol=1e-6):
+                raise ValueError(f"--reference {args.reference} spans ±{ref_fov:g} M but the "
+                                 f"render ±{fov:g} M; pass --fov {ref_fov:g}")  # fmt: skip
     img = render(
         model.field, model.spin.item() if args.spin is None else args.spin,
         model.inclination.item() if args.inclination is None else args.inclination,
