@@ -95,6 +95,7 @@ rst_prolog = "\n".join(
 # Section titles for the API page, keyed by the defining submodule in kerrfield._LAZY.
 API_SECTIONS: dict[str, str] = {
     "physics.raytrace": "Ray tracing",
+    "physics._stream": "Ray tracing to disk (large screens)",
     "physics.kerr": "Kerr geometry",
     "physics.redshift": "Velocity models and redshift",
     "bridge.api": "Julia backend",

@@ -8,6 +8,9 @@ from ..io.atomic import write_netcdf
 from ..physics.raytrace import BACKENDS, raytrace
 from ._common import parse_surface, parse_velocity
 
+#: ray-orders from which `kerrfield raytrace` (netCDF output only) streams block by block
+STREAM_RAYS = 1 << 22
+
 
 def add_cli(sub: argparse._SubParsersAction) -> None:
     """Register ``kerrfield raytrace``."""
@@ -70,6 +73,24 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
 
 
 def _cli_raytrace(args: argparse.Namespace) -> int:
+    outputs = list(args.output or ["raytrace.nc"]) + ([args.png] if args.png else [])
+    if (not any(str(o).lower().endswith(".png") for o in outputs)
+            and args.npix**2 * len(args.orders) >= STREAM_RAYS):  # fmt: skip
+        # large screens go to disk block by block: bounded memory at any npix
+        import shutil
+
+        from ..physics._stream import raytrace_to_netcdf
+
+        raytrace_to_netcdf(
+            outputs[0], args.spin, args.inclination, fov=args.fov, npix=args.npix,
+            orders=tuple(args.orders), surface=args.surface, velocity=args.velocity,
+            backend=args.backend, device=args.device, compiled=args.compiled,
+        )  # fmt: skip
+        for out in outputs[1:]:
+            shutil.copyfile(outputs[0], out)
+        for out in outputs:
+            print(f"wrote {out}")
+        return 0
     ds = raytrace(
         args.spin,
         args.inclination,
@@ -83,7 +104,6 @@ def _cli_raytrace(args: argparse.Namespace) -> int:
         progress=True,
         compiled=args.compiled,
     )
-    outputs = list(args.output or ["raytrace.nc"]) + ([args.png] if args.png else [])
     for out in outputs:
         if str(out).lower().endswith(".png"):
             from ..plotting import plot_geometry

@@ -51,6 +51,6 @@ def check_trace_memory(n_alpha: int, n_beta: int, n_orders: int) -> None:
     raise MemoryError(
         f"raytrace of a {n_beta}x{n_alpha} screen with {n_orders} order(s) needs about "
         f"{need / gib:.1f} GiB, but only {have / gib:.1f} GiB is available: use npix <= "
-        f"{side}, fewer orders, or trace the screen in strips (alpha/beta per strip) and write "
-        "each strip to its own file"
+        f"{side}, fewer orders, or stream the trace to a file block by block with "
+        "kerrfield.raytrace_to_netcdf (kerrfield raytrace -o FILE.nc does)"
     )
