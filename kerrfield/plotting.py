@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 __all__ = [
     "plot_emission_and_image",
@@ -89,8 +90,10 @@ def _show(ax, img, title: str, xlabel="α [M]", ylabel="β [M]", cmap=CMAP, robu
     limits: dict[str, Any] = {"vmin": vmin, "vmax": vmax}
     finite = arr[np.isfinite(arr)]
     if robust and finite.size and vmin is None and vmax is None:
-        # percentile limits: a few rays grazing the critical curve reach r_s ~ 10^3 M
-        limits = {"vmin": np.percentile(finite, 1), "vmax": np.percentile(finite, 99)}
+        # percentile limits: rays grazing the critical curve reach r_s ~ 10^3 M; they are a
+        # few per cent of an n >= 1 ring, so log panels stop at the 95th percentile
+        limits = {"vmin": np.percentile(finite, 1), "vmax": np.percentile(finite,
+                                                                          95 if log else 99)}
     if log and finite.size and finite.min() > 0:
         lo = limits["vmin"] if limits["vmin"] is not None else finite.min()
         hi = limits["vmax"] if limits["vmax"] is not None else finite.max()
@@ -300,7 +303,11 @@ def plot_geometry(ds: xr.Dataset, variables: Sequence[str] = ("r_s", "g")) -> Fi
             im = _show(axes[i, j], da.transpose("beta", "alpha"), f"n = {n}",
                        cmap="viridis" if var == "g" else CMAP, robust=True,
                        log=var == "r_s")  # fmt: skip
-            fig.colorbar(im, ax=axes[i, j], shrink=0.85, label=label)
+            cb = fig.colorbar(im, ax=axes[i, j], shrink=0.85, label=label)
+            if var == "r_s":  # plain numbers at 1, 2, 5 x 10^k on the log colour bar
+                cb.ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+                cb.ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+                cb.ax.yaxis.set_minor_formatter(NullFormatter())
     title = geometry_title(ds.attrs)
     if title:
         fig.suptitle(title)
