@@ -14,7 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import check_npoints
 from ..io.atomic import atomic_path
+from ._memory import available_bytes, trace_bytes
 from .raytrace import raytrace
 
 __all__ = ["raytrace_to_netcdf"]
@@ -34,7 +36,8 @@ def raytrace_to_netcdf(
     spin, inclination, fov, npix, alpha, beta
         As in :func:`kerrfield.raytrace`.
     rows_per_block : int, optional
-        Screen rows (β) per block; default: about 2^20 pixels per block.
+        Screen rows (β) per block; default: about 2^20 pixels per block, fewer when half
+        the available memory holds less.
     progress : bool, optional
         Progress bar over blocks (default: more than one block).
     **kwargs
@@ -60,8 +63,14 @@ def raytrace_to_netcdf(
         alpha, beta = axis, axis.copy()
     al = np.asarray(alpha, dtype=np.float64)
     be = np.asarray(beta, dtype=np.float64)
-    rows = rows_per_block or max(1, (1 << 20) // max(al.size, 1))
     first = raytrace(spin, inclination, alpha=al, beta=be[:1], progress=False, **kwargs)
+    if rows_per_block is None:  # ~2^20 pixels per block, at most half the memory available
+        per_row, have = trace_bytes(al.size, first.sizes["n"]), available_bytes()
+        rows = max(1, (1 << 20) // max(al.size, 1))
+        if have is not None:
+            rows = max(1, min(rows, int(0.5 * have // per_row)))
+    else:
+        rows = check_npoints(rows_per_block, "rows_per_block")
     starts = range(0, be.size, rows)
     if progress is None:
         progress = len(starts) > 1
