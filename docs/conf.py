@@ -114,6 +114,16 @@ API_SECTIONS: dict[str, str] = {
     "plotting": "Plotting",
     "io.units": "Physical units",
     "io.fits": "FITS images",
+    "io.sky": "Screens on the sky",
+    "io.skyfits": "FITS sky images (AIPS/ehtim layout)",
+    "vlbi.uvfits": "Interferometric data: uvfits",
+    "vlbi.dataset": "Interferometric data: the EHT 2017 M87 release",
+    "vlbi.visibilities": "Visibilities",
+    "vlbi.closures": "Closure quantities",
+    "vlbi.observe": "Synthetic observations",
+    "vlbi.ring": "Ring features",
+    "vlbi.ehtim_io": "ehtim interoperability",
+    "fitting.observation": "Fitting interferometric data",
 }
 
 

@@ -78,6 +78,25 @@ _LAZY: dict[str, str] = {
     "plot_image": "plotting",
     # Julia bridge
     "julia_info": "bridge.api",
+    # interferometric data (VLBI): uvfits, visibilities, closures, synthetic observations
+    "load_uvfits": "vlbi.uvfits",
+    "save_uvfits": "vlbi.uvfits",
+    "fetch_eht_m87_2017": "vlbi.dataset",
+    "visibilities": "vlbi.visibilities",
+    "observe": "vlbi.observe",
+    "array_obs": "vlbi.observe",
+    "closure_phases": "vlbi.closures",
+    "log_closure_amplitudes": "vlbi.closures",
+    "add_systematic": "vlbi.closures",
+    "ring_features": "vlbi.ring",
+    "to_ehtim": "vlbi.ehtim_io",
+    "from_ehtim": "vlbi.ehtim_io",
+    "theta_g_uas": "io.sky",
+    "sky_image": "io.sky",
+    "read_fits_image": "io.skyfits",
+    "write_fits_image": "io.skyfits",
+    "fit_observation": "fitting.observation",
+    "SkyModel": "fitting.observation",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

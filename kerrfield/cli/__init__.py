@@ -16,7 +16,9 @@ from .._version import __version__
 
 # modules providing ``add_cli(subparsers)``; each adds one or more subcommands whose
 # parsers set ``func`` (called with the parsed namespace, returning an exit code)
-_SUBCOMMAND_MODULES = ("raytrace", "infer", "synth", "fit", "render", "demo")
+# subcommand -> module where the names differ
+_MODULE = {"fit-obs": "observe"}
+_SUBCOMMAND_MODULES = ("raytrace", "infer", "synth", "fit", "fit-obs", "render", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kerrfield {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _SUBCOMMAND_MODULES:
-        importlib.import_module(f"kerrfield.cli.{name}").add_cli(sub)
+        importlib.import_module(f"kerrfield.cli.{_MODULE.get(name, name)}").add_cli(sub)
     return parser
 
 

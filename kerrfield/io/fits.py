@@ -1,9 +1,11 @@
-"""FITS images of kerrfield screens: a world coordinate system in sky angles.
+"""FITS images of kerrfield screens, written so that EHT tools (ehtim, AIPS) read the same sky.
 
-Images on ``(beta, alpha)`` in units of M are written with the angle θ_g = GM/(c²D) of one
-screen unit (:func:`kerrfield.gravitational_angle`), the projected spin axis at a position
-angle east of north, RA increasing to the left (``CDELT1 < 0``, the AIPS convention), and
-read back with :func:`from_fits`.
+Images on ``(beta, alpha)`` in units of M are placed on the sky with the angle θ_g = GM/(c²D)
+of one screen unit (:func:`kerrfield.gravitational_angle`) and the projected spin axis at a
+position angle east of north; the rotation is applied to the *pixels* (ehtim ignores PC and
+CROTA cards), RA increases to the left (``CDELT1 < 0``, the AIPS convention) and
+:func:`from_fits` returns exactly the screen coordinates written. The sky layer is
+:mod:`kerrfield.io.skyfits`.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from typing import Any
 import astropy.units as u
 import numpy as np
 import xarray as xr
+from astropy.io import fits
 
-from .atomic import atomic_write
+from .skyfits import read_fits_image, write_fits_image
 from .units import SOURCES, _resolve, _uniform_axis, gravitational_angle
 
 __all__ = ["to_fits", "from_fits"]
@@ -37,6 +40,7 @@ def to_fits(
     total_flux: float | None = None,
     bunit: str | None = None,
     frequency: float | None = None,
+    mjd: float | None = None,
     header: Mapping[str, Any] | None = None,
     overwrite: bool = False,
 ) -> Path:
@@ -74,6 +78,8 @@ def to_fits(
         image's ``attrs["units"]`` or ``"arbitrary"``).
     frequency : float, optional
         Observing frequency in Hz, stored as ``FREQ``.
+    mjd : float, optional
+        Modified Julian date, stored as ``MJD`` and ``DATE-OBS``.
     header : mapping, optional
         Extra header cards (keys up to 8 characters).
     overwrite : bool
@@ -93,8 +99,6 @@ def to_fits(
     >>> path = kf.to_fits(img, "m87.fits", source="M87", total_flux=0.6,
     ...                   overwrite=True)  # doctest: +SKIP
     """
-    from astropy.io import fits
-
     if not isinstance(image, xr.DataArray):
         raise TypeError(f"image must be an xarray.DataArray, got {type(image).__name__}")
     if set(image.dims) != {"alpha", "beta"}:
@@ -103,10 +107,9 @@ def to_fits(
             "select other dimensions (e.g. image.sel(n=0)) first"
         )
     img = image.transpose("beta", "alpha")
-    a0, da = _uniform_axis(img["alpha"].values, "alpha")
-    b0, db = _uniform_axis(img["beta"].values, "beta")
+    _uniform_axis(img["alpha"].values, "alpha")
+    _uniform_axis(img["beta"].values, "beta")
     theta_g = gravitational_angle(mass, distance, source=source)
-
     if source is not None:
         ra = SOURCES[source]["ra"] if ra is None else ra
         dec = SOURCES[source]["dec"] if dec is None else dec
@@ -116,95 +119,33 @@ def to_fits(
         raise ValueError(f"dec must lie in [-90, 90] degrees, got {dec}")
     if not np.isfinite(position_angle):
         raise ValueError(f"position_angle must be finite, got {position_angle}")
-
-    data = np.asarray(img.values, dtype=np.float64)
     if total_flux is not None:
         if not (np.isfinite(total_flux) and total_flux > 0):
             raise ValueError(f"total_flux must be finite and > 0 (Jy), got {total_flux}")
-        s = float(np.nansum(data))
-        if s <= 0:
+        if float(np.nansum(img.values)) <= 0:
             raise ValueError("cannot rescale to total_flux: the image sums to <= 0")
-        data = data * (total_flux / s)
     if bunit is None:
         bunit = "JY/PIXEL" if total_flux is not None else str(image.attrs.get("units", "arbitrary"))
-
-    hdu = fits.PrimaryHDU(data.astype(np.float32))
-    _wcs_cards(hdu.header, a0, da, b0, db, theta_g, position_angle, celestial, ra, dec)
-    h = hdu.header
-    h["BUNIT"] = bunit
-    h["BTYPE"] = "Intensity"
     m_q, d_q = _resolve(mass, distance, source)
-    h["MASS"] = (float(m_q.value), "black-hole mass [Msun]")
-    h["DISTANCE"] = (float(d_q.value), "distance [Mpc]")
-    h["THETAG"] = (float(theta_g.value), "GM/(c^2 D) [uas]: one screen unit M")
-    h["BHPA"] = (float(position_angle), "spin-axis position angle [deg E of N]")
-    if frequency is not None:
-        h["FREQ"] = (float(frequency), "observing frequency [Hz]")
-    for key in ("spin", "inclination", "n"):
+    cards: dict[str, Any] = {
+        "BUNIT": bunit, "BTYPE": "Intensity",
+        "MASS": (float(m_q.value), "black-hole mass [Msun]"),
+        "DISTANCE": (float(d_q.value), "distance [Mpc]"),
+        "THETAG": (float(theta_g.value), "GM/(c^2 D) [uas]: one screen unit M"),
+        "BHPA": (float(position_angle), "spin-axis position angle [deg E of N]"),
+    }  # fmt: skip
+    for key, card in (("spin", "SPIN"), ("inclination", "INCL"), ("n", "SUBIMG")):
         val = image.attrs.get(key, image.coords[key].values if key in image.coords else None)
         if val is not None and np.ndim(val) == 0:
-            card = {"spin": "SPIN", "inclination": "INCL", "n": "SUBIMG"}[key]
-            h[card] = float(val)
-    for key, val in (header or {}).items():
-        h[str(key)[:8].upper()] = val
-    h["ORIGIN"] = "kerrfield"
-
-    out = Path(path)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} exists; pass overwrite=True to replace it")
-    return atomic_write(lambda tmp: hdu.writeto(tmp, overwrite=True), out)
-
-
-def _wcs_cards(h, a0, da, b0, db, theta_g, position_angle, celestial, ra, dec) -> None:
-    """Reference pixel, increments, rotation and axis types of :func:`to_fits`'s WCS."""
-    scale_deg = theta_g.to_value(u.deg)
-    # Pixel axis 1 = alpha, axis 2 = beta. The intermediate world coordinates are
-    # (x, y) = (east offset, north offset) in degrees; for PA = 0, +alpha points west and
-    # +beta north, and the rotation turns +beta towards the east by PA.
-    pa = np.deg2rad(position_angle)
-    c, s_ = np.cos(pa), np.sin(pa)
-    # east = -cos(PA) alpha + sin(PA) beta,  north = sin(PA) alpha + cos(PA) beta  (times theta_g)
-    h["CRPIX1"] = 1.0 + (0.0 - a0) / da
-    h["CRPIX2"] = 1.0 + (0.0 - b0) / db
-    h["CDELT1"] = -da * scale_deg  # RA axes conventionally decrease to the right (east left)
-    h["CDELT2"] = db * scale_deg
-    h["PC1_1"] = c
-    h["PC1_2"] = -s_ * db / da
-    h["PC2_1"] = s_ * da / db
-    h["PC2_2"] = c
-    if celestial:
-        h["CTYPE1"], h["CTYPE2"] = "RA---SIN", "DEC--SIN"
-        h["CRVAL1"], h["CRVAL2"] = ra, dec
-        h["RADESYS"] = "ICRS"
-        h["OBSRA"], h["OBSDEC"] = ra, dec
-    else:
-        h["CTYPE1"], h["CTYPE2"] = "OFFSETX", "OFFSETY"
-        h["CRVAL1"], h["CRVAL2"] = 0.0, 0.0
-    h["CUNIT1"], h["CUNIT2"] = "deg", "deg"
-
-
-def _read_primary(path: str | os.PathLike[str]) -> tuple[Any, np.ndarray]:
-    """Header and 2-D float64 data of the primary HDU; one clear error for a bad file."""
-    import warnings
-
-    from astropy.io import fits
-
-    from .readers import CorruptFileError, _corrupt, _existing
-
-    p = _existing(path, "FITS image")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", category=fits.verify.VerifyWarning)
-            warnings.filterwarnings("error", message=".*truncated.*")
-            with fits.open(p) as hdul:
-                h = hdul[0].header
-                data = np.asarray(hdul[0].data, dtype=np.float64)
-    except Exception as exc:  # astropy: OSError, TypeError 'buffer is too small', warnings
-        raise _corrupt(p, "FITS image", exc, "Write it again with kerrfield.to_fits.") from exc
-    if data.ndim != 2:
-        raise CorruptFileError(f"FITS image {p}: primary HDU holds no 2-D image "
-                               f"(shape {data.shape}); not written by kerrfield.to_fits")
-    return h, data
+            cards[card] = float(val)
+    if not celestial:  # plain angular offsets from the black hole
+        cards.update(CTYPE1="OFFSETX", CTYPE2="OFFSETY", CRVAL1=0.0, CRVAL2=0.0)
+    cards.update({str(k)[:8].upper(): v for k, v in (header or {}).items()})
+    return write_fits_image(
+        img, path, theta_g=float(theta_g.to_value(u.uas)), position_angle=position_angle,
+        flux=total_flux, source=source or "", ra=ra, dec=dec, frequency=frequency, mjd=mjd,
+        header=cards, overwrite=overwrite,
+    )  # fmt: skip
 
 
 def from_fits(path: str | os.PathLike[str]) -> xr.DataArray:
@@ -213,32 +154,35 @@ def from_fits(path: str | os.PathLike[str]) -> xr.DataArray:
     Parameters
     ----------
     path : str or os.PathLike
-        A FITS file written by :func:`to_fits` (it needs the ``THETAG`` card and an
-        unrotated grid, ``BHPA = 0``, to recover the screen).
+        A FITS file written by :func:`to_fits` at ``position_angle = 0`` (rotated images are
+        sky images; read them with :func:`kerrfield.io.skyfits.read_fits_image`).
 
     Returns
     -------
     xarray.DataArray
-        The image with ``alpha``/``beta`` coordinates in M and the header cards in
-        ``attrs``.
+        The image with exactly the ``alpha``/``beta`` coordinates written (M) and the header
+        cards in ``attrs``.
+
+    Raises
+    ------
+    ValueError
+        The file has no screen coordinates (not written by :func:`to_fits` at PA 0).
 
     Examples
     --------
     >>> import kerrfield as kf
     >>> img = kf.from_fits("m87.fits")  # doctest: +SKIP
     """
-    h, data = _read_primary(path)
-    if "THETAG" not in h:
-        raise ValueError(f"{path}: no THETAG card; not written by kerrfield.to_fits")
-    if float(h.get("BHPA", 0.0)) != 0.0:
-        raise ValueError(f"{path}: rotated image (BHPA != 0) cannot be put back on the screen")
-    scale_deg = (float(h["THETAG"]) * u.uas).to_value(u.deg)
-    ny, nx = data.shape
-    da = -float(h["CDELT1"]) / scale_deg
-    db = float(h["CDELT2"]) / scale_deg
-    alpha = (np.arange(1, nx + 1) - float(h["CRPIX1"])) * da
-    beta = (np.arange(1, ny + 1) - float(h["CRPIX2"])) * db
-    attrs = {k: h[k] for k in ("BUNIT", "THETAG", "MASS", "DISTANCE") if k in h}
-    return xr.DataArray(
-        data, dims=("beta", "alpha"), coords={"beta": beta, "alpha": alpha}, attrs=attrs
-    )
+    sky = read_fits_image(path)
+    if "alpha" not in sky.coords or "beta" not in sky.coords:
+        raise ValueError(
+            f"{path}: no screen coordinates (a rotated image, BHPA != 0, or not written by "
+            "kerrfield.to_fits); read it as a sky image with kerrfield.read_fits_image"
+        )
+    with fits.open(path) as hdul:
+        h = hdul[0].header
+        attrs = {k: h[k] for k in ("BUNIT", "THETAG", "MASS", "DISTANCE") if k in h}
+    img = sky.swap_dims(ra="alpha", dec="beta").drop_vars(["ra", "dec"])
+    img = img.transpose("beta", "alpha").sortby("alpha").sortby("beta")
+    img.attrs = {**sky.attrs, **attrs}
+    return img

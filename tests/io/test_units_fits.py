@@ -84,40 +84,78 @@ def test_fits_round_trip(tmp_path):
     assert abs(h["CDELT1"]) * 3.6e9 == pytest.approx(dalpha * 3.8178, rel=1e-3)  # deg -> uas
 
     back = kfits.from_fits(path)
-    np.testing.assert_allclose(back.alpha, img.alpha, atol=1e-9)
-    np.testing.assert_allclose(back.beta, img.beta, atol=1e-9)
+    np.testing.assert_array_equal(back.alpha, img.alpha)
+    np.testing.assert_array_equal(back.beta, img.beta)
     np.testing.assert_allclose(back.values, img.values / img.values.sum() * 0.6, rtol=1e-5)
 
 
-def test_fits_wcs_orientation(tmp_path):
-    """+alpha points west and +beta north at PA=0; PA=90 turns +beta to the east."""
-    img = _image()
-    theta_deg = units.gravitational_angle(source="M87").to_value(u.deg)
+def _blob(alpha0: float, beta0: float) -> xr.DataArray:
+    axis = np.linspace(-10.0, 10.0, 41)
+    aa, bb = np.meshgrid(axis, axis)
+    data = np.exp(-((aa - alpha0) ** 2 + (bb - beta0) ** 2) / 0.5)
+    return xr.DataArray(data, dims=("beta", "alpha"), coords={"beta": axis, "alpha": axis})
 
-    def world(path, a, b):
-        w = WCS(fits.getheader(path))
-        ia = np.interp(a, img.alpha, np.arange(img.alpha.size))
-        ib = np.interp(b, img.beta, np.arange(img.beta.size))
-        return w.pixel_to_world_values(ia, ib)
 
-    p0 = kfits.to_fits(img, tmp_path / "pa0.fits", source="M87")
-    ra0, dec0 = world(p0, 0.0, 0.0)
-    assert ra0 == pytest.approx(187.70593, abs=1e-9) and dec0 == pytest.approx(12.39112, abs=1e-9)
-    ra, dec = world(p0, 4.0, 0.0)
-    cosd = np.cos(np.deg2rad(dec0))
-    assert (ra - ra0) * cosd == pytest.approx(-4.0 * theta_deg, rel=1e-6)  # west
-    ra, dec = world(p0, 0.0, 4.0)
-    assert dec - dec0 == pytest.approx(4.0 * theta_deg, rel=1e-6)  # north
+def _brightest_world(path) -> tuple[float, float]:
+    """(east, north) offset in µas of the brightest pixel, through the file's own WCS."""
+    h = fits.getheader(path)
+    data = fits.getdata(path)
+    j, i = np.unravel_index(np.argmax(data), data.shape)
+    ra, dec = WCS(h).pixel_to_world_values(i, j)
+    ra0, dec0 = WCS(h).pixel_to_world_values(h["CRPIX1"] - 1, h["CRPIX2"] - 1)
+    east = (ra - ra0) * np.cos(np.deg2rad(dec0)) * 3.6e9
+    return float(east), float((dec - dec0) * 3.6e9)
 
-    p90 = kfits.to_fits(img, tmp_path / "pa90.fits", source="M87", position_angle=90.0)
-    ra, dec = world(p90, 0.0, 4.0)
-    assert (ra - ra0) * cosd == pytest.approx(4.0 * theta_deg, rel=1e-6)  # east
-    ra, dec = world(p90, 4.0, 0.0)
-    assert dec - dec0 == pytest.approx(4.0 * theta_deg, rel=1e-6)  # north
 
-    off = kfits.to_fits(img, tmp_path / "off.fits", 6.5e9, 16.8, celestial=False)
+@pytest.mark.parametrize("pa", [0.0, 90.0, 288.0])
+def test_fits_orientation_is_in_the_pixels(tmp_path, pa):
+    """A blob on the projected spin axis (+β, 6 M) appears at PA east of north, in the pixels."""
+    theta = units.gravitational_angle(source="M87").to_value(u.uas)
+    path = kfits.to_fits(_blob(0.0, 6.0), tmp_path / "b.fits", source="M87", position_angle=pa)
+    h = fits.getheader(path)
+    assert all(k not in h for k in ("PC1_2", "PC2_1", "CROTA2"))  # no rotation cards
+    east, north = _brightest_world(path)
+    want = 6.0 * theta * np.array([np.sin(np.deg2rad(pa)), np.cos(np.deg2rad(pa))])
+    pix = abs(h["CDELT2"]) * 3.6e9
+    assert np.hypot(east - want[0], north - want[1]) <= 1.5 * pix, (east, north, want)
+    # +α points west at PA 0
+    if pa == 0.0:
+        east, north = _brightest_world(
+            kfits.to_fits(_blob(6.0, 0.0), tmp_path / "w.fits", source="M87"))
+        assert east == pytest.approx(-6.0 * theta, abs=pix) and abs(north) <= pix
+
+
+def test_fits_headers_for_eht_tools(tmp_path):
+    path = kfits.to_fits(_image(), tmp_path / "h.fits", source="M87", mjd=57849.0,
+                         frequency=230e9)  # fmt: skip
+    h = fits.getheader(path)
+    assert h["OBJECT"] == "M87" and h["MJD"] == 57849.0 and h["DATE-OBS"].startswith("2017-04")
+    assert h["CDELT1"] < 0 < h["CDELT2"] and h["CTYPE1"] == "RA---SIN"
+    off = kfits.to_fits(_image(), tmp_path / "off.fits", 6.5e9, 16.8, celestial=False)
     h = fits.getheader(off)
     assert h["CTYPE1"] == "OFFSETX" and h["BUNIT"] == "arbitrary"
+
+
+def test_from_fits_returns_exactly_the_written_screen(tmp_path):
+    img = _image()
+    back = kfits.from_fits(kfits.to_fits(img, tmp_path / "x.fits", source="M87"))
+    aligned, _ = xr.align(img, back, join="exact")  # raises if coordinates differ at all
+    assert aligned.shape == img.shape
+    rotated = kfits.to_fits(img, tmp_path / "r.fits", source="M87", position_angle=288.0)
+    with pytest.raises(ValueError, match="rotated"):
+        kfits.from_fits(rotated)
+
+
+def test_ehtim_reads_the_position_angle(tmp_path, eh):
+    """ehtim ignores rotation cards; the pixels themselves must differ between PA 0 and 288."""
+    blob = _blob(0.0, 6.0)
+    p0 = kfits.to_fits(blob, tmp_path / "p0.fits", source="M87", total_flux=0.5)
+    p288 = kfits.to_fits(blob, tmp_path / "p288.fits", source="M87", total_flux=0.5,
+                         position_angle=288.0)  # fmt: skip
+    im0, im288 = eh.image.load_fits(str(p0)), eh.image.load_fits(str(p288))
+    assert not np.allclose(im0.imvec, im288.imvec)
+    assert im0.total_flux() == pytest.approx(0.5, rel=1e-6)
+    assert im288.total_flux() == pytest.approx(0.5, rel=1e-3)
 
 
 def test_fits_errors(tmp_path):

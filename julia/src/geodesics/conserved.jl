@@ -12,9 +12,6 @@ const STATUS_HORIZON = Int8(1)
 const STATUS_ESCAPE = Int8(2)
 const STATUS_MISSES = Int8(3)
 
-# radius at which the divergent observer end of I₁, I₂ is evaluated in cases 3 and 4
-const R_REG = 1.0e6
-
 """
     conserved_quantities(a, theta_o, alpha, beta) -> (lam, eta)
 

@@ -5,9 +5,9 @@
 # * Radial motion per root case: four real roots (case 2, GL20 B45-B46), two real (case 3,
 #   B74-B75), none (case 4, B104-B109); radial integrals I_±, I₁, I₂ (B48-B50, B78-B80,
 #   B112-B114).
-# * In cases 3 and 4 the divergent observer end of I₁, I₂ is evaluated at r_o = R_REG
-#   (conserved.jl); the time integral is regularised as in the Python module:
-#   t_o − t_s − r_o − 2 ln r_o.
+# * In cases 3 and 4 the divergent observer end of I₁, I₂ is split at a finite r_o and the
+#   exact tail beyond it added as a series in 1/r_o (observer_tail, radial_integrals.jl); the
+#   time integral is regularised as in the Python module: t_o − t_s − r_o − 2 ln r_o.
 #
 # Twin of kerrfield/physics/geodesics/radial_cases.py.
 
@@ -57,7 +57,7 @@ function radial_case2(rp, rm, use_minus, z, d12, d34, tau)
 end
 
 # two real roots r₁ < r₂, r₃,₄ = z ± iw: cn inversion (GL20 B74-B82)
-function radial_case3(rp, rm, use_minus, z, d12, d34, tau, big_a_coef)
+function radial_case3(rp, rm, use_minus, z, d12, d34, tau, coefs)
     sq12 = sqrt(d12)
     w = sqrt(-d34)
     r1, r2 = -z - sq12, -z + sq12
@@ -83,11 +83,11 @@ function radial_case3(rp, rm, use_minus, z, d12, d34, tau, big_a_coef)
         diff = r1_integral(al, am, k) - r1_integral(al, phi_o, k)
         return (big_b + big_a) * tau / qq + (2 * big_a * big_b * r21 / (pp * qq)) * diff / sab
     end
-    # finite-observer regularisation of I₁ and I₂
+    # I₁ and I₂ from r_o plus the exact tail beyond it
     rho0 = (big_b * r2 + big_a * r1) / (big_a + big_b)
     kap = 2 * big_a * big_b * r21 / (big_b^2 - big_a^2)
     al0 = (big_b + big_a) / (big_b - big_a)
-    ro = R_REG
+    ro, tail1, tail2 = observer_tail(coefs...)
     den_o = big_a * (ro - r1) + big_b * (ro - r2)
     x_ro = (big_a * (ro - r1) - big_b * (ro - r2)) / den_o
     phi_ro = acos(x_ro)
@@ -95,14 +95,14 @@ function radial_case3(rp, rm, use_minus, z, d12, d34, tau, big_a_coef)
     inv_o = (big_b - big_a) * den_o / (2 * big_a * big_b * r21)   # 1/(1 + α₀ cos φ_ro)
     r1_e, r1_o = r1_integral(al0, am, k), r1_integral(al0, phi_ro, k)
     r2_e, r2_o = r2_integral(al0, am, k), r2_integral(al0, phi_ro, k, inv_o)
-    i1 = -(rho0 * (big_x - f_ro) + kap * (r1_e - r1_o)) / sab - log(ro)
+    i1 = -(rho0 * (big_x - f_ro) + kap * (r1_e - r1_o)) / sab - log(ro) + tail1
     i2 = -(rho0 * rho0 * (big_x - f_ro) + 2 * rho0 * kap * (r1_e - r1_o) +
-           kap * kap * (r2_e - r2_o)) / sab - ro - big_a_coef / (2 * ro)
+           kap * kap * (r2_e - r2_o)) / sab - ro + tail2
     return (r, 1.0, STATUS_OK, i_pm(rp), use_minus ? i_pm(rm) : 0.0, i1, i2)
 end
 
 # no real roots, r₁,₂ = −b₁ ∓ i a₂, r₃,₄ = b₁ ∓ i a₁: sc inversion (GL20 B83-B114)
-function radial_case4(rp, rm, use_minus, z, d12, d34, tau, big_a_coef)
+function radial_case4(rp, rm, use_minus, z, d12, d34, tau, coefs)
     b1 = z
     a2_ = sqrt(-d12)
     a1_ = sqrt(-d34)
@@ -131,14 +131,14 @@ function radial_case4(rp, rm, use_minus, z, d12, d34, tau, big_a_coef)
     end
     aa1 = a2_ / g0 - b1
     aa0 = a2_ * (1 + g0 * g0) / g0
-    ro = R_REG
+    ro, tail1, tail2 = observer_tail(coefs...)
     x4o = (ro + b1) / a2_
     phi_ro = atan(x4o) + psi0
     f_ro = ellipf(phi_ro, k)
     s1_e, s1_o = s1_integral(g0, am, k), s1_integral(g0, phi_ro, k)
     s2_e, s2_o = s2_integral(g0, am, k), s2_integral(g0, phi_ro, k, -x4o)
-    i1 = -(aa1 * (big_x - f_ro) - aa0 * (s1_e - s1_o)) / half - log(ro)
+    i1 = -(aa1 * (big_x - f_ro) - aa0 * (s1_e - s1_o)) / half - log(ro) + tail1
     i2 = -(aa1 * aa1 * (big_x - f_ro) - 2 * aa1 * aa0 * (s1_e - s1_o) +
-           aa0 * aa0 * (s2_e - s2_o)) / half - ro - big_a_coef / (2 * ro)
+           aa0 * aa0 * (s2_e - s2_o)) / half - ro + tail2
     return (r, 1.0, STATUS_OK, i_pm(rp), use_minus ? i_pm(rm) : 0.0, i1, i2)
 end

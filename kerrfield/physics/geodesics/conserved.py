@@ -14,20 +14,9 @@ from torch import Tensor
 __all__ = ["conserved_quantities", "STATUS_OK", "STATUS_HORIZON", "STATUS_ESCAPE", "STATUS_MISSES"]
 
 
-# radius at which the divergent observer end of I₁, I₂ is evaluated in cases 3 and 4; the
-# remainder after subtracting ln r_o and r_o + A/(2 r_o) is O(r_o⁻²)
-_R_REG = 1.0e6
-
-
 STATUS_OK = 0
-
-
 STATUS_HORIZON = 1
-
-
 STATUS_ESCAPE = 2
-
-
 STATUS_MISSES = 3
 
 

@@ -48,7 +48,7 @@ def radial_roots(a: Tensor, lam: Tensor, eta: Tensor) -> dict[str, Tensor]:
     z = torch.sqrt(torch.clamp(xi0 / 2.0, min=1e-30))
     d12 = -A / 2.0 - z * z + B / (4.0 * z)
     d34 = -A / 2.0 - z * z - B / (4.0 * z)
-    return {"z": z, "d12": d12, "d34": d34, "A": A}
+    return {"z": z, "d12": d12, "d34": d34, "A": A, "B": B, "C": C}
 
 
 def radial_solution(a: Tensor, lam: Tensor, eta: Tensor, tau: Tensor) -> dict[str, Tensor]:
@@ -72,7 +72,7 @@ def radial_solution(a: Tensor, lam: Tensor, eta: Tensor, tau: Tensor) -> dict[st
     rp = 1.0 + torch.sqrt(1.0 - a * a)
     rm = 1.0 - torch.sqrt(1.0 - a * a)
     roots = radial_roots(a, lam, eta)
-    z, d12, d34, big_a_coef = roots["z"], roots["d12"], roots["d34"], roots["A"]
+    z, d12, d34 = roots["z"], roots["d12"], roots["d34"]
     case2 = d34 >= 0
     case3 = (~case2) & (d12 >= 0)
     case4 = d12 < 0
@@ -89,7 +89,7 @@ def radial_solution(a: Tensor, lam: Tensor, eta: Tensor, tau: Tensor) -> dict[st
             r, nu_r, ok, turning, ip, im, i1, i2 = fn(*args)
             bad = torch.where(turning, STATUS_ESCAPE, STATUS_HORIZON).to(torch.int8).expand_as(ok)
         else:
-            r, nu_r, ok, ip, im, i1, i2 = fn(*args, big_a_coef[idx])
+            r, nu_r, ok, ip, im, i1, i2 = fn(*args, [roots[c][idx] for c in "ABC"])
             bad = torch.full_like(ok, STATUS_HORIZON, dtype=torch.int8)
         status[:, idx] = torch.where(ok, torch.zeros_like(bad), bad)
         out["r_s"][:, idx] = r

@@ -14,8 +14,13 @@ import torch
 from torch import Tensor
 
 from ..elliptic import ellipj, legendre, legendre_sc
-from .conserved import _R_REG
-from .radial_integrals import _r1_integral, _r2_integral, _s1_integral, _s2_integral
+from .radial_integrals import (
+    _observer_tail,
+    _r1_integral,
+    _r2_integral,
+    _s1_integral,
+    _s2_integral,
+)
 
 
 def _case2(rp, rm, z, d12, d34, tau):
@@ -109,7 +114,7 @@ def _observer_pole(nchar: int, nrow: int, row: int, device: torch.device) -> Ten
     return mask
 
 
-def _case3(rp, rm, z, d12, d34, tau, big_a_coef):
+def _case3(rp, rm, z, d12, d34, tau, coefs):
     """Two real roots r₁ < r₂, r₃,₄ = z ± iw: cn inversion (GL20 B74-B75).
 
     A = |r₃ − r₂|, B = |r₃ − r₁|, k = ((A + B)² − r₂₁²)/(4AB), X = F(φ_o) − √(AB) τ with
@@ -117,7 +122,8 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef):
     κ = 2AB r₂₁/(B² − A²), α₀ = (B + A)/(B − A). For r_± (GL20 B80-B82):
       1/(r − r_±) = (B + A)/Q_± − 2AB r₂₁/(P_±Q_±) · 1/(1 + α_± cn X),
       P_± = B(r₂ − r_±) + A(r_± − r₁), Q_± = B(r₂ − r_±) − A(r_± − r₁), α_± = Q_±/P_±.
-    I₁, I₂ are evaluated from a finite observer radius r_o = 1e6 M and regularised there.
+    I₁, I₂ run from r_o to the emission point, plus the tail beyond r_o
+    (:func:`~.radial_integrals._observer_tail`, ``coefs`` = (A, B, C) of R(r)).
     """
     sq12 = torch.sqrt(d12)
     w = torch.sqrt(-d34)
@@ -148,7 +154,7 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef):
     # finite-observer end of I₁ and I₂
     rho0 = (big_b * r2 + big_a * r1) / (big_a + big_b)
     kap = 2.0 * big_a * big_b * r21 / (big_b**2 - big_a**2)
-    ro = _R_REG
+    ro, tail1, tail2 = _observer_tail(*coefs)
     den_o = big_a * (ro - r1) + big_b * (ro - r2)
     phi_ro = torch.acos((big_a * (ro - r1) - big_b * (ro - r2)) / den_o)
     inv_o = (big_b - big_a) * den_o / (2.0 * big_a * big_b * r21)  # 1/(1 + α₀ cos φ_ro)
@@ -176,7 +182,7 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef):
     r2_e = _r2_integral(al0, am, k, r1=r1_e, fe=(leg.F[:norder], leg.E[:norder]))
     r2_o = _r2_integral(al0, phi_ro, k, inv_one_plus=inv_o, r1=r1_ro, fe=(f_ro, e_ro))
     # dτ = −dX/√(AB); integrate from X(r_o) to X
-    i1 = -(rho0 * (big_x - f_ro) + kap * (r1_e - r1_ro)) / sab - math.log(ro)
+    i1 = -(rho0 * (big_x - f_ro) + kap * (r1_e - r1_ro)) / sab - torch.log(ro) + tail1
     i2 = (
         -(
             rho0 * rho0 * (big_x - f_ro)
@@ -185,12 +191,12 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef):
         )
         / sab
         - ro
-        - big_a_coef / (2.0 * ro)
+        + tail2
     )
     return r, nu_r, ok, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
 
 
-def _case4(rp, rm, z, d12, d34, tau, big_a_coef):
+def _case4(rp, rm, z, d12, d34, tau, coefs):
     """No real roots, r₁,₂ = −b₁ ∓ i a₂, r₃,₄ = b₁ ∓ i a₁: sc inversion (GL20 B83-B109).
 
     C = √((a₁ − a₂)² + 4b₁²), D = √((a₁ + a₂)² + 4b₁²), k = 4CD/(C + D)²,
@@ -223,7 +229,7 @@ def _case4(rp, rm, z, d12, d34, tau, big_a_coef):
     horizons = [rp] if rm is None else [rp, rm]
     xpm = [(h + b1) / a2_ for h in horizons]
     gs = torch.stack([*((g0 * x - 1.0) / (g0 + x) for x in xpm), g0])
-    ro = _R_REG
+    ro, tail1, tail2 = _observer_tail(*coefs)
     x4o = (ro + b1) / a2_
     phi_ro = torch.atan(x4o) + psi0
 
@@ -254,11 +260,11 @@ def _case4(rp, rm, z, d12, d34, tau, big_a_coef):
     s1_o = _s1_integral(g0, phi_ro, k, fpi=(f_ro, leg.Pi[-1, norder + 1]))
     s2_e = _s2_integral(g0, am, k, fe=(f_x, e_x), s1=s1_e)
     s2_o = _s2_integral(g0, phi_ro, k, ratio=-x4o, fe=(f_ro, e_ro), s1=s1_o)
-    i1 = -(aa1 * (big_x - f_ro) - aa0 * (s1_e - s1_o)) / half - math.log(ro)
+    i1 = -(aa1 * (big_x - f_ro) - aa0 * (s1_e - s1_o)) / half - torch.log(ro) + tail1
     i2 = (
         -(aa1 * aa1 * (big_x - f_ro) - 2.0 * aa1 * aa0 * (s1_e - s1_o) + aa0 * aa0 * (s2_e - s2_o))
         / half
         - ro
-        - big_a_coef / (2.0 * ro)
+        + tail2
     )
     return r, nu_r, ok, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2

@@ -1,0 +1,33 @@
+"""``kerrfield fit-obs``: fit a lensed model to a uvfits observation from a TOML config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ._common import UNITS
+
+
+def add_cli(subparsers: Any) -> None:
+    """Register ``kerrfield fit-obs``."""
+    p = subparsers.add_parser(
+        "fit-obs", help="fit a lensed emission model to interferometric data (uvfits)",
+        description="Fit field, θ_g and position angle to closure phases / log closure "
+        f"amplitudes / visibilities of a uvfits file, as a TOML config describes "
+        f"(see examples/m87_2017.toml). {UNITS}",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )  # fmt: skip
+    p.add_argument("config", help="TOML configuration")
+    p.add_argument("--steps", type=int, default=None, help="override fit.steps")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cli_fit_obs)
+
+
+def _cli_fit_obs(args: argparse.Namespace) -> int:
+    from ..fitting.observation_config import run_observation_config
+
+    _, summary = run_observation_config(args.config, steps=args.steps,
+                                        progress=not args.no_progress)
+    print(json.dumps(summary, indent=1, default=float))
+    return 0

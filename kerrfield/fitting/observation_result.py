@@ -1,0 +1,92 @@
+"""The result of :func:`kerrfield.fitting.observation.fit_observation`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+
+from ..io.sky import sky_image
+from ..io.skyfits import write_fits_image
+from ..vlbi.losses import DataTerms, model_cphase, model_lcamp
+from ..vlbi.ring import ring_features
+
+__all__ = ["ObservationFit"]
+
+
+@dataclass
+class ObservationFit:
+    """A fitted sky model with its data terms and history.
+
+    Attributes
+    ----------
+    sky : SkyModel
+        The fitted model (``sky.image_model`` is the caller's LensedImage).
+    terms : DataTerms
+        The data terms (observation with the systematic error, closure tables).
+    history : list of dict
+        Per step: loss, ``chi2_<term>``, θ_g, PA.
+    chi2 : dict
+        Final reduced χ² per term.
+    """
+
+    sky: Any
+    terms: DataTerms
+    history: list[dict] = field(default_factory=list)
+    chi2: dict[str, float] = field(default_factory=dict)
+
+    @torch.no_grad()
+    def model_visibilities(self, u=None, v=None) -> np.ndarray:
+        """Model visibilities (Jy) at the observation's (u, v) or at given ones."""
+        ut = self.terms.u if u is None else torch.as_tensor(np.asarray(u, float))
+        vt = self.terms.v if v is None else torch.as_tensor(np.asarray(v, float))
+        return self.sky(ut, vt).cpu().numpy()
+
+    @torch.no_grad()
+    def model_closures(self) -> dict[str, np.ndarray]:
+        """Model closure phases (degrees) and log closure amplitudes on the data's closures."""
+        vis = self.sky(self.terms.u, self.terms.v)
+        out = {}
+        if hasattr(self.terms, "cp"):
+            out["cphase"] = np.rad2deg(model_cphase(vis, *self.terms.cp[:2]).cpu().numpy())
+        if hasattr(self.terms, "lc"):
+            out["lcamp"] = model_lcamp(vis, *self.terms.lc[:2]).cpu().numpy()
+        return out
+
+    def sky_image(self, npix: int | None = None, fov: float | None = None) -> xr.DataArray:
+        """The fitted image on a north-up sky grid in µas (Jy/pixel)."""
+        s = self.sky
+        return sky_image(s.to_xarray(), float(s.theta_g.detach()),
+                         float(s.position_angle.detach()), float(s.flux.detach()), npix=npix,
+                         fov=fov)
+
+    def summary(self, ring: bool = True) -> dict[str, float]:
+        """θ_g, PA, flux, spin, inclination, reduced χ² per term and the ring features."""
+        s = self.sky
+        out = {"theta_g_uas": float(s.theta_g.detach()),
+               "position_angle_deg": float(s.position_angle.detach()),
+               "flux_jy": float(s.flux.detach()), "spin": float(s.image_model.spin.detach()),
+               "inclination_deg": float(s.image_model.inclination.detach()),
+               "systematic": float(self.terms.obs.attrs.get("systematic", 0.0))}
+        out.update({f"chi2_{k}": float(v) for k, v in self.chi2.items()})
+        out.update({f"n_{k}": int(v.sizes["closure"]) for k, v in self.terms.closures.items()})
+        if ring:
+            keys = ("ring_diameter_uas", "ring_width_uas", "brightness_pa_deg")
+            try:
+                f = ring_features(self.sky_image())
+            except ValueError:  # no ring in the image: report NaN rather than fail
+                f = dict.fromkeys(keys, float("nan"))
+            out.update({k: f[k] for k in keys})
+        return out
+
+    def to_fits(self, path: str | os.PathLike, overwrite: bool = False, **kw: Any) -> Path:
+        """Write the fitted sky image as an ehtim-style FITS file (see ``write_fits_image``)."""
+        a = self.terms.obs.attrs
+        kw = {"source": a.get("source", ""), "ra": a.get("ra", 0.0), "dec": a.get("dec", 0.0),
+              "frequency": a.get("frequency"), "mjd": a.get("mjd"), **kw}
+        return write_fits_image(self.sky_image(), path, overwrite=overwrite, **kw)

@@ -1,0 +1,266 @@
+"""Closure phases and log closure amplitudes per timestamp, full and minimal sets.
+
+Definitions (EHT Collaboration 2019, Paper IV, Eqs. 9-12; Blackburn et al. 2020, ApJ 894,
+31 for the independent sets): on the triangle (i, j, k)
+
+    ψ = arg V_ij + arg V_jk + arg V_ki,     σ_ψ = (Σ (σ/|V|)²)^(1/2)  [rad],
+
+and on the quadrangle (i, j, k, l)
+
+    ln A = ln|V_ij| + ln|V_kl| − ln|V_ik| − ln|V_jl|,     σ = (Σ (σ/|V|)²)^(1/2),
+
+both to first order in σ/|V|. Station gains cancel. The *minimal* set is a maximal linearly
+independent subset of the full set (greedy over the closures through the best-connected
+station first): (N−1)(N−2)/2 closure phases and N(N−3)/2 log closure amplitudes for N
+stations with all baselines present.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from itertools import combinations
+
+import numpy as np
+import xarray as xr
+
+from kerrfield.vlbi._uvfits_write import check_obs
+
+__all__ = ["add_systematic", "closure_phases", "log_closure_amplitudes", "scans"]
+
+
+def add_systematic(obs: xr.Dataset, fraction: float) -> xr.Dataset:
+    """Add a fractional systematic error in quadrature: σ² → σ² + (fraction·|V|)².
+
+    Raises
+    ------
+    ValueError
+        If ``fraction`` is negative or not finite.
+    """
+    if not (np.isfinite(fraction) and fraction >= 0):
+        raise ValueError(f"systematic must be a finite fraction >= 0, got {fraction}")
+    out = obs.copy()
+    out["sigma"] = np.sqrt(obs.sigma**2 + (fraction * np.abs(obs.vis)) ** 2)
+    out.attrs["systematic"] = float(fraction)
+    return out
+
+
+def scans(time_hours: np.ndarray, gap: float = 60.0) -> np.ndarray:
+    """Scan number of each time: a new scan starts after a gap longer than ``gap`` seconds."""
+    t = np.asarray(time_hours, float)
+    ut, inv = np.unique(t, return_inverse=True)
+    starts = np.concatenate([[0], np.cumsum(np.diff(ut) * 3600.0 > gap)])
+    return starts[inv]
+
+
+def _station_index(obs: xr.Dataset) -> dict[str, int]:
+    names = ([str(s) for s in obs.station.values] if "station" in obs.coords else [])
+    for s in np.concatenate([obs.t1.values, obs.t2.values]):
+        if str(s) not in names:
+            names.append(str(s))
+    return {s: i for i, s in enumerate(names)}
+
+
+def _rows(n: int, pairs: tuple[tuple[int, ...], ...], quad: bool) -> np.ndarray:
+    """Design matrix rows on the baselines of ``n`` stations for triangles/quadrangles."""
+    index = {b: k for k, b in enumerate(combinations(range(n), 2))}
+    m = np.zeros((len(pairs), len(index)))
+    for r, p in enumerate(pairs):
+        if quad:
+            (a, b), (c, d), (e, f), (g, h) = p[0:2], p[2:4], p[4:6], p[6:8]
+            m[r, index[(a, b)]] += 1
+            m[r, index[(c, d)]] += 1
+            m[r, index[(e, f)]] -= 1
+            m[r, index[(g, h)]] -= 1
+        else:
+            i, j, k = p
+            m[r, index[(i, j)]], m[r, index[(j, k)]], m[r, index[(i, k)]] = 1, 1, -1
+    return m
+
+
+def _independent(m: np.ndarray) -> list[int]:
+    """Greedy maximal linearly independent subset of the rows (Gram-Schmidt)."""
+    basis: list[np.ndarray] = []
+    keep = []
+    for r, row in enumerate(m):
+        res = row.copy()
+        for q in basis:
+            res -= (q @ res) * q
+        norm = np.linalg.norm(res)
+        if norm > 1e-8:
+            basis.append(res / norm)
+            keep.append(r)
+    return keep
+
+
+@lru_cache(maxsize=4096)
+def _closures(baselines: frozenset, quad: bool, minimal: bool) -> tuple:
+    """Closures available on a set of baselines (i < j), as station tuples."""
+    stations = sorted({s for b in baselines for s in b})
+    degree = {s: sum(s in b for b in baselines) for s in stations}
+    ref = max(stations, key=lambda s: (degree[s], -s))
+    out = []
+    for combo in combinations(stations, 4 if quad else 3):
+        if quad:
+            a, b, c, d = combo
+            cands = [((a, b), (c, d), (a, c), (b, d)), ((a, b), (c, d), (a, d), (b, c)),
+                     ((a, c), (b, d), (a, d), (b, c))]
+            out += [q for q in cands if all(e in baselines for e in q)]
+        elif all(e in baselines for e in combinations(combo, 2)):
+            out.append(combo)
+    out.sort(key=lambda c: ref not in np.ravel(c))  # through the reference station first
+    if minimal and out:
+        n = max(stations) + 1
+        flat = [tuple(np.ravel(c)) for c in out]
+        out = [out[k] for k in _independent(_rows(n, tuple(flat), quad))]
+    return tuple(out)
+
+
+def _table(obs: xr.Dataset, quad: bool, minimal: bool):
+    """Per closure: rows into obs (legs), conjugation signs, station indices and time."""
+    index = _station_index(obs)
+    i1 = np.array([index[str(s)] for s in obs.t1.values])
+    i2 = np.array([index[str(s)] for s in obs.t2.values])
+    flip = i1 > i2
+    lo, hi = np.minimum(i1, i2), np.maximum(i1, i2)
+    _, tkey = np.unique(np.round(np.asarray(obs.time.values, float) * 3.6e5), return_inverse=True)
+    rows, signs, stat, times, labels = [], [], [], [], []
+    for t in np.unique(tkey):
+        sel = np.flatnonzero(tkey == t)
+        lookup = {}
+        for r in sel:
+            lookup.setdefault((int(lo[r]), int(hi[r])), int(r))
+        for c in _closures(frozenset(lookup), quad, minimal):
+            legs = c if quad else (c[0:2], c[1:3], (c[0], c[2]))
+            rr = [lookup[e] for e in legs]
+            rows.append(rr)
+            signs.append([1, 1, -1] if not quad else [1, 1, -1, -1])
+            stat.append(sorted({s for e in legs for s in e}))
+            times.append(int(sel[0]))
+            labels.append(legs)
+    if not rows:
+        kind = "quadrangle" if quad else "triangle"
+        raise ValueError(f"obs has no timestamp where a {kind} of stations has all its "
+                         "baselines; no closure quantities can be formed")
+    rows, signs = np.array(rows), np.array(signs)
+    if not quad:  # conjugate legs stored as t1 > t2 in station order
+        signs = np.where(flip[rows], -signs, signs)
+    names = np.array(list(index))
+    text = np.array(["-".join(names[list(e)]) for e in np.array(labels).reshape(-1, 2)])
+    text = text.reshape(len(labels), -1)
+    labels = np.array([",".join(r) for r in text])
+    return rows, signs, names[np.array(stat)], np.array(times), labels
+
+
+def _check(obs: xr.Dataset, need: int, what: str) -> None:
+    check_obs(obs)
+    n = len(set(obs.t1.values) | set(obs.t2.values))
+    if n < need:
+        raise ValueError(f"{what} need at least {need} stations; obs has {n}")
+
+
+def _finish(obs, table, values, sigma, name, legs_names, avg, gap):
+    rows, signs, stat, trow, labels = table
+    ds = xr.Dataset(
+        {name: ("closure", values), f"sigma_{name}": ("closure", sigma),
+         "baselines": ("closure", labels),
+         "time": ("closure", obs.time.values[trow]),
+         "row": (("closure", "leg"), rows), "sign": (("closure", "leg"), signs)},
+        coords={"leg": np.arange(rows.shape[1])}, attrs=dict(obs.attrs))
+    for k, n in enumerate(legs_names):
+        ds[n] = ("closure", stat[:, k])
+    ds["scan"] = ("closure", scans(ds.time.values, gap))
+    ds.attrs["n_stations"] = int(len(set(obs.t1.values) | set(obs.t2.values)))
+    return _scan_average(ds, name) if avg else ds
+
+
+def _scan_average(ds: xr.Dataset, name: str) -> xr.Dataset:
+    """Weighted scan means (circular for phases); legs of the member nearest the mean time."""
+    key = np.char.add(ds.scan.values.astype(str), np.char.add("|", ds.baselines.values))
+    ident = np.unique(key, return_inverse=True)[1].ravel()
+    w = 1.0 / ds[f"sigma_{name}"].values ** 2
+    x = ds[name].values
+    pick, val, sig = [], [], []
+    for g in range(ident.max() + 1):
+        m = np.flatnonzero(ident == g)
+        tm = np.sum(w[m] * ds.time.values[m]) / w[m].sum()
+        pick.append(m[np.argmin(np.abs(ds.time.values[m] - tm))])
+        if name == "cphase":
+            val.append(np.rad2deg(np.angle(np.sum(w[m] * np.exp(1j * np.deg2rad(x[m]))))))
+        else:
+            val.append(np.sum(w[m] * x[m]) / w[m].sum())
+        sig.append(1.0 / np.sqrt(w[m].sum()))
+    out = ds.isel(closure=np.array(pick))
+    out[name] = ("closure", np.array(val))
+    out[f"sigma_{name}"] = ("closure", np.array(sig))
+    out.attrs["scan_averaged"] = 1
+    return out
+
+
+def closure_phases(obs: xr.Dataset, *, minimal: bool = True, scan_average: bool = False,
+                   systematic: float = 0.0, scan_gap: float = 60.0) -> xr.Dataset:
+    """Closure phases of every timestamp's triangles.
+
+    Parameters
+    ----------
+    obs : xarray.Dataset
+        Observation from :func:`~kerrfield.vlbi.load_uvfits` / ``observe``.
+    minimal : bool
+        Minimal independent set ((N−1)(N−2)/2 per timestamp) instead of all triangles.
+    scan_average : bool
+        Average each triangle over a scan (weighted circular mean, σ = (Σ σ⁻²)^(-1/2));
+        the legs (``row``) are those of the member nearest the scan's mean time.
+    systematic : float
+        Fractional systematic error added to every |V| in quadrature before forming closures.
+    scan_gap : float
+        Seconds without data that separate scans.
+
+    Returns
+    -------
+    xarray.Dataset
+        On dim ``closure``: ``cphase`` and ``sigma_cphase`` (degrees), ``time`` (hours),
+        ``t1, t2, t3`` (stations), ``baselines`` (the legs as text), ``scan``, ``row`` and
+        ``sign`` (closure, leg): the obs rows of the legs and ±1 such that
+        ψ = Σ sign·arg V[row].
+
+    Raises
+    ------
+    ValueError
+        Fewer than 3 stations, no complete triangle, σ ≤ 0, bad ``systematic``.
+    """
+    _check(obs, 3, "closure phases")
+    if systematic:
+        obs = add_systematic(obs, systematic)
+    table = _table(obs, False, minimal)
+    rows, signs = table[0], table[1]
+    vis, sig = np.asarray(obs.vis.values), np.asarray(obs.sigma.values)
+    psi = np.angle(np.prod(np.where(signs > 0, vis[rows], np.conj(vis[rows])), axis=1))
+    sigma = np.sqrt(np.sum((sig[rows] / np.abs(vis[rows])) ** 2, axis=1))
+    return _finish(obs, table, np.rad2deg(psi), np.rad2deg(sigma), "cphase",
+                   ["t1", "t2", "t3"], scan_average, scan_gap)
+
+
+def log_closure_amplitudes(obs: xr.Dataset, *, minimal: bool = True,
+                           scan_average: bool = False, systematic: float = 0.0,
+                           scan_gap: float = 60.0) -> xr.Dataset:
+    """Log closure amplitudes ln|V_ij V_kl / (V_ik V_jl)| of every timestamp's quadrangles.
+
+    Parameters and errors as :func:`closure_phases` (at least 4 stations); the minimal set
+    has N(N−3)/2 per timestamp.
+
+    Returns
+    -------
+    xarray.Dataset
+        On dim ``closure``: ``lcamp``, ``sigma_lcamp``, ``time``, ``t1..t4`` (the four
+        stations, sorted), ``scan``, ``row`` and ``sign`` (legs 0, 1 in the numerator: +1;
+        legs 2, 3 in the denominator: −1).
+    """
+    _check(obs, 4, "log closure amplitudes")
+    if systematic:
+        obs = add_systematic(obs, systematic)
+    table = _table(obs, True, minimal)
+    rows, signs = table[0], table[1]
+    amp, sig = np.abs(np.asarray(obs.vis.values)), np.asarray(obs.sigma.values)
+    lca = np.sum(signs * np.log(amp[rows]), axis=1)
+    sigma = np.sqrt(np.sum((sig[rows] / amp[rows]) ** 2, axis=1))
+    return _finish(obs, table, lca, sigma, "lcamp", ["t1", "t2", "t3", "t4"], scan_average,
+                   scan_gap)

@@ -1,0 +1,182 @@
+"""χ² data terms for interferometric fits (torch, differentiable).
+
+Reduced χ² per term, divided by the number of data as in ehtim and EHT Collaboration 2019,
+Paper IV, Eqs. 15-19 (Chael et al. 2018, ApJ 857, 23, Eqs. 9-12):
+
+* complex visibilities   χ² = Σ |V − V̂|² / σ² / (2N)
+* amplitudes             χ² = Σ (|V| − |V̂|)² / σ² / N
+* closure phases         χ² = 2 Σ (1 − cos(ψ − ψ̂)) / σ_ψ² / N       (σ_ψ in radians)
+* log closure amplitudes χ² = Σ (ln A − ln Â)² / σ² / N
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+import xarray as xr
+
+from kerrfield.vlbi.closures import (
+    add_systematic,
+    closure_phases,
+    log_closure_amplitudes,
+    scans,
+)
+
+__all__ = ["TERMS", "DataTerms", "StationGains", "chi2_amp", "chi2_cphase", "chi2_lcamp",
+           "chi2_vis", "model_cphase", "model_lcamp"]
+
+TERMS = ("vis", "amp", "cphase", "lcamp")
+
+
+def chi2_vis(model: torch.Tensor, vis: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Reduced χ² of complex visibilities (all shapes (N,), Jy)."""
+    return torch.sum((model - vis).abs() ** 2 / sigma**2) / (2 * vis.numel())
+
+
+def chi2_amp(model: torch.Tensor, amp: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Reduced χ² of visibility amplitudes; ``model`` complex or amplitudes."""
+    m = model.abs() if model.is_complex() else model
+    return torch.sum((m - amp) ** 2 / sigma**2) / amp.numel()
+
+
+def chi2_cphase(model: torch.Tensor, psi: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Reduced χ² of closure phases, 2Σ(1 − cos Δψ)/σ²/N; angles and σ in radians."""
+    return 2.0 * torch.sum((1.0 - torch.cos(psi - model)) / sigma**2) / psi.numel()
+
+
+def chi2_lcamp(model: torch.Tensor, lca: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Reduced χ² of log closure amplitudes."""
+    return torch.sum((lca - model) ** 2 / sigma**2) / lca.numel()
+
+
+def model_cphase(vis: torch.Tensor, rows: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
+    """Closure phases (radians) of model visibilities: Σ sign·arg V[row] (rows, signs (M, 3))."""
+    return torch.sum(signs * torch.angle(vis[rows]), dim=1)
+
+
+def model_lcamp(vis: torch.Tensor, rows: torch.Tensor, signs: torch.Tensor,
+                floor: float = 1e-30) -> torch.Tensor:
+    """Log closure amplitudes of model visibilities: Σ sign·ln|V[row]| (rows, signs (M, 4))."""
+    return torch.sum(signs * torch.log(vis[rows].abs() + floor), dim=1)
+
+
+class StationGains(torch.nn.Module):
+    """Per-station, per-scan complex gains g = exp(ln|g| + iφ) as nuisance parameters.
+
+    The model visibility on baseline (i, j) becomes g_i conj(g_j) V̂_ij. Closure quantities
+    are unchanged by them; they absorb calibration errors in the vis/amp terms.
+
+    Parameters
+    ----------
+    obs : xarray.Dataset
+        The observation (rows → stations and scans).
+    phases : bool
+        Fit gain phases too (else amplitudes only).
+    scan_gap : float
+        Seconds separating scans.
+    """
+
+    def __init__(self, obs: xr.Dataset, phases: bool = True, scan_gap: float = 60.0):
+        super().__init__()
+        names = list(dict.fromkeys([*obs.t1.values, *obs.t2.values]))
+        index = {s: k for k, s in enumerate(names)}
+        scan = scans(obs.time.values, scan_gap)
+        self.stations = names
+        self.register_buffer("i1", torch.as_tensor([index[s] for s in obs.t1.values]))
+        self.register_buffer("i2", torch.as_tensor([index[s] for s in obs.t2.values]))
+        self.register_buffer("scan", torch.as_tensor(scan))
+        shape = (len(names), int(scan.max()) + 1)
+        self.log_amp = torch.nn.Parameter(torch.zeros(shape, dtype=torch.float64))
+        self.phase = torch.nn.Parameter(torch.zeros(shape, dtype=torch.float64),
+                                        requires_grad=phases)
+
+    def forward(self, vis: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        la = self.log_amp[self.i1, self.scan] + self.log_amp[self.i2, self.scan]
+        ph = self.phase[self.i1, self.scan] - self.phase[self.i2, self.scan]
+        return vis * torch.polar(torch.exp(la.to(vis.real.dtype)), ph.to(vis.real.dtype))
+
+
+class DataTerms:
+    """The weighted sum of reduced χ² terms of an observation, for any model visibilities.
+
+    Parameters
+    ----------
+    obs : xarray.Dataset
+        Observation (rows at which the model visibilities are evaluated: ``u``, ``v``).
+    weights : mapping
+        Term name ('vis', 'amp', 'cphase', 'lcamp') → weight; zero-weight terms are
+        still reported. Default: closure phases and log closure amplitudes, weight 1.
+    systematic : float
+        Fractional systematic error added to |V| in quadrature before everything.
+    minimal, scan_average : bool
+        Passed to the closure functions.
+    gains : bool
+        Multiply the model by :class:`StationGains` (``self.gains``; fit its parameters).
+    dtype, device
+        Of the tensors.
+
+    Raises
+    ------
+    ValueError
+        For an unknown term or a negative weight.
+    """
+
+    def __init__(self, obs: xr.Dataset, weights: Mapping[str, float] | None = None, *,
+                 systematic: float = 0.0, minimal: bool = True, scan_average: bool = False,
+                 gains: bool = False, dtype: torch.dtype = torch.float64,
+                 device: str | torch.device | None = None):
+        weights = dict(weights if weights is not None else {"cphase": 1.0, "lcamp": 1.0})
+        for k, w in weights.items():
+            if k not in TERMS:
+                raise ValueError(f"weights: unknown term {k!r}; choose from {TERMS}")
+            if not (np.isfinite(w) and w >= 0):
+                raise ValueError(f"weights[{k!r}] must be finite and >= 0, got {w}")
+        self.weights = weights
+        obs = add_systematic(obs, systematic) if systematic else obs
+        self.obs = obs
+
+        def t(x):
+            return torch.as_tensor(np.asarray(x), device=device)
+
+        self.u, self.v = t(obs.u.values).to(dtype), t(obs.v.values).to(dtype)
+        self.vis, self.sigma = t(obs.vis.values), t(obs.sigma.values).to(dtype)
+        self.closures: dict[str, xr.Dataset] = {}
+        if "cphase" in weights:
+            cp = closure_phases(obs, minimal=minimal, scan_average=scan_average)
+            self.closures["cphase"] = cp
+            self.cp = (t(cp.row.values), t(cp.sign.values).to(dtype),
+                       t(np.deg2rad(cp.cphase.values)).to(dtype),
+                       t(np.deg2rad(cp.sigma_cphase.values)).to(dtype))
+        if "lcamp" in weights:
+            lc = log_closure_amplitudes(obs, minimal=minimal, scan_average=scan_average)
+            self.closures["lcamp"] = lc
+            self.lc = (t(lc.row.values), t(lc.sign.values).to(dtype),
+                       t(lc.lcamp.values).to(dtype), t(lc.sigma_lcamp.values).to(dtype))
+        self.gains = StationGains(obs).to(device) if gains else None
+
+    def terms(self, model: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Reduced χ² of every weighted term for model visibilities ``model`` (shape (N,))."""
+        if self.gains is not None:
+            model_g = self.gains(model)
+        else:
+            model_g = model
+        out = {}
+        if "vis" in self.weights:
+            out["vis"] = chi2_vis(model_g, self.vis.to(model.dtype), self.sigma)
+        if "amp" in self.weights:
+            out["amp"] = chi2_amp(model_g, self.vis.abs().to(self.sigma.dtype), self.sigma)
+        if "cphase" in self.weights:
+            rows, signs, psi, sig = self.cp
+            out["cphase"] = chi2_cphase(model_cphase(model, rows, signs), psi, sig)
+        if "lcamp" in self.weights:
+            rows, signs, lca, sig = self.lc
+            out["lcamp"] = chi2_lcamp(model_lcamp(model, rows, signs), lca, sig)
+        return out
+
+    def __call__(self, model: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Weighted sum of the terms and the reduced χ² of each (as floats)."""
+        terms = self.terms(model)
+        total = sum(self.weights[k] * v for k, v in terms.items())
+        return total, {k: float(v.detach()) for k, v in terms.items()}

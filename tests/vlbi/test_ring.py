@@ -1,0 +1,52 @@
+"""Ring features of analytic rings with known diameter, width and brightness PA."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from kerrfield.vlbi.ring import ring_features
+
+X = (np.arange(100) - 49.5) * 1.2  # µas
+
+
+def _ring(d=42.0, fwhm=10.0, pa=200.0, amp=0.5, center=(3.0, -2.0), screen=False):
+    ra, dec = np.meshgrid(X[::-1], X)
+    e, n = ra - center[0], dec - center[1]
+    r, th = np.hypot(e, n), np.arctan2(e, n)
+    s = fwhm / (2 * np.sqrt(2 * np.log(2)))
+    img = np.exp(-((r - d / 2) ** 2) / (2 * s**2)) * (1 + amp * np.cos(th - np.deg2rad(pa)))
+    return xr.DataArray(img, dims=("dec", "ra"), coords={"dec": X, "ra": X[::-1]})
+
+
+@pytest.mark.parametrize("d, fwhm, pa", [(42.0, 10.0, 200.0), (30.0, 6.0, 75.0),
+                                         (50.0, 14.0, 330.0)])
+def test_analytic_rings(d, fwhm, pa):
+    f = ring_features(_ring(d, fwhm, pa))
+    assert f["ring_diameter_uas"] == pytest.approx(d, abs=0.5)
+    assert f["ring_width_uas"] == pytest.approx(fwhm, abs=1.0)
+    assert abs((f["brightness_pa_deg"] - pa + 180) % 360 - 180) < 2.0
+    assert f["center_ra_uas"] == pytest.approx(3.0, abs=0.3)
+    assert f["center_dec_uas"] == pytest.approx(-2.0, abs=0.3)
+    assert 0.15 < f["asymmetry"] < 0.35  # A/2 for a cos modulation of amplitude A = 0.5
+
+
+def test_screen_image_with_theta_g_and_pa():
+    """The same ring on the screen (units of M): PA of the spin axis rotates the brightness."""
+    a = np.linspace(-12, 12, 97)
+    al, be = np.meshgrid(a, a)
+    r, th = np.hypot(al, be), np.arctan2(-al, be)  # angle from +β towards −α (= east at PA 0)
+    img = np.exp(-((r - 5.25) ** 2) / (2 * 0.6**2)) * (1 + 0.5 * np.cos(th - np.pi))
+    screen = xr.DataArray(img, dims=("beta", "alpha"), coords={"beta": a, "alpha": a})
+    f = ring_features(screen, theta_g=4.0, position_angle=30.0)
+    assert f["ring_diameter_uas"] == pytest.approx(42.0, abs=0.5)
+    # brightest opposite the spin axis (+β at PA 30°): PA 210°
+    assert abs((f["brightness_pa_deg"] - 210 + 180) % 360 - 180) < 2.0
+    with pytest.raises(ValueError, match="theta_g"):
+        ring_features(screen)
+
+
+def test_no_ring():
+    with pytest.raises(ValueError, match="brightness"):
+        ring_features(_ring() * 0)
