@@ -236,7 +236,7 @@ def fit(
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     if resume and ckpt_path is not None and ckpt_path.exists():
         start = restore_checkpoint(st, ckpt_path, dev)
-    if st.initial_loss is None:  # a fresh fit, or a checkpoint from before 0.x stored it
+    if st.initial_loss is None:  # a fresh fit (or a checkpoint written before it was stored)
         with torch.no_grad():
             st.initial_loss = float(st.data_loss()) if not st.hist["loss"] else st.hist["loss"][0]
     initial_loss = st.initial_loss
