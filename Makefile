@@ -29,6 +29,7 @@ lint: $(VENV)/.installed
 
 docs: $(VENV)/.installed
 	$(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
+	$(PY) scripts/check_notebook_outputs.py docs/_build
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_raytrace.py

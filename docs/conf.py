@@ -95,6 +95,7 @@ rst_prolog = "\n".join(
 # Section titles for the API page, keyed by the defining submodule in kerrfield._LAZY.
 API_SECTIONS: dict[str, str] = {
     "physics.raytrace": "Ray tracing",
+    "physics._stream": "Ray tracing to disk (large screens)",
     "physics.kerr": "Kerr geometry",
     "physics.redshift": "Velocity models and redshift",
     "bridge.api": "Julia backend",
@@ -238,3 +239,20 @@ def _make_figures() -> None:
 _write_api_page()
 _write_benchmark_tables()
 _make_figures()
+
+
+def _check_figures(app, exception) -> None:
+    """Fail the build when an executed cell shows ``<Figure size ...>`` instead of a plot."""
+    if exception is not None:
+        return
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from check_notebook_outputs import check_paths
+
+    out = Path(app.outdir)
+    problems = check_paths([out.parent / "jupyter_execute", out / "tutorials"])
+    if problems:
+        raise RuntimeError("figures rendered as text in the docs:\n  " + "\n  ".join(problems))
+
+
+def setup(app) -> None:
+    app.connect("build-finished", _check_figures)

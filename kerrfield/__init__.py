@@ -19,6 +19,7 @@ _LAZY: dict[str, str] = {
     # ray tracing
     "raytrace": "physics.raytrace",
     "trace_rays": "physics.raytrace",
+    "raytrace_to_netcdf": "physics._stream",
     "Cone": "physics.raytrace",
     "critical_curve": "physics.kerr",
     "horizon": "physics.kerr",

@@ -49,3 +49,48 @@ def check_positive(value: object, name: str) -> float:
     if not math.isfinite(x) or x <= 0:
         raise ValueError(f"{name} must be a finite number > 0, got {x}")
     return x
+
+
+def check_orders(orders: object, name: str = "orders") -> tuple[int, ...]:
+    """Distinct non-negative integer image orders (an int or a sequence of ints)."""
+    if isinstance(orders, Integral) and not isinstance(orders, bool):
+        orders = (int(orders),)
+    if isinstance(orders, (str, bytes)) or not hasattr(orders, "__iter__"):
+        raise TypeError(f"{name} must be an int or a sequence of ints, got {orders!r}")
+    items = list(orders)  # type: ignore[call-overload]
+    bad = [n for n in items if isinstance(n, bool) or not isinstance(n, Integral)]
+    if bad:
+        raise TypeError(f"{name} must hold integers (image orders n = 0, 1, ...), got "
+                        f"{bad[0]!r} in {orders!r}")  # fmt: skip
+    out = tuple(int(n) for n in items)
+    if not out or any(n < 0 for n in out) or len(set(out)) != len(out):
+        raise ValueError(f"{name} must be distinct non-negative integers, got {orders!r}")
+    return out
+
+
+def check_nonnegative(value: object, name: str) -> float:
+    """Return a finite float >= 0."""
+    x = _as_float(value, name)
+    if not math.isfinite(x) or x < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {x}")
+    return x
+
+
+def check_device(device: object, name: str = "device") -> torch.device:
+    """A usable torch device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` (if available), ``"mps"``."""
+    try:
+        dev = torch.device(device)  # type: ignore[arg-type]
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(
+            f"{name} must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}"
+        ) from None
+    if dev.type == "meta":
+        raise ValueError(f"{name}={device!r}: the meta device holds no data; use 'cpu' or 'cuda'")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{name}={device!r} but CUDA is not available here; use 'cpu' or 'auto'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"{name}={device!r} but only {torch.cuda.device_count()} CUDA "
+                         "device(s) exist")  # fmt: skip
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"{name}={device!r}: kerrfield runs on 'cpu', 'cuda' or 'mps'")
+    return dev

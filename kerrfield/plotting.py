@@ -1,17 +1,22 @@
 """Matplotlib figures for emission fields, lensed images and fits ('afmhot', Agg-safe).
 
-Every function builds its own :class:`matplotlib.figure.Figure` (no pyplot state, so it
-works headless and in threads) and returns it; save it with ``fig.savefig(path)``.
+Every function builds its own figure without pyplot state (so it works headless and in
+threads) and returns it; save it with ``fig.savefig(path)``. The figures render themselves
+in Jupyter (``_repr_png_``), so ``kf.plot_fit(...)`` as the last line of a cell, or
+``display(...)``, shows the plot in a fresh kernel without ``%matplotlib inline``.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
+from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 __all__ = [
     "plot_emission_and_image",
@@ -20,6 +25,44 @@ __all__ = [
     "plot_parameters",
     "plot_geometry",
 ]
+
+
+class NotebookFigure(Figure):
+    """A :class:`~matplotlib.figure.Figure` that Jupyter displays as a PNG by itself."""
+
+    def _repr_png_(self) -> bytes:
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=100)
+        return buf.getvalue()
+
+
+def _figure(**kwargs: Any) -> NotebookFigure:
+    return NotebookFigure(layout="constrained", **kwargs)
+
+
+#: colour-bar labels with units
+INTENSITY = "intensity [arb. units]"
+_VAR_LABELS = {"r_s": "emission radius r_s [M]", "g": "redshift factor g",
+               "x": "x [M]", "y": "y [M]", "t_s": "t_s [M]"}  # fmt: skip
+
+
+def geometry_title(attrs: dict[str, Any]) -> str:
+    """``a = 0.940, θo = 17.0°, keplerian velocity`` from Dataset attrs (what is known)."""
+    parts = []
+    if attrs.get("spin") is not None and np.isfinite(float(attrs["spin"])):
+        parts.append(f"a = {float(attrs['spin']):.3f}")
+    if attrs.get("inclination") is not None and np.isfinite(float(attrs["inclination"])):
+        parts.append(f"θo = {float(attrs['inclination']):.1f}°")
+    vel = attrs.get("velocity")
+    if vel == "general":
+        parts.append(f"general velocity (ξ={attrs.get('velocity_xi')}, "
+                     f"βr={attrs.get('velocity_beta_r')}, βφ={attrs.get('velocity_beta_phi')})")
+    elif vel:
+        parts.append(f"{vel} velocity")
+    if attrs.get("surface") == "cone":
+        parts.append(f"cone θs = {attrs.get('surface_theta_deg')}°")
+    return ", ".join(parts)
+
 
 CMAP = "afmhot"
 
@@ -41,13 +84,20 @@ def _as_image(img: Any) -> tuple[np.ndarray, tuple[float, float, float, float] |
     return np.asarray(img, dtype=float), extent
 
 
-def _show(ax, img, title: str, xlabel="α [M]", ylabel="β [M]", cmap=CMAP, robust=False):
+def _show(ax, img, title: str, xlabel="α [M]", ylabel="β [M]", cmap=CMAP, robust=False,
+          log=False, vmin=None, vmax=None):  # fmt: skip
     arr, extent = _as_image(img)
-    limits = {}
+    limits: dict[str, Any] = {"vmin": vmin, "vmax": vmax}
     finite = arr[np.isfinite(arr)]
-    if robust and finite.size:
-        # percentile limits: a few rays grazing the critical curve reach r_s ~ 10^3 M
-        limits = {"vmin": np.percentile(finite, 1), "vmax": np.percentile(finite, 99)}
+    if robust and finite.size and vmin is None and vmax is None:
+        # percentile limits: rays grazing the critical curve reach r_s ~ 10^3 M; they are a
+        # few per cent of an n >= 1 ring, so log panels stop at the 95th percentile
+        limits = {"vmin": np.percentile(finite, 1), "vmax": np.percentile(finite,
+                                                                          95 if log else 99)}
+    if log and finite.size and finite.min() > 0:
+        lo = limits["vmin"] if limits["vmin"] is not None else finite.min()
+        hi = limits["vmax"] if limits["vmax"] is not None else finite.max()
+        limits = {"norm": LogNorm(vmin=lo, vmax=max(hi, lo * 1.0001))}
     im = ax.imshow(arr, origin="lower", cmap=cmap, extent=extent, interpolation="nearest",
                    **limits)  # fmt: skip
     ax.set_title(title, fontsize=10)
@@ -81,10 +131,13 @@ def plot_emission_and_image(emission: Any, image: Any, *, title: str | None = No
     >>> len(fig.axes)
     4
     """
-    fig = Figure(figsize=(9, 4), layout="constrained")
+    fig = _figure(figsize=(9, 4))
     ax = fig.subplots(1, 2)
-    fig.colorbar(_show(ax[0], emission, "emission model", "x [M]", "y [M]"), ax=ax[0])
-    fig.colorbar(_show(ax[1], image, "lensed image"), ax=ax[1])
+    fig.colorbar(_show(ax[0], emission, "emission model", "x [M]", "y [M]"), ax=ax[0],
+                 label="emissivity [arb. units]")  # fmt: skip
+    fig.colorbar(_show(ax[1], image, "lensed image"), ax=ax[1], label=INTENSITY)
+    attrs = getattr(image, "attrs", {})
+    title = title or geometry_title(attrs)
     if title:
         fig.suptitle(title)
     return fig
@@ -97,6 +150,7 @@ def plot_fit(
     *,
     losses: Sequence[float] | None = None,
     titles: Sequence[str] = ("target", "starting state", "fitted state"),
+    suptitle: str | None = None,
 ) -> Figure:
     """Target / start / fitted triptych (Krang's figure), losses in the titles.
 
@@ -108,6 +162,8 @@ def plot_fit(
         Start and fitted losses, shown as ``loss=...`` in the titles.
     titles : sequence of str
         Panel titles.
+    suptitle : str, optional
+        Figure title (default: spin, inclination and velocity model from the target's attrs).
 
     Returns
     -------
@@ -120,36 +176,69 @@ def plot_fit(
     >>> fig.axes[2].get_title()
     'fitted state (loss=1.00e-07)'
     """
-    fig = Figure(figsize=(12, 4), layout="constrained")
+    fig = _figure(figsize=(12, 4))
     axes = fig.subplots(1, 3)
     labels = list(titles)
     if losses is not None:
         labels[1] = f"{labels[1]} (loss={losses[0]:.2e})"
         labels[2] = f"{labels[2]} (loss={losses[1]:.2e})"
-    for ax, img, label in zip(axes, (target, start, fitted), labels, strict=True):
-        fig.colorbar(_show(ax, img, label), ax=ax, shrink=0.8)
+    # one colour scale: every panel carries the target's total flux (the normalised loss
+    # leaves the model's flux scale free), shown between the target's min and max
+    ref, _ = _as_image(target)
+    flux = np.nansum(ref)
+    images = [target]
+    for img in (start, fitted):
+        arr, _ = _as_image(img)
+        total = np.nansum(arr)
+        images.append(_rescaled(img, flux / total if total and flux else 1.0))
+    lo, hi = float(np.nanmin(ref)), float(np.nanmax(ref))
+    for ax, img, label in zip(axes, images, labels, strict=True):
+        im = _show(ax, img, label, vmin=lo, vmax=hi)
+    fig.colorbar(im, ax=list(axes), shrink=0.8, label=f"{INTENSITY}, flux-matched")
+    title = suptitle if suptitle is not None else geometry_title(getattr(target, "attrs", {}))
+    if title:
+        fig.suptitle(title)
     return fig
 
 
+def _rescaled(img: Any, factor: float) -> Any:
+    if isinstance(img, xr.Dataset):
+        img = img["image"]
+    if isinstance(img, xr.DataArray):
+        return img * factor
+    arr, _ = _as_image(img)
+    return arr * factor
+
+
 def plot_loss(history: xr.Dataset, *, logy: bool = True) -> Figure:
-    """Training loss against step.
+    """Training loss against step, and beside it the relative residual ``|I - T| / |T|``.
+
+    The normalised MSE scales as 1/N² with the number of pixels N; the relative residual
+    (in the history of every :func:`kerrfield.fit`) does not, so it reads the same at any
+    resolution.
 
     Examples
     --------
     >>> import numpy as np, xarray as xr
-    >>> h = xr.Dataset({"loss": ("step", np.logspace(0, -3, 10))})
-    >>> plot_loss(h).axes[0].get_yscale()
-    'log'
+    >>> h = xr.Dataset({"loss": ("step", np.logspace(0, -3, 10)),
+    ...                 "relative_residual": ("step", np.logspace(0, -1, 10))})
+    >>> [ax.get_ylabel() for ax in plot_loss(h).axes]
+    ['training loss', 'relative residual |I − T| / |T|']
     """
-    fig = Figure(figsize=(6, 4), layout="constrained")
-    ax = fig.subplots()
-    loss = np.asarray(history["loss"].values)
-    ax.plot(np.arange(loss.size), loss, lw=1)
-    if logy and np.all(loss[np.isfinite(loss)] > 0):
-        ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.grid(alpha=0.3)
+    rel = history.get("relative_residual")
+    panels = [("loss", "training loss")]
+    if rel is not None and np.isfinite(np.asarray(rel.values)).any():
+        panels.append(("relative_residual", "relative residual |I − T| / |T|"))
+    fig = _figure(figsize=(6 * len(panels), 4))
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    for ax, (var, label) in zip(axes, panels, strict=True):
+        values = np.asarray(history[var].values)
+        ax.plot(np.arange(values.size), values, lw=1)
+        if logy and np.all(values[np.isfinite(values)] > 0):
+            ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
     return fig
 
 
@@ -171,9 +260,9 @@ def plot_parameters(history: xr.Dataset, *, truth: dict[str, float] | None = Non
     >>> len(plot_parameters(h, truth={"spin": 0.94}).axes)
     2
     """
-    fig = Figure(figsize=(9, 3.5), layout="constrained")
+    fig = _figure(figsize=(9, 3.5))
     axes = fig.subplots(1, 2)
-    for ax, name, label in zip(axes, ("spin", "inclination"), ("spin a/M", "inclination [deg]"),
+    for ax, name, label in zip(axes, ("spin", "inclination"), ("spin a/M", "inclination θo [deg]"),
                                strict=True):  # fmt: skip
         if name in history:
             ax.plot(np.asarray(history[name].values), lw=1.2, label="fit")
@@ -202,16 +291,26 @@ def plot_geometry(ds: xr.Dataset, variables: Sequence[str] = ("r_s", "g")) -> Fi
     matplotlib.figure.Figure
     """
     orders = list(np.atleast_1d(ds["n"].values)) if "n" in ds.dims else [None]
-    fig = Figure(figsize=(4.2 * len(orders), 3.6 * len(variables)), layout="constrained")
+    fig = _figure(figsize=(4.2 * len(orders), 3.6 * len(variables) + 0.4))
     axes = np.atleast_2d(fig.subplots(len(variables), len(orders), squeeze=False))
     for i, var in enumerate(variables):
+        units = ds[var].attrs.get("units", "")
+        label = _VAR_LABELS.get(var, f"{var} [{units}]" if units and units != "1" else var)
         for j, n in enumerate(orders):
             da = ds[var] if n is None else ds[var].sel(n=n)
-            units = ds[var].attrs.get("units", "")
-            label = f"{var} [{units}]" if units else var
-            im = _show(axes[i, j], da.transpose("beta", "alpha"), f"{label}, n = {n}",
-                       cmap="viridis" if var == "g" else CMAP, robust=True)  # fmt: skip
-            fig.colorbar(im, ax=axes[i, j], shrink=0.85)
+            # per-panel percentile limits (log for r_s): the n >= 1 rings span a narrow
+            # range of radii that a linear min-max scale over grazing rays would hide
+            im = _show(axes[i, j], da.transpose("beta", "alpha"), f"n = {n}",
+                       cmap="viridis" if var == "g" else CMAP, robust=True,
+                       log=var == "r_s")  # fmt: skip
+            cb = fig.colorbar(im, ax=axes[i, j], shrink=0.85, label=label)
+            if var == "r_s":  # plain numbers at 1, 2, 5 x 10^k on the log colour bar
+                cb.ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+                cb.ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+                cb.ax.yaxis.set_minor_formatter(NullFormatter())
+    title = geometry_title(ds.attrs)
+    if title:
+        fig.suptitle(title)
     return fig
 
 
@@ -229,11 +328,11 @@ def plot_image(image: xr.DataArray, fov: float | None = None) -> Figure:
     'α [M]'
     """
     fov = float(np.abs(image["alpha"].values).max()) if fov is None else fov
-    fig = Figure(figsize=(5, 4.3), layout="constrained")
+    fig = _figure(figsize=(5, 4.3))
     ax = fig.subplots()
     im = ax.imshow(image.values, origin="lower", cmap=CMAP, extent=(-fov, fov, -fov, fov))
     ax.set_xlabel("α [M]")
     ax.set_ylabel("β [M]")
-    ax.set_title(f"a = {image.attrs['spin']:.3f}, θo = {image.attrs['inclination']:.2f}°")
-    fig.colorbar(im, ax=ax)
+    ax.set_title(geometry_title(image.attrs), fontsize=10)
+    fig.colorbar(im, ax=ax, label=INTENSITY)
     return fig

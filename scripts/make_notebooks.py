@@ -14,9 +14,17 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kerrfield.fitting.workflow import DEMO  # noqa: E402
+
+#: numbers the prose quotes, taken from the code so that the two cannot drift apart
+FACTS = {"@DEMO_STEPS@": str(DEMO["steps"])}
 
 
 def md(text: str):
+    for key, value in FACTS.items():
+        text = text.replace(key, value)
     return new_markdown_cell(text.strip("\n"))
 
 
@@ -183,7 +191,7 @@ image (direct image plus the first photon-ring image) is the target. A second fi
 different random weights, together with a *wrong* spin ($0.5$) and inclination ($60°$),
 is then fitted to the target by gradient descent through the ray tracer.
 
-`make demo` runs the full-length version of this (`kerrfield demo`: 30×30 pixels, 1500
+`make demo` runs the full-length version of this (`kerrfield demo`: 30×30 pixels, @DEMO_STEPS@
 steps); here the screen is 20×20 and the fit only 150 steps, so that the notebook runs in
 a minute or two on a 2-core CPU. Each step traces all rays again, which dominates the cost.
 """),
@@ -236,8 +244,8 @@ result = kf.fit(model, target, steps=150, lr=1e-2, schedule="cosine", lr_final=0
                 progress=False)
 print(f"{result.steps} steps in {time.perf_counter() - t0:.1f} s; loss "
       f"{result.initial_loss:.3e} -> {result.final_loss:.3e}")
-print(f"spin {float(model.spin):.4f} (truth {truth['spin']}), "
-      f"inclination {float(model.inclination):.3f}° (truth {truth['inclination']}°)")
+print(f"spin {model.spin.item():.4f} (truth {truth['spin']}), "
+      f"inclination {model.inclination.item():.3f}° (truth {truth['inclination']}°)")
 """),
     code("""
 display(kf.plot_fit(target["image"], start, model.to_xarray(),
@@ -264,7 +272,7 @@ plt.show()
 """),
     md("""
 This run stops early: compare the printed spin and inclination with the truth. `make demo`
-runs the full 1500-step schedule on a 30×30 screen; the performance page lists the
+runs the full @DEMO_STEPS@-step schedule on a 30×30 screen; the performance page lists the
 benchmark results that have been committed for it.
 """),
 ]
@@ -316,8 +324,8 @@ model = kf.kerr_image_model(kf.EmissionField(**field_kw, seed=0), spin=0.4, incl
                             fov=spec["fov"], npix=spec["npix"])
 t0 = time.perf_counter()
 res = kf.fit(model, target, steps=80, lr=1e-2, geometry_lr=2e-2, progress=False)
-print(f"{time.perf_counter() - t0:.1f} s: spin {float(model.spin):.3f} "
-      f"(truth {truth['spin']}), inclination {float(model.inclination):.2f}° "
+print(f"{time.perf_counter() - t0:.1f} s: spin {model.spin.item():.3f} "
+      f"(truth {truth['spin']}), inclination {model.inclination.item():.2f}° "
       f"(truth {truth['inclination']}°), loss {res.final_loss:.2e}")
 display(kf.plot_parameters(res.history, truth=truth))
 """),
@@ -501,20 +509,30 @@ if have_julia:
 ]
 
 
-def write(name: str, cells: list) -> Path:
+def render(cells: list) -> str:
+    """The notebook text (stable cell ids, so regenerating changes only what changed)."""
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
-    path = ROOT / "notebooks" / f"{name}.ipynb"
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:02d}"
     nbformat.validate(nb)
-    path.write_text(nbformat.writes(nb) + "\n")
+    return nbformat.writes(nb) + "\n"
+
+
+NOTEBOOKS = {"01_raytracing_basics": NB01, "02_kerrnerf_reference": NB02,
+             "03_parameter_inference": NB03, "04_julia_backend": NB04}
+
+
+def write(name: str, cells: list) -> Path:
+    path = ROOT / "notebooks" / f"{name}.ipynb"
+    path.write_text(render(cells))
     return path
 
 
 def main() -> int:
-    for name, cells in (("01_raytracing_basics", NB01), ("02_kerrnerf_reference", NB02),
-                        ("03_parameter_inference", NB03), ("04_julia_backend", NB04)):
+    for name, cells in NOTEBOOKS.items():
         print(write(name, cells))
     return 0
 

@@ -61,6 +61,9 @@ def toy(monkeypatch):
 
     from support import standin as _standin
 
+    from kerrfield import cli
+
+    cli.build_parser()  # the CLI modules bind their imports to the real ray tracer first
     monkeypatch.setitem(sys.modules, "kerrfield.physics.raytrace", _standin)
     return _standin
 

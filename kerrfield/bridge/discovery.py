@@ -18,7 +18,8 @@ HOW_TO_GET_JULIA = (
     "  * make julia   (runs scripts/install-julia.sh: on Debian/Ubuntu as root it installs a\n"
     "                  working Julia non-interactively; elsewhere it prints instructions)\n"
     "  * juliaup:     curl -fsSL https://install.julialang.org | sh\n"
-    '  * pip install "kerrfield[julia]"   (juliacall; downloads Julia ≥ 1.10, needs network)\n'
+    '  * pip install -e ".[julia]"   (in the kerrfield checkout: juliacall, which downloads\n'
+    "                  Julia ≥ 1.10; needs network)\n"
     "  * module load julia   (HPC clusters)\n"
     "then put `julia` on PATH or set KERRFIELD_JULIA=/path/to/julia."
 )
@@ -30,6 +31,12 @@ class JuliaError(RuntimeError):
 
 class JuliaWorkerError(RuntimeError):
     """The Julia worker process crashed, hung past its time-out, or broke the protocol."""
+
+
+#: the one-line form of HOW_TO_GET_JULIA, for command-line errors
+JULIA_ONE_LINE = ("no Julia found for --backend julia: run `make julia` in the kerrfield "
+                  "checkout (or `curl -fsSL https://install.julialang.org | sh`) and put julia "
+                  "on PATH or set KERRFIELD_JULIA; or use --backend torch")
 
 
 class JuliaNotFoundError(RuntimeError):

@@ -324,17 +324,27 @@ class JuliaWorker:
             return out_params, out_arrays
 
     def _write_all(self, data: bytes, deadline: float) -> None:
+        """Write ``data`` to the worker's stdin without ever blocking past ``deadline``.
+
+        The pipe is non-blocking, so a stopped or hung worker that no longer reads (its
+        64 KiB pipe buffer full) cannot hold ``os.write`` beyond the time-out.
+        """
         assert self._proc is not None and self._proc.stdin is not None
         fd = self._proc.stdin.fileno()
+        os.set_blocking(fd, False)
         view = memoryview(data)
         while view:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise self._fail("Julia worker timed out reading our request (hung?)")
+                raise self._fail("Julia worker timed out reading our request (hung or "
+                                 "stopped?); it was killed")  # fmt: skip
             _, ready, _ = select.select([], [fd], [], remaining)
             if not ready:
                 continue
-            n = os.write(fd, view[: 1 << 20])
+            try:
+                n = os.write(fd, view[: 1 << 16])
+            except BlockingIOError:
+                continue
             view = view[n:]
 
     def ping(self, timeout: float = 60.0) -> dict[str, str]:

@@ -42,9 +42,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
+    except (ValueError, TypeError, FileNotFoundError, MemoryError) as exc:
         print(f"kerrfield {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        hint = getattr(args, "interrupt_hint", None)
+        text = hint(args) if hint is not None else ""
+        print(f"\nkerrfield {args.command}: interrupted{'; ' + text if text else ''}",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    except Exception as exc:
+        from ..bridge.discovery import JULIA_ONE_LINE, JuliaNotFoundError
+
+        if isinstance(exc, JuliaNotFoundError):
+            print(f"kerrfield {args.command}: error: {JULIA_ONE_LINE}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

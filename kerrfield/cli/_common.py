@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from ..physics.raytrace import VELOCITIES, Cone
+from ..physics._spec import Cone
+from ..physics._spec import parse_surface as _parse_surface
+from ..physics._spec import parse_velocity as _parse_velocity
 from ..physics.redshift import GeneralVelocity
 
 UNITS = ("Units: G = c = M = 1; screen coordinates alpha/beta, fov, field scale and beam "
@@ -14,23 +16,18 @@ UNITS = ("Units: G = c = M = 1; screen coordinates alpha/beta, fov, field scale 
 
 def parse_surface(text: str) -> str | Cone:
     """``equatorial`` or ``cone:DEGREES``."""
-    if text == "equatorial":
-        return "equatorial"
-    if text.startswith("cone:"):
-        return Cone(float(text.split(":", 1)[1]))
-    raise argparse.ArgumentTypeError("surface must be 'equatorial' or 'cone:DEGREES'")
+    try:
+        return _parse_surface(text)
+    except (TypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_velocity(text: str) -> str | GeneralVelocity:
     """``zamo``, ``keplerian`` or ``general:XI,BETA_R,BETA_PHI``."""
-    if text in VELOCITIES:
-        return text
-    if text.startswith("general:"):
-        xi, br, bp = (float(v) for v in text.split(":", 1)[1].split(","))
-        return GeneralVelocity(xi, br, bp)
-    raise argparse.ArgumentTypeError(
-        "velocity must be zamo, keplerian or general:XI,BETA_R,BETA_PHI"
-    )
+    try:
+        return _parse_velocity(text)
+    except (TypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_params(items: Sequence[str]) -> dict[str, float]:
@@ -63,7 +60,9 @@ def add_field_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--activation", default="tanh", help="tanh | relu | sine (SIREN)")
     g.add_argument("--encoding", default="none", help="none | positional | fourier | hashgrid")
     g.add_argument("--head", default="sigmoid", help="output head: sigmoid | softplus | exp")
-    g.add_argument("--scale", type=float, default=1.0, help="coordinate scale of the field, M")
+    g.add_argument("--scale", type=float, default=None,
+                   help="coordinate scale of the field, M (default: 1, or the screen "
+                   "half-width for --encoding hashgrid)")
     g.add_argument("--omega0", type=float, default=30.0, help="SIREN frequency factor")
     g.add_argument("--n-frequencies", type=int, default=6, help="positional-encoding octaves")
     g.add_argument("--fourier-sigma", type=float, default=1.0, help="Fourier-feature bandwidth")
@@ -86,4 +85,6 @@ def add_fit_args(p: argparse.ArgumentParser, steps: int = 3000) -> None:
     g.add_argument("--amp", action="store_true", help="CUDA mixed precision for the field")
     g.add_argument("--checkpoint-every", type=int, default=500, help="steps between checkpoints")
     g.add_argument("--resume", action="store_true", help="resume from OUTPUT/checkpoint.pt")
+    g.add_argument("--overwrite", action="store_true",
+                   help="start again, deleting the checkpoint of an earlier fit in OUTPUT")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")

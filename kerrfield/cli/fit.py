@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import xarray as xr
 
 from ..fields.emission import EmissionField
 from ..fitting.loop import resolve_device
-from ..fitting.workflow import run_fit_workflow
+from ..fitting.workflow import claim_output, run_fit_workflow
 from ..io.atomic import write_netcdf
+from ..io.readers import load_netcdf
 from ..models.builders import fixed_image_model, kerr_image_model
 from ..models.synthetic import FAMILIES, synthesize
 from ._common import UNITS, add_field_args, add_fit_args, add_geometry_args
@@ -27,6 +27,7 @@ def add_cli(subparsers: Any) -> None:
         "a fixed geometry is given, to a target image (a netCDF 'image' on (beta, alpha), "
         "or a synthetic target). Writes model.pt + model.json, history.nc, PNGs and "
         f"summary.json into --output. {UNITS}",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )  # fmt: skip
     p.add_argument("--target", default=None, help="target netCDF (variable 'image'); "
                    "synthesised from the options below when omitted")  # fmt: skip
@@ -55,7 +56,14 @@ def add_cli(subparsers: Any) -> None:
     add_field_args(p)
     add_fit_args(p)
     p.add_argument("--output", "-o", default="fit-output", help="output directory")
-    p.set_defaults(func=_cli_fit)
+    p.set_defaults(func=_cli_fit, interrupt_hint=_interrupt_hint)
+
+
+def _interrupt_hint(args: argparse.Namespace) -> str:
+    ckpt = Path(args.output) / "checkpoint.pt"
+    if ckpt.exists():
+        return f"the last checkpoint is {ckpt}; rerun with --resume to continue"
+    return f"no checkpoint yet (one every {args.checkpoint_every} steps)"
 
 
 def _field_from_args(args: argparse.Namespace) -> EmissionField:
@@ -79,10 +87,9 @@ def _fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def _cli_fit(args: argparse.Namespace) -> int:
     out = Path(args.output)
+    claim_output(out, resume=args.resume, overwrite=args.overwrite)
     if args.target:
-        if not Path(args.target).exists():
-            raise FileNotFoundError(f"--target: no such file {args.target!r}")
-        target = xr.load_dataset(args.target)
+        target = load_netcdf(args.target, "--target")
     else:
         target = synthesize(
             args.emission, args.spin, args.inclination, fov=args.fov, npix=args.npix,
@@ -92,7 +99,7 @@ def _cli_fit(args: argparse.Namespace) -> int:
         write_netcdf(target, out / "target.nc")
     field = _field_from_args(args)
     if args.geometry:
-        model = fixed_image_model(field, xr.load_dataset(args.geometry), k=args.k,
+        model = fixed_image_model(field, load_netcdf(args.geometry, "--geometry"), k=args.k,
                                   orders=args.orders)  # fmt: skip
     else:
         model = kerr_image_model(

@@ -26,7 +26,16 @@ def add_cli(subparsers: Any) -> None:
     p.add_argument("--check", action="store_true",
                    help="validate the configuration, list the fits and exit")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
-    p.set_defaults(func=_cli_infer)
+    p.set_defaults(func=_cli_infer, interrupt_hint=_interrupt_hint)
+
+
+def _interrupt_hint(args: argparse.Namespace) -> str:
+    try:
+        out = load_inference_config(args.config, output=args.output).output
+    except (ValueError, OSError):
+        return "rerun to resume"
+    n = len(list((out / "units").glob("*.nc"))) if (out / "units").is_dir() else 0
+    return f"{n} unit{'s' if n != 1 else ''} saved in {out}, rerun to resume"
 
 
 def _cli_infer(args: argparse.Namespace) -> int:

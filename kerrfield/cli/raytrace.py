@@ -8,6 +8,9 @@ from ..io.atomic import write_netcdf
 from ..physics.raytrace import BACKENDS, raytrace
 from ._common import parse_surface, parse_velocity
 
+#: ray-orders from which `kerrfield raytrace` (netCDF output only) streams block by block
+STREAM_RAYS = 1 << 22
+
 
 def add_cli(sub: argparse._SubParsersAction) -> None:
     """Register ``kerrfield raytrace``."""
@@ -59,8 +62,10 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
         "the first run compiles for about a minute, later runs reuse the cache)",
     )
     p.add_argument(
-        "--output", "-o", default="raytrace.nc", help="output netCDF path (default raytrace.nc)"
-    )
+        "--output", "-o", action="append", default=None,
+        help="output path: .nc (netCDF) or .png (r_s and g per order); repeat for several "
+        "(default raytrace.nc)",
+    )  # fmt: skip
     p.add_argument(
         "--png", default=None, help="also save a PNG of r_s and g per order to this path"
     )
@@ -68,6 +73,24 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
 
 
 def _cli_raytrace(args: argparse.Namespace) -> int:
+    outputs = list(args.output or ["raytrace.nc"]) + ([args.png] if args.png else [])
+    if (not any(str(o).lower().endswith(".png") for o in outputs)
+            and args.npix**2 * len(args.orders) >= STREAM_RAYS):  # fmt: skip
+        # large screens go to disk block by block: bounded memory at any npix
+        import shutil
+
+        from ..physics._stream import raytrace_to_netcdf
+
+        raytrace_to_netcdf(
+            outputs[0], args.spin, args.inclination, fov=args.fov, npix=args.npix,
+            orders=tuple(args.orders), surface=args.surface, velocity=args.velocity,
+            backend=args.backend, device=args.device, compiled=args.compiled,
+        )  # fmt: skip
+        for out in outputs[1:]:
+            shutil.copyfile(outputs[0], out)
+        for out in outputs:
+            print(f"wrote {out}")
+        return 0
     ds = raytrace(
         args.spin,
         args.inclination,
@@ -81,12 +104,12 @@ def _cli_raytrace(args: argparse.Namespace) -> int:
         progress=True,
         compiled=args.compiled,
     )
-    write_netcdf(ds, args.output, engine="h5netcdf")
-    print(f"wrote {args.output}")
-    if args.png:
-        from ..plotting import plot_geometry
+    for out in outputs:
+        if str(out).lower().endswith(".png"):
+            from ..plotting import plot_geometry
 
-        fig = plot_geometry(ds, ("r_s", "g"))
-        fig.savefig(args.png, dpi=120)
-        print(f"wrote {args.png}")
+            plot_geometry(ds, ("r_s", "g")).savefig(out, dpi=120)
+        else:
+            write_netcdf(ds, out, engine="h5netcdf")
+        print(f"wrote {out}")
     return 0

@@ -18,6 +18,7 @@ def add_cli(subparsers: Any) -> None:
         description="Synthesise a lensed target image. Units: G = c = M = 1; screen "
         "coordinates, fov and blur FWHM in M; inclination in degrees; noise as a fraction "
         "of the image peak.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--emission", default="mlp", choices=FAMILIES, help="emission family")
     add_geometry_args(p)

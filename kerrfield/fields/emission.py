@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._validate import check_npoints, check_positive
 from .encodings import FourierFeatures, HashGridEncoding, positional_encoding
 
 __all__ = [
@@ -88,9 +89,12 @@ class EmissionField(nn.Module):
         Input encoding (see module docstring for the papers).
     output : {"sigmoid", "softplus", "exp", "linear"}
         Output head.
-    scale : float
-        Length (in M) dividing the coordinates before encoding, e.g. the field of view;
-        ``1.0`` feeds raw coordinates in M as Krang's example does.
+    scale : float, optional
+        Length (in M) dividing the coordinates before encoding, e.g. the field of view.
+        Default: ``1.0`` (raw coordinates in M, as Krang's example) for every encoding but
+        the hash grid, which clamps its input to [-1, 1]; there the default is the screen's
+        half-width, set when the field is put behind a lens (:class:`~kerrfield.LensedImage`),
+        and an explicit scale much smaller than the screen draws a warning.
     coords : {"cartesian", "polar"}
         ``"polar"`` maps ``(x, y)`` to ``(r / scale, phi / pi)`` (``phi`` in ``(-pi, pi]``,
         discontinuous on the negative x axis); needs ``in_features=2``.
@@ -123,7 +127,7 @@ class EmissionField(nn.Module):
         activation: str = "tanh",
         encoding: str = "none",
         output: str = "sigmoid",
-        scale: float = 1.0,
+        scale: float | None = None,
         coords: str = "cartesian",
         omega0: float = 30.0,
         n_frequencies: int = 6,
@@ -152,10 +156,15 @@ class EmissionField(nn.Module):
             raise ValueError(f"in_features must be 2 or 3, got {in_features!r}")
         if coords == "polar" and in_features != 2:
             raise ValueError("coords='polar' needs in_features=2")
-        if not (isinstance(width, int) and width > 0 and isinstance(depth, int) and depth >= 0):
-            raise ValueError(f"width must be a positive int and depth >= 0; got {width}, {depth}")
-        if not scale > 0:
-            raise ValueError(f"scale must be positive (in M), got {scale!r}")
+        for arg, value, lo in (("width", width, 1), ("depth", depth, 0),
+                               ("n_frequencies", n_frequencies, 0),
+                               ("fourier_features", fourier_features, 1)):  # fmt: skip
+            check_npoints(value, arg, minimum=lo)
+        #: True while the scale waits for a screen (hash grid with the default scale)
+        self.scale_auto = scale is None and encoding == "hashgrid"
+        scale = 1.0 if scale is None else check_positive(scale, "scale")
+        omega0 = check_positive(omega0, "omega0")
+        fourier_sigma = check_positive(fourier_sigma, "fourier_sigma")
         self.config: dict[str, Any] = {
             "in_features": in_features, "width": width, "depth": depth,
             "activation": activation, "encoding": encoding, "output": output,
@@ -207,6 +216,12 @@ class EmissionField(nn.Module):
             phi = torch.atan2(xyz[:, 1], xyz[:, 0])
             return torch.stack([r / self.scale, phi / math.pi], dim=-1)
         return xyz / self.scale
+
+    def set_scale(self, scale: float) -> None:
+        """Set the coordinate scale (M), e.g. to a screen's half-width; ends ``scale_auto``."""
+        self.scale = check_positive(scale, "scale")
+        self.config["scale"] = self.scale
+        self.scale_auto = False
 
     def forward(self, xyz: torch.Tensor) -> torch.Tensor:
         """Evaluate the emission at ``xyz`` ``(N, in_features)`` (in M); returns ``(N,)``."""

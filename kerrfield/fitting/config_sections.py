@@ -68,7 +68,7 @@ def target_section(raw: dict[str, Any], source: Path | None) -> dict[str, Any]:
             _number("target.synthetic.fov", syn["fov"], lo=0, lo_open=True)
         if "noise" in syn:
             _number("target.synthetic.noise", syn["noise"], lo=0)
-        target["synthetic"] = syn
+        target["synthetic"] = _lensing_spec("target.synthetic", syn)
     return target
 
 
@@ -76,21 +76,36 @@ def model_section(raw: dict[str, Any]) -> dict[str, Any]:
     """``[model]``: keyword arguments of :func:`kerrfield.kerr_image_model`."""
     model = _table("model", raw.get("model", {}))
     _unknown("model", model, _MODEL_KEYS)
-    if "orders" in model:
-        orders = model["orders"]
-        if not (isinstance(orders, list) and orders and all(
-                isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 10
-                for n in orders)):  # fmt: skip
-            raise ConfigError(f"config key 'model.orders' must be a non-empty list of "
-                              f"integers in [0, 10], got {orders!r}")  # fmt: skip
     if "k" in model:
         _number("model.k", model["k"])
     if "spin_bound" in model:
         _number("model.spin_bound", model["spin_bound"], lo=0, hi=1, lo_open=True, hi_open=True)
-    for key in ("surface", "velocity"):
-        if key in model:
-            _str(f"model.{key}", model[key])
-    return model
+    return _lensing_spec("model", model)
+
+
+def _lensing_spec(prefix: str, table: dict[str, Any]) -> dict[str, Any]:
+    """Check ``orders``, ``surface`` and ``velocity`` as the run will; parse the last two
+    (``"cone:DEG"``, ``"general:XI,BETA_R,BETA_PHI"``) into their objects."""
+    from ..physics._spec import parse_surface, parse_velocity
+
+    if "orders" in table:
+        orders = table["orders"]
+        if not (isinstance(orders, list) and orders and all(
+                isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 10
+                for n in orders)) or len(set(orders)) != len(orders):  # fmt: skip
+            raise ConfigError(f"config key '{prefix}.orders' must be a non-empty list of "
+                              f"distinct integers in [0, 10], got {orders!r}")  # fmt: skip
+    for key, parse in (("surface", parse_surface), ("velocity", parse_velocity)):
+        if key in table:
+            _str(f"{prefix}.{key}", table[key])
+            try:
+                table[key] = parse(table[key], name=f"config key '{prefix}.{key}'")
+            except (TypeError, ValueError) as exc:
+                msg = str(exc)
+                if f"'{prefix}.{key}'" not in msg:
+                    msg = f"config key '{prefix}.{key}': {msg}"
+                raise ConfigError(msg) from None
+    return table
 
 
 def field_section(raw: dict[str, Any]) -> dict[str, Any]:
@@ -100,6 +115,10 @@ def field_section(raw: dict[str, Any]) -> dict[str, Any]:
     field = _table("field", raw.get("field", {}))
     _unknown("field", field, [k for k in _allowed_kwargs(EmissionField) if k not in
                               ("dtype", "seed")])  # fmt: skip
+    try:  # build one now so that --check catches what the run would
+        EmissionField(**field, seed=0)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"config [field]: {exc}") from None
     return field
 
 
@@ -133,6 +152,13 @@ def fit_section(raw: dict[str, Any]) -> dict[str, Any]:
         _bool("fit.amp", fit["amp"])
     if "device" in fit:
         _str("fit.device", fit["device"])
+        if fit["device"] != "auto":
+            from .._validate import check_device
+
+            try:
+                check_device(fit["device"], "config key 'fit.device'")
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
     return fit
 
 

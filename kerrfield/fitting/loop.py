@@ -16,6 +16,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from .._validate import check_device, check_nonnegative, check_npoints, check_positive
 from ..models.lensed import LensedImage
 from .losses import get_loss
 from .result import FitResult, NonFiniteLossError, _result
@@ -52,7 +54,7 @@ def resolve_device(device: torch.device | str | None) -> torch.device:
     """
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    return check_device(device)
 
 
 def target_tensor(target: Any, model: LensedImage | None = None) -> torch.Tensor:
@@ -194,10 +196,13 @@ def fit(
     """
     if not isinstance(model, LensedImage):
         raise TypeError(f"model must be a LensedImage, got {type(model).__name__}")
-    if not (isinstance(steps, int) and steps >= 0):
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive, got {lr!r}")
+    steps = check_npoints(steps, "steps", minimum=0)
+    _check_fit_args(lr=lr, geometry_lr=geometry_lr, geometry_betas=geometry_betas,
+                    lr_final=lr_final, tv_weight=tv_weight,
+                    weight_decay_weight=weight_decay_weight, seed=seed,
+                    checkpoint_every=checkpoint_every)  # fmt: skip
+    if isinstance(batch_size, Integral) and not isinstance(batch_size, bool):
+        batch_size = int(batch_size)
     loss_fn = get_loss(loss)
     loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "custom")
     if device is not None:
@@ -205,7 +210,7 @@ def fit(
     dev = model.pix_alpha.device
     tgt_flat, sig_flat = setup_data(model, target, loss, loss_name, sigma, dev, target_tensor)
     if batch_size is not None:
-        if not (isinstance(batch_size, int) and 0 < batch_size):
+        if isinstance(batch_size, bool) or not (isinstance(batch_size, int) and 0 < batch_size):
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         if batch_size >= model.npix:
             batch_size = None
@@ -231,9 +236,12 @@ def fit(
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     if resume and ckpt_path is not None and ckpt_path.exists():
         start = restore_checkpoint(st, ckpt_path, dev)
-    with torch.no_grad():
-        initial_loss = float(st.data_loss()) if not st.hist["loss"] else st.hist["loss"][0]
-    st.good = [p.detach().clone() for p in params]
+    if st.initial_loss is None:  # a fresh fit (or a checkpoint written before it was stored)
+        with torch.no_grad():
+            st.initial_loss = float(st.data_loss()) if not st.hist["loss"] else st.hist["loss"][0]
+    initial_loss = st.initial_loss
+    if not start or len(st.good) != len(params):
+        st.good = [p.detach().clone() for p in params]
     t0 = time.perf_counter()
     step = _run_steps(st, start, steps, batch_size, progress, ckpt_path, checkpoint_every,
                       callback, initial_loss, t0)  # fmt: skip
@@ -247,6 +255,29 @@ def fit(
                    batch_size=batch_size or model.npix, skipped_steps=st.n_skipped)  # fmt: skip
 
 
+def _check_fit_args(*, lr: Any, geometry_lr: Any, geometry_betas: Any, lr_final: Any,
+                    tv_weight: Any, weight_decay_weight: Any, seed: Any,
+                    checkpoint_every: Any) -> None:  # fmt: skip
+    """Clear errors naming the argument for :func:`fit`'s numeric options."""
+    check_positive(lr, "lr")
+    if geometry_lr is not None:
+        check_positive(geometry_lr, "geometry_lr")
+    if geometry_betas is not None:
+        if isinstance(geometry_betas, (str, bytes)) or len(geometry_betas) != 2:
+            raise ValueError(
+                f"geometry_betas must be a pair (beta1, beta2), got {geometry_betas!r}"
+            )
+        for i, b in enumerate(geometry_betas):
+            if not 0.0 <= check_nonnegative(b, f"geometry_betas[{i}]") < 1.0:
+                raise ValueError(f"geometry_betas[{i}] must lie in [0, 1), got {b!r}")
+    check_nonnegative(lr_final, "lr_final")
+    check_nonnegative(tv_weight, "tv_weight")
+    check_nonnegative(weight_decay_weight, "weight_decay_weight")
+    if seed is not None:
+        check_npoints(seed, "seed", minimum=0)
+    check_npoints(checkpoint_every, "checkpoint_every", minimum=0)
+
+
 def _run_steps(st: TrainState, start: int, steps: int, batch_size: int | None, progress: bool,
                ckpt_path: Path | None, checkpoint_every: int, callback: Callable | None,
                initial_loss: float, t0: float) -> int:  # fmt: skip
@@ -254,9 +285,9 @@ def _run_steps(st: TrainState, start: int, steps: int, batch_size: int | None, p
     model, dev = st.model, st.model.pix_alpha.device
     bar = None
     if progress and steps > start:
-        from tqdm.auto import tqdm
+        from .._progress import progress_bar
 
-        bar = tqdm(total=steps, initial=start, desc="fit", dynamic_ncols=True, leave=False)
+        bar = progress_bar(total=steps, initial=start, desc="fit", dynamic_ncols=True, leave=False)
     post_every = max(1, (steps - start) // 200)
     step = start
     try:
@@ -288,7 +319,9 @@ def _run_steps(st: TrainState, start: int, steps: int, batch_size: int | None, p
             if bar is not None:
                 bar.update(1)
                 if step % post_every == 0:
-                    bar.set_postfix_str(f"loss={lval:.3e} spin={spin:.4f} inc={inc:.2f}")
+                    rel = st.hist["relative_residual"][-1]
+                    bar.set_postfix_str(f"loss={lval:.3e} resid={rel:.3f} spin={spin:.4f} "
+                                        f"inc={inc:.2f}")  # fmt: skip
             if ckpt_path is not None and checkpoint_every and (step + 1) % checkpoint_every == 0:
                 save_checkpoint(st, ckpt_path, step + 1)
             if callback is not None and callback(step, lval, model):

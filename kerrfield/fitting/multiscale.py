@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,15 @@ from .loop import fit, target_tensor
 from .losses import get_loss
 from .result import FitResult
 
-__all__ = ["downsample", "fit_multiscale"]
+__all__ = ["downsample", "fit_multiscale", "stage_checkpoint"]
+
+
+def stage_checkpoint(checkpoint: Any, stage: int) -> Path | None:
+    """Checkpoint file of a coarse stage: ``<stem>.stage<N><suffix>`` beside ``checkpoint``."""
+    if checkpoint is None:
+        return None
+    path = Path(checkpoint)
+    return path.with_name(f"{path.stem}.stage{stage}{path.suffix}")
 
 
 def downsample(target: xr.Dataset | xr.DataArray, factor: int) -> xr.Dataset:
@@ -87,7 +96,9 @@ def fit_multiscale(
         Progress bars.
     **fit_kwargs
         Passed to every :func:`fit` stage (e.g. ``schedule``, ``loss``, ``device``);
-        ``checkpoint`` applies to the last stage only.
+        ``checkpoint`` is the last stage's file; earlier stages write theirs beside it
+        (:func:`stage_checkpoint`), so ``resume=True`` continues inside any stage and
+        replays finished stages from their checkpoints bit for bit.
 
     Returns
     -------
@@ -117,7 +128,7 @@ def fit_multiscale(
     with torch.no_grad():
         initial = float(get_loss(fit_kwargs.get("loss", "nmse"))(
             model(), full.reshape(-1).to(model.pix_alpha.device)))  # fmt: skip
-    histories, wall, res = [], 0.0, None
+    histories, wall, res, done = [], 0.0, None, 0
     for stage, (factor, n_steps, stage_lr, stage_glr) in enumerate(
         zip(factors, steps, lr, glr, strict=True)
     ):
@@ -137,7 +148,8 @@ def fit_multiscale(
             ).to(model.pix_alpha.device)  # fmt: skip
         res = fit(stage_model, stage_target, steps=n_steps, lr=stage_lr,
                   geometry_lr=stage_glr, progress=progress,
-                  checkpoint=checkpoint if last else None, **fit_kwargs)  # fmt: skip
+                  checkpoint=checkpoint if last else stage_checkpoint(checkpoint, stage),
+                  **fit_kwargs)  # fmt: skip
         wall += res.wall_time
         histories.append(res.history.assign(stage=("step", np.full(res.history.sizes["step"],
                                                                      stage))))  # fmt: skip
@@ -145,10 +157,13 @@ def fit_multiscale(
             with torch.no_grad():  # carry the geometry over to the next stage
                 model.u.copy_(stage_model.u)
                 model.v.copy_(stage_model.v)
+        done += res.steps
+        if res.steps < n_steps:  # the callback stopped the fit: stop the whole schedule
+            break
     assert res is not None
     history = xr.concat(histories, dim="step")
     history = history.assign_coords(step=np.arange(history.sizes["step"]))
     history.attrs.update(initial_loss=initial, final_loss=res.final_loss, wall_time_s=wall,
                          factors=list(factors))  # fmt: skip
-    return FitResult(model, history, initial, res.final_loss, wall, int(sum(steps)),
+    return FitResult(model, history, initial, res.final_loss, wall, done,
                      {**res.info, "factors": list(factors)})  # fmt: skip

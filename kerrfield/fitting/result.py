@@ -37,7 +37,8 @@ class FitResult:
     model : LensedImage
         The trained model (on the fit device).
     history : xarray.Dataset
-        Per-step ``loss``, ``spin``, ``inclination`` (deg) and ``lr`` on dim ``step``.
+        Per-step ``loss``, ``spin``, ``inclination`` (deg), ``lr`` and the
+        resolution-independent ``relative_residual`` on dim ``step``.
     initial_loss, final_loss : float
         Full-image loss (data term) before the first and after the last step.
     wall_time : float
@@ -68,6 +69,9 @@ def _result(model, hist, initial, final, wall, step, **info) -> FitResult:
             "spin": ("step", np.asarray(hist["spin"]), {"long_name": "spin a/M"}),
             "inclination": ("step", np.asarray(hist["inclination"]), {"units": "deg"}),
             "lr": ("step", np.asarray(hist["lr"]), {"long_name": "field learning rate"}),
+            **({"relative_residual": ("step", np.asarray(hist["relative_residual"]), {
+                "long_name": "relative residual |I - T| / |T| (flux-normalised for nmse)",
+                "units": "1"})} if len(hist.get("relative_residual", ())) == n else {}),
         },
         coords={"step": np.arange(n)},
         attrs={"initial_loss": initial, "final_loss": final, "wall_time_s": wall,

@@ -19,8 +19,10 @@ import numpy as np
 import xarray as xr
 
 from ..io.atomic import atomic_write_text, write_netcdf
+from ..io.readers import CorruptFileError, load_netcdf
 from .config import ConfigError, InferenceConfig, load_inference_config
 from .plan import Unit, plan_units
+from .steps import CheckpointError
 from .summary import _collect, _jsonable, _plots, _summarise
 
 __all__ = ["run_inference"]
@@ -29,7 +31,7 @@ __all__ = ["run_inference"]
 # -- target ---------------------------------------------------------------------------------
 def _load_target(cfg: InferenceConfig) -> xr.Dataset:
     if "file" in cfg.target:
-        ds = xr.load_dataset(cfg.target["file"])
+        ds = load_netcdf(cfg.target["file"], "target file (config key 'target.file')")
         var = cfg.target["variable"]
         if var not in ds:
             raise ConfigError(f"config key 'target.variable': {var!r} is not in "
@@ -92,7 +94,7 @@ def _fit_unit(cfg: InferenceConfig, unit: Unit, target: xr.Dataset,
     t0 = time.perf_counter()
     # an interrupted unit continues from its last checkpoint (kerrfield.fit's resume)
     result = fit(
-        model, target, seed=unit.seed, progress=False, checkpoint=checkpoint,
+        model, target, seed=unit.seed, progress=cfg.progress, checkpoint=checkpoint,
         resume=checkpoint is not None, **fit_kw,
     )  # fmt: skip
     elapsed = time.perf_counter() - t0
@@ -111,12 +113,25 @@ def _fit_unit(cfg: InferenceConfig, unit: Unit, target: xr.Dataset,
             "unit": unit.name, "seed": unit.seed, "spin_init": unit.spin,
             "inclination_init": unit.inclination, "fit_spin": int(unit.fit_spin),
             "fit_inclination": int(unit.fit_inclination),
-            "spin": float(model.spin), "inclination": float(model.inclination),
+            "spin": model.spin.item(), "inclination": model.inclination.item(),
             "loss": float(history["final_loss"]), "seconds": elapsed,
+            "relative_residual": _relative_residual(model, target, fit_kw.get("loss", "nmse")),
             "index": json.dumps(unit.index), "fingerprint": cfg.fingerprint,
         },
     )  # fmt: skip
     return ds, model
+
+
+def _relative_residual(model: Any, target: xr.Dataset, loss: Any) -> float:
+    """Resolution-independent |I - T| / |T| of the fitted model (see fitting.steps)."""
+    import torch
+
+    from .steps import relative_residual
+
+    with torch.no_grad():
+        t = torch.as_tensor(target["image"].transpose("beta", "alpha").values).reshape(-1)
+        return relative_residual(model(), t.to(model.pix_alpha.device),
+                                 loss if isinstance(loss, str) else "custom")  # fmt: skip
 
 
 def _history(result: Any) -> dict[str, Any]:
@@ -137,7 +152,12 @@ def _load_unit(path: Path, fingerprint: str) -> xr.Dataset | None:
     """A finished unit from disk, or None if absent; error if from another config."""
     if not path.exists():
         return None
-    ds = xr.load_dataset(path)
+    try:
+        ds = load_netcdf(path, "unit result")
+    except CorruptFileError as exc:  # e.g. truncated by a full disk: fit the unit again
+        print(f"kerrfield infer: {exc.args[0].split(';')[0]}; fitting this unit again",
+              file=sys.stderr)  # fmt: skip
+        return None
     if ds.attrs.get("fingerprint") != fingerprint:
         raise ConfigError(
             f"{path} was written by a different configuration; use a new output.directory "
@@ -151,9 +171,9 @@ def _progress(iterable: Sequence[Any], enabled: bool, desc: str) -> Iterator[Any
     if not enabled:
         yield from iterable
         return
-    from tqdm.auto import tqdm
+    from .._progress import progress_bar
 
-    yield from tqdm(iterable, desc=desc, unit="fit", dynamic_ncols=True)
+    yield from progress_bar(iterable, desc=desc, unit="fit", dynamic_ncols=True)
 
 
 def run_inference(
@@ -198,6 +218,7 @@ def run_inference(
     if output is not None:
         cfg.output = Path(output)
     show = cfg.progress if progress is None else bool(progress)
+    cfg.progress = show  # also the per-step bar inside each unit's fit
     if max_units is not None and max_units < 0:
         raise ValueError(f"max_units must be >= 0, got {max_units}")
     out = cfg.output
@@ -240,7 +261,13 @@ def run_inference(
         if max_units is not None and fitted >= max_units:
             break
         ckpt = unit_dir / f"{unit.name}.ckpt.pt"
-        ds, model = _fit_unit(cfg, unit, target, checkpoint=ckpt)
+        try:
+            ds, model = _fit_unit(cfg, unit, target, checkpoint=ckpt)
+        except CheckpointError as exc:  # unreadable checkpoint: this unit starts again
+            print(f"kerrfield infer: {exc.args[0].split(';')[0]}; fitting this unit again",
+                  file=sys.stderr)  # fmt: skip
+            ckpt.unlink(missing_ok=True)
+            ds, model = _fit_unit(cfg, unit, target, checkpoint=ckpt)
         write_netcdf(ds, unit_dir / f"{unit.name}.nc")
         ckpt.unlink(missing_ok=True)
         if cfg.save_models:

@@ -44,15 +44,20 @@ class TrainState:
     params: list[torch.Tensor]
     good: list[torch.Tensor]  # last parameter values with a finite loss
     hist: dict[str, list[float]] = dataclasses.field(
-        default_factory=lambda: {"loss": [], "spin": [], "inclination": [], "lr": []}
+        default_factory=lambda: {"loss": [], "spin": [], "inclination": [], "lr": [],
+                                 "relative_residual": []}  # fmt: skip
     )
     skipped: int = 0  # consecutive steps skipped for non-finite gradients
     n_skipped: int = 0  # total
+    initial_loss: float | None = None  # full-image data loss before the first step
+    last_pred: Any = None  # model image and target pixels of the last data_loss call
+    last_target: Any = None
 
     def data_loss(self, idx: torch.Tensor | None = None) -> torch.Tensor:
         """Data term (plus total variation) of the model at pixels ``idx`` (all if None)."""
         pred = self.model(idx)
         t = self.tgt_flat if idx is None else self.tgt_flat[idx]
+        self.last_pred, self.last_target = pred.detach(), t
         if self.sig_flat is not None:
             total = self.loss_fn(pred, t, self.sig_flat if idx is None else self.sig_flat[idx])
         else:
@@ -63,6 +68,17 @@ class TrainState:
                 img / img.sum() if self.loss_name == "nmse" else img
             )
         return total
+
+
+def relative_residual(pred: torch.Tensor, target: torch.Tensor, loss_name: str) -> float:
+    """``|I - T| / |T|`` over the pixels given, both flux-normalised for the scale-free
+    losses (``nmse``, ``ncc``): unlike the normalised MSE (which scales as 1/N²) it does not
+    depend on the number of pixels, so fits at different resolutions compare directly."""
+    with torch.no_grad():
+        p, t = pred.to(torch.float64), target.to(torch.float64)
+        if loss_name in ("nmse", "ncc"):
+            p, t = p / p.sum(), t / t.sum()
+        return float(torch.linalg.vector_norm(p - t) / torch.linalg.vector_norm(t))
 
 
 def lr_schedule(opt: torch.optim.Optimizer, name: str | None, steps: int, lr_final: float):
@@ -120,33 +136,72 @@ def setup_data(
 
 
 def save_checkpoint(st: TrainState, path: Path | None, step: int) -> None:
-    """Model, optimiser, scheduler, scaler, RNG and history at ``step``, written atomically."""
+    """Everything the loop carries at ``step``, written atomically.
+
+    Model, optimiser, scheduler, scaler, RNG, history, the last-good parameters, the skip
+    counters and the linearised-geometry cache of the model (its expansion point and how
+    many steps it has served), so that a resumed fit continues bit for bit.
+    """
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
+    model = st.model
     atomic_torch_save(
         {
-            "model": st.model.state_dict(), "optimizer": st.opt.state_dict(),
+            "model": model.state_dict(), "optimizer": st.opt.state_dict(),
             "scheduler": None if st.sched is None else st.sched.state_dict(),
             "scaler": st.scaler.state_dict() if st.use_amp else None,
             "generator": st.gen.get_state(), "history": st.hist, "step": step,
-            "model_config": st.model.config(),
+            "model_config": model.config(), "good": st.good,
+            "skipped": st.skipped, "n_skipped": st.n_skipped, "initial_loss": st.initial_loss,
+            "lin": getattr(model, "_lin", None), "lin_calls": getattr(model, "_lin_calls", 0),
         },
         path,
     )  # fmt: skip
 
 
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read or does not belong to this fit."""
+
+
+def load_checkpoint_file(path: Path, dev: torch.device | str = "cpu") -> dict[str, Any]:
+    """``torch.load`` of a kerrfield checkpoint; :class:`CheckpointError` naming the file."""
+    advice = ("delete it (or pass --overwrite / resume=False) to start the fit again; it "
+              "was probably truncated by a crash or a full disk")  # fmt: skip
+    try:
+        ck = torch.load(path, map_location=dev, weights_only=False)
+    except Exception as exc:  # torch raises EOFError, UnpicklingError, RuntimeError, ...
+        raise CheckpointError(f"checkpoint {path} cannot be read ({type(exc).__name__}: "
+                              f"{str(exc)[:120]}); {advice}") from exc  # fmt: skip
+    if not isinstance(ck, dict) or not {"model", "optimizer", "step"} <= set(ck):
+        raise CheckpointError(f"{path} is not a kerrfield fit checkpoint; {advice}")
+    return ck
+
+
 def restore_checkpoint(st: TrainState, path: Path, dev: torch.device) -> int:
     """Load a checkpoint into ``st``; returns the step it was written at."""
-    ck = torch.load(path, map_location=dev, weights_only=False)
-    st.model.load_state_dict(ck["model"])
-    st.opt.load_state_dict(ck["optimizer"])
+    ck = load_checkpoint_file(path, dev)
+    try:
+        st.model.load_state_dict(ck["model"])
+        st.opt.load_state_dict(ck["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise CheckpointError(
+            f"checkpoint {path} belongs to a different model or optimiser ({str(exc)[:160]}); "
+            "use a new output directory, or --overwrite / resume=False to start again"
+        ) from exc  # fmt: skip
     if st.sched is not None and ck.get("scheduler") is not None:
         st.sched.load_state_dict(ck["scheduler"])
     if st.use_amp and ck.get("scaler"):
         st.scaler.load_state_dict(ck.get("scaler", {}))
     st.gen.set_state(ck["generator"].to(st.gen.get_state().device))
     st.hist = {k: list(v) for k, v in ck["history"].items()}
+    if ck.get("good") is not None and len(ck["good"]) == len(st.params):
+        st.good = [g.to(dev) for g in ck["good"]]
+    st.skipped, st.n_skipped = int(ck.get("skipped", 0)), int(ck.get("n_skipped", 0))
+    st.initial_loss = ck.get("initial_loss")
+    if ck.get("lin") is not None and hasattr(st.model, "_lin"):
+        st.model._lin = {k: v.to(dev) for k, v in ck["lin"].items()}
+        st.model._lin_calls = int(ck.get("lin_calls", 0))
     return int(ck["step"])
 
 
@@ -157,6 +212,9 @@ def record(st: TrainState, lval: float, spin: float, inc: float) -> None:
     st.hist["spin"].append(spin)
     st.hist["inclination"].append(inc)
     st.hist["lr"].append(st.opt.param_groups[0]["lr"])
+    st.hist.setdefault("relative_residual", [math.nan] * (len(st.hist["loss"]) - 1))
+    st.hist["relative_residual"].append(
+        relative_residual(st.last_pred, st.last_target, st.loss_name))
 
 
 def grads_finite(params: list[torch.Tensor]) -> bool:

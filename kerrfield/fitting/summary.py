@@ -50,7 +50,9 @@ def _summarise(cfg: InferenceConfig, units: list[Unit], done: Mapping[str, xr.Da
             rows.append({"unit": u.name, "seed": u.seed, "spin_init": u.spin,
                          "inclination_init": u.inclination, "spin": float(a["spin"]),
                          "inclination": float(a["inclination"]), "loss": float(a["loss"]),
-                         "seconds": float(a["seconds"])})  # fmt: skip
+                         "seconds": float(a["seconds"]),
+                         "relative_residual": float(a.get("relative_residual", np.nan)),
+                         })  # fmt: skip
     summary: dict[str, Any] = {
         "mode": cfg.mode, "complete": complete, "n_units": len(units), "n_done": len(rows),
         "truth": _truth(target), "fingerprint": cfg.fingerprint, "config": cfg.raw,
@@ -59,7 +61,8 @@ def _summarise(cfg: InferenceConfig, units: list[Unit], done: Mapping[str, xr.Da
     if not rows:
         return summary
     best = min(rows, key=lambda r: r["loss"])
-    summary["best"] = {k: best[k] for k in ("unit", "spin", "inclination", "loss")}
+    summary["best"] = {k: best[k] for k in ("unit", "spin", "inclination", "loss",
+                                             "relative_residual")}  # fmt: skip
     if cfg.mode == "ensemble":
         s = np.array([r["spin"] for r in rows])
         t = np.array([r["inclination"] for r in rows])
@@ -141,6 +144,12 @@ def _plots(cfg: InferenceConfig, units: list[Unit], done: Mapping[str, xr.Datase
             fig, ax = plt.subplots(figsize=(5, 4), constrained_layout=True)
             np.log10(results["loss"]).plot(ax=ax, x="inclination_grid", y="spin_grid",
                                           cbar_kwargs={"label": "log10 loss"})  # fmt: skip
+            truth = summary["truth"]
+            if "spin" in truth and "inclination" in truth:
+                ax.plot(truth["inclination"], truth["spin"], "w*", ms=14, mec="k",
+                        label="truth")  # fmt: skip
+                ax.legend(fontsize=8)
+            ax.set(xlabel="inclination θo [deg]", ylabel="spin a", title="")
             figs["loss_grid.png"] = fig
     for name, fig in figs.items():
         fig.savefig(out / name, dpi=110)
@@ -163,7 +172,7 @@ def _plot_images(plt: Any, target: xr.Dataset, best: xr.Dataset) -> Any:
         im = ax.imshow(img, origin="lower", extent=ext, cmap=cmap,
                        vmin=-lim if lim else None, vmax=lim)  # fmt: skip
         ax.set(title=title, xlabel="α [M]", ylabel="β [M]")
-        fig.colorbar(im, ax=ax, shrink=0.8)
+        fig.colorbar(im, ax=ax, shrink=0.8, label="intensity [arb. units]")
     return fig
 
 

@@ -17,16 +17,39 @@ import xarray as xr
 
 from ..io.atomic import atomic_write_text, write_netcdf
 from ..models.lensed import LensedImage
-from .loop import fit, resolve_device
+from .loop import fit, resolve_device, target_tensor
 from .multiscale import fit_multiscale
+from .steps import relative_residual
 
-__all__ = ["run_fit_workflow", "run_demo", "DEMO"]
+__all__ = ["run_fit_workflow", "run_demo", "DEMO", "claim_output"]
 
 #: reference-scenario settings (Krang.jl's example; see docs / benchmarks/results)
 DEMO = {"spin": 0.94, "inclination": 20.0, "spin0": 0.5, "inclination0": 60.0, "fov": 10.0,
         "target_seed": 0, "field_seed": 1, "steps": 6000, "lr": 1e-2, "geometry_lr": 3e-2,
         "schedule": "cosine", "lr_final": 0.01, "relinearize_every": 100,
         "relinearize_tol": (0.01, 0.5)}  # fmt: skip
+
+
+def claim_output(out: Path, *, resume: bool, overwrite: bool) -> None:
+    """Refuse to restart over an earlier fit's checkpoint unless told to resume or overwrite.
+
+    Raises ``ValueError`` naming the checkpoint and both options when ``out`` holds a
+    checkpoint and neither ``resume`` nor ``overwrite`` is set; deletes the checkpoints when
+    ``overwrite`` is set.
+    """
+    if resume and overwrite:
+        raise ValueError("--resume and --overwrite exclude each other")
+    found = sorted(p for p in (out / "checkpoint.pt", *out.glob("checkpoint.stage*.pt"))
+                   if p.exists())  # fmt: skip
+    if not found or resume:
+        return
+    if not overwrite:
+        raise ValueError(
+            f"{found[0]} holds an earlier fit; pass --resume to continue it or --overwrite to "
+            "start again (or choose another --output)"
+        )  # fmt: skip
+    for p in found:
+        p.unlink()
 
 
 def run_fit_workflow(
@@ -59,17 +82,22 @@ def run_fit_workflow(
     truth = {k: target.attrs.get(k) for k in ("spin", "inclination")}
     figs = {
         "fit.png": plot_fit(target["image"], start_img, fitted,
-                            losses=(res.initial_loss, res.final_loss)),  # fmt: skip
+                            losses=(res.initial_loss, res.final_loss),
+                            suptitle=_fit_title(target, res.model)),  # fmt: skip
         "loss.png": plot_loss(res.history),
         "parameters.png": plot_parameters(res.history, truth=truth),
     }
     for name, fig in figs.items():
         fig.savefig(out / name, dpi=110)
     ref = target["clean"] if "clean" in target else target["image"]
+    with torch.no_grad():
+        rel = relative_residual(res.model(), target_tensor(target, res.model).reshape(-1).to(
+            res.model.pix_alpha.device), res.info.get("loss_name", "nmse"))  # fmt: skip
     summary = {
         "spin": res.model.spin.item(), "inclination_deg": res.model.inclination.item(),
         "true_spin": truth["spin"], "true_inclination_deg": truth["inclination"],
         "initial_loss": res.initial_loss, "final_loss": res.final_loss,
+        "relative_residual": rel,
         "loss_ratio": res.loss_ratio, "psnr_db": psnr(fitted, ref, normalize=True),
         "steps": res.steps, "wall_time_s": res.wall_time,
         "steps_per_s": (len(res.history.step) / res.wall_time) if res.wall_time else None,
@@ -80,6 +108,14 @@ def run_fit_workflow(
     summary = {k: (float(v) if isinstance(v, np.floating) else v) for k, v in summary.items()}
     atomic_write_text(json.dumps(summary, indent=1, default=str), out / "summary.json")
     return summary
+
+
+def _fit_title(target: xr.Dataset, model: LensedImage) -> str:
+    from ..plotting import geometry_title
+
+    truth = geometry_title(target.attrs)
+    fit = f"fit: a = {model.spin.item():.3f}, θo = {model.inclination.item():.1f}°"
+    return f"truth: {truth}; {fit}" if truth else fit
 
 
 def run_demo(

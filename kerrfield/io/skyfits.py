@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -129,6 +130,27 @@ def _axis(h: fits.Header, j: int, n: int, path: Path) -> np.ndarray:
         h[f"CDELT{j}"]) * UAS_PER_DEG
 
 
+def _read_hdus(path: Path) -> tuple[Any, Any, dict[str, np.ndarray]]:
+    """Primary header and data and the coordinate extensions; a truncated or corrupt file
+    raises one :class:`~kerrfield.io.readers.CorruptFileError` naming it."""
+    import warnings
+
+    from .readers import _corrupt
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", category=fits.verify.VerifyWarning)
+            warnings.filterwarnings("error", message=".*truncated.*")
+            with fits.open(path, memmap=False) as hdul:
+                h = hdul[0].header
+                data = hdul[0].data
+                extra = {n: np.asarray(hdul[n].data, float)
+                         for n in ("RA_UAS", "DEC_UAS", "ALPHA_M", "BETA_M") if n in hdul}
+    except Exception as exc:  # astropy: OSError, TypeError 'buffer is too small', warnings
+        raise _corrupt(path, "FITS image", exc, "Write it again (kerrfield.to_fits).") from exc
+    return h, data, extra
+
+
 def read_fits_image(path: str | os.PathLike) -> xr.DataArray:
     """Read a FITS sky image (ehtim/AIPS/kerrfield) onto ``("dec", "ra")`` in µas.
 
@@ -155,11 +177,7 @@ def read_fits_image(path: str | os.PathLike) -> xr.DataArray:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"path: no FITS image at {path}")
-    with fits.open(path, memmap=False) as hdul:
-        h = hdul[0].header
-        data = hdul[0].data
-        extra = {n: np.asarray(hdul[n].data, float)
-                 for n in ("RA_UAS", "DEC_UAS", "ALPHA_M", "BETA_M") if n in hdul}
+    h, data, extra = _read_hdus(path)
     if data is None:
         raise ValueError(f"path: {path} has no image in its primary HDU")
     data = np.asarray(data, float)

@@ -161,7 +161,7 @@ def screen_to_muas(
     -------
     same type as ``x``
         ``x * θ_g`` as plain numbers in μas (a DataArray keeps its coordinates and gets
-        ``attrs["units"] = "uas"``).
+        ``attrs["units"] = "µas"``).
 
     Examples
     --------
@@ -172,7 +172,7 @@ def screen_to_muas(
     scale = gravitational_angle(mass, distance, source=source).value
     if isinstance(x, xr.DataArray):
         out = x * scale
-        out.attrs = {**x.attrs, "units": "uas"}
+        out.attrs = {**x.attrs, "units": "µas"}
         return out
     return np.asarray(x, dtype=float) * scale if np.ndim(x) else float(x) * scale
 
@@ -260,7 +260,7 @@ def with_sky_coords(
         alpha_uas=("alpha", np.asarray(image["alpha"].values, float) * scale),
         beta_uas=("beta", np.asarray(image["beta"].values, float) * scale),
     )
-    out["alpha_uas"].attrs = {"units": "uas", "long_name": "α"}
-    out["beta_uas"].attrs = {"units": "uas", "long_name": "β"}
+    out["alpha_uas"].attrs = {"units": "µas", "long_name": "α"}
+    out["beta_uas"].attrs = {"units": "µas", "long_name": "β"}
     out.attrs = {**image.attrs, "theta_g_uas": scale}
     return out

@@ -17,6 +17,8 @@ import torch
 import xarray as xr
 from torch import nn
 
+from .._validate import check_device, check_npoints, check_orders, check_positive
+from ..physics._spec import spec_from_attrs
 from .lensed import _GEOMETRY_VARS, LensedImage, _image_dataarray
 
 __all__ = ["screen", "fixed_image_model", "kerr_image_model", "render", "psnr"]
@@ -33,10 +35,8 @@ def screen(
     >>> float(a[0]), float(a[-1]), len(b)
     (-10.0, 10.0, 30)
     """
-    if not fov > 0:
-        raise ValueError(f"fov must be positive (in M), got {fov!r}")
-    if not (isinstance(npix, int) and npix >= 2):
-        raise ValueError(f"npix must be an int >= 2, got {npix!r}")
+    fov = check_positive(fov, "fov")
+    npix = check_npoints(npix, "npix", minimum=2)
     a = torch.linspace(-fov, fov, npix, dtype=dtype, device=device)
     return a, a.clone()
 
@@ -83,7 +83,11 @@ def fixed_image_model(
     if missing:
         raise ValueError(f"geometry is missing variables {missing}")
     avail = [int(n) for n in np.atleast_1d(geometry["n"].values)] if "n" in geometry.dims else [0]
-    orders = tuple(avail if orders is None else orders)
+    orders = tuple(avail if orders is None else check_orders(orders))
+    try:
+        surface, velocity = spec_from_attrs(dict(geometry.attrs))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"geometry attrs: unreadable surface/velocity ({exc})") from None
     bad = [n for n in orders if n not in avail]
     if bad:
         raise ValueError(f"orders {bad} not in the geometry (it has n = {avail})")
@@ -111,10 +115,9 @@ def fixed_image_model(
         field, alpha, beta, k=k, orders=orders, kind="fixed",
         spin=float(geometry.attrs.get("spin", math.nan)),
         inclination=float(geometry.attrs.get("inclination", math.nan)),
-        surface=str(geometry.attrs.get("surface", "equatorial")),
-        velocity=str(geometry.attrs.get("velocity", "zamo")), geometry=geo,
+        surface=surface, velocity=velocity, geometry=geo,
     )  # fmt: skip
-    return model.to(device) if device is not None else model
+    return model.to(check_device(device)) if device is not None else model
 
 
 def kerr_image_model(
@@ -205,13 +208,13 @@ def kerr_image_model(
     alpha = torch.as_tensor(alpha, dtype=torch.float64)
     beta = torch.as_tensor(beta, dtype=torch.float64)
     model = LensedImage(
-        field, alpha, beta, k=k, orders=orders, kind="kerr", spin=float(spin),
-        inclination=float(inclination), learn_geometry=learn_geometry,
+        field, alpha, beta, k=k, orders=orders, kind="kerr", spin=spin,
+        inclination=inclination, learn_geometry=learn_geometry,
         spin_bound=spin_bound, surface=surface, velocity=velocity,
         relinearize_every=relinearize_every, trust_radius=trust_radius,
         relinearize_tol=relinearize_tol, sensitivity_cut=sensitivity_cut,
     )  # fmt: skip
-    return model.to(device) if device is not None else model
+    return model.to(check_device(device)) if device is not None else model
 
 
 @torch.no_grad()
@@ -261,6 +264,7 @@ def render(
     (64, 64)
     """
     if device is not None:
+        device = check_device(device)
         field = field.to(device)
     if geometry is not None:
         model = fixed_image_model(field, geometry, k=k, orders=orders, device=device)

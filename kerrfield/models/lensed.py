@@ -28,12 +28,18 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
 import xarray as xr
 from torch import nn
+
+from .._validate import check_inclination, check_orders, check_positive, check_spin
+from ..physics._spec import parse_surface, parse_velocity, surface_text, velocity_text
+from ..physics.redshift import velocity_attrs
+from ._checks import _check_geometry, _fit_field_scale, _open_unit, _positive_pair
 
 __all__ = ["LensedImage"]
 
@@ -93,19 +99,24 @@ class LensedImage(nn.Module):
             raise ValueError(f"kind must be 'kerr' or 'fixed', got {kind!r}")
         _check_regular("alpha", alpha)
         _check_regular("beta", beta)
-        if not isinstance(k, (int, float)) or not math.isfinite(k):
+        if not isinstance(field, nn.Module):
+            raise TypeError(f"field must be a torch.nn.Module (e.g. kerrfield.EmissionField), "
+                            f"got {type(field).__name__}")  # fmt: skip
+        _fit_field_scale(field, alpha, beta)
+        if isinstance(k, bool) or not isinstance(k, Real) or not math.isfinite(k):
             raise TypeError(f"k must be a finite number, got {k!r}")
         self.field = field
-        self.kind, self.k, self.orders = kind, float(k), tuple(int(n) for n in orders)
-        self.surface, self.velocity, self.spin_bound = surface, velocity, float(spin_bound)
+        self.kind, self.k, self.orders = kind, float(k), check_orders(orders)
+        self.surface, self.velocity = parse_surface(surface), parse_velocity(velocity)
+        self.spin_bound = _open_unit("spin_bound", spin_bound)
         self.amp_dtype: torch.dtype | None = None  # set by fit(amp=True) on CUDA
-        if not (isinstance(relinearize_every, int) and relinearize_every >= 1):
+        if isinstance(relinearize_every, bool) or not (
+                isinstance(relinearize_every, Integral) and relinearize_every >= 1):
             raise ValueError(f"relinearize_every must be an int >= 1, got {relinearize_every!r}")
-        self.relinearize_every, self.trust_radius = relinearize_every, float(trust_radius)
-        self.relinearize_tol = (None if relinearize_tol is None
-                                else tuple(float(t) for t in relinearize_tol))  # fmt: skip
-        self.sensitivity_cut = (None if sensitivity_cut is None
-                                else tuple(float(t) for t in sensitivity_cut))  # fmt: skip
+        self.relinearize_every = int(relinearize_every)
+        self.trust_radius = check_positive(trust_radius, "trust_radius")
+        self.relinearize_tol = _positive_pair("relinearize_tol", relinearize_tol)
+        self.sensitivity_cut = _positive_pair("sensitivity_cut", sensitivity_cut)
         self._lin: dict[str, Any] | None = None  # linearised-geometry cache
         self._lin_calls = 0
         f64 = dict(dtype=torch.float64)
@@ -116,6 +127,7 @@ class LensedImage(nn.Module):
         self.register_buffer("pix_alpha", aa.reshape(-1).contiguous())
         self.register_buffer("pix_beta", bb.reshape(-1).contiguous())
         if kind == "kerr":
+            spin, inclination = check_spin(spin), check_inclination(inclination)
             if not -spin_bound < spin < spin_bound:
                 raise ValueError(f"spin must lie in (-{spin_bound}, {spin_bound}), got {spin}")
             if not 0.0 < inclination < 180.0:
@@ -130,6 +142,7 @@ class LensedImage(nn.Module):
                 self.register_buffer("v", v)
         else:
             assert geometry is not None
+            _check_geometry(geometry, self.k)
             self.register_buffer("fixed_spin", torch.tensor(float(spin), **f64))
             self.register_buffer("fixed_inclination", torch.tensor(float(inclination), **f64))
             mask = geometry["status"] == 0
@@ -310,14 +323,14 @@ class LensedImage(nn.Module):
         return _image_dataarray(
             img, self.alpha.cpu().numpy(), self.beta.cpu().numpy(), name,
             spin=self.spin.item(), inclination=self.inclination.item(), k=self.k,
-            orders=list(self.orders),
+            orders=list(self.orders), **velocity_attrs(self.velocity),
         )  # fmt: skip
 
     def config(self) -> dict[str, Any]:
         """JSON-serialisable description (field config + geometry) for :func:`save_model`."""
         return {
             "kind": self.kind, "k": self.k, "orders": list(self.orders),
-            "surface": self.surface, "velocity": self.velocity,
+            "surface": surface_text(self.surface), "velocity": velocity_text(self.velocity),
             "spin_bound": self.spin_bound, "spin": self.spin.item(),
             "inclination": self.inclination.item(),
             "learn_geometry": bool(self.geometry_parameters()),

@@ -11,6 +11,7 @@ import torch
 
 from ..fields import EmissionField, field_from_config
 from ..io.atomic import atomic_torch_save, atomic_write_text
+from ..io.readers import _corrupt, _existing, load_torch
 from .lensed import LensedImage
 
 __all__ = ["save_model", "load_model"]
@@ -39,8 +40,16 @@ def save_model(model: LensedImage, directory: str | os.PathLike) -> Path:
 def load_model(directory: str | os.PathLike, device=None) -> LensedImage:
     """Load a model written by :func:`save_model` (fixed geometry included)."""
     directory = Path(directory)
-    cfg = json.loads((directory / "model.json").read_text())
-    state = torch.load(directory / "model.pt", map_location="cpu", weights_only=True)
+    advice = "Fit the model again (kerrfield fit) or point at another model directory."
+    if not directory.is_dir():
+        raise FileNotFoundError(f"no model directory {str(directory)!r} (expected the --output "
+                                "of kerrfield fit, holding model.pt and model.json)")
+    try:
+        cfg = json.loads(_existing(directory / "model.json", "model description").read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _corrupt(directory / "model.json", "model description", exc, advice) from exc
+    state = load_torch(directory / "model.pt", "model weights", advice, map_location="cpu",
+                       weights_only=True)  # fmt: skip
     field = field_from_config(cfg["field"]) if cfg.get("field") else EmissionField()
     alpha = torch.tensor(cfg["alpha"], dtype=torch.float64)
     beta = torch.tensor(cfg["beta"], dtype=torch.float64)

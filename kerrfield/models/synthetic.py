@@ -26,7 +26,9 @@ import torch
 import xarray as xr
 from torch import nn
 
+from .._validate import check_nonnegative
 from ..fields import EmissionField, emission_map, field_from_config
+from ..physics._spec import parse_surface, parse_velocity, surface_text, velocity_text
 from .builders import render
 
 __all__ = ["AnalyticEmission", "make_emission", "synthesize", "truth_emission", "FAMILIES"]
@@ -181,10 +183,10 @@ def synthesize(
         family, field = "custom", emission
     else:
         raise TypeError(f"emission must be a family name or nn.Module, got {emission!r}")
-    if not noise >= 0:
-        raise ValueError(f"noise must be >= 0 (fraction of the image peak), got {noise!r}")
-    if blur_fwhm is not None and not blur_fwhm >= 0:
-        raise ValueError(f"blur_fwhm must be >= 0 (in M), got {blur_fwhm!r}")
+    noise = check_nonnegative(noise, "noise")  # fraction of the image peak
+    if blur_fwhm is not None:
+        blur_fwhm = check_nonnegative(blur_fwhm, "blur_fwhm")  # in M
+    surface, velocity = parse_surface(surface), parse_velocity(velocity)
     clean = render(
         field, spin, inclination, fov=fov, npix=npix, k=k, orders=orders, surface=surface,
         velocity=velocity, geometry=geometry, device=device,
@@ -224,8 +226,8 @@ def synthesize(
             "inclination_units": "deg",
             "k": float(k),
             "orders": list(clean.attrs["orders"]),
-            "surface": surface,
-            "velocity": velocity,
+            "surface": surface_text(surface),  # "equatorial" / "cone:DEG"
+            "velocity": velocity_text(velocity),  # "zamo" / "general:XI,BETA_R,BETA_PHI"
             "emission_family": family,
             "emission_params": json.dumps(truth),
             "noise": float(noise),

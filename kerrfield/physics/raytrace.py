@@ -23,16 +23,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import xarray as xr
 from torch import Tensor
 
-from .._validate import check_inclination, check_npoints, check_positive, check_spin
+from .._validate import (
+    check_device,
+    check_inclination,
+    check_npoints,
+    check_orders,
+    check_positive,
+    check_spin,
+)
 from .._version import __version__
 from ._dataset import FLOAT_VARS, rays_to_dataset
+from ._memory import check_trace_memory
+from ._spec import VELOCITIES, Cone, parse_surface, parse_velocity
 from .elliptic import fused_duplication
 from .geodesics import (
     STATUS_MISSES,
@@ -46,67 +54,17 @@ from .redshift import GeneralVelocity, redshift, velocity_attrs
 __all__ = ["Cone", "raytrace", "trace_rays", "BACKENDS", "VELOCITIES", "FLOAT_VARS"]
 
 BACKENDS = ("torch", "julia")
-VELOCITIES = ("zamo", "keplerian")
+MAX_SCREEN = 1e8  # |alpha|, |beta| in M; η ~ β² must stay far from overflow in float32 too
 _CHUNK = 16384  # pixels per chunk: fastest measured on 2 CPU cores (8192: -30 %, 65536: -20 %)
 
 
-@dataclass(frozen=True)
-class Cone:
-    """Emission on the cone θ = θs (Krang's ConeGeometry).
-
-    Parameters
-    ----------
-    opening_angle : float
-        θs in degrees from the spin axis, 0 < θs < 180; 90 is the equatorial plane.
-
-    Examples
-    --------
-    >>> Cone(60.0).theta_s
-    1.0471975511965976
-    """
-
-    opening_angle: float
-
-    def __post_init__(self) -> None:
-        th = float(self.opening_angle)
-        if not math.isfinite(th) or not 0.0 < th < 180.0:
-            raise ValueError(f"Cone opening_angle must be in degrees with 0 < θs < 180, got {th}")
-
-    @property
-    def theta_s(self) -> float:
-        """θs in radians."""
-        return math.radians(self.opening_angle)
-
-
 def _surface_theta(surface: object) -> float:
-    if isinstance(surface, Cone):
-        return surface.theta_s
-    if surface == "equatorial":
-        return math.pi / 2
-    raise ValueError(
-        f"surface must be 'equatorial' or kerrfield.Cone(opening_angle), got {surface!r}"
-    )
+    surface = parse_surface(surface)
+    return surface.theta_s if isinstance(surface, Cone) else math.pi / 2
 
 
 def _check_velocity(velocity: object) -> str | GeneralVelocity:
-    if isinstance(velocity, GeneralVelocity) or velocity in VELOCITIES:
-        return velocity  # type: ignore[return-value]
-    raise ValueError(
-        f"velocity must be one of {VELOCITIES} or kerrfield.GeneralVelocity(xi, beta_r, beta_phi), "
-        f"got {velocity!r}"
-    )
-
-
-def _check_orders(orders: object) -> tuple[int, ...]:
-    if isinstance(orders, (int, np.integer)) and not isinstance(orders, bool):
-        orders = (int(orders),)
-    try:
-        out = tuple(int(n) for n in orders)  # type: ignore[union-attr]
-    except TypeError:
-        raise TypeError(f"orders must be an int or a sequence of ints, got {orders!r}") from None
-    if not out or any(n < 0 for n in out) or len(set(out)) != len(out):
-        raise ValueError(f"orders must be distinct non-negative integers, got {orders!r}")
-    return out
+    return parse_velocity(velocity)
 
 
 def _scalar(value: float | Tensor, like: Tensor, name: str) -> Tensor:
@@ -170,14 +128,20 @@ def trace_rays(
         )
     if alpha.device != beta.device:
         raise ValueError(f"alpha is on {alpha.device} but beta is on {beta.device}")
-    if not alpha.is_floating_point():
-        raise TypeError(f"alpha must be a floating-point tensor, got {alpha.dtype}")
+    if alpha.device.type == "meta":
+        raise ValueError("alpha and beta are on the meta device (no data); use 'cpu' or 'cuda'")
+    if alpha.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"alpha must be a float32 or float64 tensor, got {alpha.dtype} "
+                        "(half precision cannot hold the conserved quantities)")  # fmt: skip
     beta = beta.to(alpha.dtype)
     if not bool(torch.isfinite(alpha).all()) or not bool(torch.isfinite(beta).all()):
         raise ValueError("alpha and beta must be finite (found NaN or inf)")
+    if alpha.numel() and float(torch.maximum(alpha.abs().max(), beta.abs().max())) > MAX_SCREEN:
+        raise ValueError(f"alpha and beta must lie within ±{MAX_SCREEN:g} M (screen "
+                         "coordinates in M; larger values overflow the conserved η)")  # fmt: skip
     check_spin(spin)
     check_inclination(inclination)
-    orders = _check_orders(orders)
+    orders = check_orders(orders)
     theta_s = _surface_theta(surface)
     velocity = _check_velocity(velocity)
 
@@ -235,6 +199,8 @@ def _screen_axis(values: object, name: str) -> np.ndarray:
         raise ValueError(f"{name} must be a non-empty 1-D array of screen coordinates (M)")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite (found NaN or inf)")
+    if np.abs(arr).max() > MAX_SCREEN:
+        raise ValueError(f"{name} must lie within ±{MAX_SCREEN:g} M")
     return arr
 
 
@@ -252,7 +218,7 @@ def raytrace(
     backend: str = "torch",
     device: str | torch.device | None = None,
     dtype: torch.dtype = torch.float64,
-    progress: bool = False,
+    progress: bool | None = None,
     compiled: bool = False,
 ) -> xr.Dataset:
     """Ray trace a screen and return emission coordinates for each sub-image order.
@@ -284,8 +250,15 @@ def raytrace(
         torch device ("cpu", "cuda"); default CPU.
     dtype : torch.dtype
         torch.float64 (default) or torch.float32.
-    progress : bool
-        Show a progress bar over pixel chunks.
+    progress : bool, optional
+        Show a progress bar over pixel chunks (default: for traces of a million or more
+        pixel-orders).
+
+    Raises
+    ------
+    MemoryError
+        When the result would not fit in the available memory (the message gives the
+        estimate and the largest screen that fits); checked before any tracing.
     compiled : bool
         Fuse the elliptic-integral sweeps with ``torch.compile`` (torch backend; see
         :func:`kerrfield.elliptic.fused_duplication`). About 1.7× faster on a 2-core CPU once
@@ -307,7 +280,7 @@ def raytrace(
     """
     a = check_spin(spin)
     th = check_inclination(inclination)
-    orders = _check_orders(orders)
+    orders = check_orders(orders)
     _surface_theta(surface)
     velocity = _check_velocity(velocity)
     if backend not in BACKENDS:
@@ -318,12 +291,17 @@ def raytrace(
         if alpha is not None or beta is not None:
             raise ValueError("give both alpha and beta, or neither (then fov and npix are used)")
         half = check_positive(fov, "fov")
+        if half > MAX_SCREEN:
+            raise ValueError(f"fov must be at most {MAX_SCREEN:g} M, got {half:g}")
         n = check_npoints(npix, "npix")
         axis = np.linspace(-half, half, n) if n > 1 else np.zeros(1)
         al_axis, be_axis = axis, axis.copy()
     else:
         al_axis = _screen_axis(alpha, "alpha")
         be_axis = _screen_axis(beta, "beta")
+    check_trace_memory(al_axis.size, be_axis.size, len(orders))
+    if progress is None:  # large traces show their progress by default
+        progress = al_axis.size * be_axis.size * len(orders) >= 1 << 20
     bb, aa = np.meshgrid(be_axis, al_axis, indexing="ij")
     theta_s = _surface_theta(surface)
     if backend == "julia":
@@ -358,18 +336,21 @@ def _trace_torch_chunked(
     dtype: torch.dtype,
     progress: bool,
 ) -> dict[str, np.ndarray]:
-    dev = torch.device(device) if device is not None else torch.device("cpu")
-    parts: dict[str, list[np.ndarray]] = {}
+    dev = check_device(device) if device is not None else torch.device("cpu")
+    out: dict[str, np.ndarray] = {}
     starts = range(0, al.size, _CHUNK)
     if progress:
-        from tqdm.auto import tqdm
+        from .._progress import progress_bar
 
-        starts = tqdm(starts, desc="ray tracing", unit="chunk")
+        starts = progress_bar(starts, desc="ray tracing", unit="chunk")
     with torch.no_grad():
         for i in starts:
             ta = torch.as_tensor(al[i : i + _CHUNK], dtype=dtype, device=dev)
             tb = torch.as_tensor(be[i : i + _CHUNK], dtype=dtype, device=dev)
             res = trace_rays(a, th, ta, tb, orders=orders, surface=surface, velocity=velocity)
-            for k, v in res.items():
-                parts.setdefault(k, []).append(v.cpu().numpy())
-    return {k: np.concatenate(v, axis=-1) for k, v in parts.items()}
+            for k, v in res.items():  # written in place: no second copy of the result
+                arr = v.cpu().numpy()
+                if k not in out:
+                    out[k] = np.empty(arr.shape[:-1] + (al.size,), dtype=arr.dtype)
+                out[k][..., i : i + arr.shape[-1]] = arr
+    return out

@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "bridge": 1,
     "io": 1,
     "_validate": 0,
+    "_progress": 0,
     "_version": 0,
 }
 #: imports that point upward on purpose: the ray tracer's backend="julia" reaches the bridge,

@@ -151,6 +151,31 @@ def test_hung_worker_times_out_and_restarts(julia_worker):
     assert julia_worker.ping()["protocol"] == str(jb.PROTOCOL)
 
 
+def test_stopped_worker_with_large_request_times_out(julia_worker):
+    """SIGSTOP the worker, send 4 MiB (far over the 64 KiB pipe buffer): the write honours the
+    time-out, the worker is killed, and the next call restarts it."""
+    julia_worker.ping()
+    pid, restarts = julia_worker.pid, julia_worker.restarts
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        t0 = time.perf_counter()
+        with pytest.raises(jb.JuliaWorkerError, match="timed out"):
+            julia_worker.call("echo", arrays={"a": np.zeros(1 << 19)}, timeout=2.0)
+        assert time.perf_counter() - t0 < 6
+        assert not julia_worker.alive
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    with pytest.raises(ProcessLookupError):  # the stopped process was killed, not leaked
+        for _ in range(50):
+            os.kill(pid, 0)
+            time.sleep(0.1)
+    assert julia_worker.ping()["protocol"] == str(jb.PROTOCOL)
+    assert julia_worker.pid != pid and julia_worker.restarts == restarts + 1
+
+
 # ------------------------------------------------------------------ cross-backend agreement
 
 

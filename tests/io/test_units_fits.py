@@ -47,9 +47,9 @@ def test_screen_muas_round_trip_and_types():
     assert units.muas_to_screen(3.8178 * u.uas, source="M87") == pytest.approx(1.0, rel=1e-3)
     da = xr.DataArray(x, dims="alpha", attrs={"long_name": "α"})
     out = units.screen_to_muas(da, source="M87")
-    assert out.attrs["units"] == "uas" and out.attrs["long_name"] == "α"
+    assert out.attrs["units"] == "µas" and out.attrs["long_name"] == "α"
     img = units.with_sky_coords(_image(), 6.5e9, 16.8)
-    assert img.alpha_uas.attrs["units"] == "uas"
+    assert img.alpha_uas.attrs["units"] == "µas"
     assert float(img.alpha_uas[-1]) == pytest.approx(12.0 * img.attrs["theta_g_uas"])
 
 

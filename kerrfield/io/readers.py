@@ -1,0 +1,79 @@
+"""Reading the files kerrfield (and its users) feed back in, with one clear error each.
+
+A truncated or corrupt netCDF, FITS or torch file otherwise ends in a library traceback
+(``OSError: NetCDF: HDF error``, ``EOFError``, ``UnpicklingError``, ``buffer is too small``);
+here it becomes one :class:`CorruptFileError` naming the file, what it was read as and what
+to do about it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["CorruptFileError", "load_netcdf", "load_torch"]
+
+
+class CorruptFileError(ValueError):
+    """A file that exists but cannot be read (truncated, corrupt or of another format)."""
+
+
+def _corrupt(path: Path, what: str, exc: BaseException, advice: str | None) -> CorruptFileError:
+    detail = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ""
+    return CorruptFileError(
+        f"{what} {path} cannot be read ({type(exc).__name__}{': ' + detail if detail else ''}); "
+        f"the file is truncated or corrupt (e.g. a crash or a full disk while it was written). "
+        f"{advice or 'Recreate it, or point at another file.'}"
+    )
+
+
+def _existing(path: str | os.PathLike[str], what: str) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{what}: no such file {str(p)!r}")
+    return p
+
+
+def load_netcdf(path: str | os.PathLike[str], what: str = "netCDF file",
+                advice: str | None = None) -> Any:  # fmt: skip
+    """``xarray.load_dataset(path)`` raising :class:`CorruptFileError` for unreadable files.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The netCDF file.
+    what : str
+        What the file is, for the message (``"target"``, ``"geometry"``, ...).
+    advice : str, optional
+        What to do (default: recreate it or point at another file).
+
+    Raises
+    ------
+    FileNotFoundError
+        No such file.
+    CorruptFileError
+        The file exists but is not a readable netCDF file.
+    """
+    import xarray as xr
+
+    p = _existing(path, what)
+    try:
+        return xr.load_dataset(p)
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+        raise _corrupt(p, what, exc, advice) from exc
+
+
+def load_torch(path: str | os.PathLike[str], what: str = "torch file", advice: str | None = None,
+               **kwargs: Any) -> Any:  # fmt: skip
+    """``torch.load(path, **kwargs)`` raising :class:`CorruptFileError` for unreadable files."""
+    import pickle
+
+    import torch
+
+    p = _existing(path, what)
+    try:
+        return torch.load(p, **kwargs)
+    except (OSError, EOFError, pickle.UnpicklingError, RuntimeError, ValueError,
+            AttributeError, IndexError, KeyError) as exc:  # fmt: skip
+        raise _corrupt(p, what, exc, advice) from exc

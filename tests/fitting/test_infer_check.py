@@ -1,0 +1,51 @@
+"""``kerrfield infer --check`` validates everything the run will."""
+
+from __future__ import annotations
+
+import pytest
+
+from kerrfield.cli import main
+
+BASE = """
+[target.synthetic]
+emission = "ring"
+npix = 8
+fov = 8.0
+[fit]
+steps = 2
+[mode]
+kind = "joint"
+spin = 0.5
+inclination = 40.0
+[output]
+directory = "out"
+progress = false
+plots = false
+"""
+
+
+@pytest.mark.parametrize("section, line, key", [
+    ("model", 'velocity = "foo"', "model.velocity"),
+    ("model", "orders = [0, 0]", "model.orders"),
+    ("model", 'surface = "cone:abc"', "model.surface"),
+    ("model", 'velocity = "general:2,0,0"', "model.velocity"),
+    ("field", 'activation = "gelu"', "field"),
+    ("fit", 'device = "meta"', "fit.device"),
+])
+def test_check_rejects_what_the_run_would(tmp_path, monkeypatch, capsys, section, line, key):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.toml").write_text(BASE + f"[{section}]\n{line}\n"
+                                     if section != "fit" else
+                                     BASE.replace("[fit]\n", f"[fit]\n{line}\n"))
+    assert main(["infer", "c.toml", "--check"]) == 2
+    err = capsys.readouterr().err
+    assert key in err and len(err.strip().splitlines()) == 1
+
+
+def test_cone_and_general_velocity_configs_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.toml").write_text(
+        BASE + '[model]\nsurface = "cone:75"\nvelocity = "general:0.8,0.5,0.9"\n')
+    assert main(["infer", "c.toml", "--check"]) == 0
+    assert main(["infer", "c.toml", "--quiet"]) == 0
+    assert (tmp_path / "out" / "results.nc").exists()

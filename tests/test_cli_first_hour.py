@@ -1,0 +1,141 @@
+"""The first hour at the command line: Ctrl-C, a missing Julia, defaults in --help, several
+outputs, huge screens refused up front, progress, and no noise warnings."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+
+import pytest
+import xarray as xr
+
+import kerrfield as kf
+from kerrfield.cli import build_parser, main
+
+
+@pytest.mark.parametrize("command", ["synth", "fit", "render"])
+def test_help_shows_defaults(command, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([command, "--help"])
+    out = capsys.readouterr().out
+    assert "(default: " in out
+    if command != "render":
+        assert "(default: 30)" in out  # --npix
+
+
+def test_raytrace_writes_every_output(tmp_path, capsys):
+    nc, png, nc2 = tmp_path / "a.nc", tmp_path / "b.png", tmp_path / "c.nc"
+    assert main(["raytrace", "--npix", "6", "--orders", "0", "-o", str(nc), "-o", str(png),
+                 "-o", str(nc2)]) == 0
+    assert xr.load_dataset(nc).sizes["alpha"] == 6 and nc2.exists()
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_missing_julia_is_one_line_with_a_working_command(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KERRFIELD_JULIA", str(tmp_path / "no-julia"))
+    monkeypatch.setenv("KERRFIELD_JULIA_BRIDGE", "subprocess")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    import kerrfield.bridge.worker as worker
+
+    monkeypatch.setattr(worker, "_WORKER", None)
+    rc = main(["raytrace", "--npix", "4", "--backend", "julia", "-o", str(tmp_path / "x.nc")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1, err
+    assert "make julia" in err and "--backend torch" in err
+    assert 'kerrfield[julia]' not in err
+    from kerrfield.bridge.discovery import HOW_TO_GET_JULIA
+
+    assert 'pip install "kerrfield[julia]"' not in HOW_TO_GET_JULIA
+
+
+def test_ctrl_c_prints_one_line(tmp_path):
+    """SIGINT during `kerrfield infer`: one line with the saved units, exit status 130."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[target.synthetic]\nemission = "ring"\nnpix = 8\nfov = 8.0\n[fit]\nsteps = 100000\n'
+        '[mode]\nkind = "scan"\ninclination = [20.0, 30.0]\nspin = 0.5\nfit_spin = false\n'
+        '[output]\ndirectory = "out"\nprogress = false\nplots = false\n')
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, "-m", "kerrfield.cli", "infer", str(cfg), "-q"],
+                            cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "out" / "target.nc").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert proc.returncode == 130, err
+    assert len(lines) == 1 and "interrupted" in lines[0] and "0 units saved" in lines[0], err
+    assert "rerun to resume" in lines[0] and "Traceback" not in err
+
+
+def test_huge_screen_is_refused_with_the_estimate(monkeypatch, capsys, tmp_path):
+    from kerrfield.physics._memory import trace_bytes
+
+    assert 19e9 < trace_bytes(8192**2, 3) < 23e9  # ~20 GiB for 8192² and n = 0, 1, 2
+    monkeypatch.setenv("KERRFIELD_MEMORY_LIMIT_GB", "0.05")
+    t0 = time.perf_counter()
+    with pytest.raises(MemoryError, match=r"needs about .* GiB.*0\.0 GiB is available.*npix <="):
+        kf.raytrace(0.5, 30.0, npix=8192, orders=(0, 1, 2))
+    assert time.perf_counter() - t0 < 2  # refused before tracing
+    # a PNG needs the Dataset in memory: refused in one line (netCDF-only output streams)
+    assert main(["raytrace", "--npix", "8192", "-o", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "GiB" in err
+    kf.raytrace(0.5, 30.0, npix=16, orders=(0,))  # small screens still fit
+
+
+def test_no_requires_grad_warning_in_infer(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = {"target": {"synthetic": {"emission": "ring", "npix": 8, "fov": 8.0}},
+           "field": {"width": 4, "depth": 1}, "fit": {"steps": 2},
+           "mode": {"kind": "joint", "spin": 0.5, "inclination": 40.0},
+           "output": {"directory": "out", "progress": False, "plots": False}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        summary = kf.run_inference(cfg)
+    # the resolution-independent figure is reported beside the loss
+    assert 0 < summary["best"]["relative_residual"] < 2
+
+
+def test_infer_shows_progress_inside_each_unit(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    cfg = {"target": {"synthetic": {"emission": "ring", "npix": 8, "fov": 8.0}},
+           "field": {"width": 4, "depth": 1}, "fit": {"steps": 3},
+           "mode": {"kind": "joint", "spin": 0.5, "inclination": 40.0},
+           "output": {"directory": "out", "progress": True, "plots": False}}
+    kf.run_inference(cfg)
+    err = capsys.readouterr().err
+    assert "joint fits" in err and "fit:" in err and "resid=" in err
+
+
+def test_render_checks_the_reference_before_tracing(tmp_path, capsys, monkeypatch):
+    import kerrfield.cli.render as cli_render
+
+    model = kf.kerr_image_model(kf.EmissionField(seed=0, width=4, depth=1), 0.5, 30.0,
+                                npix=6, fov=5.0)
+    d = kf.save_model(model, tmp_path / "m")
+    ref = kf.synthesize("ring", 0.5, 30.0, npix=8, fov=5.0)
+    ref.to_netcdf(tmp_path / "ref.nc")
+    traced = []
+    monkeypatch.setattr(cli_render, "render", lambda *a, **k: traced.append(1))
+    assert main(["render", str(d), "--npix", "6", "--reference", str(tmp_path / "ref.nc"),
+                 "-o", str(tmp_path / "x.png")]) == 2
+    assert "--npix 8" in capsys.readouterr().err
+    assert main(["render", str(d), "--npix", "8", "--fov", "4", "--reference",
+                 str(tmp_path / "ref.nc"), "-o", str(tmp_path / "x.png")]) == 2
+    assert "--fov 5" in capsys.readouterr().err
+    (tmp_path / "bad.nc").write_bytes(b"garbage")
+    assert main(["render", str(d), "--npix", "8", "--reference", str(tmp_path / "bad.nc")]) == 2
+    assert "bad.nc" in capsys.readouterr().err
+    assert traced == []  # nothing was traced
+    monkeypatch.undo()
+    outs = [tmp_path / "r.png", tmp_path / "r.nc"]
+    assert main(["render", str(d), "--npix", "8", "--reference", str(tmp_path / "ref.nc"),
+                 "-o", str(outs[0]), "-o", str(outs[1])]) == 0
+    assert all(p.exists() for p in outs)
