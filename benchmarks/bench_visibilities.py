@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from kerrfield.io.atomic import atomic_write_text
-from kerrfield.vlbi.nufft import nufft
 from kerrfield.io.sky import sky_matrix
+from kerrfield.vlbi.nufft import nufft
 from kerrfield.vlbi.visibilities import dft
 
 
