@@ -28,6 +28,7 @@ from torch import nn
 
 from ..fields import EmissionField, emission_map, field_from_config
 from .builders import render
+from .forward import gaussian_beam, surface_to_text, velocity_to_text
 
 __all__ = ["AnalyticEmission", "make_emission", "synthesize", "truth_emission", "FAMILIES"]
 
@@ -163,8 +164,10 @@ def synthesize(
     xarray.Dataset
         ``image`` (the target) and ``clean`` (noise- and blur-free) on ``(beta, alpha)``,
         ``sigma`` (per-pixel noise, for chi²) and ``emission`` (the true emission on the
-        equatorial grid ``(y, x)``); attrs record spin, inclination, k, orders, the family
-        and its parameters (JSON), noise_sigma, noise, blur_fwhm, seed.
+        equatorial grid ``(y, x)``); attrs record the forward model as plain values (spin,
+        inclination, k, orders, surface and velocity as text, fov, npix, ``beam_fwhm`` =
+        ``blur_fwhm`` in M), the family and its parameters (JSON), noise_sigma, noise and
+        seed, so :func:`kerrfield.models.forward.target_physics` can read them back.
 
     Examples
     --------
@@ -191,12 +194,9 @@ def synthesize(
     )  # fmt: skip
     alpha, beta = clean["alpha"].values, clean["beta"].values
     img = clean.values.copy()
-    if blur_fwhm:
-        from scipy.ndimage import gaussian_filter
-
-        sig_m = blur_fwhm / (2.0 * math.sqrt(2.0 * math.log(2.0)))
-        dpix = (float(np.diff(beta).mean()), float(np.diff(alpha).mean()))
-        img = gaussian_filter(img, sigma=(sig_m / dpix[0], sig_m / dpix[1]), mode="constant")
+    if blur_fwhm:  # the same differentiable beam the fitted model applies
+        img = gaussian_beam(torch.from_numpy(img), blur_fwhm, float(beta[1] - beta[0]),
+                            float(alpha[1] - alpha[0])).numpy()  # fmt: skip
     noise_sigma = float(noise) * float(np.abs(clean.values).max())
     if noise_sigma > 0:
         img = img + np.random.default_rng(seed).normal(0.0, noise_sigma, img.shape)
@@ -223,15 +223,19 @@ def synthesize(
             "inclination": float(clean.attrs["inclination"]),
             "inclination_units": "deg",
             "k": float(k),
-            "orders": list(clean.attrs["orders"]),
-            "surface": surface,
-            "velocity": velocity,
+            "orders": [int(n) for n in clean.attrs["orders"]],
+            "surface": surface_to_text(surface),
+            "velocity": velocity_to_text(velocity),
+            "fov": float(max(np.abs(alpha).max(), np.abs(beta).max())),
+            "npix": int(len(alpha)),
             "emission_family": family,
             "emission_params": json.dumps(truth),
             "noise": float(noise),
             "noise_sigma": noise_sigma,
             "blur_fwhm": float(blur_fwhm or 0.0),
             "blur_fwhm_units": "M",
+            "beam_fwhm": float(blur_fwhm or 0.0),
+            "beam_fwhm_units": "M",
             "seed": int(seed),
         },
     )  # fmt: skip
