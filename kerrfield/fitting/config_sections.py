@@ -206,7 +206,7 @@ _SEARCH_KEYS: dict[str, tuple[float, float, float | None, bool]] = {
     "refine_geometry_lr": (0.01, 0, None, False),
     "relinearize_every": (20, 1, None, True),  # exact re-trace every K refinement steps
     "profile_points": (7, 3, 101, True),      # local grid points per free axis
-    "profile_rounds": (3, 1, 10, True),       # local grids re-centred / re-scaled at most
+    "profile_rounds": (4, 1, 10, True),       # local grids re-centred / re-scaled at most
     "window": (50, 1, None, True),            # refinement (Adam) converged: relative loss
     "rtol": (1e-4, 0, None, False),           #   change over `window` steps below `rtol`
     "min_steps": (100, 0, None, True),
@@ -221,8 +221,9 @@ _SEARCH_KEYS: dict[str, tuple[float, float, float | None, bool]] = {
 def search_section(raw: dict[str, Any]) -> dict[str, Any]:
     """``[search]``: options of the ``search`` strategy (defaults filled in)."""
     sec = _table("search", raw.get("search", {}))
-    _unknown("search", sec, list(_SEARCH_KEYS))
-    out: dict[str, Any] = {}
+    _unknown("search", sec, [*_SEARCH_KEYS, "inflate"])
+    # widen intervals by sqrt(chi2_min / N) when the fit does not reach the noise floor
+    out: dict[str, Any] = {"inflate": _bool("search.inflate", sec.get("inflate", True))}
     for key, (default, lo, hi, integer) in _SEARCH_KEYS.items():
         value = sec.get(key, default)
         out[key] = _number(f"search.{key}", value, lo=lo, hi=hi, integer=integer,

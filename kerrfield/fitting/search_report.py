@@ -17,14 +17,19 @@ __all__ = ["search_summary", "search_results", "search_plots", "format_estimate"
 
 
 def _unconstrained(res: dict[str, Any], name: str, k: int) -> bool:
-    """The coarse-grid profile allows the grid edge at 95 %, or the local interval is open."""
+    """The coarse-grid profile allows a grid edge at 95 %: the data do not bound the axis
+    within the searched range (the interval then reaches the grid edge)."""
     axes, chi2 = chi2_grid(res["grid"], res["run"].done)
     x = axes[name]
-    if x.size >= 2:
-        prof = np.nanmin(chi2 - res["chi2_min"], axis=1 - k)
-        iv = interval(x, prof, LEVELS_1D["95"])
-        if iv["open_lo"] or iv["open_hi"]:
-            return True
+    if x.size < 2:
+        return False
+    prof = np.nanmin(chi2 - res["chi2_min"], axis=1 - k)
+    iv = interval(x, prof, LEVELS_1D["95"])
+    return bool(iv["open_lo"] or iv["open_hi"])
+
+
+def _extrapolated(res: dict[str, Any], name: str) -> bool:
+    """The 95 % interval extends beyond the final local grid (quadratic extrapolation)."""
     local = res["intervals"].get(name, {}).get("95", {})
     return bool(local.get("open_lo") or local.get("open_hi"))
 
@@ -42,6 +47,7 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
         "levels": {"1d": LEVELS_1D, "2d": LEVELS_2D}, "rounds": res["rounds"],
         "intervals": res["intervals"], "unconstrained": {},
         "statistical": a["loss_name"] == "chi2",
+        "birge_factor": float((res.get("quadratic") or {}).get("birge", 1.0)),
     }  # fmt: skip
     for name in ("spin", "inclination"):  # the profile's vertex is the point estimate
         if "estimate" in res["intervals"].get(name, {}):
@@ -49,6 +55,7 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
     for k, name in enumerate(("spin", "inclination")):
         if name in res["intervals"]:
             out["unconstrained"][name] = _unconstrained(res, name, k)
+            out.setdefault("extrapolated", {})[name] = _extrapolated(res, name)
             if name in truth:
                 iv = res["intervals"][name]
                 out["intervals"][name]["truth_inside"] = {
@@ -96,8 +103,10 @@ def format_estimate(search: dict[str, Any], truth: dict[str, float]) -> list[str
         if iv is None:
             lines.append(f"  {name}: {est[name]:.4g}{unit} (held fixed){t}")
             continue
-        flag = "  UNCONSTRAINED (interval reaches the grid edge)" \
+        flag = "  UNCONSTRAINED (the searched grid's edge is inside the 95 % region)" \
             if search["unconstrained"].get(name) else ""  # fmt: skip
+        if search.get("extrapolated", {}).get(name):
+            flag += "  (95 % interval extrapolated beyond the local grid)"
         lines.append(f"  {name}: {est[name]:.4g}{unit}  68% [{iv['68']['lo']:.4g}, "
                      f"{iv['68']['hi']:.4g}]  95% [{iv['95']['lo']:.4g}, {iv['95']['hi']:.4g}]"
                      f"{flag}{t}")  # fmt: skip

@@ -101,10 +101,11 @@ def _step(values: Any, fallback: float) -> float:
     return float(np.min(np.diff(v))) if v.size > 1 else fallback
 
 
-def _next_spans(axes: dict, q: dict | None, spans: dict[str, float]
+def _next_spans(axes: dict, q: dict | None, spans: dict[str, float], centre: Unit
                 ) -> dict[str, float] | None:  # fmt: skip
     """Spans of the next local round (±2 × the 95 % half-width of the quadratic profile),
-    or None when the current spans already are within a factor 2 of that."""
+    or None when the current spans are within a factor 2 of that and the vertex lies in
+    the central half of the grid."""
     new, changed = dict(spans), False
     for name in ("spin", "inclination"):
         if np.asarray(axes[name]).size < 2:
@@ -114,18 +115,25 @@ def _next_spans(axes: dict, q: dict | None, spans: dict[str, float]
             continue
         i = q["names"].index(name)
         want = max(2.0 * float(np.sqrt(3.84 * q["cov1"][i][i])), 1e-4)
-        if not 0.5 <= want / spans[name] <= 2.0:
-            new[name], changed = want, True
+        off = abs(q["vertex"][i] - float(getattr(centre, name)))
+        if not 0.5 <= want / spans[name] <= 2.0 or off > 0.5 * spans[name]:
+            new[name], changed = min(want, 4.0 * spans[name]), True
     return new if changed else None
 
 
-def _vertex_centre(centre: Unit, q: dict | None) -> Unit:
+def _vertex_centre(best: Unit, q: dict | None, axes: dict, spans: dict[str, float],
+                   n: int) -> Unit:  # fmt: skip
+    """Next centre: the quadratic's vertex when it lies within one local step of the best
+    fitted point (where the quadratic is trustworthy), else that best point."""
     if q is None:
-        return centre
+        return best
     v = dict(zip(q["names"], q["vertex"], strict=True))
-    spin = float(np.clip(v.get("spin", centre.spin), -0.998, 0.998))
-    inc = float(np.clip(v.get("inclination", centre.inclination), 0.2, 179.8))
-    return dataclasses.replace(centre, spin=spin, inclination=inc)
+    for name, value in v.items():
+        if abs(value - float(getattr(best, name))) > 2.0 * spans[name] / (n - 1):
+            return best
+    spin = float(np.clip(v.get("spin", best.spin), -0.998, 0.998))
+    inc = float(np.clip(v.get("inclination", best.inclination), 0.2, 179.8))
+    return dataclasses.replace(best, spin=spin, inclination=inc)
 
 
 def run_search(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, executor: Any,
@@ -151,16 +159,21 @@ def run_search(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, executo
         rounds.append({"round": r, "centre": {"spin": centre.spin, "inclination":
                        centre.inclination, "unit": centre.name}, "spans": dict(spans),
                        "quadratic": q})  # fmt: skip
-        nxt = _next_spans(axes, q, spans)
+        nxt = _next_spans(axes, q, spans, centre)
         if nxt is None or r == int(cfg.search["profile_rounds"]):
             break
-        spans = nxt
         best = _centre(run, [centre.name, *(u.name for u in local)])
-        centre = _vertex_centre(best, q)
+        centre = _vertex_centre(best, q, axes, spans, int(cfg.search["profile_points"]))
+        spans = nxt
     observed = min(unit_chi2(run.done[n]) for n in run.done)
     chi2_min = min(observed, q["chi2_min"]) if q is not None else observed
     intervals = profile_intervals(axes, chi2, chi2_min)
+    npix = int(target["image"].size)
+    # a field that cannot reach the noise floor (χ²/N > 1: model inadequacy) would give
+    # intervals that are too narrow; widen them by the Birge ratio sqrt(χ²_min / N)
+    birge = max(1.0, chi2_min / npix) if cfg.search["inflate"] else 1.0
     if q is not None:  # the quadratic averages the optimiser scatter out: primary intervals
+        q = {**q, "cov1": (np.asarray(q["cov1"]) * birge).tolist(), "birge": birge}
         for name, entry in quadratic_intervals(q, axes).items():
             intervals[name] = {**intervals[name], **entry, "grid_intervals": {
                 c: intervals[name][c] for c in ("68", "95")}}
