@@ -113,6 +113,10 @@ class InferenceConfig:
     init_jitter : dict
         Per-member uniform jitter of the starting ``spin`` and ``inclination``
         (``ensemble``).
+    warm_start : bool
+        ``joint``/``ensemble``: fit the field (L-BFGS) on the starting geometry first.
+    search : dict
+        ``[search]`` options of the ``search`` strategy.
     output : pathlib.Path
         Output directory.
     save_models, plots, progress : bool
@@ -136,6 +140,7 @@ class InferenceConfig:
     init_jitter: dict[str, float]
     output: Path
     search: dict[str, Any] = dataclasses.field(default_factory=dict)
+    warm_start: bool = False
     save_models: bool = False
     plots: bool = True
     progress: bool = True

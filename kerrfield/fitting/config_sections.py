@@ -27,7 +27,8 @@ from ._schema import (
 _FIT_RESERVED = ("model", "target", "sigma", "seed", "progress", "checkpoint", "resume",
                  "callback")  # fmt: skip
 
-_MODEL_KEYS = ("orders", "k", "surface", "velocity", "spin_bound", "beam_fwhm")
+_MODEL_KEYS = ("orders", "k", "surface", "velocity", "spin_bound", "beam_fwhm",
+               "relinearize_every")
 
 
 def target_section(raw: dict[str, Any], source: Path | None) -> dict[str, Any]:
@@ -85,6 +86,8 @@ def model_section(raw: dict[str, Any]) -> dict[str, Any]:
                               f"integers in [0, 10], got {orders!r}")  # fmt: skip
     if "k" in model:
         _number("model.k", model["k"])
+    if "relinearize_every" in model:
+        _number("model.relinearize_every", model["relinearize_every"], lo=1, integer=True)
     if "beam_fwhm" in model:
         _number("model.beam_fwhm", model["beam_fwhm"], lo=0)
     if "spin_bound" in model:
@@ -142,7 +145,7 @@ def mode_section(raw: dict[str, Any], seed: int) -> dict[str, Any]:
     """``[mode]``: the kind of run, its grid or starting values, free parameters and seeds."""
     mode = _table("mode", raw.get("mode", {}))
     _unknown("mode", mode, ("kind", "spin", "inclination", "fit_spin", "fit_inclination",
-                            "seeds", "init_jitter"))  # fmt: skip
+                            "seeds", "init_jitter", "warm_start"))  # fmt: skip
     kind = _str("mode.kind", mode.get("kind", "search"), MODES)
     search = kind == "search"
     spin = _axis("mode.spin", mode.get("spin", _SEARCH_SPIN if search else 0.5), *_SPIN_RANGE)
@@ -192,8 +195,9 @@ def mode_section(raw: dict[str, Any], seed: int) -> dict[str, Any]:
         "inclination": _number("mode.init_jitter.inclination", jitter.get("inclination", 0.0),
                                lo=0, hi=90),  # fmt: skip
     }
+    warm = _bool("mode.warm_start", mode.get("warm_start", False))
     return dict(mode=kind, spin=spin, inclination=inc, fit_spin=fit_spin, fit_inclination=fit_inc,
-                seeds=seeds, init_jitter=jitter)
+                seeds=seeds, init_jitter=jitter, warm_start=warm)
 
 
 _SEARCH_SPIN = {"start": -0.9, "stop": 0.9, "num": 7}

@@ -64,11 +64,14 @@ def _fit_unit(cfg: InferenceConfig, unit: Unit, target: xr.Dataset,
     # the physics the target was made with, unless the config says otherwise
     model_kw = resolve_physics(target, {k: v for k, v in cfg.model.items() if k != "spin_bound"},
                                quiet=True)  # fmt: skip
-    if "spin_bound" in cfg.model:
-        model_kw["spin_bound"] = cfg.model["spin_bound"]
+    for key in ("spin_bound", "relinearize_every"):
+        if key in cfg.model:
+            model_kw[key] = int(cfg.model[key]) if key == "relinearize_every" else cfg.model[key]
     learn = unit.fit_spin or unit.fit_inclination
     alpha = np.array(target["alpha"].values, dtype=np.float64)
     beta = np.array(target["beta"].values, dtype=np.float64)
+    if learn and cfg.warm_start:
+        field = _warm_field(field, unit, target, model_kw, alpha, beta)
     if learn:
         model = kerr_image_model(
             field, unit.spin, unit.inclination, alpha=torch.tensor(alpha),
@@ -123,6 +126,23 @@ def _fit_unit(cfg: InferenceConfig, unit: Unit, target: xr.Dataset,
         },
     )  # fmt: skip
     return ds, model
+
+
+def _warm_field(field: Any, unit: Unit, target: xr.Dataset, phys: dict[str, Any],
+                alpha: np.ndarray, beta: np.ndarray) -> Any:  # fmt: skip
+    """The field fitted (L-BFGS, to convergence) on the geometry of the starting point, so
+    the joint fit starts from a field that explains the image rather than from noise."""
+    from ..models.builders import fixed_image_model
+    from ..physics.raytrace import raytrace
+    from .convergence import fit_field_lbfgs, target_sigma
+
+    geometry = raytrace(unit.spin, unit.inclination, alpha=alpha, beta=beta,
+                        orders=phys["orders"], surface=phys["surface"],
+                        velocity=phys["velocity"])  # fmt: skip
+    model = fixed_image_model(field, geometry, k=phys["k"], beam_fwhm=phys["beam_fwhm"])
+    fit_field_lbfgs(model, target, loss="chi2" if target_sigma(target) is not None else "nmse",
+                    max_iter=300, rtol=2e-4)  # fmt: skip
+    return model.field
 
 
 def _history(result: Any) -> dict[str, Any]:

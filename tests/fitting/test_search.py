@@ -247,3 +247,33 @@ def test_cli_synth_and_fit_accept_physics_options(tmp_path, capsys):
     ds = xr.load_dataset(out)
     assert ds.attrs["velocity"] == "keplerian" and list(np.atleast_1d(ds.attrs["orders"])) == [0]
     assert json.loads(ds.attrs["emission_params"])
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in (Path(__file__).parents[2]
+                                                             / "examples").glob("*.toml")))
+def test_example_smoke(example, tmp_path):
+    """CI smoke version of every shipped example: same physics and mode, tiny sizes."""
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    root = Path(__file__).parents[2] / "examples"
+    raw = tomllib.loads((root / example).read_text())
+    raw["target"]["synthetic"].update(npix=10)
+    raw["field"].update(width=4, depth=1)
+    raw.setdefault("fit", {})["steps"] = 5
+    mode = raw["mode"]
+    for axis in ("spin", "inclination"):
+        if isinstance(mode.get(axis), dict):
+            mode[axis]["num"] = 2
+    if mode.get("kind") == "ensemble":
+        mode["seeds"] = 2
+    raw["search"] = {**raw.get("search", {}), "profile_points": 3, "profile_rounds": 1,
+                     "refine_steps": 3, "profile_steps": 5}
+    raw["output"] = {"directory": str(tmp_path / "out"), "progress": False, "plots": False}
+    s = run_inference(raw)
+    assert s["complete"]
+    if s["mode"] == "search":
+        assert s["search"]["intervals"] and s["truth"]
