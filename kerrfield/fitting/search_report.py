@@ -125,7 +125,11 @@ def search_plots(plt: Any, res: dict[str, Any], truth: dict[str, float], out: Pa
                              constrained_layout=True, squeeze=False)  # fmt: skip
     for ax, name in zip(axes[0], names, strict=True):
         iv = res["intervals"][name]
-        ax.plot(iv["grid"], iv["delta_chi2"], "o-", label="profile Δχ²")
+        ax.plot(iv["grid"], iv["delta_chi2"], "o", label="profile Δχ² (fits)")
+        if "sigma" in iv:  # the quadratic profile the intervals come from
+            xs = np.linspace(min(iv["grid"]), max(iv["grid"]), 200)
+            ax.plot(xs, ((xs - iv["estimate"]) / iv["sigma"]) ** 2, "-", color="C0",
+                    label="quadratic profile")  # fmt: skip
         for cov, col in (("95", "0.85"), ("68", "0.65")):
             ax.axvspan(iv[cov]["lo"], iv[cov]["hi"], color=col, label=f"{cov} % interval")
             ax.axhline(LEVELS_1D[cov], color="0.4", lw=0.8, ls=":")
@@ -148,7 +152,10 @@ def _map(plt: Any, res: dict[str, Any], truth: dict[str, float]) -> Any:
         x, y = grid_axes["inclination"], grid_axes["spin"]
         im = ax.pcolormesh(x, y, np.log10(np.clip(d, 1e-2, None)), shading="nearest")
         fig.colorbar(im, ax=ax, label="log10 Δχ²")
-        if d.shape[0] > 1 and d.shape[1] > 1:
+        q = res.get("quadratic")
+        if key == "local" and q is not None and len(q["names"]) == 2:
+            _ellipses(ax, q)
+        elif d.shape[0] > 1 and d.shape[1] > 1:
             cs = ax.contour(x, y, d, levels=[LEVELS_2D["68"], LEVELS_2D["95"]],
                             colors=["w", "0.8"])  # fmt: skip
             ax.clabel(cs, fmt={LEVELS_2D["68"]: "68%", LEVELS_2D["95"]: "95%"}, fontsize=7)
@@ -159,3 +166,15 @@ def _map(plt: Any, res: dict[str, Any], truth: dict[str, float]) -> Any:
         ax.set(xlabel="inclination θo [deg]", ylabel="spin a",
                title="coarse grid" if key == "grid" else "local profile grid")  # fmt: skip
     return fig
+
+
+def _ellipses(ax: Any, q: dict[str, Any]) -> None:
+    """Joint 68 % / 95 % regions Δχ² = 2.30 / 6.18 of the quadratic profile (spin, incl.)."""
+    cov = np.asarray(q["cov1"])
+    vals, vecs = np.linalg.eigh(cov)
+    t = np.linspace(0, 2 * np.pi, 200)
+    for cov_name, col in (("68", "w"), ("95", "0.8")):
+        r = np.sqrt(LEVELS_2D[cov_name] * vals)
+        pts = vecs @ np.stack([r[0] * np.cos(t), r[1] * np.sin(t)])
+        ax.plot(q["vertex"][1] + pts[1], q["vertex"][0] + pts[0], color=col, lw=1.2,
+                label=f"{cov_name} % joint")  # fmt: skip
