@@ -60,7 +60,7 @@ def run_row(label: str, target: dict, field: dict, workdir: Path) -> dict:
         "fit": {"steps": 300},
         "mode": {"kind": "search", "spin": {"start": -0.9, "stop": 0.95, "num": 4},
                  "inclination": {"start": 10.0, "stop": 80.0, "num": 5}},
-        "search": {"field_seeds": 1, "refine": 1, "profile_points": 5},
+        "search": {"field_seeds": 1, "refine": 2, "profile_points": 5},
         "output": {"directory": str(workdir / label.replace(" ", "_")), "progress": False,
                    "plots": False},
     }  # fmt: skip

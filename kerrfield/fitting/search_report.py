@@ -17,15 +17,45 @@ __all__ = ["search_summary", "search_results", "search_plots", "format_estimate"
 
 
 def _unconstrained(res: dict[str, Any], name: str, k: int) -> bool:
-    """The coarse-grid profile allows a grid edge at 95 %: the data do not bound the axis
-    within the searched range (the interval then reaches the grid edge)."""
+    """The coarse grid does not single out one region along this axis.
+
+    True when the coarse profile (χ² relative to the coarse grid's own minimum: its fits
+    are cold-started, so comparing them with the warm-started local fits would hide
+    competitors) allows an edge of the searched range at 95 %, or when a second, separate
+    coarse region is within Δχ² = 3.84 of the best one (several basins: the data do not
+    determine the parameter, or the grid is too coarse to tell which basin is right).
+    """
     axes, chi2 = chi2_grid(res["grid"], res["run"].done)
     x = axes[name]
     if x.size < 2:
         return False
-    prof = np.nanmin(chi2 - res["chi2_min"], axis=1 - k)
+    prof = np.nanmin(chi2, axis=1 - k)
+    prof = prof - np.nanmin(prof)
     iv = interval(x, prof, LEVELS_1D["95"])
-    return bool(iv["open_lo"] or iv["open_hi"])
+    if iv["open_lo"] or iv["open_hi"]:
+        return True
+    inside = prof <= LEVELS_1D["95"]
+    runs = np.flatnonzero(np.diff(np.concatenate([[0], inside.astype(int), [0]])) == 1)
+    return bool(len(runs) > 1)
+
+
+def _multimodal(res: dict[str, Any]) -> bool:
+    """Two joint refinements ended apart (outside each other's 95 % interval) with
+    χ² within 6.18 of each other: more than one basin fits the data."""
+    done, ivs = res["run"].done, res["intervals"]
+    fits = sorted((unit_chi2(done[u.name]), done[u.name].attrs) for u in res["refine"]
+                  if u.name in done)  # fmt: skip
+    if len(fits) < 2:
+        return False
+    (c0, a0), rest = fits[0], fits[1:]
+    for c1, a1 in rest:
+        if c1 - c0 > LEVELS_2D["95"]:
+            continue
+        for name in ("spin", "inclination"):
+            iv = ivs.get(name, {}).get("95")
+            if iv and abs(float(a1[name]) - float(a0[name])) > (iv["hi"] - iv["lo"]):
+                return True
+    return False
 
 
 def _extrapolated(res: dict[str, Any], name: str) -> bool:
@@ -52,9 +82,10 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
     for name in ("spin", "inclination"):  # the profile's vertex is the point estimate
         if "estimate" in res["intervals"].get(name, {}):
             out["estimate"][name] = float(res["intervals"][name]["estimate"])
+    out["multimodal"] = _multimodal(res)
     for k, name in enumerate(("spin", "inclination")):
         if name in res["intervals"]:
-            out["unconstrained"][name] = _unconstrained(res, name, k)
+            out["unconstrained"][name] = _unconstrained(res, name, k) or out["multimodal"]
             out.setdefault("extrapolated", {})[name] = _extrapolated(res, name)
             if name in truth:
                 iv = res["intervals"][name]
