@@ -277,3 +277,32 @@ def test_example_smoke(example, tmp_path):
     assert s["complete"]
     if s["mode"] == "search":
         assert s["search"]["intervals"] and s["truth"]
+
+
+def test_hidden_truth_protocol_subset(tmp_path):
+    """A small fast subset of benchmarks/coverage.py: hidden truths, default strategy, table."""
+    import argparse
+    import importlib.util
+
+    path = Path(__file__).parents[2] / "benchmarks" / "coverage.py"
+    spec = importlib.util.spec_from_file_location("kf_coverage", path)
+    cov = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cov)
+    targets = cov.draw_targets(2, seed=424242, npix=10, noise=0.02)
+    assert all(-0.9 <= t["spin"] <= 0.95 for t in targets)
+    assert all(15 <= t["inclination"] <= 75 or 105 <= t["inclination"] <= 165 for t in targets)
+    args = argparse.Namespace(width=4, steps=10, n_spin=2, n_inc=2)
+    real_config = cov.config
+
+    def tiny(spec_, outdir, a):
+        cfg = real_config(spec_, outdir, a)
+        cfg["search"].update(profile_points=3, profile_rounds=1, refine=1, refine_steps=3,
+                             profile_steps=5)  # fmt: skip
+        return cfg
+
+    cov.config = tiny
+    rows = [cov.run_one(t, tmp_path, args, i) for i, t in enumerate(targets)]
+    table = cov.table(rows)
+    assert table["n"] == 2
+    for name in ("spin", "inclination"):
+        assert 0.0 <= table[name]["coverage68"] <= table[name]["coverage95"] <= 1.0
