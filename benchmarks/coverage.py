@@ -43,7 +43,8 @@ def draw_targets(n: int, seed: int, npix: int, noise: float) -> list[dict]:
         family = FAMILIES[i % len(FAMILIES)]
         params = {
             "ring": {"radius": float(rng.uniform(4.5, 7.0)), "width": float(rng.uniform(1.0, 2.0))},
-            "disk": {"R": float(rng.uniform(4.0, 6.0)), "p1": 3.0, "p2": float(rng.uniform(2.0, 4.0))},
+            "disk": {"R": float(rng.uniform(4.0, 6.0)), "p1": 3.0,
+                     "p2": float(rng.uniform(2.0, 4.0))},
             "hotspot": {"radius": float(rng.uniform(5.0, 7.0)),
                         "phase": float(rng.uniform(0, 360)), "sigma": 2.0},
             "mlp": {},
@@ -85,6 +86,8 @@ def run_one(spec: dict, workdir: Path, args: argparse.Namespace, i: int) -> dict
         row[f"{name}_in68"] = bool(iv["truth_inside"]["68"])
         row[f"{name}_in95"] = bool(iv["truth_inside"]["95"])
         row[f"{name}_unconstrained"] = bool(se["unconstrained"][name])
+        row[f"{name}_extrapolated"] = bool(se.get("extrapolated", {}).get(name))
+    row["multimodal"] = bool(se.get("multimodal"))
     return row
 
 
@@ -123,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
             r = rows[-1]
             print(f"[{i + 1}/{len(specs)}] {r['family']:8s} truth ({r['truth_spin']:+.3f}, "
                   f"{r['truth_inclination']:6.2f}) est ({r['spin_estimate']:+.3f}, "
-                  f"{r['inclination_estimate']:6.2f}) in68 {r['spin_in68']:d}{r['inclination_in68']:d}"
+                  f"{r['inclination_estimate']:6.2f}) in68 "
+                  f"{r['spin_in68']:d}{r['inclination_in68']:d}"
                   f" in95 {r['spin_in95']:d}{r['inclination_in95']:d} flags "
                   f"{r['spin_unconstrained']:d}{r['inclination_unconstrained']:d} "
                   f"{r['seconds']:.0f}s", flush=True)

@@ -85,8 +85,10 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
     out["multimodal"] = _multimodal(res)
     for k, name in enumerate(("spin", "inclination")):
         if name in res["intervals"]:
-            out["unconstrained"][name] = _unconstrained(res, name, k) or out["multimodal"]
+            # the local grid could not close the 95 % interval either: not determined
             out.setdefault("extrapolated", {})[name] = _extrapolated(res, name)
+            out["unconstrained"][name] = (_unconstrained(res, name, k) or out["multimodal"]
+                                          or out["extrapolated"][name])  # fmt: skip
             if name in truth:
                 iv = res["intervals"][name]
                 out["intervals"][name]["truth_inside"] = {
@@ -134,10 +136,8 @@ def format_estimate(search: dict[str, Any], truth: dict[str, float]) -> list[str
         if iv is None:
             lines.append(f"  {name}: {est[name]:.4g}{unit} (held fixed){t}")
             continue
-        flag = "  UNCONSTRAINED (the searched grid's edge is inside the 95 % region)" \
+        flag = "  UNCONSTRAINED (a grid edge or a second basin is inside the 95 % region)" \
             if search["unconstrained"].get(name) else ""  # fmt: skip
-        if search.get("extrapolated", {}).get(name):
-            flag += "  (95 % interval extrapolated beyond the local grid)"
         lines.append(f"  {name}: {est[name]:.4g}{unit}  68% [{iv['68']['lo']:.4g}, "
                      f"{iv['68']['hi']:.4g}]  95% [{iv['95']['lo']:.4g}, {iv['95']['hi']:.4g}]"
                      f"{flag}{t}")  # fmt: skip

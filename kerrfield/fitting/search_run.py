@@ -136,6 +136,18 @@ def _vertex_centre(best: Unit, q: dict | None, axes: dict, spans: dict[str, floa
     return dataclasses.replace(best, spin=spin, inclination=inc)
 
 
+def _trustworthy(q: dict | None, axes: dict, observed: float) -> bool:
+    """A quadratic profile whose vertex lies on the local grid and whose minimum is not far
+    below every fitted point (else it extrapolates: use the grid itself)."""
+    if q is None:
+        return False
+    for i, name in enumerate(q["names"]):
+        x = np.asarray(axes[name], dtype=float)
+        if not x.min() <= q["vertex"][i] <= x.max():
+            return False
+    return bool(q["chi2_min"] >= observed - max(5.0, 5.0 * q["scatter"]))
+
+
 def run_search(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, executor: Any,
                max_units: int | None = None, show: bool = False) -> dict[str, Any]:  # fmt: skip
     """Run (or resume) every stage of a search; returns units, results and the analysis."""
@@ -166,6 +178,7 @@ def run_search(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, executo
         centre = _vertex_centre(best, q, axes, spans, int(cfg.search["profile_points"]))
         spans = nxt
     observed = min(unit_chi2(run.done[n]) for n in run.done)
+    q = q if _trustworthy(q, axes, observed) else None
     chi2_min = min(observed, q["chi2_min"]) if q is not None else observed
     intervals = profile_intervals(axes, chi2, chi2_min)
     npix = int(target["image"].size)
