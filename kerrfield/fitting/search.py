@@ -190,9 +190,11 @@ def plan_profile(cfg: InferenceConfig, round_: int, centre: Unit, spans: dict[st
     """
     n = int(cfg.search["profile_points"])
     axes = {}
-    for name, lo, hi in (("spin", -0.998, 0.998), ("inclination", 0.2, 179.8)):
+    for name in ("spin", "inclination"):
         c = float(getattr(centre, name))
-        if isinstance(getattr(cfg, name), list):
+        grid = getattr(cfg, name)
+        if isinstance(grid, list):  # local grids stay inside the searched range
+            lo, hi = min(grid), max(grid)
             vals = np.clip(c + spans[name] * np.linspace(-1.0, 1.0, n), lo, hi)
             axes[name] = [float(v) for v in np.unique(np.round(vals, 12))]
         else:

@@ -78,6 +78,7 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
         "intervals": res["intervals"], "unconstrained": {},
         "statistical": a["loss_name"] == "chi2",
         "birge_factor": float((res.get("quadratic") or {}).get("birge", 1.0)),
+        "resolved": bool(res.get("resolved", False)),
     }  # fmt: skip
     for name in ("spin", "inclination"):  # the profile's vertex is the point estimate
         if "estimate" in res["intervals"].get(name, {}):
@@ -88,7 +89,8 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
             # the local grid could not close the 95 % interval either: not determined
             out.setdefault("extrapolated", {})[name] = _extrapolated(res, name)
             out["unconstrained"][name] = (_unconstrained(res, name, k) or out["multimodal"]
-                                          or out["extrapolated"][name])  # fmt: skip
+                                          or out["extrapolated"][name]
+                                          or not res.get("resolved", True))  # fmt: skip
             if name in truth:
                 iv = res["intervals"][name]
                 out["intervals"][name]["truth_inside"] = {

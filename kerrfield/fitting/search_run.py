@@ -145,7 +145,9 @@ def _trustworthy(q: dict | None, axes: dict, observed: float) -> bool:
         x = np.asarray(axes[name], dtype=float)
         if not x.min() <= q["vertex"][i] <= x.max():
             return False
-    return bool(q["chi2_min"] >= observed - max(5.0, 5.0 * q["scatter"]))
+    if q["scatter"] > 5.0 + 0.01 * abs(observed):  # not a quadratic bowl at this scale
+        return False
+    return bool(q["chi2_min"] >= observed - max(5.0, 3.0 * q["scatter"]))
 
 
 def run_search(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, executor: Any,
@@ -191,5 +193,6 @@ def run_search(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, executo
             intervals[name] = {**intervals[name], **entry, "grid_intervals": {
                 c: intervals[name][c] for c in ("68", "95")}}
     out.update(complete=True, grid=grid, refine=refine, local=local, rounds=rounds,
-               axes=axes, chi2=chi2, chi2_min=chi2_min, quadratic=q, intervals=intervals)
+               axes=axes, chi2=chi2, chi2_min=chi2_min, quadratic=q, intervals=intervals,
+               resolved=q is not None)
     return out
