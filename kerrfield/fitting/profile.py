@@ -67,6 +67,8 @@ def interval(x: np.ndarray, dchi2: np.ndarray, level: float) -> dict[str, Any]:
     r, rl = np.sqrt(d), np.sqrt(level)
     i = int(np.argmin(d))
     lo = hi = float(x[i])
+    if r[i] > rl:  # no grid point inside: the minimum lies elsewhere, nothing resolved here
+        return {"lo": lo, "hi": hi, "open_lo": True, "open_hi": True}
     open_lo = open_hi = False
     j = i
     while j > 0 and r[j - 1] <= rl:

@@ -306,3 +306,9 @@ def test_hidden_truth_protocol_subset(tmp_path):
     assert table["n"] == 2
     for name in ("spin", "inclination"):
         assert 0.0 <= table[name]["coverage68"] <= table[name]["coverage95"] <= 1.0
+
+
+def test_interval_when_no_grid_point_is_inside():
+    x = np.linspace(0, 1, 5)
+    iv = interval(x, np.full(5, 10.0) + x, 1.0)
+    assert iv["lo"] <= iv["hi"] and iv["open_lo"] and iv["open_hi"]
