@@ -32,7 +32,12 @@ def _unconstrained(res: dict[str, Any], name: str, k: int) -> bool:
     prof = np.nanmin(chi2, axis=1 - k)
     prof = prof - np.nanmin(prof)
     iv = interval(x, prof, LEVELS_1D["95"])
-    if iv["open_lo"] or iv["open_hi"]:
+    # an edge inside the 95 % region counts unless the local profile resolved the minimum
+    # within one coarse step of that edge (then the edge point is the same basin)
+    est = res["intervals"].get(name, {}).get("estimate", np.nan)
+    step = float(np.min(np.diff(x)))
+    if (iv["open_lo"] and not abs(est - x[0]) <= step) or \
+            (iv["open_hi"] and not abs(est - x[-1]) <= step):  # fmt: skip
         return True
     inside = prof <= LEVELS_1D["95"]
     runs = np.flatnonzero(np.diff(np.concatenate([[0], inside.astype(int), [0]])) == 1)
