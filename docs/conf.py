@@ -124,6 +124,9 @@ API_SECTIONS: dict[str, str] = {
     "vlbi.ring": "Ring features",
     "vlbi.ehtim_io": "ehtim interoperability",
     "fitting.observation": "Fitting interferometric data",
+    "models.forward": "The forward model: beam and recorded physics",
+    "fitting.convergence": "Fitting to convergence",
+    "fitting.profile": "Profile likelihoods and intervals",
 }
 
 

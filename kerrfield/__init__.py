@@ -96,6 +96,11 @@ _LAZY: dict[str, str] = {
     "read_fits_image": "io.skyfits",
     "write_fits_image": "io.skyfits",
     "fit_observation": "fitting.observation",
+    # trustworthy inference: the forward model's beam, convergence, profile intervals
+    "gaussian_beam": "models.forward",
+    "target_physics": "models.forward",
+    "fit_to_convergence": "fitting.convergence",
+    "profile_intervals": "fitting.profile",
     "SkyModel": "fitting.observation",
 }
 

@@ -48,8 +48,27 @@ def add_geometry_args(p: argparse.ArgumentParser | argparse._ArgumentGroup,
     p.add_argument("--inclination", type=float, default=inc, help="observer inclination, deg")
     p.add_argument("--fov", type=float, default=10.0, help="screen half-width in M")
     p.add_argument("--npix", type=int, default=30, help="pixels per side")
-    p.add_argument("--orders", type=int, nargs="+", default=[0, 1], help="image orders n")
-    p.add_argument("--k", type=float, default=1.0, help="redshift power: I = sum g^k f")
+    p.add_argument("--orders", type=int, nargs="+", default=None,
+                   help="image orders n (synth: default 0 1; fit: the target's)")
+    p.add_argument("--k", type=float, default=None,
+                   help="redshift power: I = sum g^k f (synth: default 1; fit: the target's)")
+    p.add_argument("--surface", type=parse_surface, default=None,
+                   help="'equatorial' or 'cone:DEG' (synth: default equatorial; fit: the target's)")
+    p.add_argument("--velocity", type=parse_velocity, default=None,
+                   help="zamo | keplerian | general:XI,BETA_R,BETA_PHI (synth: default zamo; "
+                   "fit: the target's)")
+
+
+def physics_args(args: argparse.Namespace) -> dict:
+    """The forward-model options given on the command line (None = not given)."""
+    out = {k: getattr(args, k) for k in ("orders", "k", "surface", "velocity")}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def synth_physics(args: argparse.Namespace) -> dict:
+    """Forward-model options for synthesising a target: given ones over the defaults."""
+    return {"orders": [0, 1], "k": 1.0, "surface": "equatorial", "velocity": "zamo",
+            **physics_args(args)}
 
 
 def add_field_args(p: argparse.ArgumentParser) -> None:

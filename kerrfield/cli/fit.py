@@ -10,13 +10,21 @@ from typing import Any
 import torch
 
 from ..fields.emission import EmissionField
+from ..fitting.convergence import check_inference_inputs, resolve_physics
 from ..fitting.loop import resolve_device
 from ..fitting.workflow import claim_output, run_fit_workflow
 from ..io.atomic import write_netcdf
 from ..io.readers import load_netcdf
 from ..models.builders import fixed_image_model, kerr_image_model
 from ..models.synthetic import FAMILIES, synthesize
-from ._common import UNITS, add_field_args, add_fit_args, add_geometry_args
+from ._common import (
+    UNITS,
+    add_field_args,
+    add_fit_args,
+    add_geometry_args,
+    physics_args,
+    synth_physics,
+)
 
 
 def add_cli(subparsers: Any) -> None:
@@ -93,20 +101,28 @@ def _cli_fit(args: argparse.Namespace) -> int:
     else:
         target = synthesize(
             args.emission, args.spin, args.inclination, fov=args.fov, npix=args.npix,
-            orders=args.orders, k=args.k, noise=args.noise, blur_fwhm=args.blur_fwhm,
-            seed=args.target_seed,
+            noise=args.noise, blur_fwhm=args.blur_fwhm, seed=args.target_seed,
+            **synth_physics(args),
         )  # fmt: skip
         write_netcdf(target, out / "target.nc")
+    # the physics that made the target unless asked otherwise (mismatches are printed)
+    phys = resolve_physics(target, physics_args(args) if args.target else {})
+    check_inference_inputs(target, loss=args.loss, spins=[args.spin0],
+                           inclinations=[args.inclination0], beam_fwhm=phys["beam_fwhm"])
     field = _field_from_args(args)
     if args.geometry:
-        model = fixed_image_model(field, load_netcdf(args.geometry, "--geometry"), k=args.k,
-                                  orders=args.orders)  # fmt: skip
+        geometry = load_netcdf(args.geometry, "--geometry")
+        check_inference_inputs(target, screen=(geometry["alpha"].values,
+                                               geometry["beta"].values))  # fmt: skip
+        model = fixed_image_model(field, geometry, k=phys["k"], orders=phys["orders"],
+                                  beam_fwhm=phys["beam_fwhm"])  # fmt: skip
     else:
         model = kerr_image_model(
             field, args.spin0, args.inclination0,
             alpha=torch.tensor(target["alpha"].values), beta=torch.tensor(target["beta"].values),
-            k=args.k, orders=args.orders, learn_geometry=not args.fix_geometry,
-            relinearize_every=args.relinearize_every,
+            k=phys["k"], orders=phys["orders"], surface=phys["surface"],
+            velocity=phys["velocity"], beam_fwhm=phys["beam_fwhm"],
+            learn_geometry=not args.fix_geometry, relinearize_every=args.relinearize_every,
             relinearize_tol=tuple(args.relinearize_tol),
         )  # fmt: skip
     kw = _fit_kwargs(args)

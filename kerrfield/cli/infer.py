@@ -26,6 +26,12 @@ def add_cli(subparsers: Any) -> None:
     p.add_argument("--check", action="store_true",
                    help="validate the configuration, list the fits and exit")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    p.add_argument("--dask", action="store_true",
+                   help="run the fits on a dask LocalCluster (one worker per core, or --workers)")
+    p.add_argument("--workers", type=int, default=None, help="workers of the local cluster")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the fits on a running dask scheduler (e.g. tcp://host:8786, "
+                   "or one started by dask-jobqueue on SLURM)")
     p.set_defaults(func=_cli_infer, interrupt_hint=_interrupt_hint)
 
 
@@ -48,7 +54,9 @@ def _cli_infer(args: argparse.Namespace) -> int:
                   f"inclination {u.inclination:.4g} ({'free' if u.fit_inclination else 'fixed'})"
                   f", seed {u.seed}")  # fmt: skip
         return 0
-    summary = run_inference(cfg, overwrite=args.overwrite, progress=not args.quiet)
+    scheduler = args.scheduler or ("local" if args.dask or args.workers else None)
+    summary = run_inference(cfg, overwrite=args.overwrite, progress=not args.quiet,
+                            scheduler=scheduler, workers=args.workers)  # fmt: skip
     best = summary.get("best", {})
     print(f"kerrfield infer: {summary['n_done']}/{summary['n_units']} fits; best spin "
           f"{best.get('spin', float('nan')):.4f}, inclination "
@@ -58,8 +66,19 @@ def _cli_infer(args: argparse.Namespace) -> int:
         if f"profile_{name}" in summary:
             rec = summary[f"profile_{name}"]["recovered"]
             print(f"  profile over {name}: minimum at {rec:.4g}")
+    if "search" in summary:
+        from ..fitting.search_report import format_estimate
+
+        print("  search (profile likelihood, noise-aware chi2):")
+        for line in format_estimate(summary["search"], summary.get("truth", {})):
+            print(line)
+    elif summary.get("truth"):
+        t = summary["truth"]
+        print(f"  truth: spin {t.get('spin', float('nan')):.4f}, inclination "
+              f"{t.get('inclination', float('nan')):.3f} deg")
     if "ensemble" in summary:
         e = summary["ensemble"]
         print(f"  ensemble of {e['n']}: spin {e['spin_mean']:.4f} ± {e['spin_std']:.4f}, "
-              f"inclination {e['inclination_mean']:.3f} ± {e['inclination_std']:.3f} deg")
+              f"inclination {e['inclination_mean']:.3f} ± {e['inclination_std']:.3f} deg "
+              "(optimiser spread, not a statistical interval)")
     return 0

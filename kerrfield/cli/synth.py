@@ -7,7 +7,7 @@ from typing import Any
 
 from ..io.atomic import write_netcdf
 from ..models.synthetic import FAMILIES, synthesize
-from ._common import add_geometry_args, parse_params
+from ._common import add_geometry_args, parse_params, synth_physics
 
 
 def add_cli(subparsers: Any) -> None:
@@ -34,8 +34,8 @@ def add_cli(subparsers: Any) -> None:
 def _cli_synth(args: argparse.Namespace) -> int:
     ds = synthesize(
         args.emission, args.spin, args.inclination, fov=args.fov, npix=args.npix,
-        orders=args.orders, k=args.k, noise=args.noise, blur_fwhm=args.blur_fwhm,
-        seed=args.seed, emission_params=parse_params(args.param),
+        noise=args.noise, blur_fwhm=args.blur_fwhm, seed=args.seed,
+        emission_params=parse_params(args.param), **synth_physics(args),
     )  # fmt: skip
     write_netcdf(ds, args.output)
     print(f"wrote {args.output}")

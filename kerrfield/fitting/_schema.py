@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 #: Inference modes accepted by ``[mode] kind``.
-MODES = ("joint", "scan", "ensemble")
+MODES = ("search", "joint", "scan", "ensemble")
 
 
 _SPIN_RANGE = (-0.999, 0.999)

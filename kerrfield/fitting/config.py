@@ -1,8 +1,14 @@
 """Scripted, resumable inference of spin and inclination from a TOML configuration.
 
-``kerrfield infer CONFIG.toml`` (or :func:`run_inference`) runs one of three modes on a
+``kerrfield infer CONFIG.toml`` (or :func:`run_inference`) runs one of four modes on a
 target image:
 
+``search`` (default)
+    Global search, then profile likelihood: a coarse spin x inclination grid with the field
+    fitted to convergence on fixed geometry at every point (several field seeds, best
+    kept), joint refinement of the best few points, then a local grid around the refined
+    minimum whose noise-aware chi^2 profile gives confidence intervals (``[search]``
+    options; see :mod:`kerrfield.fitting.search`).
 ``joint``
     One fit of the emission field together with spin and/or inclination.
 ``scan``
@@ -72,6 +78,7 @@ from .config_sections import (
     mode_section,
     model_section,
     output_section,
+    search_section,
     target_section,
 )
 
@@ -106,6 +113,10 @@ class InferenceConfig:
     init_jitter : dict
         Per-member uniform jitter of the starting ``spin`` and ``inclination``
         (``ensemble``).
+    warm_start : bool
+        ``joint``/``ensemble``: fit the field (L-BFGS) on the starting geometry first.
+    search : dict
+        ``[search]`` options of the ``search`` strategy.
     output : pathlib.Path
         Output directory.
     save_models, plots, progress : bool
@@ -128,6 +139,8 @@ class InferenceConfig:
     seeds: list[int]
     init_jitter: dict[str, float]
     output: Path
+    search: dict[str, Any] = dataclasses.field(default_factory=dict)
+    warm_start: bool = False
     save_models: bool = False
     plots: bool = True
     progress: bool = True
@@ -142,7 +155,7 @@ class InferenceConfig:
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
-_TOP = ("seed", "target", "model", "field", "fit", "mode", "output")
+_TOP = ("seed", "target", "model", "field", "fit", "mode", "search", "output")
 
 
 
@@ -155,7 +168,7 @@ def _validate(raw: Mapping[str, Any], source: Path | None) -> InferenceConfig:
     return InferenceConfig(
         target=target_section(raw, source), model=model_section(raw),
         field=field_section(raw), fit=fit_section(raw), **mode_section(raw, seed),
-        **output_section(raw), source=source, raw=raw,
+        search=search_section(raw), **output_section(raw), source=source, raw=raw,
     )  # fmt: skip
 
 

@@ -27,7 +27,8 @@ from ._schema import (
 _FIT_RESERVED = ("model", "target", "sigma", "seed", "progress", "checkpoint", "resume",
                  "callback")  # fmt: skip
 
-_MODEL_KEYS = ("orders", "k", "surface", "velocity", "spin_bound")
+_MODEL_KEYS = ("orders", "k", "surface", "velocity", "spin_bound", "beam_fwhm",
+               "relinearize_every")
 
 
 def target_section(raw: dict[str, Any], source: Path | None) -> dict[str, Any]:
@@ -78,6 +79,10 @@ def model_section(raw: dict[str, Any]) -> dict[str, Any]:
     _unknown("model", model, _MODEL_KEYS)
     if "k" in model:
         _number("model.k", model["k"])
+    if "relinearize_every" in model:
+        _number("model.relinearize_every", model["relinearize_every"], lo=1, integer=True)
+    if "beam_fwhm" in model:
+        _number("model.beam_fwhm", model["beam_fwhm"], lo=0)
     if "spin_bound" in model:
         _number("model.spin_bound", model["spin_bound"], lo=0, hi=1, lo_open=True, hi_open=True)
     return _lensing_spec("model", model)
@@ -166,15 +171,27 @@ def mode_section(raw: dict[str, Any], seed: int) -> dict[str, Any]:
     """``[mode]``: the kind of run, its grid or starting values, free parameters and seeds."""
     mode = _table("mode", raw.get("mode", {}))
     _unknown("mode", mode, ("kind", "spin", "inclination", "fit_spin", "fit_inclination",
-                            "seeds", "init_jitter"))  # fmt: skip
-    kind = _str("mode.kind", mode.get("kind", "joint"), MODES)
-    spin = _axis("mode.spin", mode.get("spin", 0.5), *_SPIN_RANGE)
-    inc = _axis("mode.inclination", mode.get("inclination", 45.0), *_INC_RANGE)
+                            "seeds", "init_jitter", "warm_start"))  # fmt: skip
+    kind = _str("mode.kind", mode.get("kind", "search"), MODES)
+    search = kind == "search"
+    spin = _axis("mode.spin", mode.get("spin", _SEARCH_SPIN if search else 0.5), *_SPIN_RANGE)
+    inc = _axis("mode.inclination", mode.get("inclination", _SEARCH_INC if search else 45.0),
+                *_INC_RANGE)  # fmt: skip
     grid = {"spin": isinstance(spin, list), "inclination": isinstance(inc, list)}
-    if kind != "scan" and any(grid.values()):
+    if search:
+        if "fit_spin" in mode or "fit_inclination" in mode:
+            raise ConfigError("mode.kind = 'search' fits neither axis directly: give "
+                              "'mode.spin' / 'mode.inclination' as grids (searched) or "
+                              "numbers (held fixed) instead of fit_spin/fit_inclination")
+        if not any(grid.values()):
+            raise ConfigError("mode.kind = 'search' needs a grid in 'mode.spin' and/or "
+                              "'mode.inclination'")  # fmt: skip
+        mode.setdefault("fit_spin", False)
+        mode.setdefault("fit_inclination", False)
+    if kind not in ("scan", "search") and any(grid.values()):
         which = [k for k, v in grid.items() if v][0]
         raise ConfigError(f"config key 'mode.{which}' is a grid, which only mode.kind = "
-                          f"'scan' accepts (got kind = {kind!r})")  # fmt: skip
+                          f"'scan' or 'search' accepts (got kind = {kind!r})")  # fmt: skip
     if kind == "scan" and not any(grid.values()):
         raise ConfigError("mode.kind = 'scan' needs a grid: give 'mode.inclination' and/or "
                           "'mode.spin' as a list or a {start, stop, num} range")  # fmt: skip
@@ -204,8 +221,44 @@ def mode_section(raw: dict[str, Any], seed: int) -> dict[str, Any]:
         "inclination": _number("mode.init_jitter.inclination", jitter.get("inclination", 0.0),
                                lo=0, hi=90),  # fmt: skip
     }
+    warm = _bool("mode.warm_start", mode.get("warm_start", False))
     return dict(mode=kind, spin=spin, inclination=inc, fit_spin=fit_spin, fit_inclination=fit_inc,
-                seeds=seeds, init_jitter=jitter)
+                seeds=seeds, init_jitter=jitter, warm_start=warm)
+
+
+_SEARCH_SPIN = {"start": -0.9, "stop": 0.9, "num": 7}
+_SEARCH_INC = {"start": 10.0, "stop": 80.0, "num": 8}
+#: [search] keys: (default, lower bound, upper bound, integer)
+_SEARCH_KEYS: dict[str, tuple[float, float, float | None, bool]] = {
+    "field_seeds": (2, 1, 64, True),          # field seeds per grid point (best kept)
+    "refine": (2, 0, 64, True),               # best grid points refined jointly
+    "refine_steps": (400, 1, None, True),     # max steps of a joint refinement
+    "refine_geometry_lr": (0.01, 0, None, False),
+    "relinearize_every": (20, 1, None, True),  # exact re-trace every K refinement steps
+    "profile_points": (7, 3, 101, True),      # local grid points per free axis
+    "profile_rounds": (4, 1, 10, True),       # local grids re-centred / re-scaled at most
+    "window": (50, 1, None, True),            # refinement (Adam) converged: relative loss
+    "rtol": (1e-4, 0, None, False),           #   change over `window` steps below `rtol`
+    "min_steps": (100, 0, None, True),
+    "field_window": (25, 1, None, True),      # field fits (L-BFGS) converged: relative
+    "field_rtol": (2e-4, 0, None, False),     #   change over `field_window` iterations
+    "profile_steps": (300, 1, None, True),    # max L-BFGS iterations of a profile point
+    "fit_cap": (50.0, 0, None, False),        # profile points within this Δχ² of the grid
+                                              #   minimum enter the quadratic fit
+}
+
+
+def search_section(raw: dict[str, Any]) -> dict[str, Any]:
+    """``[search]``: options of the ``search`` strategy (defaults filled in)."""
+    sec = _table("search", raw.get("search", {}))
+    _unknown("search", sec, [*_SEARCH_KEYS, "inflate"])
+    # widen intervals by sqrt(chi2_min / N) when the fit does not reach the noise floor
+    out: dict[str, Any] = {"inflate": _bool("search.inflate", sec.get("inflate", True))}
+    for key, (default, lo, hi, integer) in _SEARCH_KEYS.items():
+        value = sec.get(key, default)
+        out[key] = _number(f"search.{key}", value, lo=lo, hi=hi, integer=integer,
+                           lo_open=not integer)  # fmt: skip
+    return out
 
 
 def output_section(raw: dict[str, Any]) -> dict[str, Any]:

@@ -7,12 +7,16 @@ the summaries and ``kerrfield infer --check`` all use the same list.
 from __future__ import annotations
 
 import dataclasses
+import sys
+from pathlib import Path
 
 import numpy as np
+import xarray as xr
 
-from .config import InferenceConfig
+from ..io.readers import CorruptFileError, load_netcdf
+from .config import ConfigError, InferenceConfig
 
-__all__ = ["Unit", "plan_units"]
+__all__ = ["Unit", "plan_units", "plan_grid", "load_unit"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,10 +30,15 @@ class Unit:
     fit_spin: bool
     fit_inclination: bool
     index: dict[str, int]
+    stage: str = ""  # search strategy: "grid", "refine" or "profileN"
+    seeds: tuple[int, ...] = ()  # search: field seeds tried at this point (best kept)
+    init_from: str = ""  # search: unit whose fitted field starts this one
 
 
 def plan_units(cfg: InferenceConfig) -> list[Unit]:
     """The fits a configuration expands into, in run order."""
+    if cfg.mode == "search":
+        return plan_grid(cfg)
     if cfg.mode == "joint":
         return [Unit("joint", cfg.seeds[0], float(cfg.spin), float(cfg.inclination),  # type: ignore[arg-type]
                       cfg.fit_spin, cfg.fit_inclination, {})]  # fmt: skip
@@ -52,3 +61,41 @@ def plan_units(cfg: InferenceConfig) -> list[Unit]:
             out.append(Unit(f"spin{i:03d}_inc{j:03d}", cfg.seeds[0], float(s), float(t),
                              cfg.fit_spin, cfg.fit_inclination, {"spin": i, "inclination": j}))
     return out
+
+
+def _axis_values(value: float | list[float]) -> list[float]:
+    return [float(v) for v in value] if isinstance(value, list) else [float(value)]
+
+
+def plan_grid(cfg: InferenceConfig) -> list[Unit]:
+    """The coarse spin x inclination grid of the ``search`` strategy (its first stage).
+
+    Each point fits the field on fixed geometry from ``search.field_seeds`` seeds and keeps
+    the best; a scalar ``mode.spin`` / ``mode.inclination`` is a fixed axis.
+    """
+    n_seeds = int(cfg.search.get("field_seeds", 2))
+    seeds = tuple(cfg.seeds[0] + k for k in range(n_seeds))
+    out = []
+    for i, s in enumerate(_axis_values(cfg.spin)):
+        for j, t in enumerate(_axis_values(cfg.inclination)):
+            out.append(Unit(f"grid_s{i:03d}_i{j:03d}", seeds[0], s, t, False, False,
+                            {"spin": i, "inclination": j}, stage="grid", seeds=seeds))
+    return out
+
+
+def load_unit(path: Path, fingerprint: str) -> xr.Dataset | None:
+    """A finished unit from disk, or None if absent; error if from another config."""
+    if not path.exists():
+        return None
+    try:
+        ds = load_netcdf(path, "unit result")
+    except CorruptFileError as exc:  # e.g. truncated by a full disk: fit the unit again
+        print(f"kerrfield infer: {exc.args[0].split(';')[0]}; fitting this unit again",
+              file=sys.stderr)  # fmt: skip
+        return None
+    if ds.attrs.get("fingerprint") != fingerprint:
+        raise ConfigError(
+            f"{path} was written by a different configuration; use a new output.directory "
+            "or pass overwrite=True (--overwrite) to start again"
+        )
+    return ds

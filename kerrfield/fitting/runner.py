@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +19,10 @@ import numpy as np
 import xarray as xr
 
 from ..io.atomic import atomic_write_text, write_netcdf
-from ..io.readers import CorruptFileError, load_netcdf
+from ..io.readers import load_netcdf
 from .config import ConfigError, InferenceConfig, load_inference_config
-from .plan import Unit, plan_units
-from .steps import CheckpointError
+from .plan import Unit, load_unit, plan_units
+from .steps import CheckpointError, model_relative_residual
 from .summary import _collect, _jsonable, _plots, _summarise
 
 __all__ = ["run_inference"]
@@ -58,15 +58,22 @@ def _fit_unit(cfg: InferenceConfig, unit: Unit, target: xr.Dataset,
 
     from ..fields.emission import EmissionField
     from ..models.builders import kerr_image_model
+    from .convergence import resolve_physics
     from .loop import fit
 
     torch.manual_seed(unit.seed)
     field = EmissionField(**cfg.field, seed=unit.seed)
-    model_kw = dict(cfg.model)
-    model_kw["orders"] = tuple(model_kw.get("orders", (0, 1)))
+    # the physics the target was made with, unless the config says otherwise
+    model_kw = resolve_physics(target, {k: v for k, v in cfg.model.items() if k != "spin_bound"},
+                               quiet=True)  # fmt: skip
+    for key in ("spin_bound", "relinearize_every"):
+        if key in cfg.model:
+            model_kw[key] = int(cfg.model[key]) if key == "relinearize_every" else cfg.model[key]
     learn = unit.fit_spin or unit.fit_inclination
     alpha = np.array(target["alpha"].values, dtype=np.float64)
     beta = np.array(target["beta"].values, dtype=np.float64)
+    if learn and cfg.warm_start:
+        field = _warm_field(field, unit, target, model_kw, alpha, beta)
     if learn:
         model = kerr_image_model(
             field, unit.spin, unit.inclination, alpha=torch.tensor(alpha),
@@ -84,7 +91,8 @@ def _fit_unit(cfg: InferenceConfig, unit: Unit, target: xr.Dataset,
         trace_kw = {k: model_kw[k] for k in ("surface", "velocity") if k in model_kw}
         geometry = raytrace(unit.spin, unit.inclination, alpha=alpha, beta=beta,
                             orders=model_kw["orders"], **trace_kw)  # fmt: skip
-        model = fixed_image_model(field, geometry, k=float(model_kw.get("k", 1.0)))
+        model = fixed_image_model(field, geometry, k=float(model_kw["k"]),
+                                  beam_fwhm=model_kw["beam_fwhm"])  # fmt: skip
     fit_kw = dict(cfg.fit)
     fit_kw["steps"] = int(fit_kw["steps"])
     if "batch_size" in fit_kw:
@@ -113,25 +121,31 @@ def _fit_unit(cfg: InferenceConfig, unit: Unit, target: xr.Dataset,
             "unit": unit.name, "seed": unit.seed, "spin_init": unit.spin,
             "inclination_init": unit.inclination, "fit_spin": int(unit.fit_spin),
             "fit_inclination": int(unit.fit_inclination),
-            "spin": model.spin.item(), "inclination": model.inclination.item(),
+            "spin": float(model.spin.detach()),
+            "inclination": float(model.inclination.detach()),
             "loss": float(history["final_loss"]), "seconds": elapsed,
-            "relative_residual": _relative_residual(model, target, fit_kw.get("loss", "nmse")),
+            "relative_residual": model_relative_residual(model, target, fit_kw.get("loss", "nmse")),
             "index": json.dumps(unit.index), "fingerprint": cfg.fingerprint,
         },
     )  # fmt: skip
     return ds, model
 
 
-def _relative_residual(model: Any, target: xr.Dataset, loss: Any) -> float:
-    """Resolution-independent |I - T| / |T| of the fitted model (see fitting.steps)."""
-    import torch
+def _warm_field(field: Any, unit: Unit, target: xr.Dataset, phys: dict[str, Any],
+                alpha: np.ndarray, beta: np.ndarray) -> Any:  # fmt: skip
+    """The field fitted (L-BFGS, to convergence) on the geometry of the starting point, so
+    the joint fit starts from a field that explains the image rather than from noise."""
+    from ..models.builders import fixed_image_model
+    from ..physics.raytrace import raytrace
+    from .convergence import fit_field_lbfgs, target_sigma
 
-    from .steps import relative_residual
-
-    with torch.no_grad():
-        t = torch.as_tensor(target["image"].transpose("beta", "alpha").values).reshape(-1)
-        return relative_residual(model(), t.to(model.pix_alpha.device),
-                                 loss if isinstance(loss, str) else "custom")  # fmt: skip
+    geometry = raytrace(unit.spin, unit.inclination, alpha=alpha, beta=beta,
+                        orders=phys["orders"], surface=phys["surface"],
+                        velocity=phys["velocity"])  # fmt: skip
+    model = fixed_image_model(field, geometry, k=phys["k"], beam_fwhm=phys["beam_fwhm"])
+    fit_field_lbfgs(model, target, loss="chi2" if target_sigma(target) is not None else "nmse",
+                    max_iter=300, rtol=2e-4)  # fmt: skip
+    return model.field
 
 
 def _history(result: Any) -> dict[str, Any]:
@@ -148,32 +162,18 @@ def _history(result: Any) -> dict[str, Any]:
 
 
 # -- persistence ----------------------------------------------------------------------------
-def _load_unit(path: Path, fingerprint: str) -> xr.Dataset | None:
-    """A finished unit from disk, or None if absent; error if from another config."""
-    if not path.exists():
-        return None
-    try:
-        ds = load_netcdf(path, "unit result")
-    except CorruptFileError as exc:  # e.g. truncated by a full disk: fit the unit again
-        print(f"kerrfield infer: {exc.args[0].split(';')[0]}; fitting this unit again",
-              file=sys.stderr)  # fmt: skip
-        return None
-    if ds.attrs.get("fingerprint") != fingerprint:
-        raise ConfigError(
-            f"{path} was written by a different configuration; use a new output.directory "
-            "or pass overwrite=True (--overwrite) to start again"
-        )
-    return ds
+_load_unit = load_unit  # the name the tests and older callers use
 
 
 # -- the run --------------------------------------------------------------------------------
-def _progress(iterable: Sequence[Any], enabled: bool, desc: str) -> Iterator[Any]:
+def _progress(iterable: Any, enabled: bool, desc: str, total: int | None = None
+              ) -> Iterator[Any]:  # fmt: skip
     if not enabled:
         yield from iterable
         return
     from .._progress import progress_bar
 
-    yield from progress_bar(iterable, desc=desc, unit="fit", dynamic_ncols=True)
+    yield from progress_bar(iterable, desc=desc, unit="fit", dynamic_ncols=True, total=total)
 
 
 def run_inference(
@@ -183,6 +183,8 @@ def run_inference(
     overwrite: bool = False,
     progress: bool | None = None,
     max_units: int | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Run a configured inference, resuming any finished units already in the output.
 
@@ -199,6 +201,13 @@ def run_inference(
     max_units : int, optional
         Stop after fitting this many new units (for interrupting runs deliberately; the
         summary then reports ``"complete": false``).
+    scheduler : None, "local" or str
+        Run the units on dask.distributed: ``"local"`` starts a ``LocalCluster`` (one
+        single-threaded worker process per core, or ``workers``), any other string is the
+        address of a running scheduler. Results are bitwise identical to a serial run on
+        CPU; units finished on a worker are on disk even if the run dies.
+    workers : int, optional
+        Workers of the local cluster.
 
     Returns
     -------
@@ -223,11 +232,39 @@ def run_inference(
         raise ValueError(f"max_units must be >= 0, got {max_units}")
     out = cfg.output
     unit_dir = out / "units"
+    _prepare_output(cfg, out, unit_dir, overwrite)
+    t_start = time.perf_counter()
+    target = _load_target(cfg)
+    _check_before_fitting(cfg, target)
+    target_path = out / "target.nc"
+    if not target_path.exists() or overwrite:
+        write_netcdf(target, target_path)
+    from .executor import Executor
+
+    with Executor(scheduler, workers) as executor:
+        if cfg.mode == "search":
+            summary = _run_search_mode(cfg, target, unit_dir, executor, max_units, show)
+        else:
+            summary = _run_units_mode(cfg, target, unit_dir, executor, max_units, show)
+    summary["timing"]["seconds"] = time.perf_counter() - t_start
+    summary["timing"]["workers"] = executor_workers(scheduler, workers)
+    atomic_write_text(json.dumps(summary, indent=2, default=_jsonable), out / "summary.json")
+    return summary
+
+
+def executor_workers(scheduler: str | None, workers: int | None) -> int | str:
+    """Workers a run used, for the record (``"cluster"`` for an external scheduler)."""
+    if scheduler is None:
+        return 1
+    return int(workers or os.cpu_count() or 1) if scheduler == "local" else "cluster"
+
+
+def _prepare_output(cfg: InferenceConfig, out: Path, unit_dir: Path, overwrite: bool) -> None:
+    """Create the folders, clear them on ``overwrite``, refuse another config's results."""
     unit_dir.mkdir(parents=True, exist_ok=True)
     if overwrite:
         for f in [*unit_dir.glob("*.nc"), *unit_dir.glob("*.ckpt.pt")]:
             f.unlink()
-
     stamp = out / "config.json"
     if stamp.exists() and not overwrite:
         previous = json.loads(stamp.read_text()).get("fingerprint")
@@ -239,12 +276,43 @@ def run_inference(
     atomic_write_text(json.dumps({"fingerprint": cfg.fingerprint, "config": cfg.raw}, indent=2,
                             default=str), stamp)  # fmt: skip
 
-    t_start = time.perf_counter()
-    target = _load_target(cfg)
-    target_path = out / "target.nc"
-    if not target_path.exists() or overwrite:
-        write_netcdf(target, target_path)
 
+def _check_before_fitting(cfg: InferenceConfig, target: xr.Dataset) -> None:
+    """Clear errors (and the deliberate physics mismatches) before any unit is fitted."""
+    from .convergence import check_inference_inputs, resolve_physics, target_sigma
+
+    phys = resolve_physics(target, {k: v for k, v in cfg.model.items() if k != "spin_bound"})
+    loss = cfg.fit.get("loss", "chi2" if cfg.mode == "search" and target_sigma(target)
+                       is not None else "nmse")  # fmt: skip
+    try:
+        check_inference_inputs(target, loss=loss, spins=cfg.spin, inclinations=cfg.inclination,
+                               beam_fwhm=phys["beam_fwhm"])  # fmt: skip
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def unit_task(cfg: InferenceConfig, unit: Unit, target: xr.Dataset, unit_dir: str) -> str:
+    """Fit one joint/scan/ensemble unit and write it (and its model) atomically."""
+    unit_dir_p = Path(unit_dir)
+    ckpt = unit_dir_p / f"{unit.name}.ckpt.pt"
+    try:
+        ds, model = _fit_unit(cfg, unit, target, checkpoint=ckpt)
+    except CheckpointError as exc:  # unreadable checkpoint: this unit starts again
+        print(f"kerrfield infer: {exc.args[0].split(';')[0]}; fitting this unit again",
+              file=sys.stderr)  # fmt: skip
+        ckpt.unlink(missing_ok=True)
+        ds, model = _fit_unit(cfg, unit, target, checkpoint=ckpt)
+    write_netcdf(ds, unit_dir_p / f"{unit.name}.nc")
+    ckpt.unlink(missing_ok=True)
+    if cfg.save_models:
+        from ..models.persistence import save_model
+
+        save_model(model, cfg.output / "models" / unit.name)
+    return unit.name
+
+
+def _run_units_mode(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, executor: Any,
+                    max_units: int | None, show: bool) -> dict[str, Any]:  # fmt: skip
     units = plan_units(cfg)
     done: dict[str, xr.Dataset] = {}
     for unit in units:
@@ -256,31 +324,17 @@ def run_inference(
     if show and skipped:
         print(f"kerrfield infer: resuming, {skipped} of {len(units)} fits already done",
               file=sys.stderr)  # fmt: skip
+    if max_units is not None:
+        todo = todo[:max_units]
+    calls = [(cfg, u, target, str(unit_dir)) for u in todo]
     fitted = 0
-    for unit in _progress(todo, show, f"{cfg.mode} fits"):
-        if max_units is not None and fitted >= max_units:
-            break
-        ckpt = unit_dir / f"{unit.name}.ckpt.pt"
-        try:
-            ds, model = _fit_unit(cfg, unit, target, checkpoint=ckpt)
-        except CheckpointError as exc:  # unreadable checkpoint: this unit starts again
-            print(f"kerrfield infer: {exc.args[0].split(';')[0]}; fitting this unit again",
-                  file=sys.stderr)  # fmt: skip
-            ckpt.unlink(missing_ok=True)
-            ds, model = _fit_unit(cfg, unit, target, checkpoint=ckpt)
-        write_netcdf(ds, unit_dir / f"{unit.name}.nc")
-        ckpt.unlink(missing_ok=True)
-        if cfg.save_models:
-            from ..models.persistence import save_model
-
-            save_model(model, out / "models" / unit.name)
-        done[unit.name] = ds
+    for name in _progress(executor.map(unit_task, calls), show, f"{cfg.mode} fits", len(calls)):
+        done[name] = xr.load_dataset(unit_dir / f"{name}.nc")
         fitted += 1
-
     complete = len(done) == len(units)
     summary = _summarise(cfg, units, done, target, complete)
-    summary["timing"] = {"seconds": time.perf_counter() - t_start, "units_fitted": fitted,
-                         "units_resumed": skipped}  # fmt: skip
+    summary["timing"] = {"units_fitted": fitted, "units_resumed": skipped}
+    out = cfg.output
     files = ["target.nc", *(f"units/{u.name}.nc" for u in units if u.name in done)]
     if complete:
         results = _collect(cfg, units, done)
@@ -292,5 +346,50 @@ def run_inference(
             else:  # nothing new: the figures on disk are current
                 files += sorted(p.name for p in out.glob("*.png"))
     summary["files"] = files
-    atomic_write_text(json.dumps(summary, indent=2, default=_jsonable), out / "summary.json")
     return summary
+
+
+def _run_search_mode(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, executor: Any,
+                     max_units: int | None, show: bool) -> dict[str, Any]:  # fmt: skip
+    from .search_report import search_plots, search_results, search_rows, search_summary
+    from .search_run import run_search
+    from .summary import _plot_images, _truth
+
+    res = run_search(cfg, target, unit_dir, executor, max_units, show)
+    run = res["run"]
+    truth = _truth(target)
+    summary: dict[str, Any] = {
+        "mode": "search", "complete": res["complete"], "n_units": len(run.units),
+        "n_done": sum(u.name in run.done for u in run.units), "truth": truth,
+        "fingerprint": cfg.fingerprint, "config": cfg.raw, "units": search_rows(res),
+        "timing": {"units_fitted": run.fitted, "units_resumed": run.resumed},
+    }  # fmt: skip
+    files = ["target.nc", *(f"units/{n}.nc" for n in run.done)]
+    if res["complete"]:
+        summary["search"] = search_summary(res, truth)
+        est = summary["search"]["estimate"]
+        summary["best"] = {"unit": est["unit"], "spin": est["spin"],
+                           "inclination": est["inclination"],
+                           "loss": float(run.done[est["unit"]].attrs["loss"])}  # fmt: skip
+        write_netcdf(search_results(res), cfg.output / "results.nc")
+        files.append("results.nc")
+        if cfg.plots:
+            plt = _pyplot()
+            figs = search_plots(plt, res, truth, cfg.output)
+            figs["images.png"] = _plot_images(plt, target, run.done[est["unit"]])
+            for name, fig in figs.items():
+                fig.savefig(cfg.output / name, dpi=110)
+                plt.close(fig)
+            files += list(figs)
+    summary["files"] = files
+    return summary
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt

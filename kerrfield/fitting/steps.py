@@ -81,6 +81,14 @@ def relative_residual(pred: torch.Tensor, target: torch.Tensor, loss_name: str) 
         return float(torch.linalg.vector_norm(p - t) / torch.linalg.vector_norm(t))
 
 
+def model_relative_residual(model: LensedImage, target: xr.Dataset, loss: Any) -> float:
+    """:func:`relative_residual` of a model's full image against a target Dataset's image."""
+    with torch.no_grad():
+        t = torch.as_tensor(target["image"].transpose("beta", "alpha").values).reshape(-1)
+        return relative_residual(model(), t.to(model.pix_alpha.device),
+                                 loss if isinstance(loss, str) else "custom")  # fmt: skip
+
+
 def lr_schedule(opt: torch.optim.Optimizer, name: str | None, steps: int, lr_final: float):
     """Learning-rate decay from the peak to ``lr_final`` times it at ``steps`` (or None)."""
     if name in (None, "none", "constant"):

@@ -47,6 +47,7 @@ def fixed_image_model(
     *,
     k: float = 1.0,
     orders: Sequence[int] | None = None,
+    beam_fwhm: float | None = None,
     device: torch.device | str | None = None,
 ) -> LensedImage:
     """Lensed image model on a precomputed (fixed) geometry.
@@ -62,6 +63,8 @@ def fixed_image_model(
         Redshift power: the image is ``sum_n g_n**k * f``.
     orders : sequence of int, optional
         Image orders to sum (subset of ``geometry.n``); all by default.
+    beam_fwhm : float, optional
+        FWHM (M) of a circular Gaussian telescope beam applied to the model image.
     device : torch device, optional
         Where to put the model (the geometry is moved there once).
 
@@ -115,7 +118,7 @@ def fixed_image_model(
         field, alpha, beta, k=k, orders=orders, kind="fixed",
         spin=float(geometry.attrs.get("spin", math.nan)),
         inclination=float(geometry.attrs.get("inclination", math.nan)),
-        surface=surface, velocity=velocity, geometry=geo,
+        surface=surface, velocity=velocity, geometry=geo, beam_fwhm=beam_fwhm,
     )  # fmt: skip
     return model.to(check_device(device)) if device is not None else model
 
@@ -139,6 +142,7 @@ def kerr_image_model(
     trust_radius: float = 1.0,
     relinearize_tol: tuple[float, float] | None = None,
     sensitivity_cut: tuple[float, float] | None = None,
+    beam_fwhm: float | None = None,
     device: torch.device | str | None = None,
 ) -> LensedImage:
     """Differentiable lensed image model: spin and inclination re-ray-traced every call.
@@ -188,6 +192,9 @@ def kerr_image_model(
         ``(M per unit spin, M per degree)``: pixels whose crossing moves faster than this
         (next to the critical curve, unresolved by the screen) keep their exact values but
         get no Jacobian, i.e. do not steer spin and inclination (linearised mode only).
+    beam_fwhm : float, optional
+        FWHM (M) of a circular Gaussian telescope beam applied to the model image
+        (differentiable; see :func:`kerrfield.models.forward.gaussian_beam`).
     device : torch device, optional
 
     Returns
@@ -212,7 +219,7 @@ def kerr_image_model(
         inclination=inclination, learn_geometry=learn_geometry,
         spin_bound=spin_bound, surface=surface, velocity=velocity,
         relinearize_every=relinearize_every, trust_radius=trust_radius,
-        relinearize_tol=relinearize_tol, sensitivity_cut=sensitivity_cut,
+        relinearize_tol=relinearize_tol, sensitivity_cut=sensitivity_cut, beam_fwhm=beam_fwhm,
     )  # fmt: skip
     return model.to(check_device(device)) if device is not None else model
 
@@ -226,10 +233,11 @@ def render(
     fov: float = 10.0,
     npix: int = 128,
     k: float = 1.0,
-    orders: Sequence[int] = (0, 1),
+    orders: Sequence[int] | None = None,
     surface: str = "equatorial",
     velocity: str = "zamo",
     geometry: xr.Dataset | None = None,
+    beam_fwhm: float | None = None,
     chunk: int = 65536,
     device: torch.device | str | None = None,
 ) -> xr.DataArray:
@@ -243,10 +251,14 @@ def render(
         Geometry (inclination in degrees); ignored when ``geometry`` is given.
     fov, npix : float, int
         Screen half-width (M) and pixels per side.
-    k, orders, surface, velocity
+    k, surface, velocity
         As in :func:`kerr_image_model`.
+    orders : sequence of int, optional
+        Image orders; by default all of ``geometry``'s orders, or ``(0, 1)`` when tracing.
     geometry : xarray.Dataset, optional
         Precomputed geometry to render on instead of ray tracing.
+    beam_fwhm : float, optional
+        FWHM (M) of a Gaussian telescope beam applied to the image.
     chunk : int
         Pixels traced per call, bounding memory at large ``npix``.
     device : torch device, optional
@@ -267,22 +279,27 @@ def render(
         device = check_device(device)
         field = field.to(device)
     if geometry is not None:
-        model = fixed_image_model(field, geometry, k=k, orders=orders, device=device)
+        model = fixed_image_model(field, geometry, k=k, orders=orders, beam_fwhm=beam_fwhm,
+                                  device=device)  # fmt: skip
     else:
         model = kerr_image_model(
-            field, spin, inclination, fov=fov, npix=npix, k=k, orders=orders,
-            surface=surface, velocity=velocity, learn_geometry=False, device=device,
+            field, spin, inclination, fov=fov, npix=npix, k=k,
+            orders=(0, 1) if orders is None else orders, surface=surface, velocity=velocity,
+            learn_geometry=False, beam_fwhm=beam_fwhm, device=device,
         )  # fmt: skip
     was_training = field.training
     field.eval()
     idx = torch.arange(model.npix, device=model.pix_alpha.device)
-    flat = torch.cat([model(i) for i in torch.split(idx, chunk)])
+    if model.beam_fwhm:  # the beam couples pixels: one full image
+        flat = model()
+    else:
+        flat = torch.cat([model(i) for i in torch.split(idx, chunk)])
     field.train(was_training)
     img = flat.reshape(model.shape).cpu().numpy()
     return _image_dataarray(
         img, model.alpha.cpu().numpy(), model.beta.cpu().numpy(), "image",
         spin=model.spin.item(), inclination=model.inclination.item(), k=float(k),
-        orders=list(model.orders),
+        orders=list(model.orders), beam_fwhm=model.beam_fwhm,
     )  # fmt: skip
 
 

@@ -93,6 +93,7 @@ class LensedImage(nn.Module):
         trust_radius: float = 1.0,
         relinearize_tol: tuple[float, float] | None = None,
         sensitivity_cut: tuple[float, float] | None = None,
+        beam_fwhm: float | None = None,
     ):
         super().__init__()
         if kind not in ("kerr", "fixed"):
@@ -105,6 +106,9 @@ class LensedImage(nn.Module):
         _fit_field_scale(field, alpha, beta)
         if isinstance(k, bool) or not isinstance(k, Real) or not math.isfinite(k):
             raise TypeError(f"k must be a finite number, got {k!r}")
+        if beam_fwhm is not None and not (math.isfinite(beam_fwhm) and beam_fwhm >= 0):
+            raise ValueError(f"beam_fwhm must be >= 0 (in M), got {beam_fwhm!r}")
+        self.beam_fwhm = float(beam_fwhm or 0.0)
         self.field = field
         self.kind, self.k, self.orders = kind, float(k), check_orders(orders)
         self.surface, self.velocity = parse_surface(surface), parse_velocity(velocity)
@@ -291,7 +295,23 @@ class LensedImage(nn.Module):
 
     # -- image ---------------------------------------------------------------------------
     def forward(self, idx: torch.Tensor | None = None) -> torch.Tensor:
-        """Flattened image at pixel indices ``idx`` (all pixels if ``None``), float64."""
+        """Flattened image at pixel indices ``idx`` (all pixels if ``None``), float64.
+
+        With a telescope beam (``beam_fwhm > 0``) the full image is computed and blurred
+        (:func:`kerrfield.models.forward.gaussian_beam`) before ``idx`` is picked from it.
+        """
+        if self.beam_fwhm:
+            from .forward import gaussian_beam
+
+            img = self._sky(None).reshape(self.shape)
+            dbeta = float(self.beta[1] - self.beta[0])
+            dalpha = float(self.alpha[1] - self.alpha[0])
+            flat = gaussian_beam(img, self.beam_fwhm, dbeta, dalpha).reshape(-1)
+            return flat if idx is None else flat[idx]
+        return self._sky(idx)
+
+    def _sky(self, idx: torch.Tensor | None = None) -> torch.Tensor:
+        """The unblurred flattened image at pixels ``idx``."""
         if self.kind == "fixed" and idx is None:
             d = getattr(self.field, "in_features", 2)
             f = self._field(self.valid_pts[:, :d])
@@ -337,12 +357,13 @@ class LensedImage(nn.Module):
             "relinearize_every": self.relinearize_every, "trust_radius": self.trust_radius,
             "relinearize_tol": self.relinearize_tol, "sensitivity_cut": self.sensitivity_cut,
             "alpha": self.alpha.cpu().tolist(), "beta": self.beta.cpu().tolist(),
-            "field": getattr(self.field, "config", None),
+            "beam_fwhm": self.beam_fwhm, "field": getattr(self.field, "config", None),
         }  # fmt: skip
 
     def extra_repr(self) -> str:
         return (
             f"kind={self.kind}, screen={self.shape}, orders={self.orders}, k={self.k}, "
+            f"beam_fwhm={self.beam_fwhm:g}, "
             f"spin={self.spin.item():.4f}, inclination={self.inclination.item():.3f} deg"
         )
 

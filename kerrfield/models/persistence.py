@@ -54,7 +54,8 @@ def load_model(directory: str | os.PathLike, device=None) -> LensedImage:
     alpha = torch.tensor(cfg["alpha"], dtype=torch.float64)
     beta = torch.tensor(cfg["beta"], dtype=torch.float64)
     common = dict(k=cfg["k"], orders=cfg["orders"], surface=cfg["surface"],
-                  velocity=cfg["velocity"], spin_bound=cfg["spin_bound"])  # fmt: skip
+                  velocity=cfg["velocity"], spin_bound=cfg["spin_bound"],
+                  beam_fwhm=cfg.get("beam_fwhm"))  # fmt: skip
     if cfg["kind"] == "fixed":
         n_ord, n_pix = state["geo_gk"].shape
         geo = {

@@ -30,6 +30,7 @@ from .._validate import check_nonnegative
 from ..fields import EmissionField, emission_map, field_from_config
 from ..physics._spec import parse_surface, parse_velocity, surface_text, velocity_text
 from .builders import render
+from .forward import gaussian_beam
 
 __all__ = ["AnalyticEmission", "make_emission", "synthesize", "truth_emission", "FAMILIES"]
 
@@ -165,8 +166,10 @@ def synthesize(
     xarray.Dataset
         ``image`` (the target) and ``clean`` (noise- and blur-free) on ``(beta, alpha)``,
         ``sigma`` (per-pixel noise, for chi²) and ``emission`` (the true emission on the
-        equatorial grid ``(y, x)``); attrs record spin, inclination, k, orders, the family
-        and its parameters (JSON), noise_sigma, noise, blur_fwhm, seed.
+        equatorial grid ``(y, x)``); attrs record the forward model as plain values (spin,
+        inclination, k, orders, surface and velocity as text, fov, npix, ``beam_fwhm`` =
+        ``blur_fwhm`` in M), the family and its parameters (JSON), noise_sigma, noise and
+        seed, so :func:`kerrfield.models.forward.target_physics` can read them back.
 
     Examples
     --------
@@ -193,12 +196,9 @@ def synthesize(
     )  # fmt: skip
     alpha, beta = clean["alpha"].values, clean["beta"].values
     img = clean.values.copy()
-    if blur_fwhm:
-        from scipy.ndimage import gaussian_filter
-
-        sig_m = blur_fwhm / (2.0 * math.sqrt(2.0 * math.log(2.0)))
-        dpix = (float(np.diff(beta).mean()), float(np.diff(alpha).mean()))
-        img = gaussian_filter(img, sigma=(sig_m / dpix[0], sig_m / dpix[1]), mode="constant")
+    if blur_fwhm:  # the same differentiable beam the fitted model applies
+        img = gaussian_beam(torch.from_numpy(img), blur_fwhm, float(beta[1] - beta[0]),
+                            float(alpha[1] - alpha[0])).numpy()  # fmt: skip
     noise_sigma = float(noise) * float(np.abs(clean.values).max())
     if noise_sigma > 0:
         img = img + np.random.default_rng(seed).normal(0.0, noise_sigma, img.shape)
@@ -225,15 +225,19 @@ def synthesize(
             "inclination": float(clean.attrs["inclination"]),
             "inclination_units": "deg",
             "k": float(k),
-            "orders": list(clean.attrs["orders"]),
+            "orders": [int(n) for n in clean.attrs["orders"]],
             "surface": surface_text(surface),  # "equatorial" / "cone:DEG"
             "velocity": velocity_text(velocity),  # "zamo" / "general:XI,BETA_R,BETA_PHI"
+            "fov": float(max(np.abs(alpha).max(), np.abs(beta).max())),
+            "npix": int(len(alpha)),
             "emission_family": family,
             "emission_params": json.dumps(truth),
             "noise": float(noise),
             "noise_sigma": noise_sigma,
             "blur_fwhm": float(blur_fwhm or 0.0),
             "blur_fwhm_units": "M",
+            "beam_fwhm": float(blur_fwhm or 0.0),
+            "beam_fwhm_units": "M",
             "seed": int(seed),
         },
     )  # fmt: skip

@@ -1,0 +1,218 @@
+"""Summary and figures of a ``search`` run: estimate, Δχ² intervals, flags, per-unit convergence.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .profile import LEVELS_1D, LEVELS_2D, interval
+from .search import unit_chi2
+from .search_run import chi2_grid
+
+__all__ = ["search_summary", "search_results", "search_plots", "format_estimate"]
+
+
+def _unconstrained(res: dict[str, Any], name: str, k: int) -> bool:
+    """The coarse grid does not single out one region along this axis.
+
+    True when the coarse profile (χ² relative to the coarse grid's own minimum: its fits
+    are cold-started, so comparing them with the warm-started local fits would hide
+    competitors) allows an edge of the searched range at 95 %, or when a second, separate
+    coarse region is within Δχ² = 3.84 of the best one (several basins: the data do not
+    determine the parameter, or the grid is too coarse to tell which basin is right).
+    """
+    axes, chi2 = chi2_grid(res["grid"], res["run"].done)
+    x = axes[name]
+    if x.size < 2:
+        return False
+    prof = np.nanmin(chi2, axis=1 - k)
+    prof = prof - np.nanmin(prof)
+    iv = interval(x, prof, LEVELS_1D["95"])
+    # an edge inside the 95 % region counts unless the local profile resolved the minimum
+    # within one coarse step of that edge (then the edge point is the same basin)
+    est = res["intervals"].get(name, {}).get("estimate", np.nan)
+    step = float(np.min(np.diff(x)))
+    if (iv["open_lo"] and not abs(est - x[0]) <= step) or \
+            (iv["open_hi"] and not abs(est - x[-1]) <= step):  # fmt: skip
+        return True
+    inside = prof <= LEVELS_1D["95"]
+    runs = np.flatnonzero(np.diff(np.concatenate([[0], inside.astype(int), [0]])) == 1)
+    return bool(len(runs) > 1)
+
+
+def _multimodal(res: dict[str, Any]) -> bool:
+    """Two joint refinements ended apart (outside each other's 95 % interval) with
+    χ² within 6.18 of each other: more than one basin fits the data."""
+    done, ivs = res["run"].done, res["intervals"]
+    fits = sorted((unit_chi2(done[u.name]), done[u.name].attrs) for u in res["refine"]
+                  if u.name in done)  # fmt: skip
+    if len(fits) < 2:
+        return False
+    (c0, a0), rest = fits[0], fits[1:]
+    for c1, a1 in rest:
+        if c1 - c0 > LEVELS_2D["95"]:
+            continue
+        for name in ("spin", "inclination"):
+            iv = ivs.get(name, {}).get("95")
+            if iv and abs(float(a1[name]) - float(a0[name])) > (iv["hi"] - iv["lo"]):
+                return True
+    return False
+
+
+def _extrapolated(res: dict[str, Any], name: str) -> bool:
+    """The 95 % interval extends beyond the final local grid (quadratic extrapolation)."""
+    local = res["intervals"].get(name, {}).get("95", {})
+    return bool(local.get("open_lo") or local.get("open_hi"))
+
+
+def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, Any]:
+    """The ``search`` block of ``summary.json`` (call when ``res["complete"]``)."""
+    done = res["run"].done
+    best = min(done, key=lambda n: unit_chi2(done[n]))
+    a = done[best].attrs
+    npix = int(done[best]["model"].size)
+    out: dict[str, Any] = {
+        "estimate": {"unit": best, "spin": float(a["spin"]), "inclination":
+                     float(a["inclination"]), "chi2_min": res["chi2_min"],
+                     "reduced_chi2": res["chi2_min"] / npix, "loss": a["loss_name"]},
+        "levels": {"1d": LEVELS_1D, "2d": LEVELS_2D}, "rounds": res["rounds"],
+        "intervals": res["intervals"], "unconstrained": {},
+        "statistical": a["loss_name"] == "chi2",
+        "birge_factor": float((res.get("quadratic") or {}).get("birge", 1.0)),
+        "resolved": bool(res.get("resolved", False)),
+    }  # fmt: skip
+    for name in ("spin", "inclination"):  # the profile's vertex is the point estimate
+        if "estimate" in res["intervals"].get(name, {}):
+            out["estimate"][name] = float(res["intervals"][name]["estimate"])
+    out["multimodal"] = _multimodal(res)
+    for k, name in enumerate(("spin", "inclination")):
+        if name in res["intervals"]:
+            # the local grid could not close the 95 % interval either: not determined
+            out.setdefault("extrapolated", {})[name] = _extrapolated(res, name)
+            out["unconstrained"][name] = (_unconstrained(res, name, k) or out["multimodal"]
+                                          or out["extrapolated"][name]
+                                          or not res.get("resolved", True))  # fmt: skip
+            if name in truth:
+                iv = res["intervals"][name]
+                out["intervals"][name]["truth_inside"] = {
+                    c: bool(iv[c]["lo"] <= truth[name] <= iv[c]["hi"]) for c in LEVELS_1D}
+    conv = [bool(done[u.name].attrs["converged"]) for u in res["run"].units if u.name in done]
+    out["convergence"] = {"fraction_converged": float(np.mean(conv)) if conv else 0.0,
+                          "n_units": len(conv)}  # fmt: skip
+    return out
+
+
+def search_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per unit with its fitted geometry, chi^2 and convergence record."""
+    rows = []
+    for u in res["run"].units:
+        ds = res["run"].done.get(u.name)
+        if ds is None:
+            continue
+        a = ds.attrs
+        rows.append({"unit": u.name, "stage": u.stage, "seed": int(a["seed"]),
+                     "spin_init": u.spin, "inclination_init": u.inclination,
+                     "spin": float(a["spin"]), "inclination": float(a["inclination"]),
+                     "loss": float(a["loss"]), "chi2": unit_chi2(ds),
+                     "converged": bool(a["converged"]), "steps": int(a["steps"]),
+                     "rel_change": float(a["rel_change"]), "seconds": float(a["seconds"])})
+    return rows
+
+
+def search_results(res: dict[str, Any]) -> xr.Dataset:
+    """``results.nc``: the coarse and the final local chi^2 grids."""
+    out = xr.Dataset(attrs={"mode": "search", "chi2_min": res["chi2_min"]})
+    for key, units in (("coarse", res["grid"]), ("local", res["local"])):
+        axes, chi2 = chi2_grid(units, res["run"].done)
+        dims = (f"spin_{key}", f"inclination_{key}")
+        out[f"chi2_{key}"] = (dims, chi2)
+        out = out.assign_coords({dims[0]: axes["spin"], dims[1]: axes["inclination"]})
+    return out
+
+
+def format_estimate(search: dict[str, Any], truth: dict[str, float]) -> list[str]:
+    """Lines for the terminal: estimate, 68 %/95 % intervals, flags, truth beside."""
+    est, lines = search["estimate"], []
+    for name, unit in (("spin", ""), ("inclination", " deg")):
+        t = f"   (truth {truth[name]:.4g}{unit})" if name in truth else ""
+        iv = search["intervals"].get(name)
+        if iv is None:
+            lines.append(f"  {name}: {est[name]:.4g}{unit} (held fixed){t}")
+            continue
+        flag = "  UNCONSTRAINED (a grid edge or a second basin is inside the 95 % region)" \
+            if search["unconstrained"].get(name) else ""  # fmt: skip
+        lines.append(f"  {name}: {est[name]:.4g}{unit}  68% [{iv['68']['lo']:.4g}, "
+                     f"{iv['68']['hi']:.4g}]  95% [{iv['95']['lo']:.4g}, {iv['95']['hi']:.4g}]"
+                     f"{flag}{t}")  # fmt: skip
+    if not search["statistical"]:
+        lines.append("  (loss is not chi2: the intervals use Δloss, not Δχ², and are not "
+                     "statistical; give the target a noise sigma)")  # fmt: skip
+    return lines
+
+
+def search_plots(plt: Any, res: dict[str, Any], truth: dict[str, float], out: Path
+                 ) -> dict[str, Any]:  # fmt: skip
+    """``profiles.png`` (Δχ² curves, intervals, truth) and ``delta_chi2_map.png``."""
+    figs = {}
+    names = [n for n in ("spin", "inclination") if n in res["intervals"]]
+    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.6),
+                             constrained_layout=True, squeeze=False)  # fmt: skip
+    for ax, name in zip(axes[0], names, strict=True):
+        iv = res["intervals"][name]
+        ax.plot(iv["grid"], iv["delta_chi2"], "o", label="profile Δχ² (fits)")
+        if "sigma" in iv:  # the quadratic profile the intervals come from
+            xs = np.linspace(min(iv["grid"]), max(iv["grid"]), 200)
+            ax.plot(xs, ((xs - iv["estimate"]) / iv["sigma"]) ** 2, "-", color="C0",
+                    label="quadratic profile")  # fmt: skip
+        for cov, col in (("95", "0.85"), ("68", "0.65")):
+            ax.axvspan(iv[cov]["lo"], iv[cov]["hi"], color=col, label=f"{cov} % interval")
+            ax.axhline(LEVELS_1D[cov], color="0.4", lw=0.8, ls=":")
+        if name in truth:
+            ax.axvline(truth[name], color="k", ls="--", label=f"truth {truth[name]:.4g}")
+        ax.set(xlabel="spin a" if name == "spin" else "inclination θo [deg]", ylabel="Δχ²",
+               ylim=(0, max(10.0, min(np.nanmax(iv["delta_chi2"]), 50.0))))  # fmt: skip
+        ax.legend(fontsize=8)
+    figs["profiles.png"] = fig
+    if len(names) == 2:
+        figs["delta_chi2_map.png"] = _map(plt, res, truth)
+    return figs
+
+
+def _map(plt: Any, res: dict[str, Any], truth: dict[str, float]) -> Any:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    for ax, key in zip(axes, ("grid", "local"), strict=True):
+        grid_axes, chi2 = chi2_grid(res[key], res["run"].done)
+        d = chi2 - res["chi2_min"]
+        x, y = grid_axes["inclination"], grid_axes["spin"]
+        im = ax.pcolormesh(x, y, np.log10(np.clip(d, 1e-2, None)), shading="nearest")
+        fig.colorbar(im, ax=ax, label="log10 Δχ²")
+        q = res.get("quadratic")
+        if key == "local" and q is not None and len(q["names"]) == 2:
+            _ellipses(ax, q)
+        elif d.shape[0] > 1 and d.shape[1] > 1:
+            cs = ax.contour(x, y, d, levels=[LEVELS_2D["68"], LEVELS_2D["95"]],
+                            colors=["w", "0.8"])  # fmt: skip
+            ax.clabel(cs, fmt={LEVELS_2D["68"]: "68%", LEVELS_2D["95"]: "95%"}, fontsize=7)
+        if truth:
+            ax.plot(truth.get("inclination", np.nan), truth.get("spin", np.nan), "r*", ms=12,
+                    label="truth")  # fmt: skip
+            ax.legend(fontsize=8)
+        ax.set(xlabel="inclination θo [deg]", ylabel="spin a",
+               title="coarse grid" if key == "grid" else "local profile grid")  # fmt: skip
+    return fig
+
+
+def _ellipses(ax: Any, q: dict[str, Any]) -> None:
+    """Joint 68 % / 95 % regions Δχ² = 2.30 / 6.18 of the quadratic profile (spin, incl.)."""
+    cov = np.asarray(q["cov1"])
+    vals, vecs = np.linalg.eigh(cov)
+    t = np.linspace(0, 2 * np.pi, 200)
+    for cov_name, col in (("68", "w"), ("95", "0.8")):
+        r = np.sqrt(LEVELS_2D[cov_name] * vals)
+        pts = vecs @ np.stack([r[0] * np.cos(t), r[1] * np.sin(t)])
+        ax.plot(q["vertex"][1] + pts[1], q["vertex"][0] + pts[0], color=col, lw=1.2,
+                label=f"{cov_name} % joint")  # fmt: skip

@@ -1,0 +1,114 @@
+"""The forward model's physics as plain values: telescope beam, surface/velocity names, and
+what a target records about the physics that made it.
+
+:func:`gaussian_beam` blurs an image with a circular Gaussian beam (FWHM in M) by a separable,
+zero-padded convolution truncated at 4 σ; it is differentiable and is used both by
+:func:`kerrfield.synthesize` and, through ``LensedImage(beam_fwhm=...)``, by the fitted model,
+so target and model see the same beam. Surface and velocity options travel as netCDF-safe
+text (``kerrfield.physics._spec``: ``surface_text``/``parse_surface`` and the velocity pair).
+:func:`target_physics` reads the options a target was made with (``synthesize`` attrs).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+__all__ = ["gaussian_beam", "fwhm_to_sigma", "target_physics", "PHYSICS_KEYS"]
+
+#: the forward-model options a target records and a fit reads back
+PHYSICS_KEYS = ("orders", "k", "surface", "velocity", "beam_fwhm")
+
+_FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+
+
+def fwhm_to_sigma(fwhm: float) -> float:
+    """Gaussian standard deviation of a beam FWHM (same units).
+
+    Examples
+    --------
+    >>> round(fwhm_to_sigma(2.3548200450309493), 12)
+    1.0
+    """
+    return float(fwhm) / _FWHM_PER_SIGMA
+
+
+def _kernel(sigma_pix: float, dtype, device, truncate: float = 4.0) -> torch.Tensor:
+    half = max(1, int(truncate * sigma_pix + 0.5))
+    x = torch.arange(-half, half + 1, dtype=dtype, device=device)
+    w = torch.exp(-0.5 * (x / sigma_pix) ** 2)
+    return w / w.sum()
+
+
+def gaussian_beam(image: torch.Tensor, fwhm: float | None, dbeta: float, dalpha: float
+                  ) -> torch.Tensor:  # fmt: skip
+    """Blur ``image`` ``(..., n_beta, n_alpha)`` with a circular Gaussian beam.
+
+    Parameters
+    ----------
+    image : torch.Tensor
+        Image(s) on a regular screen; leading dimensions are batch.
+    fwhm : float or None
+        Beam full width at half maximum in M; ``None`` or 0 returns ``image`` unchanged.
+    dbeta, dalpha : float
+        Pixel spacings in M.
+
+    Returns
+    -------
+    torch.Tensor
+        The blurred image (zero padding outside the screen, kernel truncated at 4 σ),
+        differentiable in ``image``.
+
+    Examples
+    --------
+    >>> img = torch.zeros(9, 9, dtype=torch.float64); img[4, 4] = 1.0
+    >>> out = gaussian_beam(img, 2.0, 1.0, 1.0)
+    >>> round(float(out.sum()), 6), bool(out[4, 4] < 1)
+    (1.0, True)
+    """
+    if not fwhm:
+        return image
+    if not fwhm > 0:
+        raise ValueError(f"beam FWHM must be >= 0 (in M), got {fwhm!r}")
+    shape = image.shape
+    x = image.reshape(-1, 1, shape[-2], shape[-1])
+    sig = fwhm_to_sigma(fwhm)
+    kb = _kernel(sig / abs(float(dbeta)), image.dtype, image.device)
+    ka = _kernel(sig / abs(float(dalpha)), image.dtype, image.device)
+    x = torch.nn.functional.conv2d(x, kb.view(1, 1, -1, 1), padding=(kb.numel() // 2, 0))
+    x = torch.nn.functional.conv2d(x, ka.view(1, 1, 1, -1), padding=(0, ka.numel() // 2))
+    return x.reshape(shape)
+
+
+def target_physics(target: Any) -> dict[str, Any]:
+    """The forward-model options a target records (only those it records).
+
+    Reads ``orders``, ``k``, ``surface``, ``velocity`` and the beam FWHM (``beam_fwhm`` or
+    the older ``blur_fwhm``) from the attrs of a :func:`kerrfield.synthesize` Dataset or any
+    netCDF target carrying them; orders become a tuple of ints, text stays text.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> target_physics(xr.Dataset(attrs={"orders": [0, 1], "k": 2.0, "blur_fwhm": 0.0}))
+    {'orders': (0, 1), 'k': 2.0, 'beam_fwhm': 0.0}
+    """
+    attrs = dict(getattr(target, "attrs", {}) or {})
+    out: dict[str, Any] = {}
+    if "orders" in attrs:
+        orders = attrs["orders"]
+        orders = [orders] if isinstance(orders, (int, float)) or getattr(orders, "ndim", 1) == 0 \
+            else list(orders)  # fmt: skip
+        out["orders"] = tuple(int(n) for n in orders)
+    if "k" in attrs:
+        out["k"] = float(attrs["k"])
+    for key in ("surface", "velocity"):
+        if key in attrs:
+            out[key] = str(attrs[key])
+    for key in ("beam_fwhm", "blur_fwhm"):
+        if key in attrs:
+            out["beam_fwhm"] = float(attrs[key])
+            break
+    return out
