@@ -200,7 +200,7 @@ def trace_rays(
     )
     t_s = rad["I_t"] + a * a * ang["G_t"]
     rp = 1.0 + torch.sqrt(1.0 - a * a)
-    rm = 1.0 - torch.sqrt(1.0 - a * a)
+    rm = a * a / rp  # r₊r₋ = a², without 1 − √(1 − a²)'s cancellation
     # Kerr–Schild azimuth: dφ_KS = dφ_BL + (a/Δ) dr, equal at infinity
     phi_ks = phi_s + a / (rp - rm) * torch.log((r_s - rp) / (r_s - rm))
     theta_t = torch.full_like(r_s, theta_s)

@@ -12,7 +12,7 @@
 # Twin of kerrfield/physics/geodesics/radial.py.
 
 """
-    radial_roots(a, lam, eta) -> (z, d12, d34, A)
+    radial_roots(a, lam, eta) -> (z, d12, d34, A, C)
 
 Roots of R(r) in real arithmetic (GL20 eqs. 95-96): ξ₀ the largest real root of the resolvent
 cubic t³ + Pt + Q = 0 (ξ₀ = t − A/3), z = √(ξ₀/2), r₁,₂ = −z ∓ √d₁₂, r₃,₄ = z ∓ √d₃₄.
@@ -37,8 +37,10 @@ function radial_roots(a::Float64, lam::Float64, eta::Float64)
     z = sqrt(_clamp_min(xi0 / 2, 1e-30))
     d12 = -A / 2 - z * z + B / (4 * z)
     d34 = -A / 2 - z * z - B / (4 * z)
-    return z, d12, d34, A
+    return z, d12, d34, A, C
 end
+
+const A_NO_MINUS = 1e-8
 
 _cbrt(x::Float64) = sign(x) * _clamp_min(abs(x), 1e-300)^(1 / 3)
 _clamp_min(x::Float64, lo::Float64) = isnan(x) ? x : max(x, lo)
@@ -50,14 +52,16 @@ Emission radius r_s(τ), ν_r, the radial status (0 ok, 1 horizon first, 2 escap
 radial integrals I_φ, I_t (GL20 B1-B2) for η > 0; `roots = radial_roots(a, lam, eta)`.
 """
 function radial_solution(a::Float64, lam::Float64, roots, tau::Float64)
-    z, d12, d34, big_a_coef = roots
-    sq = sqrt(1 - a * a)
-    rp, rm = 1 + sq, 1 - sq
-    use_minus = a != 0
+    z, d12, d34, big_a_coef, c_coef = roots
+    rp = 1 + sqrt(1 - a * a)
+    rm = a * a / rp          # r₊r₋ = a², without 1 − √(1 − a²)'s cancellation (issue 12 item 3)
+    # the r₋ terms carry a²λ/2 and a⁴ (GL20 B1-B2): negligible, and degenerate, for |a| ≤ 1e-8
+    use_minus = abs(a) > A_NO_MINUS
     if d34 >= 0
-        r, nu_r, st, ip, im, i1, i2 = radial_case2(rp, rm, use_minus, z, d12, d34, tau)
+        r, nu_r, st, ip, im, i1, i2 = radial_case2(rp, rm, use_minus, z, d12, d34, tau, c_coef)
     elseif d12 >= 0
-        r, nu_r, st, ip, im, i1, i2 = radial_case3(rp, rm, use_minus, z, d12, d34, tau, big_a_coef)
+        r, nu_r, st, ip, im, i1, i2 =
+            radial_case3(rp, rm, use_minus, z, d12, d34, tau, big_a_coef, c_coef)
     elseif d12 < 0
         r, nu_r, st, ip, im, i1, i2 = radial_case4(rp, rm, use_minus, z, d12, d34, tau, big_a_coef)
     else  # NaN roots

@@ -13,10 +13,18 @@
 
 const _NAN7 = (NaN, NaN, STATUS_HORIZON, NaN, NaN, NaN, NaN)
 
+# r₂ = −z + √d₁₂ without cancellation: C/(r₁r₃r₄) (Vieta, C = −a²η) where r₂ ≪ z, as a → 0
+# (issue 12 item 3: the r₋ characteristic of case 3 degenerates when r₂ − r₋ is round-off)
+function _inner_root(z, sq12, r1, r34, c_coef)
+    naive = sq12 - z
+    return abs(naive) < 0.5 * z ? c_coef / (r1 * r34) : naive
+end
+
 # four real roots: r(X) = (r₄r₃₁ − r₃r₄₁sn²X)/(r₃₁ − r₄₁sn²X), X = cτ − F_o (GL20 B45-B50)
-function radial_case2(rp, rm, use_minus, z, d12, d34, tau)
+function radial_case2(rp, rm, use_minus, z, d12, d34, tau, c_coef)
     sq12, sq34 = sqrt(d12), sqrt(d34)
-    r1, r2, r3, r4 = -z - sq12, -z + sq12, z - sq34, z + sq34
+    r1, r3, r4 = -z - sq12, z - sq34, z + sq34
+    r2 = _inner_root(z, sq12, r1, r3 * r4, c_coef)
     r31, r32, r41, r42, r43 = r3 - r1, r3 - r2, r4 - r1, r4 - r2, r4 - r3
     k = r32 * r41 / (r31 * r42)
     c = 0.5 * sqrt(r31 * r42)
@@ -56,11 +64,15 @@ function radial_case2(rp, rm, use_minus, z, d12, d34, tau)
     return (r, nu_r, STATUS_OK, i_pm(rp), use_minus ? i_pm(rm) : 0.0, i1, i2)
 end
 
+# |1 + α_±| below which ∫dτ/(r − r_±) is taken as ∫dτ/(r − r₂) in case 3 (radial_cases.py)
+const NEAR_R2 = 1e-8
+
 # two real roots r₁ < r₂, r₃,₄ = z ± iw: cn inversion (GL20 B74-B82)
-function radial_case3(rp, rm, use_minus, z, d12, d34, tau, big_a_coef)
+function radial_case3(rp, rm, use_minus, z, d12, d34, tau, big_a_coef, c_coef)
     sq12 = sqrt(d12)
     w = sqrt(-d34)
-    r1, r2 = -z - sq12, -z + sq12
+    r1 = -z - sq12
+    r2 = _inner_root(z, sq12, r1, z * z + w * w, c_coef)
     r21 = r2 - r1
     big_a = sqrt((z - r2)^2 + w * w)
     big_b = sqrt((z - r1)^2 + w * w)
@@ -73,20 +85,25 @@ function radial_case3(rp, rm, use_minus, z, d12, d34, tau, big_a_coef)
     tau_end = (f_o - x_h) / sab
     tau < tau_end || return _NAN7
     big_x = f_o - sab * tau
-    _, cn, _, am = ellipj_am(big_x, k)
+    sn, cn, dn, am = ellipj_am(big_x, k)
     den = (big_b - big_a) + (big_b + big_a) * cn
     r = ((big_b * r2 - big_a * r1) + (big_b * r2 + big_a * r1) * cn) / den
+    rho0 = (big_b * r2 + big_a * r1) / (big_a + big_b)
+    kap = 2 * big_a * big_b * r21 / (big_b^2 - big_a^2)
+    al0 = (big_b + big_a) / (big_b - big_a)
     function i_pm(rpm)
         pp = big_b * (r2 - rpm) + big_a * (rpm - r1)
         qq = big_b * (r2 - rpm) - big_a * (rpm - r1)
         al = qq / pp
+        if abs(1 + al) < NEAR_R2    # r_± within round-off of r₂: ∫dτ/(r − r₂) (issue 12 item 3)
+            sn_o = 2 * sab / (big_a + big_b)
+            h_o = h_r2(al0, kap, f_o, sn_o, -1 / al0, sqrt(1 - k * sn_o * sn_o), ellipe(phi_o, k))
+            return (h_o - h_r2(al0, kap, big_x, sn, cn, dn, ellipe(am, k))) / sab
+        end
         diff = r1_integral(al, am, k) - r1_integral(al, phi_o, k)
         return (big_b + big_a) * tau / qq + (2 * big_a * big_b * r21 / (pp * qq)) * diff / sab
     end
     # finite-observer regularisation of I₁ and I₂
-    rho0 = (big_b * r2 + big_a * r1) / (big_a + big_b)
-    kap = 2 * big_a * big_b * r21 / (big_b^2 - big_a^2)
-    al0 = (big_b + big_a) / (big_b - big_a)
     ro = R_REG
     den_o = big_a * (ro - r1) + big_b * (ro - r2)
     x_ro = (big_a * (ro - r1) - big_b * (ro - r2)) / den_o

@@ -55,3 +55,11 @@ function s2_integral(alpha::Float64, phi::Float64, k::Float64, ratio::Float64 = 
     pre = 1 / (1 + a2) + (1 - k) / (1 - k + a2)
     return -bracket / ((1 + a2) * (1 - k + a2)) + pre * s1_integral(alpha, phi, k)
 end
+
+# H(X) with dH/dX = 1/(r − r₂) in case 3, r = ρ₀ + κ/(1 + α₀ cn X) (GL20 B74-B75):
+# H = (1 + α₀)/(κα₀)·[−α₀X + (1 + α₀)(X − E(am X) − dn(1 + cn)/sn)] (DLMF 22.16.30, 22.13.1);
+# used when r₋ is within round-off of r₂, where R₁(α₋ → −1) cancels catastrophically
+function h_r2(alpha0, kappa, x, sn, cn, dn, e)
+    bracket = -alpha0 * x + (1 + alpha0) * (x - e - dn * (1 + cn) / sn)
+    return (1 + alpha0) / (kappa * alpha0) * bracket
+end

@@ -16,6 +16,8 @@ from .radial_cases import _case2, _case3, _case4
 
 __all__ = ["radial_roots", "radial_solution"]
 
+_A_NO_MINUS = 1e-8
+
 
 def radial_roots(a: Tensor, lam: Tensor, eta: Tensor) -> dict[str, Tensor]:
     """Roots of R(r) = r⁴ + A r² + B r + C in real arithmetic (GL20 eqs. 95-96).
@@ -24,7 +26,8 @@ def radial_roots(a: Tensor, lam: Tensor, eta: Tensor) -> dict[str, Tensor]:
     ξ₀ = t − A/3, P = −A²/12 − C, Q = −A/3 (A²/36 − C) − B²/8), z = √(ξ₀/2), and
     r₁,₂ = −z ∓ √d₁₂, r₃,₄ = z ∓ √d₃₄ with d₁₂ = −A/2 − z² + B/(4z), d₃₄ = −A/2 − z² − B/(4z).
     d₃₄ ≥ 0: four real roots (case 2); d₃₄ < 0 ≤ d₁₂: r₃,₄ = z ± i√(−d₃₄) (case 3);
-    d₁₂ < 0: no real root, r₁,₂ = −z ∓ i√(−d₁₂) (case 4).
+    d₁₂ < 0: no real root, r₁,₂ = −z ∓ i√(−d₁₂) (case 4). Also returns A and C, from which
+    the cases take r₂ = C/(r₁r₃r₄) where −z + √d₁₂ would cancel (see :func:`_inner_root`).
     """
     a2 = a * a
     A = a2 - eta - lam * lam
@@ -48,7 +51,7 @@ def radial_roots(a: Tensor, lam: Tensor, eta: Tensor) -> dict[str, Tensor]:
     z = torch.sqrt(torch.clamp(xi0 / 2.0, min=1e-30))
     d12 = -A / 2.0 - z * z + B / (4.0 * z)
     d34 = -A / 2.0 - z * z - B / (4.0 * z)
-    return {"z": z, "d12": d12, "d34": d34, "A": A}
+    return {"z": z, "d12": d12, "d34": d34, "A": A, "C": C}
 
 
 def radial_solution(a: Tensor, lam: Tensor, eta: Tensor, tau: Tensor) -> dict[str, Tensor]:
@@ -69,27 +72,31 @@ def radial_solution(a: Tensor, lam: Tensor, eta: Tensor, tau: Tensor) -> dict[st
     each (N, P).
     """
     a_val = float(a.detach())
+    # r₋ = a²/r₊ (r₊r₋ = a²): 1 − √(1 − a²) rounds to 0 for |a| < 1e-8 (issue 12, item 3)
     rp = 1.0 + torch.sqrt(1.0 - a * a)
-    rm = 1.0 - torch.sqrt(1.0 - a * a)
+    rm = a * a / rp
     roots = radial_roots(a, lam, eta)
     z, d12, d34, big_a_coef = roots["z"], roots["d12"], roots["d34"], roots["A"]
+    c_coef = roots["C"].expand_as(z)
     case2 = d34 >= 0
     case3 = (~case2) & (d12 >= 0)
     case4 = d12 < 0
     nn, pp = tau.shape
     out = {k: torch.zeros_like(tau) for k in ("r_s", "nu_r", "I_p", "I_m", "I_1", "I_2")}
     status = torch.zeros(nn, pp, dtype=torch.int8, device=tau.device)
-    use_minus = a_val != 0.0
+    # the r₋ terms of I_φ and I_t carry a²λ/2 and a⁴ (GL20 B1-B2): below |a| = 1e-8 they are
+    # under 1e-16 of φ and t, and their characteristic (r₋ − r₂ ~ a²) is degenerate
+    use_minus = abs(a_val) > _A_NO_MINUS
     for mask, fn in ((case2, _case2), (case3, _case3), (case4, _case4)):
         idx = torch.nonzero(mask).flatten()
         if idx.numel() == 0:
             continue
         args = (rp, rm if use_minus else None, z[idx], d12[idx], d34[idx], tau[:, idx])
         if fn is _case2:
-            r, nu_r, ok, turning, ip, im, i1, i2 = fn(*args)
+            r, nu_r, ok, turning, ip, im, i1, i2 = fn(*args, c_coef[idx])
             bad = torch.where(turning, STATUS_ESCAPE, STATUS_HORIZON).to(torch.int8).expand_as(ok)
         else:
-            r, nu_r, ok, ip, im, i1, i2 = fn(*args, big_a_coef[idx])
+            r, nu_r, ok, ip, im, i1, i2 = fn(*args, big_a_coef[idx], c_coef[idx])
             bad = torch.full_like(ok, STATUS_HORIZON, dtype=torch.int8)
         status[:, idx] = torch.where(ok, torch.zeros_like(bad), bad)
         out["r_s"][:, idx] = r

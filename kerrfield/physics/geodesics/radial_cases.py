@@ -15,10 +15,23 @@ from torch import Tensor
 
 from ..elliptic import ellipj, legendre, legendre_sc
 from .conserved import _R_REG
-from .radial_integrals import _r1_integral, _r2_integral, _s1_integral, _s2_integral
+from .radial_integrals import _h_r2, _r1_integral, _r2_integral, _s1_integral, _s2_integral
 
 
-def _case2(rp, rm, z, d12, d34, tau):
+def _inner_root(z: Tensor, sq12: Tensor, r1: Tensor, r34: Tensor, c_coef: Tensor) -> Tensor:
+    """r₂ = −z + √d₁₂ without cancellation: C/(r₁r₃r₄) (Vieta, r₁r₂r₃r₄ = C = −a²η) where
+    r₂ is much smaller than z.
+
+    As a → 0, r₂ → a²η/B → 0 while −z + √d₁₂ keeps an absolute error of ~1e-16 z: in case
+    3 the r₋ characteristic α₋ = Q₋/P₋ → −1 as r₂ − r₋ → 0, and that error made it exactly
+    −1 (NaN φ_s, t_s) for |a| ≲ 2e-6 (issue 12, item 3).
+    """
+    naive = sq12 - z
+    vieta = c_coef / (r1 * r34)
+    return torch.where(naive.abs() < 0.5 * z, vieta, naive)
+
+
+def _case2(rp, rm, z, d12, d34, tau, c_coef):
     """Four real roots: r(X) = (r₄r₃₁ − r₃r₄₁sn²X)/(r₃₁ − r₄₁sn²X), X = c τ − F_o.
 
     c = ½√(r₃₁r₄₂), k = r₃₂r₄₁/(r₃₁r₄₂), sin φ_o = √(r₃₁/r₄₁) (GL20 B45-B46, observer at ∞).
@@ -31,7 +44,8 @@ def _case2(rp, rm, z, d12, d34, tau):
     → r_o + r₃ (GL20 B37-B38 give the same constants).
     """
     sq12, sq34 = torch.sqrt(d12), torch.sqrt(d34)
-    r1, r2, r3, r4 = -z - sq12, -z + sq12, z - sq34, z + sq34
+    r1, r3, r4 = -z - sq12, z - sq34, z + sq34
+    r2 = _inner_root(z, sq12, r1, r3 * r4, c_coef)
     r31, r32, r41, r42, r43 = r3 - r1, r3 - r2, r4 - r1, r4 - r2, r4 - r3
     k = r32 * r41 / (r31 * r42)
     c = 0.5 * torch.sqrt(r31 * r42)
@@ -97,6 +111,11 @@ def _case2(rp, rm, z, d12, d34, tau):
     return r, nu_r, ok, turning, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
 
 
+# |1 + α_±| below which ∫dτ/(r − r_±) is taken as ∫dτ/(r − r₂) in case 3: the neglected
+# (r_± − r₂)∫dτ/(r − r₂)² is then ~1e-8 of a term that carries a²(a − λ)/2 in φ
+_NEAR_R2 = 1e-8
+
+
 def _observer_pole(nchar: int, nrow: int, row: int, device: torch.device) -> Tensor:
     """Skip mask (characteristic, row, 1) for the last characteristic at the observer row.
 
@@ -109,7 +128,7 @@ def _observer_pole(nchar: int, nrow: int, row: int, device: torch.device) -> Ten
     return mask
 
 
-def _case3(rp, rm, z, d12, d34, tau, big_a_coef):
+def _case3(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
     """Two real roots r₁ < r₂, r₃,₄ = z ± iw: cn inversion (GL20 B74-B75).
 
     A = |r₃ − r₂|, B = |r₃ − r₁|, k = ((A + B)² − r₂₁²)/(4AB), X = F(φ_o) − √(AB) τ with
@@ -121,7 +140,8 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef):
     """
     sq12 = torch.sqrt(d12)
     w = torch.sqrt(-d34)
-    r1, r2 = -z - sq12, -z + sq12
+    r1 = -z - sq12
+    r2 = _inner_root(z, sq12, r1, z * z + w * w, c_coef)
     r21 = r2 - r1
     big_a = torch.sqrt((z - r2) ** 2 + w * w)
     big_b = torch.sqrt((z - r1) ** 2 + w * w)
@@ -134,7 +154,7 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef):
     tau_end = (f_o - x_h) / sab
     ok = tau < tau_end
     big_x = torch.where(ok, f_o - sab * tau, 0.5 * (f_o + x_h).expand_as(tau))
-    _, cn, _, am = ellipj(big_x, k.expand_as(big_x))
+    sn, cn, dn, am = ellipj(big_x, k.expand_as(big_x))
     den = (big_b - big_a) + (big_b + big_a) * cn
     r = ((big_b * r2 - big_a * r1) + (big_b * r2 + big_a * r1) * cn) / den
     nu_r = torch.ones_like(r)
@@ -144,7 +164,12 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef):
         (big_b * (r2 - h) + big_a * (h - r1), big_b * (r2 - h) - big_a * (h - r1)) for h in horizons
     ]
     al0 = (big_b + big_a) / (big_b - big_a)
-    alphas = torch.stack([*(qq / pp for pp, qq in pq), al0])
+    # r_± within round-off of r₂ (α_± → −1, e.g. r₋ as a → 0): ∫dτ/(r − r₂) instead, with a
+    # harmless stand-in characteristic so that no infinity reaches a backward pass
+    near = [(1.0 + qq / pp).abs() < _NEAR_R2 for pp, qq in pq]
+    alphas = torch.stack(
+        [*(torch.where(nr, 0.0, qq / pp) for nr, (pp, qq) in zip(near, pq, strict=True)), al0]
+    )
     # finite-observer end of I₁ and I₂
     rho0 = (big_b * r2 + big_a * r1) / (big_a + big_b)
     kap = 2.0 * big_a * big_b * r21 / (big_b**2 - big_a**2)
@@ -166,10 +191,16 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef):
     r1_x = _r1_integral(alphas.unsqueeze(1), am, k, pi=leg.Pi[:, :norder])
     r1_o = _r1_integral(alphas[:-1], phi_o, k, pi=leg.Pi[:-1, norder])
 
+    sn_o = 2.0 * sab / (big_a + big_b)  # sin φ_o
+    h_o = _h_r2(al0, kap, f_o, sn_o, -1.0 / al0, torch.sqrt(1.0 - k * sn_o * sn_o), leg.E[norder])
+    h_x = _h_r2(al0, kap, big_x, sn, cn, dn, leg.E[:norder])
+    i_r2 = (h_o - h_x) / sab
+
     def i_pm(i):
         pp, qq = pq[i]
         diff = r1_x[i] - r1_o[i]
-        return (big_b + big_a) * tau / qq + (2.0 * big_a * big_b * r21 / (pp * qq)) * diff / sab
+        val = (big_b + big_a) * tau / qq + (2.0 * big_a * big_b * r21 / (pp * qq)) * diff / sab
+        return torch.where(near[i], i_r2, val)
 
     f_ro, e_ro = leg.F[norder + 1], leg.E[norder + 1]
     r1_e, r1_ro = r1_x[-1], _r1_integral(al0, phi_ro, k, pi=leg.Pi[-1, norder + 1])
@@ -190,7 +221,7 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef):
     return r, nu_r, ok, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
 
 
-def _case4(rp, rm, z, d12, d34, tau, big_a_coef):
+def _case4(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
     """No real roots, r₁,₂ = −b₁ ∓ i a₂, r₃,₄ = b₁ ∓ i a₁: sc inversion (GL20 B83-B109).
 
     C = √((a₁ − a₂)² + 4b₁²), D = √((a₁ + a₂)² + 4b₁²), k = 4CD/(C + D)²,

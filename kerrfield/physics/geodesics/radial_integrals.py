@@ -110,3 +110,19 @@ def _s2_integral(
     if s1 is None:
         s1 = _s1_integral(alpha, phi, k)
     return -bracket / ((1.0 + a2) * (1.0 - k + a2)) + pre * s1
+
+
+def _h_r2(alpha0: Tensor, kappa: Tensor, x: Tensor, sn: Tensor, cn: Tensor, dn: Tensor, e: Tensor):
+    """H(X) with dH/dX = 1/(r − r₂) in case 3, r = ρ₀ + κ/(1 + α₀ cn X) (GL20 B74-B75).
+
+    r − r₂ = κα₀(1 − cn)/((1 + α₀)(1 + α₀ cn)) and (1 + α₀cn)/(1 − cn) = −α₀ + (1 + α₀)(1 +
+    cn)/sn², with ∫dX/sn² = X − E(am X) − cn dn/sn and ∫cn dX/sn² = −dn/sn (DLMF 22.16.30,
+    22.13.1), so H = (1 + α₀)/(κα₀)·[−α₀X + (1 + α₀)(X − E − dn(1 + cn)/sn)]. Elementary
+    apart from E and finite for 0 < X < 2K, where case-3 rays live (they never reach r₂).
+
+    Used for ∫dτ/(r − r₋) when r₋ is within round-off of r₂ (|a| → 0, or λ → a): there
+    the partial fractions through R₁(α₋) with α₋ → −1 cancel catastrophically (issue 12,
+    item 3).
+    """
+    bracket = -alpha0 * x + (1.0 + alpha0) * (x - e - dn * (1.0 + cn) / sn)
+    return (1.0 + alpha0) / (kappa * alpha0) * bracket
