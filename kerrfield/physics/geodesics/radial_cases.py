@@ -116,6 +116,15 @@ def _case2(rp, rm, z, d12, d34, tau, c_coef):
 _NEAR_R2 = 1e-8
 
 
+def _near_r2_alphas(pq, al0):
+    """Characteristics α_± = Q_±/P_± and α₀ of case 3, and where r_± is within round-off of r₂
+    (α_± → −1, e.g. r₋ as a → 0): there ∫dτ/(r − r₂) replaces the partial fractions, and α_±
+    gets a harmless stand-in (0) so that no infinity reaches a backward pass."""
+    near = [(1.0 + qq / pp).abs() < _NEAR_R2 for pp, qq in pq]
+    alphas = [torch.where(nr, 0.0, qq / pp) for nr, (pp, qq) in zip(near, pq, strict=True)]
+    return near, torch.stack([*alphas, al0])
+
+
 def _observer_pole(nchar: int, nrow: int, row: int, device: torch.device) -> Tensor:
     """Skip mask (characteristic, row, 1) for the last characteristic at the observer row.
 
@@ -164,12 +173,7 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
         (big_b * (r2 - h) + big_a * (h - r1), big_b * (r2 - h) - big_a * (h - r1)) for h in horizons
     ]
     al0 = (big_b + big_a) / (big_b - big_a)
-    # r_± within round-off of r₂ (α_± → −1, e.g. r₋ as a → 0): ∫dτ/(r − r₂) instead, with a
-    # harmless stand-in characteristic so that no infinity reaches a backward pass
-    near = [(1.0 + qq / pp).abs() < _NEAR_R2 for pp, qq in pq]
-    alphas = torch.stack(
-        [*(torch.where(nr, 0.0, qq / pp) for nr, (pp, qq) in zip(near, pq, strict=True)), al0]
-    )
+    near, alphas = _near_r2_alphas(pq, al0)
     # finite-observer end of I₁ and I₂
     rho0 = (big_b * r2 + big_a * r1) / (big_a + big_b)
     kap = 2.0 * big_a * big_b * r21 / (big_b**2 - big_a**2)
@@ -191,10 +195,11 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
     r1_x = _r1_integral(alphas.unsqueeze(1), am, k, pi=leg.Pi[:, :norder])
     r1_o = _r1_integral(alphas[:-1], phi_o, k, pi=leg.Pi[:-1, norder])
 
-    sn_o = 2.0 * sab / (big_a + big_b)  # sin φ_o
-    h_o = _h_r2(al0, kap, f_o, sn_o, -1.0 / al0, torch.sqrt(1.0 - k * sn_o * sn_o), leg.E[norder])
-    h_x = _h_r2(al0, kap, big_x, sn, cn, dn, leg.E[:norder])
-    i_r2 = (h_o - h_x) / sab
+    sn_o = 2.0 * sab / (big_a + big_b)  # sin φ_o; cos φ_o = −1/α₀
+    i_r2 = (
+        _h_r2(al0, kap, f_o, sn_o, -1.0 / al0, torch.sqrt(1.0 - k * sn_o**2), leg.E[norder])
+        - _h_r2(al0, kap, big_x, sn, cn, dn, leg.E[:norder])
+    ) / sab
 
     def i_pm(i):
         pp, qq = pq[i]
