@@ -30,7 +30,12 @@ function isco(spin::Real)
     a = check_spin(spin)
     z1 = 1 + (1 - a * a)^(1 / 3) * ((1 + a)^(1 / 3) + (1 - a)^(1 / 3))
     z2 = sqrt(3 * a * a + z1 * z1)
-    return 3 + z2 - copysign(1.0, a) * sqrt((3 - z1) * (3 + z1 + 2 * z2))
+    r = 3 + z2 - copysign(1.0, a) * sqrt((3 - z1) * (3 + z1 + 2 * z2))
+    if abs(a) < 0.5
+        # 3 − Z₁ ~ a² cancels as a → 0: one Newton step on r² − 6r + 8a√r − 3a² = 0
+        r -= (r * r - 6 * r + 8 * a * sqrt(r) - 3 * a * a) / (2 * r - 6 + 4 * a / sqrt(r))
+    end
+    return r
 end
 
 """

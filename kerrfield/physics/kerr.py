@@ -72,7 +72,30 @@ def isco(spin: float) -> float:
     a = check_spin(spin)
     z1 = 1.0 + (1.0 - a * a) ** (1.0 / 3.0) * ((1.0 + a) ** (1.0 / 3.0) + (1.0 - a) ** (1.0 / 3.0))
     z2 = math.sqrt(3.0 * a * a + z1 * z1)
-    return 3.0 + z2 - math.copysign(1.0, a) * math.sqrt((3.0 - z1) * (3.0 + z1 + 2.0 * z2))
+    r = 3.0 + z2 - math.copysign(1.0, a) * math.sqrt((3.0 - z1) * (3.0 + z1 + 2.0 * z2))
+    if abs(a) < 0.5:
+        # 3 − Z₁ ~ a² cancels as a → 0 (isco(1e-8) was 6.0, 5e-9 off): one Newton step on
+        # BPT 1972's r² − 6r + 8a√r − 3a² = 0, well conditioned away from a → 1
+        r -= _isco_equation(a, r) / (2.0 * r - 6.0 + 4.0 * a / math.sqrt(r))
+    return r
+
+
+def _isco_equation(a: float, r: float) -> float:
+    """F(r, a) = r² − 6r + 8a√r − 3a², zero at the prograde ISCO (BPT 1972 eq. 2.21)."""
+    return r * r - 6.0 * r + 8.0 * a * math.sqrt(r) - 3.0 * a * a
+
+
+def isco_differentiable(a: Tensor) -> Tensor:
+    """r_isco(a) as a tensor that keeps a 0-d spin tensor ``a`` in the autograd graph.
+
+    The value is :func:`isco` exactly; its derivative is dr/da = −F_a/F_r from the implicit
+    function theorem on F(r, a) = r² − 6r + 8a√r − 3a² = 0 (BPT 1972 eq. 2.21), F_a = 8√r
+    − 6a, F_r = 2r − 6 + 4a/√r.
+    """
+    r0 = isco(float(a.detach()))
+    sr = math.sqrt(r0)
+    drda = -(8.0 * sr - 6.0 * a.detach()) / (2.0 * r0 - 6.0 + 4.0 * a.detach() / sr)
+    return r0 + (a - a.detach()) * drda
 
 
 def metric_bl(a: Tensor | float, r: Tensor, theta: Tensor | float) -> dict[str, Tensor]:
