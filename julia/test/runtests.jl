@@ -166,6 +166,11 @@ end
     al, be = critical_curve(1e-4, 60.0, 64)                 # the generic branch, a → 0
     @test all(x -> isapprox(x, sqrt(27.0); rtol = 1e-3), hypot.(al, be))
     @test_throws ArgumentError horizon(1.0)
+    # nearly face-on: the visible photon-shell radii bracket λ̃ = 0 (issue 12 item 5)
+    for (a, th) in ((0.5, 1e-4), (-0.7, 179.9999), (0.94, 1e-8))
+        al, be = critical_curve(a, th, 64)
+        @test all(isfinite, al) && all(isfinite, be) && length(al) == 65
+    end
     # BPT eq. 2.21 loses digits as a → 0 (3 − Z₁ ~ a²); a Newton step restores them:
     # r_isco = 6 − 4√(2/3) a + O(a²)
     @test abs(isco(1e-8) - (6 - 4 * sqrt(2 / 3) * 1e-8)) < 1e-15

@@ -142,6 +142,20 @@ def _shell_conserved(a: float, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lam, eta
 
 
+def _zero_lambda_radius(a: float, lo: float, hi: float) -> float:
+    """The photon-shell radius with λ̃ = 0 (bisection; λ̃ changes sign between the circular
+    photon orbits lo and hi). There Θ(θo) = η̃ + a²cos²θo > 0 for every θo, so the visible
+    range of r̃ always contains it, however narrow the range is near face-on."""
+    sign_lo = math.copysign(1.0, float(_shell_conserved(a, np.array([lo]))[0][0]))
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if math.copysign(1.0, float(_shell_conserved(a, np.array([mid]))[0][0])) == sign_lo:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
 def critical_curve(
     spin: float, inclination: float, npoints: int = 512
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -192,7 +206,7 @@ def critical_curve(
     grid = np.linspace(lo, hi, 20001)[1:-1]
     vals = theta_pot(grid)
     ok = np.nonzero(vals >= 0)[0]
-    i0, i1 = ok[0], ok[-1]
+    i0, i1 = (ok[0], ok[-1]) if ok.size else (0, 0)
 
     def bisect(x_bad: float, x_good: float) -> float:
         for _ in range(200):
@@ -203,8 +217,12 @@ def critical_curve(
                 x_bad = mid
         return x_good
 
-    r_lo = bisect(grid[i0 - 1] if i0 > 0 else lo, grid[i0])
-    r_hi = bisect(grid[i1 + 1] if i1 + 1 < grid.size else hi, grid[i1])
+    if ok.size:
+        r_lo = bisect(grid[i0 - 1] if i0 > 0 else lo, grid[i0])
+        r_hi = bisect(grid[i1 + 1] if i1 + 1 < grid.size else hi, grid[i1])
+    else:  # nearly face-on: Θ ≥ 0 only where λ̃ ≈ 0, between two grid points (issue 12, item 5)
+        r0 = _zero_lambda_radius(a, lo, hi)
+        r_lo, r_hi = bisect(lo, r0), bisect(hi, r0)
     half = n // 2 + 1
     # cosine spacing concentrates points near the ends, where β changes fastest
     r = r_lo + (r_hi - r_lo) * 0.5 * (1.0 - np.cos(np.linspace(0.0, np.pi, half)))
