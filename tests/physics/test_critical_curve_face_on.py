@@ -40,7 +40,8 @@ def test_face_on_critical_curve_tends_to_its_limit(spin, incl):
         assert abs(be[0]) < 5e-3 * rad.mean()
     # the radius moves by O(θo) (the sliver of r̃ has width ∝ sin θo); a → 0 adds O(a)
     th = np.radians(min(incl, 180.0 - incl))
-    assert np.abs(rad - _face_on_radius(spin)).max() < 3.0 * th + 3.0 * abs(spin) * (abs(spin) < 1e-3)
+    tol = 3.0 * th + (3.0 * abs(spin) if abs(spin) < 1e-3 else 0.0)
+    assert np.abs(rad - _face_on_radius(spin)).max() < tol
 
 
 @pytest.mark.parametrize("spin", [0.5, -0.7])
