@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ._lanewise import pow_three_halves
 from .kerr import isco_differentiable, metric_bl
 
 __all__ = ["GeneralVelocity", "velocity_field", "redshift", "velocity_attrs"]
@@ -117,7 +118,7 @@ def _plunge_ur(a: Tensor, r: Tensor, ri: Tensor, energy: Tensor, ang: Tensor, xi
     """
     gap = ri - r
     if xi == 1.0:
-        return -torch.sqrt(2.0 / (3.0 * ri)) * (torch.clamp(gap, min=0.0) / r) ** 1.5
+        return -torch.sqrt(2.0 / (3.0 * ri)) * pow_three_halves(torch.clamp(gap, min=0.0) / r)
     x = ang - a * energy
     c3 = energy * energy - 1.0
     c1 = -(a * a + x * x + 2.0 * a * energy * x)

@@ -60,18 +60,21 @@ class _RcOneSweep:
     |e| decreases monotonically along a sweep for every lane still iterating (every scaled
     argument grows), so once it is below 1e-6 on all of them three series terms are exact to
     round-off for the rest of the sweep and no further check (host sync) is needed. The max
-    is taken over finite, still-active lanes only: a NaN lane (e.g. a pixel exactly on the
-    critical curve) or a converged one never changes the formula another lane gets, which
-    is :func:`_rc_one`'s per-lane choice in every case.
+    is taken over finite lanes that may still iterate (``alive``, set by the sweep at each
+    re-check; a lane paused until the next re-check counts, a finished one does not): a NaN
+    lane (e.g. a pixel exactly on the critical curve) or a converged one never changes the
+    formula another lane gets, which is :func:`_rc_one`'s per-lane choice in every case.
     """
 
     def __init__(self) -> None:
         self.short = False
+        self.alive: Tensor | None = None
 
     def __call__(self, e: Tensor, active: Tensor | None = None) -> Tensor:
         if not self.short:
             with torch.no_grad():
-                keep = torch.isfinite(e) if active is None else torch.isfinite(e) & active
+                alive = self.alive
+                keep = torch.isfinite(e) if alive is None else torch.isfinite(e) & alive
                 mags = torch.where(keep, e.abs(), 0.0)
                 emax = float(mags.amax()) if e.numel() else 0.0
             if emax >= 1e-6:

@@ -185,6 +185,7 @@ def _carlson(
         if k == 0:
             break
         target = count + need
+        rc_one.alive = need > 0
         for _ in range(min(k, _MAX_ITER - done)):
             active = count < target
             step = fused["step"] if fused is not None else _duplicate

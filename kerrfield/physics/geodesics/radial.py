@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .._lanewise import cbrt
 from .conserved import STATUS_ESCAPE, STATUS_HORIZON
 from .radial_cases import _case2, _case3, _case4
 
@@ -38,9 +39,6 @@ def radial_roots(a: Tensor, lam: Tensor, eta: Tensor) -> dict[str, Tensor]:
     disc = (P / 3.0) ** 3 + (Q / 2.0) ** 2
     one_real = disc > 0
     sd = torch.sqrt(torch.where(one_real, disc, torch.ones_like(disc)))
-
-    def cbrt(x: Tensor) -> Tensor:
-        return torch.sign(x) * torch.abs(x).clamp_min(1e-300) ** (1.0 / 3.0)
 
     t1 = cbrt(-Q / 2.0 + sd) + cbrt(-Q / 2.0 - sd)
     p_neg = torch.where(one_real, -torch.ones_like(P), P)
