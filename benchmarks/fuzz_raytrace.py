@@ -14,8 +14,9 @@ relative, both sides), on the α and β axes and next to them (|α| down to 1e-9
   (status, or any float by more than 1e-14 relative);
 * ``julia_status``: the Julia backend gives another status (skipped with --no-julia).
 
-Pixels exactly on the critical curve (issue 12, item 4, not yet handled) are traced as their
-own class and reported separately, not counted as violations.
+Pixels exactly on the critical curve (issue 12, item 4, not yet handled: both backends report
+status 0 with NaN values there) are traced as their own class and reported separately (NaN
+entries at status 0, Julia status differences), not counted as violations.
 
 Usage: python benchmarks/fuzz_raytrace.py [--rays 51200] [--seed S] [--no-julia]
 """

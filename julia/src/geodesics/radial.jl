@@ -46,6 +46,29 @@ _cbrt(x::Float64) = sign(x) * _clamp_min(abs(x), 1e-300)^(1 / 3)
 _clamp_min(x::Float64, lo::Float64) = isnan(x) ? x : max(x, lo)
 
 """
+    on_critical_curve(roots) -> Bool
+
+Whether the radial roots are a double root to round-off (a pixel exactly on the critical curve):
+the elliptic parameter of case 2 or 3 reaches 1 and the elliptic forms break down (issue 12
+item 4, not yet handled); as kerrfield.physics.geodesics.radial.on_critical_curve.
+"""
+function on_critical_curve(roots)
+    z, d12, d34, _, c_coef = roots
+    d12 >= 0 || return false
+    sq12, sq34 = sqrt(d12), sqrt(abs(d34))
+    r1, r3, r4 = -z - sq12, z - sq34, z + sq34
+    r2 = _inner_root(z, sq12, r1, z * z - d34, c_coef)
+    if d34 >= 0
+        k = (r3 - r2) * (r4 - r1) / ((r3 - r1) * (r4 - r2))
+    else
+        big_a = sqrt((z - r2)^2 + sq34 * sq34)
+        big_b = sqrt((z - r1)^2 + sq34 * sq34)
+        k = ((big_a + big_b)^2 - (r2 - r1)^2) / (4 * big_a * big_b)
+    end
+    return !(k < 1)
+end
+
+"""
     radial_solution(a, lam, eta, roots, tau) -> (r_s, nu_r, status, I_phi, I_t)
 
 Emission radius r_s(τ), ν_r, the radial status (0 ok, 1 horizon first, 2 escape first) and the

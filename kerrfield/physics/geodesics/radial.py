@@ -13,9 +13,9 @@ from torch import Tensor
 
 from .._lanewise import cbrt
 from .conserved import STATUS_ESCAPE, STATUS_HORIZON
-from .radial_cases import _case2, _case3, _case4
+from .radial_cases import _case2, _case3, _case4, _inner_root
 
-__all__ = ["radial_roots", "radial_solution"]
+__all__ = ["radial_roots", "radial_solution", "on_critical_curve"]
 
 _A_NO_MINUS = 1e-8
 
@@ -50,6 +50,29 @@ def radial_roots(a: Tensor, lam: Tensor, eta: Tensor) -> dict[str, Tensor]:
     d12 = -A / 2.0 - z * z + B / (4.0 * z)
     d34 = -A / 2.0 - z * z - B / (4.0 * z)
     return {"z": z, "d12": d12, "d34": d34, "A": A, "C": C}
+
+
+def on_critical_curve(a: Tensor, lam: Tensor, eta: Tensor) -> Tensor:
+    """Lanes whose radial roots are a double root to round-off (exactly on the critical curve).
+
+    There r₃ = r₄ and the elliptic parameter of case 2 (k = r₃₂r₄₁/(r₃₁r₄₂)) or case 3
+    (k = ((A + B)² − r₂₁²)/(4AB)) reaches 1: the ray asymptotes to a spherical photon orbit
+    and the elliptic forms break down (issue 12, item 4, not yet handled: the caller reports
+    NaN there and keeps the lane out of every backward pass).
+    """
+    roots = radial_roots(a, lam, eta)
+    z, d12, d34 = roots["z"], roots["d12"], roots["d34"]
+    sq12 = torch.sqrt(d12.clamp_min(0.0))
+    sq34 = torch.sqrt(d34.abs())
+    r1 = -z - sq12
+    r3, r4 = z - sq34, z + sq34
+    r2 = _inner_root(z, sq12, r1, z * z - d34, roots["C"].expand_as(z))
+    k2 = (r3 - r2) * (r4 - r1) / ((r3 - r1) * (r4 - r2))
+    big_a = torch.sqrt((z - r2) ** 2 + sq34 * sq34)
+    big_b = torch.sqrt((z - r1) ** 2 + sq34 * sq34)
+    k3 = ((big_a + big_b) ** 2 - (r2 - r1) ** 2) / (4.0 * big_a * big_b)
+    k = torch.where(d34 >= 0, k2, k3)
+    return (d12 >= 0) & ~(k < 1.0)
 
 
 def radial_solution(a: Tensor, lam: Tensor, eta: Tensor, tau: Tensor) -> dict[str, Tensor]:
