@@ -73,6 +73,8 @@ def _duplicate(xn, yn, zn, pn, acc_d, acc_j, delta, two_n, active, rc_one):
 
 
 def _rc_one_lanes(e: Tensor, active: Tensor) -> Tensor:
+    """R_C(1, 1 + e) for the compiled step: every branch evaluated and selected per lane (no
+    host sync); ``active`` is unused, the caller masks the finished lanes."""
     return _rc_one(e)
 
 
