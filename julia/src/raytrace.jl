@@ -93,10 +93,6 @@ function _trace_pixel!(i, a, theta_o, theta_s, us, alpha, beta, orders, velocity
     S = surface_setup(a, theta_o, lam, eta, beta, us)   # ordinary (η > 0) or vortical (η < 0)
     S.reach || return nothing                       # status stays 3 (never reaches surface)
     roots = radial_roots(a, lam, eta)
-    if on_critical_curve(roots)     # double radial root: status 0, NaN values (issue 12 item 4)
-        status[i, :] .= STATUS_OK
-        return nothing
-    end
     rp = 1 + sqrt(1 - a * a)
     rm = a * a / rp          # r₊r₋ = a², without 1 − √(1 − a²)'s cancellation
     for (j, n) in enumerate(orders)

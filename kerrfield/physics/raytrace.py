@@ -38,7 +38,6 @@ from .geodesics import (
     STATUS_MISSES,
     STATUS_OK,
     conserved_quantities,
-    on_critical_curve,
     radial_solution,
     surface_crossings,
 )
@@ -152,11 +151,9 @@ def trace_rays(
     -------
     dict of Tensor
         r_s, theta_s, phi_s, phi_ks, t_s, x, y, g, nu_r, nu_theta (float, shape (N, P)),
-        status (int8, (N, P)), lam and eta ((P,)). Floats are NaN where status ≠ 0, and on
-        pixels exactly on the critical curve (status 0; the double-root limit is not yet
-        implemented). Mask with ``torch.where(status == 0, value, 0)`` before reducing
-        (``& isfinite`` too if a pixel may sit exactly on the critical curve); a masked-out
-        lane never reaches a gradient.
+        status (int8, (N, P)), lam and eta ((P,)). Floats are NaN where status ≠ 0; mask
+        with ``torch.where(status == 0, value, 0)`` before reducing: a masked-out lane never
+        reaches a gradient.
 
     Examples
     --------
@@ -190,19 +187,14 @@ def trace_rays(
     lam, eta = conserved_quantities(a, theta_o, alpha, beta)
     ang = surface_crossings(a, theta_o, lam, eta, beta, math.cos(theta_s), orders)
     reach = ang["reach"]
-    # lanes exactly on the critical curve (double radial root; issue 12 item 4, open) are
-    # reported as status 0 with NaN values; like the lanes that never reach the surface they
-    # are traced as a harmless stand-in ray, so no NaN reaches a backward pass
-    with torch.no_grad():
-        critical = reach & on_critical_curve(a, lam, eta)
-    use = reach & ~critical
+    # lanes that never reach the surface get a harmless stand-in ray (no NaN in backward)
+    use = reach
     lam_r = torch.where(use, lam, torch.zeros_like(lam))
     eta_r = torch.where(use, eta, torch.full_like(eta, 30.0))
     tau = torch.where(use, ang["tau"], torch.ones_like(ang["tau"]))
     rad = radial_solution(a, lam_r, eta_r, tau)
     status = torch.where(reach, rad["status"], torch.full_like(rad["status"], STATUS_MISSES))
-    status = torch.where(critical, torch.zeros_like(status), status)
-    ok = (status == STATUS_OK) & ~critical
+    ok = status == STATUS_OK
     r_s = torch.where(ok, rad["r_s"], torch.full_like(rad["r_s"], 10.0))
     nu_r = rad["nu_r"]
     phi_s = -(

@@ -31,7 +31,9 @@ function radial_roots(a::Float64, lam::Float64, eta::Float64)
         t = _cbrt(-Q / 2 + sd) + _cbrt(-Q / 2 - sd)
     else
         arg = clamp((3 * Q / (2 * P)) * sqrt(-3 / P), -1.0, 1.0)
-        t = 2 * sqrt(-P / 3) * cos(acos(arg) / 3)
+        # cos(acos(x)/3) by its series next to x = 1 (the critical curve), as radial.py
+        c3 = arg > 1 - 1e-8 ? 1 - (1 - arg) / 9 - 4 * (1 - arg)^2 / 243 : cos(acos(arg) / 3)
+        t = 2 * sqrt(-P / 3) * c3
     end
     xi0 = t - A / 3
     z = sqrt(_clamp_min(xi0 / 2, 1e-30))
@@ -41,6 +43,7 @@ function radial_roots(a::Float64, lam::Float64, eta::Float64)
 end
 
 const A_NO_MINUS = 1e-8
+const K_DOUBLE = 1e-12      # 1 − k below which r₃ = r₄ is a double root (radial.py)
 
 _cbrt(x::Float64) = sign(x) * _clamp_min(abs(x), 1e-300)^(1 / 3)
 _clamp_min(x::Float64, lo::Float64) = isnan(x) ? x : max(x, lo)
@@ -49,8 +52,8 @@ _clamp_min(x::Float64, lo::Float64) = isnan(x) ? x : max(x, lo)
     on_critical_curve(roots) -> Bool
 
 Whether the radial roots are a double root to round-off (a pixel exactly on the critical curve):
-the elliptic parameter of case 2 or 3 reaches 1 and the elliptic forms break down (issue 12
-item 4, not yet handled); as kerrfield.physics.geodesics.radial.on_critical_curve.
+the elliptic parameter of case 2 or 3 is within 1e-12 of 1 and the elliptic forms break down, so
+radial_double_root takes over (issue 12 item 4); as kerrfield.physics.geodesics.radial.
 """
 function on_critical_curve(roots)
     z, d12, d34, _, c_coef = roots
@@ -65,7 +68,7 @@ function on_critical_curve(roots)
         big_b = sqrt((z - r1)^2 + sq34 * sq34)
         k = ((big_a + big_b)^2 - (r2 - r1)^2) / (4 * big_a * big_b)
     end
-    return !(k < 1)
+    return !(k < 1 - K_DOUBLE)
 end
 
 """
@@ -80,7 +83,9 @@ function radial_solution(a::Float64, lam::Float64, roots, tau::Float64)
     rm = a * a / rp          # r₊r₋ = a², without 1 − √(1 − a²)'s cancellation (issue 12 item 3)
     # the r₋ terms carry a²λ/2 and a⁴ (GL20 B1-B2): negligible, and degenerate, for |a| ≤ 1e-8
     use_minus = abs(a) > A_NO_MINUS
-    if d34 >= 0
+    if on_critical_curve(roots)     # r₃ = r₄: the elementary double-root solution
+        r, nu_r, st, ip, im, i1, i2 = radial_double_root(rp, rm, use_minus, z, d12, tau, c_coef)
+    elseif d34 >= 0
         r, nu_r, st, ip, im, i1, i2 = radial_case2(rp, rm, use_minus, z, d12, d34, tau, c_coef)
     elseif d12 >= 0
         r, nu_r, st, ip, im, i1, i2 =

@@ -159,3 +159,35 @@ function radial_case4(rp, rm, use_minus, z, d12, d34, tau, big_a_coef)
            aa0 * aa0 * (s2_e - s2_o)) / half - ro - big_a_coef / (2 * ro)
     return (r, 1.0, STATUS_OK, i_pm(rp), use_minus ? i_pm(rm) : 0.0, i1, i2)
 end
+
+# exactly on the critical curve, r₃ = r₄ = r₀ (= z): elementary (issue 12 item 4; the derivation
+# is in kerrfield/physics/geodesics/radial_cases.py:_double_root). x = r − r₀,
+# Q = x² + bx + P², b = 2r₀ − r₁ − r₂, P² = (r₀ − r₁)(r₀ − r₂); w = e^{−Pτ},
+# x = 4P²w/((1 − w)(2P + b + (2P − b)w)); I₁ = r₀τ + L, I₂ = r₀²τ + b/2 − r₀ − √Q,
+# L = ln 4 − ln(2√Q + 2x + b); I_h = (τ − J_h)/(r₀ − h), J_h a logarithm (c_h > 0) or an
+# arcsine, written with atan2
+function radial_double_root(rp, rm, use_minus, z, d12, tau, c_coef)
+    sq12 = sqrt(d12)
+    r0, r1 = z, -z - sq12
+    r2 = _inner_root(z, sq12, r1, z * z, c_coef)
+    b = 2 * r0 - r1 - r2
+    p = sqrt((r0 - r1) * (r0 - r2))
+    w = exp(-p * tau)
+    x = 4 * p * p * w / (-expm1(-p * tau) * (2 * p + b + (2 * p - b) * w))
+    sq = sqrt((x + r0 - r1) * (x + r0 - r2))
+    big_l = log(4.0) - log(2 * sq + 2 * x + b)
+    i1 = r0 * tau + big_l
+    i2 = r0 * r0 * tau + 0.5 * b - r0 - sq
+    function i_h(h)
+        y, bh, ch = x + r0 - h, 2 * h - r1 - r2, (h - r1) * (h - r2)
+        rc = sqrt(abs(ch))
+        if ch > 0
+            j = log((2 * rc * sqrt(y * y + bh * y + ch) + bh * y + 2 * ch) / (y * (2 * rc + bh)))
+        else
+            # arcsines as atan2 (1 − sin² = −4c_h Q/(y² disc²)): accurate next to ±π/2
+            j = atan(bh, 2 * rc) - atan(bh * y + 2 * ch, 2 * rc * sqrt(y * y + bh * y + ch))
+        end
+        return (tau - j / (rc > 0 ? rc : 1.0)) / (r0 - h)
+    end
+    return (r0 + x, 1.0, STATUS_OK, i_h(rp), use_minus ? i_h(rm) : 0.0, i1, i2)
+end

@@ -13,11 +13,27 @@ from torch import Tensor
 
 from .._lanewise import cbrt
 from .conserved import STATUS_ESCAPE, STATUS_HORIZON
-from .radial_cases import _case2, _case3, _case4, _inner_root
+from .radial_cases import _case2, _case3, _case4, _double_root, _inner_root
 
 __all__ = ["radial_roots", "radial_solution", "on_critical_curve"]
 
 _A_NO_MINUS = 1e-8
+# 1 − k below which r₃ = r₄ is taken as a double root: the elliptic forms have lost most of
+# their digits there, and the double-root solution is then exact to ~1e-12
+_K_DOUBLE = 1e-12
+
+
+def _cos_third_acos(x: Tensor) -> Tensor:
+    """cos(acos(x)/3), the largest root c of 4c³ − 3c = x, with a finite derivative at x = 1.
+
+    On the critical curve the resolvent cubic has a double root and x = 1 exactly, where
+    d acos/dx is infinite though cos(acos(x)/3) is smooth; there (1 − x < 1e-8) the series
+    1 − ε/9 − 4ε²/243, ε = 1 − x (error < 1e-24) is used instead.
+    """
+    near = x > 1.0 - 1e-8
+    eps = torch.where(near, 1.0 - x, 0.0)
+    series = 1.0 - eps / 9.0 - 4.0 * eps * eps / 243.0
+    return torch.where(near, series, torch.cos(torch.acos(torch.where(near, 0.0, x)) / 3.0))
 
 
 def radial_roots(a: Tensor, lam: Tensor, eta: Tensor) -> dict[str, Tensor]:
@@ -44,7 +60,7 @@ def radial_roots(a: Tensor, lam: Tensor, eta: Tensor) -> dict[str, Tensor]:
     p_neg = torch.where(one_real, -torch.ones_like(P), P)
     arg = (3.0 * Q / (2.0 * p_neg)) * torch.sqrt(-3.0 / p_neg)
     arg = torch.clamp(torch.where(one_real, torch.zeros_like(arg), arg), -1.0, 1.0)
-    t3 = 2.0 * torch.sqrt(-p_neg / 3.0) * torch.cos(torch.acos(arg) / 3.0)
+    t3 = 2.0 * torch.sqrt(-p_neg / 3.0) * _cos_third_acos(arg)
     xi0 = torch.where(one_real, t1, t3) - A / 3.0
     z = torch.sqrt(torch.clamp(xi0 / 2.0, min=1e-30))
     d12 = -A / 2.0 - z * z + B / (4.0 * z)
@@ -53,26 +69,30 @@ def radial_roots(a: Tensor, lam: Tensor, eta: Tensor) -> dict[str, Tensor]:
 
 
 def on_critical_curve(a: Tensor, lam: Tensor, eta: Tensor) -> Tensor:
-    """Lanes whose radial roots are a double root to round-off (exactly on the critical curve).
-
-    There r₃ = r₄ and the elliptic parameter of case 2 (k = r₃₂r₄₁/(r₃₁r₄₂)) or case 3
-    (k = ((A + B)² − r₂₁²)/(4AB)) reaches 1: the ray asymptotes to a spherical photon orbit
-    and the elliptic forms break down (issue 12, item 4, not yet handled: the caller reports
-    NaN there and keeps the lane out of every backward pass).
-    """
+    """Lanes whose radial roots are a double root to round-off (exactly on the critical curve):
+    :func:`_double_root_lanes` of :func:`radial_roots`."""
     roots = radial_roots(a, lam, eta)
-    z, d12, d34 = roots["z"], roots["d12"], roots["d34"]
-    sq12 = torch.sqrt(d12.clamp_min(0.0))
-    sq34 = torch.sqrt(d34.abs())
-    r1 = -z - sq12
-    r3, r4 = z - sq34, z + sq34
-    r2 = _inner_root(z, sq12, r1, z * z - d34, roots["C"].expand_as(z))
-    k2 = (r3 - r2) * (r4 - r1) / ((r3 - r1) * (r4 - r2))
-    big_a = torch.sqrt((z - r2) ** 2 + sq34 * sq34)
-    big_b = torch.sqrt((z - r1) ** 2 + sq34 * sq34)
-    k3 = ((big_a + big_b) ** 2 - (r2 - r1) ** 2) / (4.0 * big_a * big_b)
-    k = torch.where(d34 >= 0, k2, k3)
-    return (d12 >= 0) & ~(k < 1.0)
+    return _double_root_lanes(roots["z"], roots["d12"], roots["d34"], roots["C"])
+
+
+def _double_root_lanes(z: Tensor, d12: Tensor, d34: Tensor, c_coef: Tensor) -> Tensor:
+    """Lanes with r₃ = r₄ to round-off: the elliptic parameter of case 2
+    (k = r₃₂r₄₁/(r₃₁r₄₂)) or case 3 (k = ((A + B)² − r₂₁²)/(4AB)) is within 1e-12 of 1, the elliptic
+    forms break down, and the ray asymptotes to a spherical photon orbit: the elementary
+    double-root solution (:func:`radial_cases._double_root`) takes over (issue 12, item 4).
+    """
+    with torch.no_grad():
+        sq12 = torch.sqrt(d12.clamp_min(0.0))
+        sq34 = torch.sqrt(d34.abs())
+        r1 = -z - sq12
+        r3, r4 = z - sq34, z + sq34
+        r2 = _inner_root(z, sq12, r1, z * z - d34, c_coef.expand_as(z))
+        k2 = (r3 - r2) * (r4 - r1) / ((r3 - r1) * (r4 - r2))
+        big_a = torch.sqrt((z - r2) ** 2 + sq34 * sq34)
+        big_b = torch.sqrt((z - r1) ** 2 + sq34 * sq34)
+        k3 = ((big_a + big_b) ** 2 - (r2 - r1) ** 2) / (4.0 * big_a * big_b)
+        k = torch.where(d34 >= 0, k2, k3)
+        return (d12 >= 0) & ~(k < 1.0 - _K_DOUBLE)
 
 
 def radial_solution(a: Tensor, lam: Tensor, eta: Tensor, tau: Tensor) -> dict[str, Tensor]:
@@ -99,8 +119,9 @@ def radial_solution(a: Tensor, lam: Tensor, eta: Tensor, tau: Tensor) -> dict[st
     roots = radial_roots(a, lam, eta)
     z, d12, d34, big_a_coef = roots["z"], roots["d12"], roots["d34"], roots["A"]
     c_coef = roots["C"].expand_as(z)
-    case2 = d34 >= 0
-    case3 = (~case2) & (d12 >= 0)
+    double = _double_root_lanes(z, d12, d34, c_coef)
+    case2 = (d34 >= 0) & ~double
+    case3 = (d34 < 0) & (d12 >= 0) & ~double
     case4 = d12 < 0
     nn, pp = tau.shape
     out = {k: torch.zeros_like(tau) for k in ("r_s", "nu_r", "I_p", "I_m", "I_1", "I_2")}
@@ -108,7 +129,7 @@ def radial_solution(a: Tensor, lam: Tensor, eta: Tensor, tau: Tensor) -> dict[st
     # the r₋ terms of I_φ and I_t carry a²λ/2 and a⁴ (GL20 B1-B2): below |a| = 1e-8 they are
     # under 1e-16 of φ and t, and their characteristic (r₋ − r₂ ~ a²) is degenerate
     use_minus = abs(a_val) > _A_NO_MINUS
-    for mask, fn in ((case2, _case2), (case3, _case3), (case4, _case4)):
+    for mask, fn in ((case2, _case2), (case3, _case3), (case4, _case4), (double, _double_root)):
         idx = torch.nonzero(mask).flatten()
         if idx.numel() == 0:
             continue

@@ -13,6 +13,7 @@ import math
 import torch
 from torch import Tensor
 
+from .._lanewise import atan2
 from ..elliptic import ellipj, legendre, legendre_sc
 from .conserved import _R_REG
 from .radial_integrals import _h_r2, _r1_integral, _r2_integral, _s1_integral, _s2_integral
@@ -298,3 +299,45 @@ def _case4(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
         - big_a_coef / (2.0 * ro)
     )
     return r, nu_r, ok, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
+
+
+def _double_root(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
+    """A pixel exactly on the critical curve: r₃ = r₄ = r₀ (= z), elementary (issue 12 item 4).
+
+    R = (r − r₁)(r − r₂)x² with x = r − r₀; the ray comes from ∞ and approaches the spherical
+    photon orbit r₀ for ever (every order is reached, status 0, ν_r = +1). With
+    Q(x) = (x + r₀ − r₁)(x + r₀ − r₂) = x² + bx + P², b = 2r₀ − r₁ − r₂, P² = (r₀ − r₁)(r₀ − r₂),
+    τ = ∫_x^∞ dx/(x√Q) = ln[(2P√Q + bx + 2P²)/((2P + b)x)]/P (Gradshteyn-Ryzhik 2.266),
+    inverted: x = 4P²w/((1 − w)(2P + b + (2P − b)w)), w = e^{−Pτ}. Then, with
+    L = ln 4 − ln(2√Q + 2x + b) = lim(∫_x^{r_o} dx/√Q − ln r_o) and r₁ + r₂ = −2r₀:
+    I₁ = r₀τ + L, I₂ = r₀²τ + b/2 − r₀ − √Q (the same regularisation as the other cases), and
+    I_h = ∫dτ/(r − h) = (τ − J)/(r₀ − h), J = ∫_{y}^∞ dy/(y√(y² + b_h y + c_h)), y = r − h,
+    b_h = 2h − r₁ − r₂, c_h = (h − r₁)(h − r₂): a logarithm for c_h > 0, an arcsine for c_h < 0.
+    ``d34`` (≈ 0) and ``big_a_coef`` are unused (same signature as the other cases).
+    """
+    sq12 = torch.sqrt(d12)
+    r0, r1 = z, -z - sq12
+    r2 = _inner_root(z, sq12, r1, z * z, c_coef)
+    b = 2.0 * r0 - r1 - r2
+    p = torch.sqrt((r0 - r1) * (r0 - r2))
+    w = torch.exp(-p * tau)
+    x = 4.0 * p * p * w / (-torch.expm1(-p * tau) * (2.0 * p + b + (2.0 * p - b) * w))
+    sq = torch.sqrt((x + r0 - r1) * (x + r0 - r2))
+    big_l = math.log(4.0) - torch.log(2.0 * sq + 2.0 * x + b)
+    i1 = r0 * tau + big_l
+    i2 = r0 * r0 * tau + 0.5 * b - r0 - sq
+
+    def i_h(h):
+        y, bh, ch = x + r0 - h, 2.0 * h - r1 - r2, (h - r1) * (h - r2)
+        pos = ch > 0
+        rc = torch.sqrt(ch.abs())
+        qh = torch.sqrt(y * y + bh * y + ch)
+        log_j = torch.log((2.0 * rc * qh + bh * y + 2.0 * ch) / (y * (2.0 * rc + bh)))
+        # arcsines as atan2 (1 − sin² = −4c_h Q/(y² disc²)): accurate next to ±π/2
+        asin_j = atan2(bh, 2.0 * rc) - atan2(bh * y + 2.0 * ch, 2.0 * rc * qh)
+        j = torch.where(pos, log_j, asin_j) / torch.where(rc > 0, rc, 1.0)
+        return (tau - j) / (r0 - h)
+
+    ok = torch.ones_like(tau, dtype=torch.bool)
+    im = i_h(rm) if rm is not None else None
+    return r0 + x, torch.ones_like(x), ok, i_h(rp), im, i1, i2
