@@ -91,7 +91,8 @@ function radial_solution(a::Float64, lam::Float64, roots, tau::Float64)
         r, nu_r, st, ip, im, i1, i2 =
             radial_case3(rp, rm, use_minus, z, d12, d34, tau, big_a_coef, c_coef)
     elseif d12 < 0
-        r, nu_r, st, ip, im, i1, i2 = radial_case4(rp, rm, use_minus, z, d12, d34, tau, big_a_coef)
+        r, nu_r, st, ip, im, i1, i2 = radial_case4(rp, rm, use_minus, z, d12, d34, tau, big_a_coef,
+                                                     c_coef)
     else  # NaN roots
         return NaN, NaN, STATUS_HORIZON, NaN, NaN
     end

@@ -67,6 +67,20 @@ end
 # |1 + α_±| below which ∫dτ/(r − r_±) is taken as ∫dτ/(r − r₂) in case 3 (radial_cases.py)
 const NEAR_R2 = 1e-8
 
+# ∫_{r_o}^∞ (r/√R − 1/r) dr and ∫_{r_o}^∞ (r²/√R − 1) dr through O(r_o⁻⁶) (issue 12 item 9;
+# derivation in radial_cases.py:_tail), B = 2z(d₁₂ − d₃₄)
+function tail_corrections(big_a, z, d12, d34, c_coef, ro)
+    big_b = 2 * z * (d12 - d34)
+    q4 = 0.375 * big_a * big_a - 0.5 * c_coef
+    q5 = 0.75 * big_a * big_b
+    q6 = 0.375 * (big_b * big_b + 2 * big_a * c_coef) - 0.3125 * big_a^3
+    tail1 = -big_a / (4 * ro^2) - big_b / (6 * ro^3) + q4 / (4 * ro^4) + q5 / (5 * ro^5) +
+            q6 / (6 * ro^6)
+    tail2 = -big_a / (2 * ro) - big_b / (4 * ro^2) + q4 / (3 * ro^3) + q5 / (4 * ro^4) +
+            q6 / (5 * ro^5)
+    return tail1, tail2
+end
+
 # two real roots r₁ < r₂, r₃,₄ = z ± iw: cn inversion (GL20 B74-B82)
 function radial_case3(rp, rm, use_minus, z, d12, d34, tau, big_a_coef, c_coef)
     sq12 = sqrt(d12)
@@ -112,14 +126,15 @@ function radial_case3(rp, rm, use_minus, z, d12, d34, tau, big_a_coef, c_coef)
     inv_o = (big_b - big_a) * den_o / (2 * big_a * big_b * r21)   # 1/(1 + α₀ cos φ_ro)
     r1_e, r1_o = r1_integral(al0, am, k), r1_integral(al0, phi_ro, k)
     r2_e, r2_o = r2_integral(al0, am, k), r2_integral(al0, phi_ro, k, inv_o)
-    i1 = -(rho0 * (big_x - f_ro) + kap * (r1_e - r1_o)) / sab - log(ro)
+    tail1, tail2 = tail_corrections(big_a_coef, z, d12, d34, c_coef, ro)
+    i1 = -(rho0 * (big_x - f_ro) + kap * (r1_e - r1_o)) / sab - log(ro) + tail1
     i2 = -(rho0 * rho0 * (big_x - f_ro) + 2 * rho0 * kap * (r1_e - r1_o) +
-           kap * kap * (r2_e - r2_o)) / sab - ro - big_a_coef / (2 * ro)
+           kap * kap * (r2_e - r2_o)) / sab - ro + tail2
     return (r, 1.0, STATUS_OK, i_pm(rp), use_minus ? i_pm(rm) : 0.0, i1, i2)
 end
 
 # no real roots, r₁,₂ = −b₁ ∓ i a₂, r₃,₄ = b₁ ∓ i a₁: sc inversion (GL20 B83-B114)
-function radial_case4(rp, rm, use_minus, z, d12, d34, tau, big_a_coef)
+function radial_case4(rp, rm, use_minus, z, d12, d34, tau, big_a_coef, c_coef)
     b1 = z
     a2_ = sqrt(-d12)
     a1_ = sqrt(-d34)
@@ -154,9 +169,10 @@ function radial_case4(rp, rm, use_minus, z, d12, d34, tau, big_a_coef)
     f_ro = ellipf(phi_ro, k)
     s1_e, s1_o = s1_integral(g0, am, k), s1_integral(g0, phi_ro, k)
     s2_e, s2_o = s2_integral(g0, am, k), s2_integral(g0, phi_ro, k, -x4o)
-    i1 = -(aa1 * (big_x - f_ro) - aa0 * (s1_e - s1_o)) / half - log(ro)
+    tail1, tail2 = tail_corrections(big_a_coef, z, d12, d34, c_coef, ro)
+    i1 = -(aa1 * (big_x - f_ro) - aa0 * (s1_e - s1_o)) / half - log(ro) + tail1
     i2 = -(aa1 * aa1 * (big_x - f_ro) - 2 * aa1 * aa0 * (s1_e - s1_o) +
-           aa0 * aa0 * (s2_e - s2_o)) / half - ro - big_a_coef / (2 * ro)
+           aa0 * aa0 * (s2_e - s2_o)) / half - ro + tail2
     return (r, 1.0, STATUS_OK, i_pm(rp), use_minus ? i_pm(rm) : 0.0, i1, i2)
 end
 

@@ -126,6 +126,32 @@ def _near_r2_alphas(pq, al0):
     return near, torch.stack([*alphas, al0])
 
 
+def _tail(big_a, z, d12, d34, c_coef, ro):
+    """∫_{r_o}^∞ (r/√R − 1/r) dr and ∫_{r_o}^∞ (r²/√R − 1) dr through O(r_o⁻⁶) / O(r_o⁻⁵)
+    (issue 12, item 9).
+
+    With R = r⁴(1 + u), u = A/r² + B/r³ + C/r⁴ and (1 + u)^{−1/2} = 1 − u/2 + 3u²/8 − 5u³/16
+    + … = 1 − A/(2r²) − B/(2r³) + q₄/r⁴ + q₅/r⁵ + q₆/r⁶ + O(r⁻⁸), q₄ = 3A²/8 − C/2,
+    q₅ = 3AB/4, q₆ = 3(B² + 2AC)/8 − 5A³/16: r/√R − 1/r and r²/√R − 1 are that series
+    times r⁻¹ and minus its leading 1, integrated term by term.
+    These turn I₁, I₂ evaluated up to r_o into the regularised lim(∫ − ln r_o), lim(∫ − r_o).
+    B = 2z(d₁₂ − d₃₄) from the root quantities (d₁₂ − d₃₄ = B/(2z) by definition).
+    """
+    big_b = 2.0 * z * (d12 - d34)
+    q4 = 0.375 * big_a * big_a - 0.5 * c_coef
+    q5 = 0.75 * big_a * big_b
+    q6 = 0.375 * (big_b * big_b + 2.0 * big_a * c_coef) - 0.3125 * big_a**3
+    tail1 = (
+        -big_a / (4.0 * ro**2) - big_b / (6.0 * ro**3) + q4 / (4.0 * ro**4)
+        + q5 / (5.0 * ro**5) + q6 / (6.0 * ro**6)
+    )  # fmt: skip
+    tail2 = (
+        -big_a / (2.0 * ro) - big_b / (4.0 * ro**2) + q4 / (3.0 * ro**3)
+        + q5 / (4.0 * ro**4) + q6 / (5.0 * ro**5)
+    )  # fmt: skip
+    return tail1, tail2
+
+
 def _observer_pole(nchar: int, nrow: int, row: int, device: torch.device) -> Tensor:
     """Skip mask (characteristic, row, 1) for the last characteristic at the observer row.
 
@@ -213,7 +239,8 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
     r2_e = _r2_integral(al0, am, k, r1=r1_e, fe=(leg.F[:norder], leg.E[:norder]))
     r2_o = _r2_integral(al0, phi_ro, k, inv_one_plus=inv_o, r1=r1_ro, fe=(f_ro, e_ro))
     # dτ = −dX/√(AB); integrate from X(r_o) to X
-    i1 = -(rho0 * (big_x - f_ro) + kap * (r1_e - r1_ro)) / sab - math.log(ro)
+    tail1, tail2 = _tail(big_a_coef, z, d12, d34, c_coef, ro)
+    i1 = -(rho0 * (big_x - f_ro) + kap * (r1_e - r1_ro)) / sab - math.log(ro) + tail1
     i2 = (
         -(
             rho0 * rho0 * (big_x - f_ro)
@@ -222,7 +249,7 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
         )
         / sab
         - ro
-        - big_a_coef / (2.0 * ro)
+        + tail2
     )
     return r, nu_r, ok, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
 
@@ -291,12 +318,13 @@ def _case4(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
     s1_o = _s1_integral(g0, phi_ro, k, fpi=(f_ro, leg.Pi[-1, norder + 1]))
     s2_e = _s2_integral(g0, am, k, fe=(f_x, e_x), s1=s1_e)
     s2_o = _s2_integral(g0, phi_ro, k, ratio=-x4o, fe=(f_ro, e_ro), s1=s1_o)
-    i1 = -(aa1 * (big_x - f_ro) - aa0 * (s1_e - s1_o)) / half - math.log(ro)
+    tail1, tail2 = _tail(big_a_coef, z, d12, d34, c_coef, ro)
+    i1 = -(aa1 * (big_x - f_ro) - aa0 * (s1_e - s1_o)) / half - math.log(ro) + tail1
     i2 = (
         -(aa1 * aa1 * (big_x - f_ro) - 2.0 * aa1 * aa0 * (s1_e - s1_o) + aa0 * aa0 * (s2_e - s2_o))
         / half
         - ro
-        - big_a_coef / (2.0 * ro)
+        + tail2
     )
     return r, nu_r, ok, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
 
