@@ -71,8 +71,9 @@ function angular_setup(a::Float64, theta_o::Float64, lam::Float64, eta::Float64,
     phi_o = atan(sgn * uo / sq_up, cos_phi_o)
     sig = clamp(sgn * us / sq_up, -1.0, 1.0)
     asig = asin(sig)
-    # a crossing within round-off of Φ'_o is the observer itself (θs = θo), not an image
-    tol = 1e-12
+    # a crossing within round-off of Φ'_o is the observer itself (θs = θo), not an image; on
+    # the surface itself Φ_o and asin(u_s/√u₊) agree only to ~√eps near a pole (issue 12 item 6)
+    tol = abs(us - uo) <= 1e-14 ? 1e-7 : 1e-12
     ja = floor((phi_o - asig + tol) / (2pi)) + 1
     jb = floor((phi_o - (pi - asig) + tol) / (2pi)) + 1
     phi_a = asig + 2pi * ja

@@ -21,6 +21,17 @@ from .vortical import _vortical_crossings
 __all__ = ["angular_crossings", "surface_crossings"]
 
 
+def _observer_tolerance(us: float, uo: Tensor) -> float:
+    """How close (in Φ) a surface crossing may be to the observer's own amplitude and still be
+    the observer itself rather than an image: 1e-12, or 1e-7 when the observer sits on the
+    emission surface (cos θs = cos θo to round-off). Near the poles Φ_o and the crossing
+    amplitude asin(u_s/√u₊) agree only to ~√eps there, so the observer's own crossing at
+    r = ∞ was taken for the n = 0 image (r_s ~ 1e12 M, t_s ~ −1e12; issue 12, item 6). The
+    observer's own position is not an image: n = 0 is the first crossing after it."""
+    on_surface = abs(us - float(uo.detach())) <= 1e-14
+    return 1e-7 if on_surface else 1e-12
+
+
 def _amplitude_rows(sin_o: Tensor, cos_o: Tensor, pr: Tensor) -> tuple[Tensor, Tensor]:
     """sin and cos² of the Legendre rows: the observer, the reduced crossing amplitudes ``pr``
     (row 0 is Φ_o itself) and φ = π/2 for the complete integrals.
@@ -121,7 +132,7 @@ def angular_crossings(
     two_pi = 2.0 * math.pi
     with torch.no_grad():
         # a crossing within round-off of Φ'_o is the observer itself (θs = θo), not an image
-        tol = 1e-12
+        tol = _observer_tolerance(us, uo)
         ja = torch.floor((phi_o - asig + tol) / two_pi) + 1.0
         jb = torch.floor((phi_o - (math.pi - asig) + tol) / two_pi) + 1.0
     phi_a = asig + two_pi * ja

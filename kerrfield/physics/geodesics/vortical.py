@@ -125,7 +125,7 @@ def _vortical_crossings(
     phi_s0 = atan2(torch.sqrt(p_s), torch.sqrt(q_s))
     with torch.no_grad():
         # a crossing within round-off of Φ_o is the observer itself (θs = θo), not an image
-        tol = 1e-12
+        tol = 1e-7 if abs(us - float(uo.detach())) <= 1e-14 else 1e-12
         ja = torch.floor((phi_o - phi_s0 + tol) / math.pi) + 1.0
         jb = torch.floor((phi_o - (math.pi - phi_s0) + tol) / math.pi) + 1.0
     phi_a = phi_s0 + math.pi * ja
