@@ -61,7 +61,7 @@ def _close(x: np.ndarray, y: np.ndarray, what: str) -> None:
 
 
 @settings(
-    max_examples=12, deadline=None, derandomize=True,
+    max_examples=40, deadline=None, derandomize=True,
     suppress_health_check=[HealthCheck.too_slow],
 )  # fmt: skip
 @given(
@@ -86,20 +86,24 @@ def test_pixels_alone_equal_pixels_in_random_batches(spin, incl, seed):
         keep=keep,
     )  # fmt: skip
     where = {int(j): k for k, j in enumerate(perm)}
-    shared = np.zeros(2)
+    shared, size = np.zeros(2), np.zeros(2)
     for p in range(npx):
         alone = _trace(spin, incl, [al[p]], [be[p]], grad=True)
         shared += [alone["d_spin"], alone["d_incl"]]
+        size += [abs(alone["d_spin"]), abs(alone["d_incl"])]
         col = where[p]
         assert (alone["status"][:, 0] == batch["status"][:, col]).all()
         for k in (*FLOATS, "d_alpha", "d_beta"):
             x = alone[k][..., 0]
             y = batch[k][..., col]
             _close(np.asarray(x), np.asarray(y), f"{k} a={spin} θo={incl} pixel={al[p], be[p]}")
-    # ∂L/∂a, ∂L/∂θo: no masked-out lane (NaN, on the critical curve, ...) leaks into them; the
-    # sums run in another order, hence a round-off allowance
+    # ∂L/∂a, ∂L/∂θo: no masked-out lane (NaN, on the critical curve, ...) leaks into them. They
+    # are the one cross-lane reduction: autograd sums every op's per-lane terms before adding
+    # them up, alone it adds them per lane, so they agree to summation round-off only, which
+    # the op-level terms (far larger than their sum for some rays) amplify: seen up to 4e-9
+    # of Σ|per-pixel gradient| (a leak would be NaN or O(1))
     got = np.array([batch["d_spin"], batch["d_incl"]])
-    np.testing.assert_allclose(got, shared, rtol=1e-12, atol=1e-12 * np.abs(shared).max())
+    assert (np.abs(got - shared) <= 1e-7 * size + 1e-300).all(), (got, shared, size)
 
 
 def test_reproducer_from_the_issue():
