@@ -30,7 +30,12 @@ function isco(spin::Real)
     a = check_spin(spin)
     z1 = 1 + (1 - a * a)^(1 / 3) * ((1 + a)^(1 / 3) + (1 - a)^(1 / 3))
     z2 = sqrt(3 * a * a + z1 * z1)
-    return 3 + z2 - copysign(1.0, a) * sqrt((3 - z1) * (3 + z1 + 2 * z2))
+    r = 3 + z2 - copysign(1.0, a) * sqrt((3 - z1) * (3 + z1 + 2 * z2))
+    if abs(a) < 0.5
+        # 3 − Z₁ ~ a² cancels as a → 0: one Newton step on r² − 6r + 8a√r − 3a² = 0
+        r -= (r * r - 6 * r + 8 * a * sqrt(r) - 3 * a * a) / (2 * r - 6 + 4 * a / sqrt(r))
+    end
+    return r
 end
 
 """
@@ -69,6 +74,17 @@ function shell_conserved(a::Float64, r::Float64)
     return lam, eta
 end
 
+# the photon-shell radius with λ̃ = 0 (bisection between the circular photon orbits): there
+# Θ(θo) = η̃ + a²cos²θo > 0 for every θo, so the visible range of r̃ always contains it
+function zero_lambda_radius(a::Float64, lo::Float64, hi::Float64)
+    sign_lo = sign(shell_conserved(a, lo)[1])
+    for _ in 1:200
+        mid = 0.5 * (lo + hi)
+        sign(shell_conserved(a, mid)[1]) == sign_lo ? (lo = mid) : (hi = mid)
+    end
+    return 0.5 * (lo + hi)
+end
+
 """
     critical_curve(a, inclination_deg, npoints=512) -> (alpha, beta)
 
@@ -95,7 +111,6 @@ function critical_curve(spin::Real, inclination::Real, npoints::Integer = 512)
     theta_pot(r) = (sc = shell_conserved(a, r); sc[2] + a * a * ct2 - sc[1]^2 * cot2)
     grid = collect(range(lo, hi; length = 20001))[2:end-1]
     ok = findall(r -> theta_pot(r) >= 0, grid)
-    i0, i1 = ok[1], ok[end]
     function bisect(x_bad, x_good)
         for _ in 1:200
             mid = 0.5 * (x_bad + x_good)
@@ -103,8 +118,14 @@ function critical_curve(spin::Real, inclination::Real, npoints::Integer = 512)
         end
         return x_good
     end
-    r_lo = bisect(i0 > 1 ? grid[i0-1] : lo, grid[i0])
-    r_hi = bisect(i1 < length(grid) ? grid[i1+1] : hi, grid[i1])
+    if !isempty(ok)
+        i0, i1 = ok[1], ok[end]
+        r_lo = bisect(i0 > 1 ? grid[i0-1] : lo, grid[i0])
+        r_hi = bisect(i1 < length(grid) ? grid[i1+1] : hi, grid[i1])
+    else    # nearly face-on: Θ ≥ 0 only where λ̃ ≈ 0, between two grid points (issue 12 item 5)
+        r0 = zero_lambda_radius(a, lo, hi)
+        r_lo, r_hi = bisect(lo, r0), bisect(hi, r0)
+    end
     half = n ÷ 2 + 1
     r = [r_lo + (r_hi - r_lo) * 0.5 * (1 - cos(t)) for t in range(0.0, pi; length = half)]
     alpha = [-shell_conserved(a, x)[1] / sin(th) for x in r]

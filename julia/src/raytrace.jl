@@ -93,8 +93,8 @@ function _trace_pixel!(i, a, theta_o, theta_s, us, alpha, beta, orders, velocity
     S = surface_setup(a, theta_o, lam, eta, beta, us)   # ordinary (η > 0) or vortical (η < 0)
     S.reach || return nothing                       # status stays 3 (never reaches surface)
     roots = radial_roots(a, lam, eta)
-    sq = sqrt(1 - a * a)
-    rp, rm = 1 + sq, 1 - sq
+    rp = 1 + sqrt(1 - a * a)
+    rm = a * a / rp          # r₊r₋ = a², without 1 − √(1 − a²)'s cancellation
     for (j, n) in enumerate(orders)
         tau, lam_g_phi, g_t, nu_theta = angular_crossing(S, n)
         r, nu_r, st, i_phi, i_t = radial_solution(a, lam, roots, tau)

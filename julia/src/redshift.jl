@@ -94,7 +94,24 @@ function subkeplerian(a::Float64, r::Float64, xi::Float64, sk::SubKeplerian)
         g = metric_bl(a, r, pi / 2)
         return 0.0, omega_from_ell(g, xi * kepler_ell(a, r))
     end
-    return plunge(a, r, sk.e_i, sk.e_i * sk.ell_i)
+    _, om = plunge(a, r, sk.e_i, sk.e_i * sk.ell_i)
+    return plunge_ur(a, r, sk.r_isco, sk.e_i, sk.e_i * sk.ell_i, xi), om
+end
+
+# u^r < 0 of the plunge from the ISCO without the √eps cancellation of √(−1 + E u^t − L u^φ)
+# (issue 12 item 8): r⁴(u^r)² = r P(r), P = (E² − 1)r³ + 2r² − (a² + X² + 2aEX)r + 2X²,
+# X = L − aE, P(r_isco) = 0. ξ = 1: triple root, u^r = −√(2/(3 r_isco)) (r_isco/r − 1)^{3/2}
+# (Mummery & Balbus 2022, PRL 129, 161101, eq. 4); ξ < 1: P = (r − r_isco)S(r) by synthetic
+# division.
+function plunge_ur(a, r, ri, energy, ang, xi)
+    gap = ri - r
+    xi == 1 && return -sqrt(2 / (3 * ri)) * (max(gap, 0.0) / r)^1.5
+    x = ang - a * energy
+    c3 = energy * energy - 1
+    c1 = -(a * a + x * x + 2 * a * energy * x)
+    d1 = 2 + c3 * ri
+    d0 = c1 + d1 * ri
+    return -sqrt(_clamp_min(gap * -(c3 * r * r + d1 * r + d0) / (r * r * r), 1e-300))
 end
 
 """

@@ -166,6 +166,49 @@ end
     al, be = critical_curve(1e-4, 60.0, 64)                 # the generic branch, a → 0
     @test all(x -> isapprox(x, sqrt(27.0); rtol = 1e-3), hypot.(al, be))
     @test_throws ArgumentError horizon(1.0)
+    # nearly face-on: the visible photon-shell radii bracket λ̃ = 0 (issue 12 item 5)
+    for (a, th) in ((0.5, 1e-4), (-0.7, 179.9999), (0.94, 1e-8))
+        al, be = critical_curve(a, th, 64)
+        @test all(isfinite, al) && all(isfinite, be) && length(al) == 65
+    end
+    # BPT eq. 2.21 loses digits as a → 0 (3 − Z₁ ~ a²); a Newton step restores them:
+    # r_isco = 6 − 4√(2/3) a + O(a²)
+    @test abs(isco(1e-8) - (6 - 4 * sqrt(2 / 3) * 1e-8)) < 1e-15
+end
+
+# g just inside the ISCO against the defining formulas in 256-bit arithmetic (issue 12 item 8)
+function g_plunge_big(a, ri, xi, lam, eta, r, nu_r)
+    a, ri, r, lam, eta = big(a), big(ri), big(r), big(lam), big(eta)
+    metric(rr) = (-(1 - 2 / rr), -2 * a / rr,
+                  ((rr^2 + a^2)^2 - a^2 * (rr^2 - 2rr + a^2)) / rr^2, rr^2 / (rr^2 - 2rr + a^2))
+    gtt, gtp, gpp, _ = metric(ri)
+    sr = sqrt(ri)
+    ell = xi * (ri^2 - 2a * sr + a^2) / (ri * sr - 2sr + a)
+    om = -(gtp + ell * gtt) / (gpp + ell * gtp)
+    en = -(gtt + gtp * om) / sqrt(-(gtt + 2gtp * om + gpp * om^2))
+    ang = en * ell
+    gtt, gtp, gpp, grr = metric(r)
+    det = gtt * gpp - gtp^2
+    ut = -(gpp / det) * en - (gtp / det) * ang
+    uphi = (gtp / det) * en + (gtt / det) * ang
+    ur = -sqrt(max((-1 + en * ut - ang * uphi) / grr, big(0)))
+    dl = r^2 - 2r + a^2
+    p_r = nu_r * sqrt((r^2 + a^2 - a * lam)^2 - dl * (eta + (lam - a)^2)) / dl
+    return Float64(1 / (ut - lam * uphi - p_r * ur))
+end
+
+@testset "plunging emitters just inside the ISCO" begin
+    setprecision(BigFloat, 256) do
+        for a in (0.0, 0.5, 0.94, -0.7), xi in (1.0, 0.8), nu in (1.0, -1.0)
+            v = xi == 1 ? Velocity(:keplerian, 1.0, 1.0, 1.0) : Velocity(:general, xi, 1.0, 1.0)
+            sk = KerrField.SubKeplerian(a, xi)
+            for d in (1e-15, 1e-13, 1e-11, 1e-9, 1e-8, 1e-6)
+                r = sk.r_isco * (1 - d)
+                g = KerrField.redshift(v, a, 1.0, 5.0, r, pi / 2, nu, sk)
+                @test g ≈ g_plunge_big(a, sk.r_isco, xi, 1.0, 5.0, r, nu) rtol = 2e-15
+            end
+        end
+    end
 end
 
 @testset "ray tracing: physics checks" begin

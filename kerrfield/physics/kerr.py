@@ -72,7 +72,30 @@ def isco(spin: float) -> float:
     a = check_spin(spin)
     z1 = 1.0 + (1.0 - a * a) ** (1.0 / 3.0) * ((1.0 + a) ** (1.0 / 3.0) + (1.0 - a) ** (1.0 / 3.0))
     z2 = math.sqrt(3.0 * a * a + z1 * z1)
-    return 3.0 + z2 - math.copysign(1.0, a) * math.sqrt((3.0 - z1) * (3.0 + z1 + 2.0 * z2))
+    r = 3.0 + z2 - math.copysign(1.0, a) * math.sqrt((3.0 - z1) * (3.0 + z1 + 2.0 * z2))
+    if abs(a) < 0.5:
+        # 3 − Z₁ ~ a² cancels as a → 0 (isco(1e-8) was 6.0, 5e-9 off): one Newton step on
+        # BPT 1972's r² − 6r + 8a√r − 3a² = 0, well conditioned away from a → 1
+        r -= _isco_equation(a, r) / (2.0 * r - 6.0 + 4.0 * a / math.sqrt(r))
+    return r
+
+
+def _isco_equation(a: float, r: float) -> float:
+    """F(r, a) = r² − 6r + 8a√r − 3a², zero at the prograde ISCO (BPT 1972 eq. 2.21)."""
+    return r * r - 6.0 * r + 8.0 * a * math.sqrt(r) - 3.0 * a * a
+
+
+def isco_differentiable(a: Tensor) -> Tensor:
+    """r_isco(a) as a tensor that keeps a 0-d spin tensor ``a`` in the autograd graph.
+
+    The value is :func:`isco` exactly; its derivative is dr/da = −F_a/F_r from the implicit
+    function theorem on F(r, a) = r² − 6r + 8a√r − 3a² = 0 (BPT 1972 eq. 2.21), F_a = 8√r
+    − 6a, F_r = 2r − 6 + 4a/√r.
+    """
+    r0 = isco(float(a.detach()))
+    sr = math.sqrt(r0)
+    drda = -(8.0 * sr - 6.0 * a.detach()) / (2.0 * r0 - 6.0 + 4.0 * a.detach() / sr)
+    return r0 + (a - a.detach()) * drda
 
 
 def metric_bl(a: Tensor | float, r: Tensor, theta: Tensor | float) -> dict[str, Tensor]:
@@ -117,6 +140,20 @@ def _shell_conserved(a: float, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lam = a + r / a * (r - 2.0 * delta / (r - 1.0))
     eta = r**3 / a**2 * (4.0 * delta / (r - 1.0) ** 2 - r)
     return lam, eta
+
+
+def _zero_lambda_radius(a: float, lo: float, hi: float) -> float:
+    """The photon-shell radius with λ̃ = 0 (bisection; λ̃ changes sign between the circular
+    photon orbits lo and hi). There Θ(θo) = η̃ + a²cos²θo > 0 for every θo, so the visible
+    range of r̃ always contains it, however narrow the range is near face-on."""
+    sign_lo = math.copysign(1.0, float(_shell_conserved(a, np.array([lo]))[0][0]))
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if math.copysign(1.0, float(_shell_conserved(a, np.array([mid]))[0][0])) == sign_lo:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
 
 
 def critical_curve(
@@ -169,7 +206,7 @@ def critical_curve(
     grid = np.linspace(lo, hi, 20001)[1:-1]
     vals = theta_pot(grid)
     ok = np.nonzero(vals >= 0)[0]
-    i0, i1 = ok[0], ok[-1]
+    i0, i1 = (ok[0], ok[-1]) if ok.size else (0, 0)
 
     def bisect(x_bad: float, x_good: float) -> float:
         for _ in range(200):
@@ -180,8 +217,12 @@ def critical_curve(
                 x_bad = mid
         return x_good
 
-    r_lo = bisect(grid[i0 - 1] if i0 > 0 else lo, grid[i0])
-    r_hi = bisect(grid[i1 + 1] if i1 + 1 < grid.size else hi, grid[i1])
+    if ok.size:
+        r_lo = bisect(grid[i0 - 1] if i0 > 0 else lo, grid[i0])
+        r_hi = bisect(grid[i1 + 1] if i1 + 1 < grid.size else hi, grid[i1])
+    else:  # nearly face-on: Θ ≥ 0 only where λ̃ ≈ 0, between two grid points (issue 12, item 5)
+        r0 = _zero_lambda_radius(a, lo, hi)
+        r_lo, r_hi = bisect(lo, r0), bisect(hi, r0)
     half = n // 2 + 1
     # cosine spacing concentrates points near the ends, where β changes fastest
     r = r_lo + (r_hi - r_lo) * 0.5 * (1.0 - np.cos(np.linspace(0.0, np.pi, half)))

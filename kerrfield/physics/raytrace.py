@@ -110,7 +110,8 @@ def trace_rays(
     dict of Tensor
         r_s, theta_s, phi_s, phi_ks, t_s, x, y, g, nu_r, nu_theta (float, shape (N, P)),
         status (int8, (N, P)), lam and eta ((P,)). Floats are NaN where status ≠ 0; mask
-        with ``torch.where(status == 0, value, 0)`` before reducing so gradients stay finite.
+        with ``torch.where(status == 0, value, 0)`` before reducing: a masked-out lane never
+        reaches a gradient.
 
     Examples
     --------
@@ -151,9 +152,10 @@ def trace_rays(
     ang = surface_crossings(a, theta_o, lam, eta, beta, math.cos(theta_s), orders)
     reach = ang["reach"]
     # lanes that never reach the surface get a harmless stand-in ray (no NaN in backward)
-    lam_r = torch.where(reach, lam, torch.zeros_like(lam))
-    eta_r = torch.where(reach, eta, torch.full_like(eta, 30.0))
-    tau = torch.where(reach, ang["tau"], torch.ones_like(ang["tau"]))
+    use = reach
+    lam_r = torch.where(use, lam, torch.zeros_like(lam))
+    eta_r = torch.where(use, eta, torch.full_like(eta, 30.0))
+    tau = torch.where(use, ang["tau"], torch.ones_like(ang["tau"]))
     rad = radial_solution(a, lam_r, eta_r, tau)
     status = torch.where(reach, rad["status"], torch.full_like(rad["status"], STATUS_MISSES))
     ok = status == STATUS_OK
@@ -164,7 +166,7 @@ def trace_rays(
     )
     t_s = rad["I_t"] + a * a * ang["G_t"]
     rp = 1.0 + torch.sqrt(1.0 - a * a)
-    rm = 1.0 - torch.sqrt(1.0 - a * a)
+    rm = a * a / rp  # r₊r₋ = a², without 1 − √(1 − a²)'s cancellation
     # Kerr–Schild azimuth: dφ_KS = dφ_BL + (a/Δ) dr, equal at infinity
     phi_ks = phi_s + a / (rp - rm) * torch.log((r_s - rp) / (r_s - rm))
     theta_t = torch.full_like(r_s, theta_s)

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .kerr import isco, metric_bl
+from ._lanewise import pow_three_halves
+from .kerr import isco_differentiable, metric_bl
 
 __all__ = ["GeneralVelocity", "velocity_field", "redshift", "velocity_attrs"]
 
@@ -104,10 +105,37 @@ def _circular_energy(a: Tensor, r: Tensor, ell: Tensor) -> Tensor:
     return -(g["g_tt"] + g["g_tphi"] * om) * ut
 
 
+def _plunge_ur(a: Tensor, r: Tensor, ri: Tensor, energy: Tensor, ang: Tensor, xi: float):
+    """u^r < 0 of the equatorial plunge from the ISCO with u_t = −E, u_φ = L, for r < r_isco,
+    without the √eps cancellation of √(−1 + E u^t − L u^φ) next to r_isco (issue 12, item 8).
+
+    r⁴(u^r)² = [E(r² + a²) − aL]² − Δ[r² + (L − aE)²] = r P(r), with the cubic
+    P = (E² − 1)r³ + 2r² − (a² + X² + 2aEX)r + 2X², X = L − aE; P(r_isco) = 0 since the flow
+    is circular there. ξ = 1: r_isco is a triple root and (u^r)² = (1 − E²)(r_isco/r − 1)³
+    with 1 − E² = 2/(3 r_isco): Mummery & Balbus 2022 (PRL 129, 161101, eq. 4),
+    u^r = −√(2/(3 r_isco)) (r_isco/r − 1)^{3/2}. ξ < 1: a simple root, P = (r − r_isco)S(r)
+    by synthetic division, so (u^r)² = (r_isco − r)(−S(r))/r³.
+    """
+    gap = ri - r
+    if xi == 1.0:
+        return -torch.sqrt(2.0 / (3.0 * ri)) * pow_three_halves(torch.clamp(gap, min=0.0) / r)
+    x = ang - a * energy
+    c3 = energy * energy - 1.0
+    c1 = -(a * a + x * x + 2.0 * a * energy * x)
+    d1 = 2.0 + c3 * ri
+    d0 = c1 + d1 * ri
+    rad = gap * -(c3 * r * r + d1 * r + d0) / (r * r * r)
+    return -torch.sqrt(torch.clamp(rad, min=1e-300))
+
+
 def _subkeplerian(a: Tensor, r: Tensor, xi: float) -> tuple[Tensor, Tensor]:
-    """(u^r, Ω) of the sub-Keplerian flow with Cunningham-type plunge inside the ISCO."""
-    r_isco = isco(float(a.detach()))
-    ri = torch.as_tensor(r_isco, dtype=r.dtype, device=r.device)
+    """(u^r, Ω) of the sub-Keplerian flow with Cunningham-type plunge inside the ISCO.
+
+    r_isco keeps the spin in the autograd graph (:func:`kerr.isco_differentiable`): for
+    ξ < 1 the ISCO's E and ℓ are not stationary in r, so ∂g/∂a inside the ISCO needs
+    ∂r_isco/∂a (issue 12, item 7).
+    """
+    ri = isco_differentiable(a).to(dtype=r.dtype, device=r.device)
     outside = r >= ri
     r_out = torch.where(outside, r, ri)
     g_out = metric_bl(a, r_out, math.pi / 2)
@@ -117,7 +145,8 @@ def _subkeplerian(a: Tensor, r: Tensor, xi: float) -> tuple[Tensor, Tensor]:
     # a radius inside the ISCO stands in for masked lanes, so no NaN reaches a backward pass
     r_h = 1.0 + torch.sqrt(1.0 - a * a)
     r_in = torch.where(outside, 0.5 * (ri + r_h), r)
-    ur_in, om_in = _plunge(a, r_in, e_i, e_i * ell_i)
+    _, om_in = _plunge(a, r_in, e_i, e_i * ell_i)
+    ur_in = _plunge_ur(a, r_in, ri, e_i, e_i * ell_i, xi)
     ur = torch.where(outside, torch.zeros_like(r), ur_in)
     om = torch.where(outside, om_out, om_in)
     return ur, om

@@ -108,3 +108,40 @@ function ellippi(n::Real, phi::Real, m::Real)
     end
     return j == 0 ? v : v + 2j * ellippi(n, m)
 end
+
+"""
+    ellippi(n, phi, m, one_minus_n) -> Float64
+
+Π(n;φ|m) for n ≤ 1 given 1 − n exactly: the characteristic 1 − n sin²φ is formed as
+(1 − n) + n cos²φ, a sum of non-negative terms, exact as n → 1 where 1 − n sin²φ cancels
+(n = u₊ → 1 for rays passing close to a pole; kerrfield.physics.elliptic.legendre.legendre_sc).
+"""
+function ellippi(n::Real, phi::Real, m::Real, one_minus_n::Real)
+    n, phi, m, omn = Float64(n), Float64(phi), Float64(m), Float64(one_minus_n)
+    j, p = _reduce_amplitude(phi)
+    s, c = sincos(p)
+    s2 = s * s
+    c2, d2 = c * c, 1 - m * s2
+    v = s * carlson_rf(c2, d2, 1.0)
+    if n != 0 && s != 0
+        v += n / 3 * s * s2 * carlson_rj(c2, d2, 1.0, omn + n * c2)
+    end
+    j == 0 && return v
+    y = 1 - m
+    return v + 2j * (carlson_rf(0.0, y, 1.0) + n / 3 * carlson_rj(0.0, y, 1.0, omn))
+end
+
+"""
+    ellippi_sc(n, s, c2, m, one_minus_n) -> Float64
+
+Π(n;φ|m) for |φ| ≤ π/2 given s = sin φ, c² = cos²φ and 1 − n (n ≤ 1) exactly: as the 4-argument
+`ellippi`, for callers that know the amplitude's sine and cosine better than the amplitude
+(an observer nearly on the pole, where φ → π/2 and cos φ from φ loses its relative accuracy).
+"""
+function ellippi_sc(n::Float64, s::Float64, c2::Float64, m::Float64, one_minus_n::Float64)
+    s2 = s * s
+    d2 = 1 - m * s2
+    v = s * carlson_rf(c2, d2, 1.0)
+    (n != 0 && s != 0) || return v
+    return v + n / 3 * s * s2 * carlson_rj(c2, d2, 1.0, one_minus_n + n * c2)
+end

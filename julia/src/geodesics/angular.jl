@@ -31,6 +31,7 @@ struct AngularSetup
     lam::Float64
     up::Float64
     up_phi::Float64
+    one_m_phi::Float64
     c_theta::Float64
     m::Float64
     phi_o::Float64
@@ -53,6 +54,10 @@ function angular_setup(a::Float64, theta_o::Float64, lam::Float64, eta::Float64,
     dd = sqrt(b * b + 4 * a2 * eta_s)
     pos = b > 0
     up = pos ? 2 * eta_s / (b + dd) : (dd - b) / (2 * a2)
+    # 1 − u₊ without cancellation: (D − q)u₊/(2η), q = η + a² − λ², D² − q² = 4λ²η (issue 12
+    # item 2; kerrfield.physics.geodesics.angular._one_minus_up)
+    q = eta_s + a2 - lam * lam
+    one_m_up = q > 0 ? 2 * lam * lam * up / (dd + q) : (dd - q) * up / (2 * eta_s)
     c2 = pos ? 0.5 * (b + dd) : 2 * a2 * eta_s / (dd - b)
     c_theta = sqrt(c2)
     m = -a2 * up / c2
@@ -66,22 +71,26 @@ function angular_setup(a::Float64, theta_o::Float64, lam::Float64, eta::Float64,
     phi_o = atan(sgn * uo / sq_up, cos_phi_o)
     sig = clamp(sgn * us / sq_up, -1.0, 1.0)
     asig = asin(sig)
-    # a crossing within round-off of Φ'_o is the observer itself (θs = θo), not an image
-    tol = 1e-12
+    # a crossing within round-off of Φ'_o is the observer itself (θs = θo), not an image; on
+    # the surface itself Φ_o and asin(u_s/√u₊) agree only to ~√eps near a pole (issue 12 item 6)
+    tol = abs(us - uo) <= 1e-14 ? 1e-7 : 1e-12
     ja = floor((phi_o - asig + tol) / (2pi)) + 1
     jb = floor((phi_o - (pi - asig) + tol) / (2pi)) + 1
     phi_a = asig + 2pi * ja
     phi_b = (pi - asig) + 2pi * jb
     first, second = min(phi_a, phi_b), max(phi_a, phi_b)
     f_o = ellipf(phi_o, m)
-    # u₊ rounding to 1 (λ → 0): the ray passes over a pole and G_φ diverges (λG_φ is handled in
-    # angular_crossing)
-    polar = up_r >= 1 - 4 * eps(Float64)
+    # λ = 0 (1 − u₊ = 0): the ray passes over a pole and G_φ diverges (λG_φ is handled in
+    # angular_crossing); otherwise Π's characteristic 1 − u₊s² comes from the exact 1 − u₊
+    polar = !((reach ? one_m_up : 0.0) > 0)
     up_phi = polar ? 0.5 : up_r
-    pi_o = ellippi(up_phi, phi_o, m)
+    one_m_phi = polar ? 0.5 : one_m_up
+    # Π at the observer from sin Φ_o, cos Φ_o themselves (Φ_o → π/2 near face-on)
+    hyp = hypot(cos_phi_o, sgn * uo / sq_up)
+    pi_o = ellippi_sc(up_phi, sgn * uo / sq_up / hyp, (cos_phi_o / hyp)^2, m, one_m_phi)
     s_o = sn2_integral(phi_o, m)
-    return AngularSetup(reach, polar, lam, up_r, up_phi, c_theta, m, phi_o, sgn, first, second,
-                        f_o, pi_o, s_o)
+    return AngularSetup(reach, polar, lam, up_r, up_phi, one_m_phi, c_theta, m, phi_o, sgn,
+                        first, second, f_o, pi_o, s_o)
 end
 
 """
@@ -99,7 +108,7 @@ function angular_crossing(S::AngularSetup, n::Int)
         passes = floor((phi_n - pi / 2) / pi) - floor((S.phi_o - pi / 2) / pi)
         lam_g_phi = pi * (S.lam >= 0 ? 1.0 : -1.0) * passes
     else
-        lam_g_phi = S.lam * ((ellippi(S.up_phi, phi_n, S.m) - S.pi_o) / S.c_theta)
+        lam_g_phi = S.lam * ((ellippi(S.up_phi, phi_n, S.m, S.one_m_phi) - S.pi_o) / S.c_theta)
     end
     g_t = S.up * (sn2_integral(phi_n, S.m) - S.s_o) / S.c_theta
     nu_theta = S.sgn * (cos(phi_n) >= 0 ? 1.0 : -1.0)

@@ -5,18 +5,26 @@
 # * Radial motion per root case: four real roots (case 2, GL20 B45-B46), two real (case 3,
 #   B74-B75), none (case 4, B104-B109); radial integrals I_±, I₁, I₂ (B48-B50, B78-B80,
 #   B112-B114).
-# * In cases 3 and 4 the divergent observer end of I₁, I₂ is split at a finite r_o and the
-#   exact tail beyond it added as a series in 1/r_o (observer_tail, radial_integrals.jl); the
-#   time integral is regularised as in the Python module: t_o − t_s − r_o − 2 ln r_o.
+# * In cases 3 and 4 the divergent observer end of I₁, I₂ is evaluated at r_o = R_REG
+#   (conserved.jl); the time integral is regularised as in the Python module:
+#   t_o − t_s − r_o − 2 ln r_o.
 #
 # Twin of kerrfield/physics/geodesics/radial_cases.py.
 
 const _NAN7 = (NaN, NaN, STATUS_HORIZON, NaN, NaN, NaN, NaN)
 
+# r₂ = −z + √d₁₂ without cancellation: C/(r₁r₃r₄) (Vieta, C = −a²η) where r₂ ≪ z, as a → 0
+# (issue 12 item 3: the r₋ characteristic of case 3 degenerates when r₂ − r₋ is round-off)
+function _inner_root(z, sq12, r1, r34, c_coef)
+    naive = sq12 - z
+    return abs(naive) < 0.5 * z ? c_coef / (r1 * r34) : naive
+end
+
 # four real roots: r(X) = (r₄r₃₁ − r₃r₄₁sn²X)/(r₃₁ − r₄₁sn²X), X = cτ − F_o (GL20 B45-B50)
-function radial_case2(rp, rm, use_minus, z, d12, d34, tau)
+function radial_case2(rp, rm, use_minus, z, d12, d34, tau, c_coef)
     sq12, sq34 = sqrt(d12), sqrt(d34)
-    r1, r2, r3, r4 = -z - sq12, -z + sq12, z - sq34, z + sq34
+    r1, r3, r4 = -z - sq12, z - sq34, z + sq34
+    r2 = _inner_root(z, sq12, r1, r3 * r4, c_coef)
     r31, r32, r41, r42, r43 = r3 - r1, r3 - r2, r4 - r1, r4 - r2, r4 - r3
     k = r32 * r41 / (r31 * r42)
     c = 0.5 * sqrt(r31 * r42)
@@ -56,11 +64,29 @@ function radial_case2(rp, rm, use_minus, z, d12, d34, tau)
     return (r, nu_r, STATUS_OK, i_pm(rp), use_minus ? i_pm(rm) : 0.0, i1, i2)
 end
 
+# |1 + α_±| below which ∫dτ/(r − r_±) is taken as ∫dτ/(r − r₂) in case 3 (radial_cases.py)
+const NEAR_R2 = 1e-8
+
+# ∫_{r_o}^∞ (r/√R − 1/r) dr and ∫_{r_o}^∞ (r²/√R − 1) dr through O(r_o⁻⁶) (issue 12 item 9;
+# derivation in radial_cases.py:_tail), B = 2z(d₁₂ − d₃₄)
+function tail_corrections(big_a, z, d12, d34, c_coef, ro)
+    big_b = 2 * z * (d12 - d34)
+    q4 = 0.375 * big_a * big_a - 0.5 * c_coef
+    q5 = 0.75 * big_a * big_b
+    q6 = 0.375 * (big_b * big_b + 2 * big_a * c_coef) - 0.3125 * big_a^3
+    tail1 = -big_a / (4 * ro^2) - big_b / (6 * ro^3) + q4 / (4 * ro^4) + q5 / (5 * ro^5) +
+            q6 / (6 * ro^6)
+    tail2 = -big_a / (2 * ro) - big_b / (4 * ro^2) + q4 / (3 * ro^3) + q5 / (4 * ro^4) +
+            q6 / (5 * ro^5)
+    return tail1, tail2
+end
+
 # two real roots r₁ < r₂, r₃,₄ = z ± iw: cn inversion (GL20 B74-B82)
-function radial_case3(rp, rm, use_minus, z, d12, d34, tau, coefs)
+function radial_case3(rp, rm, use_minus, z, d12, d34, tau, big_a_coef, c_coef)
     sq12 = sqrt(d12)
     w = sqrt(-d34)
-    r1, r2 = -z - sq12, -z + sq12
+    r1 = -z - sq12
+    r2 = _inner_root(z, sq12, r1, z * z + w * w, c_coef)
     r21 = r2 - r1
     big_a = sqrt((z - r2)^2 + w * w)
     big_b = sqrt((z - r1)^2 + w * w)
@@ -73,21 +99,26 @@ function radial_case3(rp, rm, use_minus, z, d12, d34, tau, coefs)
     tau_end = (f_o - x_h) / sab
     tau < tau_end || return _NAN7
     big_x = f_o - sab * tau
-    _, cn, _, am = ellipj_am(big_x, k)
+    sn, cn, dn, am = ellipj_am(big_x, k)
     den = (big_b - big_a) + (big_b + big_a) * cn
     r = ((big_b * r2 - big_a * r1) + (big_b * r2 + big_a * r1) * cn) / den
+    rho0 = (big_b * r2 + big_a * r1) / (big_a + big_b)
+    kap = 2 * big_a * big_b * r21 / (big_b^2 - big_a^2)
+    al0 = (big_b + big_a) / (big_b - big_a)
     function i_pm(rpm)
         pp = big_b * (r2 - rpm) + big_a * (rpm - r1)
         qq = big_b * (r2 - rpm) - big_a * (rpm - r1)
         al = qq / pp
+        if abs(1 + al) < NEAR_R2    # r_± within round-off of r₂: ∫dτ/(r − r₂) (issue 12 item 3)
+            sn_o = 2 * sab / (big_a + big_b)
+            h_o = h_r2(al0, kap, f_o, sn_o, -1 / al0, sqrt(1 - k * sn_o * sn_o), ellipe(phi_o, k))
+            return (h_o - h_r2(al0, kap, big_x, sn, cn, dn, ellipe(am, k))) / sab
+        end
         diff = r1_integral(al, am, k) - r1_integral(al, phi_o, k)
         return (big_b + big_a) * tau / qq + (2 * big_a * big_b * r21 / (pp * qq)) * diff / sab
     end
-    # I₁ and I₂ from r_o plus the exact tail beyond it
-    rho0 = (big_b * r2 + big_a * r1) / (big_a + big_b)
-    kap = 2 * big_a * big_b * r21 / (big_b^2 - big_a^2)
-    al0 = (big_b + big_a) / (big_b - big_a)
-    ro, tail1, tail2 = observer_tail(coefs...)
+    # finite-observer regularisation of I₁ and I₂
+    ro = R_REG
     den_o = big_a * (ro - r1) + big_b * (ro - r2)
     x_ro = (big_a * (ro - r1) - big_b * (ro - r2)) / den_o
     phi_ro = acos(x_ro)
@@ -95,6 +126,7 @@ function radial_case3(rp, rm, use_minus, z, d12, d34, tau, coefs)
     inv_o = (big_b - big_a) * den_o / (2 * big_a * big_b * r21)   # 1/(1 + α₀ cos φ_ro)
     r1_e, r1_o = r1_integral(al0, am, k), r1_integral(al0, phi_ro, k)
     r2_e, r2_o = r2_integral(al0, am, k), r2_integral(al0, phi_ro, k, inv_o)
+    tail1, tail2 = tail_corrections(big_a_coef, z, d12, d34, c_coef, ro)
     i1 = -(rho0 * (big_x - f_ro) + kap * (r1_e - r1_o)) / sab - log(ro) + tail1
     i2 = -(rho0 * rho0 * (big_x - f_ro) + 2 * rho0 * kap * (r1_e - r1_o) +
            kap * kap * (r2_e - r2_o)) / sab - ro + tail2
@@ -102,7 +134,7 @@ function radial_case3(rp, rm, use_minus, z, d12, d34, tau, coefs)
 end
 
 # no real roots, r₁,₂ = −b₁ ∓ i a₂, r₃,₄ = b₁ ∓ i a₁: sc inversion (GL20 B83-B114)
-function radial_case4(rp, rm, use_minus, z, d12, d34, tau, coefs)
+function radial_case4(rp, rm, use_minus, z, d12, d34, tau, big_a_coef, c_coef)
     b1 = z
     a2_ = sqrt(-d12)
     a1_ = sqrt(-d34)
@@ -131,14 +163,47 @@ function radial_case4(rp, rm, use_minus, z, d12, d34, tau, coefs)
     end
     aa1 = a2_ / g0 - b1
     aa0 = a2_ * (1 + g0 * g0) / g0
-    ro, tail1, tail2 = observer_tail(coefs...)
+    ro = R_REG
     x4o = (ro + b1) / a2_
     phi_ro = atan(x4o) + psi0
     f_ro = ellipf(phi_ro, k)
     s1_e, s1_o = s1_integral(g0, am, k), s1_integral(g0, phi_ro, k)
     s2_e, s2_o = s2_integral(g0, am, k), s2_integral(g0, phi_ro, k, -x4o)
+    tail1, tail2 = tail_corrections(big_a_coef, z, d12, d34, c_coef, ro)
     i1 = -(aa1 * (big_x - f_ro) - aa0 * (s1_e - s1_o)) / half - log(ro) + tail1
     i2 = -(aa1 * aa1 * (big_x - f_ro) - 2 * aa1 * aa0 * (s1_e - s1_o) +
            aa0 * aa0 * (s2_e - s2_o)) / half - ro + tail2
     return (r, 1.0, STATUS_OK, i_pm(rp), use_minus ? i_pm(rm) : 0.0, i1, i2)
+end
+
+# exactly on the critical curve, r₃ = r₄ = r₀ (= z): elementary (issue 12 item 4; the derivation
+# is in kerrfield/physics/geodesics/radial_cases.py:_double_root). x = r − r₀,
+# Q = x² + bx + P², b = 2r₀ − r₁ − r₂, P² = (r₀ − r₁)(r₀ − r₂); w = e^{−Pτ},
+# x = 4P²w/((1 − w)(2P + b + (2P − b)w)); I₁ = r₀τ + L, I₂ = r₀²τ + b/2 − r₀ − √Q,
+# L = ln 4 − ln(2√Q + 2x + b); I_h = (τ − J_h)/(r₀ − h), J_h a logarithm (c_h > 0) or an
+# arcsine, written with atan2
+function radial_double_root(rp, rm, use_minus, z, d12, tau, c_coef)
+    sq12 = sqrt(d12)
+    r0, r1 = z, -z - sq12
+    r2 = _inner_root(z, sq12, r1, z * z, c_coef)
+    b = 2 * r0 - r1 - r2
+    p = sqrt((r0 - r1) * (r0 - r2))
+    w = exp(-p * tau)
+    x = 4 * p * p * w / (-expm1(-p * tau) * (2 * p + b + (2 * p - b) * w))
+    sq = sqrt((x + r0 - r1) * (x + r0 - r2))
+    big_l = log(4.0) - log(2 * sq + 2 * x + b)
+    i1 = r0 * tau + big_l
+    i2 = r0 * r0 * tau + 0.5 * b - r0 - sq
+    function i_h(h)
+        y, bh, ch = x + r0 - h, 2 * h - r1 - r2, (h - r1) * (h - r2)
+        rc = sqrt(abs(ch))
+        if ch > 0
+            j = log((2 * rc * sqrt(y * y + bh * y + ch) + bh * y + 2 * ch) / (y * (2 * rc + bh)))
+        else
+            # arcsines as atan2 (1 − sin² = −4c_h Q/(y² disc²)): accurate next to ±π/2
+            j = atan(bh, 2 * rc) - atan(bh * y + 2 * ch, 2 * rc * sqrt(y * y + bh * y + ch))
+        end
+        return (tau - j / (rc > 0 ? rc : 1.0)) / (r0 - h)
+    end
+    return (r0 + x, 1.0, STATUS_OK, i_h(rp), use_minus ? i_h(rm) : 0.0, i1, i2)
 end

@@ -56,34 +56,10 @@ function s2_integral(alpha::Float64, phi::Float64, k::Float64, ratio::Float64 = 
     return -bracket / ((1 + a2) * (1 - k + a2)) + pre * s1_integral(alpha, phi, k)
 end
 
-# cases 3 and 4 split the divergent observer end of I₁, I₂ at r_o = R_FACTOR times the scale
-# of R(r)'s coefficients and add the exact tail beyond r_o as a series in 1/r_o
-const R_FACTOR = 32.0
-const TAIL_TERMS = 10
-
-"""
-    observer_tail(A, B, C) -> (r_o, T₁, T₂)
-
-Split radius r_o and the tails T₁ = ∫_{r_o}^∞ (r/√R − 1/r) dr, T₂ = ∫_{r_o}^∞ (r²/√R − 1) dr
-for R(r) = r⁴ + A r² + B r + C: with x = 1/r, r²/√R = Σ fₙ xⁿ,
-fₙ = −1/(2n) Σ_{k=2..4} gₖ f_{n−k} (2n − k) (g₂ = A, g₃ = B, g₄ = C, f₀ = 1, f₁ = 0), so
-T₁ = Σ fₙ r_o⁻ⁿ/n and T₂ = Σ fₙ r_o^{1−n}/(n − 1). Same algorithm as the Python twin.
-"""
-function observer_tail(A::Float64, B::Float64, C::Float64)
-    ro = R_FACTOR * (1 + sqrt(abs(A)) + abs(B)^(1 / 3) + abs(C)^0.25)
-    g = (0.0, A, B, C)             # g₁ … g₄
-    f = zeros(TAIL_TERMS + 1)      # f[n + 1] = fₙ
-    f[1] = 1.0
-    x = 1 / ro
-    t1 = t2 = 0.0
-    for n in 2:TAIL_TERMS
-        acc = 0.0
-        for k in 2:min(n, 4)
-            acc += g[k] * f[n - k + 1] * (2 * n - k)
-        end
-        f[n + 1] = -acc / (2 * n)
-        t1 += f[n + 1] * x^n / n
-        t2 += f[n + 1] * x^(n - 1) / (n - 1)
-    end
-    return ro, t1, t2
+# H(X) with dH/dX = 1/(r − r₂) in case 3, r = ρ₀ + κ/(1 + α₀ cn X) (GL20 B74-B75):
+# H = (1 + α₀)/(κα₀)·[−α₀X + (1 + α₀)(X − E(am X) − dn(1 + cn)/sn)] (DLMF 22.16.30, 22.13.1);
+# used when r₋ is within round-off of r₂, where R₁(α₋ → −1) cancels catastrophically
+function h_r2(alpha0, kappa, x, sn, cn, dn, e)
+    bracket = -alpha0 * x + (1 + alpha0) * (x - e - dn * (1 + cn) / sn)
+    return (1 + alpha0) / (kappa * alpha0) * bracket
 end

@@ -75,7 +75,7 @@ function vortical_setup(a::Float64, theta_o::Float64, lam::Float64, eta::Float64
     phi_o = s_o * sgn > 0 ? pi - phi_o0 : phi_o0       # |u| increasing backwards: π − Φ_o⁰
     phi_s0 = atan(sqrt(up - us * us), sqrt(us * us - um))
     # a crossing within round-off of Φ_o is the observer itself (θs = θo), not an image
-    tol = 1e-12
+    tol = abs(us - uo) <= 1e-14 ? 1e-7 : 1e-12
     ja = floor((phi_o - phi_s0 + tol) / pi) + 1
     jb = floor((phi_o - (pi - phi_s0) + tol) / pi) + 1
     phi_a = phi_s0 + pi * ja

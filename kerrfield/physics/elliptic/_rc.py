@@ -28,16 +28,21 @@ def _rc_series(e: Tensor, short: bool) -> Tensor:
 def _rc_one(e: Tensor, ratio: Tensor | None = None, emax: float | None = None) -> Tensor:
     """R_C(1, 1 + e) for e > −1 in closed form (DLMF 19.2.18-19), a Taylor series near e = 0.
 
+    Each lane's formula depends on its own |e| only (three terms below 1e-6, six below
+    1e-3, the closed form above), so a lane's value never depends on its batch-mates.
     ``ratio`` optionally supplies 1 + e itself, for full accuracy when it is ≪ 1. A known
-    max |e| (``emax``) selects a plain series where it suffices; without it every branch is
-    evaluated and selected elementwise (no host sync, so it can be compiled).
+    max |e| over the finite lanes (``emax``) skips branches no lane needs; without it every
+    branch is evaluated and selected elementwise (no host sync, so it can be compiled).
     """
+    small = e.abs() < 1e-6
+    if emax is not None and emax < 1e-6:
+        return _rc_series(e, short=True)
+    full = torch.where(small, _rc_series(e, short=True), _rc_series(e, short=False))
     if emax is not None and emax < 1e-3:
-        return _rc_series(e, short=emax < 1e-6)
-    small = e.abs() < 1e-3
-    series = _rc_series(e, short=False)
-    up = (~small) & (e > 0)
-    down = (~small) & (e < 0)
+        return full
+    series = e.abs() < 1e-3
+    up = (~series) & (e > 0)
+    down = (~series) & (e < 0)
     ep = torch.where(up, e, 1.0)
     root_p = torch.sqrt(ep)
     # −1 < e < 0: atanh(w)/w with w = √−e, written as (log1p(w) − ½ log(1 + e))/w so that
@@ -46,24 +51,32 @@ def _rc_one(e: Tensor, ratio: Tensor | None = None, emax: float | None = None) -
     root_n = torch.sqrt(-en)
     log_ratio = torch.log1p(en) if ratio is None else torch.log(torch.where(down, ratio, 0.5))
     closed_n = (torch.log1p(root_n) - 0.5 * log_ratio) / root_n
-    return torch.where(up, torch.atan(root_p) / root_p, torch.where(down, closed_n, series))
+    return torch.where(up, torch.atan(root_p) / root_p, torch.where(down, closed_n, full))
 
 
 class _RcOneSweep:
     """R_C(1, 1 + e) inside one R_J sweep, with the series shortened as e shrinks.
 
-    |e| decreases monotonically along a sweep (every scaled argument grows), so once it is
-    below 1e-6 three series terms are exact to round-off for the rest of the sweep and no
-    further check (host sync) is needed.
+    |e| decreases monotonically along a sweep for every lane still iterating (every scaled
+    argument grows), so once it is below 1e-6 on all of them three series terms are exact to
+    round-off for the rest of the sweep and no further check (host sync) is needed. The max
+    is taken over finite lanes that may still iterate (``alive``, set by the sweep at each
+    re-check; a lane paused until the next re-check counts, a finished one does not): a NaN
+    lane (e.g. a pixel exactly on the critical curve) or a converged one never changes the
+    formula another lane gets, which is :func:`_rc_one`'s per-lane choice in every case.
     """
 
     def __init__(self) -> None:
         self.short = False
+        self.alive: Tensor | None = None
 
-    def __call__(self, e: Tensor) -> Tensor:
+    def __call__(self, e: Tensor, active: Tensor | None = None) -> Tensor:
         if not self.short:
             with torch.no_grad():
-                emax = float(e.abs().amax()) if e.numel() else 0.0
+                alive = self.alive
+                keep = torch.isfinite(e) if alive is None else torch.isfinite(e) & alive
+                mags = torch.where(keep, e.abs(), 0.0)
+                emax = float(mags.amax()) if e.numel() else 0.0
             if emax >= 1e-6:
                 return _rc_one(e, emax=emax)
             self.short = True

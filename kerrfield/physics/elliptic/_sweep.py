@@ -25,41 +25,61 @@ from ._base import _MAX_ITER, _eps
 from ._rc import _rc_one, _RcOneSweep, elliprc
 
 
-def _steps_needed(pairs: list[tuple[Tensor, Tensor]]) -> int:
-    """Duplication steps still needed for Q ≤ |4ⁿAₙ| (Carlson 1995's stopping rule, scaled).
+def _reduce_to(t: Tensor, shape: torch.Size) -> Tensor:
+    """Max of ``t`` over the dimensions it has beyond ``shape`` (leading characteristics, or
+    axes where ``shape`` is 1): one value per lane of the shared (x, y, z) duplication."""
+    lead = t.dim() - len(shape)
+    if lead > 0:
+        t = t.amax(dim=tuple(range(lead)))
+    dims = tuple(i for i, n in enumerate(shape) if n == 1 and t.shape[i] != 1)
+    return t.amax(dim=dims, keepdim=True) if dims else t
+
+
+def _lane_steps(pairs: list[tuple[Tensor, Tensor]], shape: torch.Size) -> Tensor:
+    """Duplication steps each lane still needs for Q ≤ |4ⁿAₙ| (Carlson 1995's stopping rule,
+    scaled), as a tensor of ``shape``.
 
     4ⁿAₙ grows by ~4 per step, so the count predicted from the current value is taken in one
-    go and then re-checked: two or three host syncs per sweep instead of one per step, and
-    one sync serves all integrals of a sweep.
+    go and then re-checked. The count is per lane and a non-finite lane needs none, so no
+    lane's iteration count (hence its rounding) depends on its batch-mates (issue 12, item 1).
     """
     with torch.no_grad():
-        worst = []
+        need = None
         for q, a in pairs:
-            if q.numel():
-                ratio = q / a.abs()
-                worst.append(torch.where(torch.isfinite(ratio), ratio, 0.0).amax())
-        w = float(torch.stack(worst).amax()) if worst else 0.0
-    if w <= 1.0:
-        return 0
-    return max(1, math.ceil(math.log(w) / math.log(4.0)))
+            ratio = q / a.abs()
+            k = torch.ceil(torch.log(ratio) / math.log(4.0)).clamp_min(1.0)
+            k = torch.where(torch.isfinite(ratio) & (ratio > 1.0), k, 0.0)
+            k = _reduce_to(k, shape)
+            need = k if need is None else torch.maximum(need, k)
+        return need.expand(shape) if need is not None else torch.zeros(shape)
 
 
-def _duplicate(xn, yn, zn, pn, acc_d, acc_j, delta, two_n, rc_one):
-    """One duplication step in scaled variables (see :func:`_carlson`)."""
+def _duplicate(xn, yn, zn, pn, acc_d, acc_j, delta, two_n, active, rc_one):
+    """One duplication step in scaled variables (see :func:`_carlson`) on the ``active``
+    lanes; the others keep their values. ``two_n`` is each lane's own 2ⁿ."""
     sx, sy, sz = torch.sqrt(xn), torch.sqrt(yn), torch.sqrt(zn)
     lam = sx * (sy + sz) + sy * sz
     if acc_d is not None:
-        acc_d = acc_d + torch.reciprocal(sz * (zn + lam)) * two_n
+        acc_d = torch.where(active, acc_d + torch.reciprocal(sz * (zn + lam)) * two_n, acc_d)
     if pn is not None:
         sp = torch.sqrt(pn)
         d = (sp + sx) * (sp + sy) * (sp + sz)
-        acc_j = acc_j + rc_one(delta / (d * d)) / d * two_n
-        pn = pn + lam
-    return xn + lam, yn + lam, zn + lam, pn, acc_d, acc_j
+        acc_j = torch.where(active, acc_j + rc_one(delta / (d * d), active) / d * two_n, acc_j)
+        pn = torch.where(active, pn + lam, pn)
+    xn = torch.where(active, xn + lam, xn)
+    yn = torch.where(active, yn + lam, yn)
+    zn = torch.where(active, zn + lam, zn)
+    return xn, yn, zn, pn, acc_d, acc_j, torch.where(active, 2.0 * two_n, two_n)
 
 
-def _duplicate_fused(xn, yn, zn, pn, acc_d, acc_j, delta, two_n):
-    return _duplicate(xn, yn, zn, pn, acc_d, acc_j, delta, two_n, _rc_one)
+def _rc_one_lanes(e: Tensor, active: Tensor) -> Tensor:
+    """R_C(1, 1 + e) for the compiled step: every branch evaluated and selected per lane (no
+    host sync); ``active`` is unused, the caller masks the finished lanes."""
+    return _rc_one(e)
+
+
+def _duplicate_fused(xn, yn, zn, pn, acc_d, acc_j, delta, two_n, active):
+    return _duplicate(xn, yn, zn, pn, acc_d, acc_j, delta, two_n, active, _rc_one_lanes)
 
 
 _FUSE: dict = {"enabled": False, "fns": None}
@@ -152,6 +172,9 @@ def _carlson(
     acc_j = torch.zeros_like(delta) if p is not None else None
     rc_one = _RcOneSweep()
     xn, yn, zn, pn = x, y, z, p
+    shape = x.shape
+    count = torch.zeros(shape, dtype=x.dtype, device=x.device)
+    two_n = torch.ones(shape, dtype=x.dtype, device=x.device)  # each lane's 2ⁿ = 4ⁿ/2ⁿ
     done = 0
     while done < _MAX_ITER:
         pairs = [(qf, (xn + yn + zn) / 3.0)]
@@ -159,22 +182,21 @@ def _carlson(
             pairs.append((qd, (xn + yn + 3.0 * zn) / 5.0))
         if p is not None:
             pairs.append((qj, (xn + yn + zn + 2.0 * pn) / 5.0))
-        k = _steps_needed(pairs)
+        need = _lane_steps(pairs, shape)
+        k = int(need.amax()) if need.numel() else 0
         if k == 0:
             break
+        target = count + need
+        rc_one.alive = need > 0
         for _ in range(min(k, _MAX_ITER - done)):
-            # 2ⁿ = 4ⁿ/2ⁿ: the weight of step n's terms in scaled variables
-            if fused is not None:
-                two_n = torch.tensor(2.0**done, dtype=x.dtype, device=x.device)
-                xn, yn, zn, pn, acc_d, acc_j = fused["step"](
-                    xn, yn, zn, pn, acc_d, acc_j, delta, two_n
-                )
-            else:
-                xn, yn, zn, pn, acc_d, acc_j = _duplicate(
-                    xn, yn, zn, pn, acc_d, acc_j, delta, 2.0**done, rc_one
-                )
+            active = count < target
+            step = fused["step"] if fused is not None else _duplicate
+            extra = () if fused is not None else (rc_one,)
+            xn, yn, zn, pn, acc_d, acc_j, two_n = step(
+                xn, yn, zn, pn, acc_d, acc_j, delta, two_n, active, *extra
+            )
+            count = count + active.to(count.dtype)
             done += 1
-    two_n = torch.tensor(2.0**done, dtype=x.dtype, device=x.device)
     end = _sweep_end if fused is None else fused["end"]
     return end(x, y, z, means, xn, yn, zn, pn, acc_d, acc_j, two_n, pv_args)
 

@@ -44,20 +44,27 @@ def ellipj(u: Tensor | float, m: Tensor | float) -> tuple[Tensor, Tensor, Tensor
     cs: list[Tensor] = []
     as_: list[Tensor] = []
     tol = _eps(u)
+    steps = torch.zeros_like(m)
     for _ in range(_MAX_ITER):
         c = (a - b) / 2.0
+        # per lane, and NaN compares False: a lane stops at its own N and a non-finite lane
+        # never keeps the others iterating (issue 12, item 1); a finished lane takes c = 0
+        # steps, i.e. exact doublings of φ_N undone exactly on the way down
         with torch.no_grad():
-            done = bool(torch.all(c.abs() <= tol * a))
-        if done:
-            break
-        a, b = (a + b) / 2.0, torch.sqrt(a * b)
-        cs.append(c)
+            active = c.abs() > tol * a
+            if not bool(active.any()):
+                break
+        a, b = torch.where(active, (a + b) / 2.0, a), torch.where(active, torch.sqrt(a * b), b)
+        cs.append(torch.where(active, c, 0.0))
         as_.append(a)
+        steps = steps + active.to(steps.dtype)
     phi = (2.0 ** len(cs)) * a * u
     phi_prev = phi
     for c, an in zip(reversed(cs), reversed(as_), strict=False):
         phi_prev, phi = phi, 0.5 * (phi + torch.asin((c / an) * torch.sin(phi)))
     sn, cn = torch.sin(phi), torch.cos(phi)
     # dn = cos φ₀ / cos(φ₁ − φ₀) keeps full relative accuracy as m → 1 (DLMF 22.20.2)
-    dn = cn / torch.cos(phi_prev - phi) if cs else torch.ones_like(sn)
+    if not cs:
+        return sn, cn, torch.ones_like(sn), phi
+    dn = torch.where(steps > 0, cn / torch.cos(phi_prev - phi), 1.0)
     return sn, cn, dn, phi

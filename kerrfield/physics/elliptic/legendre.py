@@ -66,13 +66,17 @@ def legendre_sc(
     e: bool = False,
     d2: Tensor | None = None,
     skip: Tensor | None = None,
+    one_minus_n: Tensor | None = None,
 ) -> Legendre:
     """:func:`legendre` for |φ| ≤ π/2 given as s = sin φ and c² = cos²φ.
 
     Callers that know s, c² and Δ² = 1 − m s² exactly (e.g. sn, cn² and dn² from
     :func:`ellipj`, or ratios of radial roots) pass them, avoiding the round trip through φ
     and the cancellation in 1 − m s², which lose relative accuracy as φ → ±π/2 and m → 1.
-    ``skip`` is as in :func:`legendre`.
+    Likewise ``one_minus_n`` (1 − n, for n ≤ 1) gives Π's characteristic as
+    1 − n s² = (1 − n) + n c², a sum of non-negative terms, exact as n → 1 where 1 − n s²
+    cancels (e.g. n = u₊ → 1 for rays passing close to a pole). ``skip`` is as in
+    :func:`legendre`.
     """
     s, c2, m, n_t = _convert(s, c2, m, 0.0 if n is None else n)
     s2 = s * s
@@ -80,7 +84,7 @@ def legendre_sc(
     d2 = 1.0 - m * s2 if d2 is None else d2
     p = None
     if n is not None:
-        p = 1.0 - n_t * s2
+        p = 1.0 - n_t * s2 if one_minus_n is None else one_minus_n + n_t * c2
         if skip is not None:
             p = torch.where(skip, 1.0, p)
     rf, rd, rj = _carlson(c2, d2, one, p, rd=e)

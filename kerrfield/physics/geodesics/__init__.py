@@ -35,9 +35,10 @@ from .conserved import (
     STATUS_OK,
     conserved_quantities,
 )
-from .radial import radial_roots, radial_solution
+from .radial import on_critical_curve, radial_roots, radial_solution
 
 __all__ = [
     "conserved_quantities", "angular_crossings", "surface_crossings", "radial_roots",
-    "radial_solution", "STATUS_OK", "STATUS_HORIZON", "STATUS_ESCAPE", "STATUS_MISSES",
+    "radial_solution", "on_critical_curve", "STATUS_OK", "STATUS_HORIZON", "STATUS_ESCAPE",
+    "STATUS_MISSES",
 ]  # fmt: skip

@@ -13,17 +13,26 @@ import math
 import torch
 from torch import Tensor
 
+from .._lanewise import atan2
 from ..elliptic import ellipj, legendre, legendre_sc
-from .radial_integrals import (
-    _observer_tail,
-    _r1_integral,
-    _r2_integral,
-    _s1_integral,
-    _s2_integral,
-)
+from .conserved import _R_REG
+from .radial_integrals import _h_r2, _r1_integral, _r2_integral, _s1_integral, _s2_integral
 
 
-def _case2(rp, rm, z, d12, d34, tau):
+def _inner_root(z: Tensor, sq12: Tensor, r1: Tensor, r34: Tensor, c_coef: Tensor) -> Tensor:
+    """r₂ = −z + √d₁₂ without cancellation: C/(r₁r₃r₄) (Vieta, r₁r₂r₃r₄ = C = −a²η) where
+    r₂ is much smaller than z.
+
+    As a → 0, r₂ → a²η/B → 0 while −z + √d₁₂ keeps an absolute error of ~1e-16 z: in case
+    3 the r₋ characteristic α₋ = Q₋/P₋ → −1 as r₂ − r₋ → 0, and that error made it exactly
+    −1 (NaN φ_s, t_s) for |a| ≲ 2e-6 (issue 12, item 3).
+    """
+    naive = sq12 - z
+    vieta = c_coef / (r1 * r34)
+    return torch.where(naive.abs() < 0.5 * z, vieta, naive)
+
+
+def _case2(rp, rm, z, d12, d34, tau, c_coef):
     """Four real roots: r(X) = (r₄r₃₁ − r₃r₄₁sn²X)/(r₃₁ − r₄₁sn²X), X = c τ − F_o.
 
     c = ½√(r₃₁r₄₂), k = r₃₂r₄₁/(r₃₁r₄₂), sin φ_o = √(r₃₁/r₄₁) (GL20 B45-B46, observer at ∞).
@@ -36,7 +45,8 @@ def _case2(rp, rm, z, d12, d34, tau):
     → r_o + r₃ (GL20 B37-B38 give the same constants).
     """
     sq12, sq34 = torch.sqrt(d12), torch.sqrt(d34)
-    r1, r2, r3, r4 = -z - sq12, -z + sq12, z - sq34, z + sq34
+    r1, r3, r4 = -z - sq12, z - sq34, z + sq34
+    r2 = _inner_root(z, sq12, r1, r3 * r4, c_coef)
     r31, r32, r41, r42, r43 = r3 - r1, r3 - r2, r4 - r1, r4 - r2, r4 - r3
     k = r32 * r41 / (r31 * r42)
     c = 0.5 * torch.sqrt(r31 * r42)
@@ -102,6 +112,46 @@ def _case2(rp, rm, z, d12, d34, tau):
     return r, nu_r, ok, turning, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
 
 
+# |1 + α_±| below which ∫dτ/(r − r_±) is taken as ∫dτ/(r − r₂) in case 3: the neglected
+# (r_± − r₂)∫dτ/(r − r₂)² is then ~1e-8 of a term that carries a²(a − λ)/2 in φ
+_NEAR_R2 = 1e-8
+
+
+def _near_r2_alphas(pq, al0):
+    """Characteristics α_± = Q_±/P_± and α₀ of case 3, and where r_± is within round-off of r₂
+    (α_± → −1, e.g. r₋ as a → 0): there ∫dτ/(r − r₂) replaces the partial fractions, and α_±
+    gets a harmless stand-in (0) so that no infinity reaches a backward pass."""
+    near = [(1.0 + qq / pp).abs() < _NEAR_R2 for pp, qq in pq]
+    alphas = [torch.where(nr, 0.0, qq / pp) for nr, (pp, qq) in zip(near, pq, strict=True)]
+    return near, torch.stack([*alphas, al0])
+
+
+def _tail(big_a, z, d12, d34, c_coef, ro):
+    """∫_{r_o}^∞ (r/√R − 1/r) dr and ∫_{r_o}^∞ (r²/√R − 1) dr through O(r_o⁻⁶) / O(r_o⁻⁵)
+    (issue 12, item 9).
+
+    With R = r⁴(1 + u), u = A/r² + B/r³ + C/r⁴ and (1 + u)^{−1/2} = 1 − u/2 + 3u²/8 − 5u³/16
+    + … = 1 − A/(2r²) − B/(2r³) + q₄/r⁴ + q₅/r⁵ + q₆/r⁶ + O(r⁻⁸), q₄ = 3A²/8 − C/2,
+    q₅ = 3AB/4, q₆ = 3(B² + 2AC)/8 − 5A³/16: r/√R − 1/r and r²/√R − 1 are that series
+    times r⁻¹ and minus its leading 1, integrated term by term.
+    These turn I₁, I₂ evaluated up to r_o into the regularised lim(∫ − ln r_o), lim(∫ − r_o).
+    B = 2z(d₁₂ − d₃₄) from the root quantities (d₁₂ − d₃₄ = B/(2z) by definition).
+    """
+    big_b = 2.0 * z * (d12 - d34)
+    q4 = 0.375 * big_a * big_a - 0.5 * c_coef
+    q5 = 0.75 * big_a * big_b
+    q6 = 0.375 * (big_b * big_b + 2.0 * big_a * c_coef) - 0.3125 * big_a**3
+    tail1 = (
+        -big_a / (4.0 * ro**2) - big_b / (6.0 * ro**3) + q4 / (4.0 * ro**4)
+        + q5 / (5.0 * ro**5) + q6 / (6.0 * ro**6)
+    )  # fmt: skip
+    tail2 = (
+        -big_a / (2.0 * ro) - big_b / (4.0 * ro**2) + q4 / (3.0 * ro**3)
+        + q5 / (4.0 * ro**4) + q6 / (5.0 * ro**5)
+    )  # fmt: skip
+    return tail1, tail2
+
+
 def _observer_pole(nchar: int, nrow: int, row: int, device: torch.device) -> Tensor:
     """Skip mask (characteristic, row, 1) for the last characteristic at the observer row.
 
@@ -114,7 +164,7 @@ def _observer_pole(nchar: int, nrow: int, row: int, device: torch.device) -> Ten
     return mask
 
 
-def _case3(rp, rm, z, d12, d34, tau, coefs):
+def _case3(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
     """Two real roots r₁ < r₂, r₃,₄ = z ± iw: cn inversion (GL20 B74-B75).
 
     A = |r₃ − r₂|, B = |r₃ − r₁|, k = ((A + B)² − r₂₁²)/(4AB), X = F(φ_o) − √(AB) τ with
@@ -122,12 +172,12 @@ def _case3(rp, rm, z, d12, d34, tau, coefs):
     κ = 2AB r₂₁/(B² − A²), α₀ = (B + A)/(B − A). For r_± (GL20 B80-B82):
       1/(r − r_±) = (B + A)/Q_± − 2AB r₂₁/(P_±Q_±) · 1/(1 + α_± cn X),
       P_± = B(r₂ − r_±) + A(r_± − r₁), Q_± = B(r₂ − r_±) − A(r_± − r₁), α_± = Q_±/P_±.
-    I₁, I₂ run from r_o to the emission point, plus the tail beyond r_o
-    (:func:`~.radial_integrals._observer_tail`, ``coefs`` = (A, B, C) of R(r)).
+    I₁, I₂ are evaluated from a finite observer radius r_o = 1e6 M and regularised there.
     """
     sq12 = torch.sqrt(d12)
     w = torch.sqrt(-d34)
-    r1, r2 = -z - sq12, -z + sq12
+    r1 = -z - sq12
+    r2 = _inner_root(z, sq12, r1, z * z + w * w, c_coef)
     r21 = r2 - r1
     big_a = torch.sqrt((z - r2) ** 2 + w * w)
     big_b = torch.sqrt((z - r1) ** 2 + w * w)
@@ -140,7 +190,7 @@ def _case3(rp, rm, z, d12, d34, tau, coefs):
     tau_end = (f_o - x_h) / sab
     ok = tau < tau_end
     big_x = torch.where(ok, f_o - sab * tau, 0.5 * (f_o + x_h).expand_as(tau))
-    _, cn, _, am = ellipj(big_x, k.expand_as(big_x))
+    sn, cn, dn, am = ellipj(big_x, k.expand_as(big_x))
     den = (big_b - big_a) + (big_b + big_a) * cn
     r = ((big_b * r2 - big_a * r1) + (big_b * r2 + big_a * r1) * cn) / den
     nu_r = torch.ones_like(r)
@@ -150,11 +200,11 @@ def _case3(rp, rm, z, d12, d34, tau, coefs):
         (big_b * (r2 - h) + big_a * (h - r1), big_b * (r2 - h) - big_a * (h - r1)) for h in horizons
     ]
     al0 = (big_b + big_a) / (big_b - big_a)
-    alphas = torch.stack([*(qq / pp for pp, qq in pq), al0])
+    near, alphas = _near_r2_alphas(pq, al0)
     # finite-observer end of I₁ and I₂
     rho0 = (big_b * r2 + big_a * r1) / (big_a + big_b)
     kap = 2.0 * big_a * big_b * r21 / (big_b**2 - big_a**2)
-    ro, tail1, tail2 = _observer_tail(*coefs)
+    ro = _R_REG
     den_o = big_a * (ro - r1) + big_b * (ro - r2)
     phi_ro = torch.acos((big_a * (ro - r1) - big_b * (ro - r2)) / den_o)
     inv_o = (big_b - big_a) * den_o / (2.0 * big_a * big_b * r21)  # 1/(1 + α₀ cos φ_ro)
@@ -172,17 +222,25 @@ def _case3(rp, rm, z, d12, d34, tau, coefs):
     r1_x = _r1_integral(alphas.unsqueeze(1), am, k, pi=leg.Pi[:, :norder])
     r1_o = _r1_integral(alphas[:-1], phi_o, k, pi=leg.Pi[:-1, norder])
 
+    sn_o = 2.0 * sab / (big_a + big_b)  # sin φ_o; cos φ_o = −1/α₀
+    i_r2 = (
+        _h_r2(al0, kap, f_o, sn_o, -1.0 / al0, torch.sqrt(1.0 - k * sn_o**2), leg.E[norder])
+        - _h_r2(al0, kap, big_x, sn, cn, dn, leg.E[:norder])
+    ) / sab
+
     def i_pm(i):
         pp, qq = pq[i]
         diff = r1_x[i] - r1_o[i]
-        return (big_b + big_a) * tau / qq + (2.0 * big_a * big_b * r21 / (pp * qq)) * diff / sab
+        val = (big_b + big_a) * tau / qq + (2.0 * big_a * big_b * r21 / (pp * qq)) * diff / sab
+        return torch.where(near[i], i_r2, val)
 
     f_ro, e_ro = leg.F[norder + 1], leg.E[norder + 1]
     r1_e, r1_ro = r1_x[-1], _r1_integral(al0, phi_ro, k, pi=leg.Pi[-1, norder + 1])
     r2_e = _r2_integral(al0, am, k, r1=r1_e, fe=(leg.F[:norder], leg.E[:norder]))
     r2_o = _r2_integral(al0, phi_ro, k, inv_one_plus=inv_o, r1=r1_ro, fe=(f_ro, e_ro))
     # dτ = −dX/√(AB); integrate from X(r_o) to X
-    i1 = -(rho0 * (big_x - f_ro) + kap * (r1_e - r1_ro)) / sab - torch.log(ro) + tail1
+    tail1, tail2 = _tail(big_a_coef, z, d12, d34, c_coef, ro)
+    i1 = -(rho0 * (big_x - f_ro) + kap * (r1_e - r1_ro)) / sab - math.log(ro) + tail1
     i2 = (
         -(
             rho0 * rho0 * (big_x - f_ro)
@@ -196,7 +254,7 @@ def _case3(rp, rm, z, d12, d34, tau, coefs):
     return r, nu_r, ok, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
 
 
-def _case4(rp, rm, z, d12, d34, tau, coefs):
+def _case4(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
     """No real roots, r₁,₂ = −b₁ ∓ i a₂, r₃,₄ = b₁ ∓ i a₁: sc inversion (GL20 B83-B109).
 
     C = √((a₁ − a₂)² + 4b₁²), D = √((a₁ + a₂)² + 4b₁²), k = 4CD/(C + D)²,
@@ -229,7 +287,7 @@ def _case4(rp, rm, z, d12, d34, tau, coefs):
     horizons = [rp] if rm is None else [rp, rm]
     xpm = [(h + b1) / a2_ for h in horizons]
     gs = torch.stack([*((g0 * x - 1.0) / (g0 + x) for x in xpm), g0])
-    ro, tail1, tail2 = _observer_tail(*coefs)
+    ro = _R_REG
     x4o = (ro + b1) / a2_
     phi_ro = torch.atan(x4o) + psi0
 
@@ -260,7 +318,8 @@ def _case4(rp, rm, z, d12, d34, tau, coefs):
     s1_o = _s1_integral(g0, phi_ro, k, fpi=(f_ro, leg.Pi[-1, norder + 1]))
     s2_e = _s2_integral(g0, am, k, fe=(f_x, e_x), s1=s1_e)
     s2_o = _s2_integral(g0, phi_ro, k, ratio=-x4o, fe=(f_ro, e_ro), s1=s1_o)
-    i1 = -(aa1 * (big_x - f_ro) - aa0 * (s1_e - s1_o)) / half - torch.log(ro) + tail1
+    tail1, tail2 = _tail(big_a_coef, z, d12, d34, c_coef, ro)
+    i1 = -(aa1 * (big_x - f_ro) - aa0 * (s1_e - s1_o)) / half - math.log(ro) + tail1
     i2 = (
         -(aa1 * aa1 * (big_x - f_ro) - 2.0 * aa1 * aa0 * (s1_e - s1_o) + aa0 * aa0 * (s2_e - s2_o))
         / half
@@ -268,3 +327,45 @@ def _case4(rp, rm, z, d12, d34, tau, coefs):
         + tail2
     )
     return r, nu_r, ok, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
+
+
+def _double_root(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
+    """A pixel exactly on the critical curve: r₃ = r₄ = r₀ (= z), elementary (issue 12 item 4).
+
+    R = (r − r₁)(r − r₂)x² with x = r − r₀; the ray comes from ∞ and approaches the spherical
+    photon orbit r₀ for ever (every order is reached, status 0, ν_r = +1). With
+    Q(x) = (x + r₀ − r₁)(x + r₀ − r₂) = x² + bx + P², b = 2r₀ − r₁ − r₂, P² = (r₀ − r₁)(r₀ − r₂),
+    τ = ∫_x^∞ dx/(x√Q) = ln[(2P√Q + bx + 2P²)/((2P + b)x)]/P (Gradshteyn-Ryzhik 2.266),
+    inverted: x = 4P²w/((1 − w)(2P + b + (2P − b)w)), w = e^{−Pτ}. Then, with
+    L = ln 4 − ln(2√Q + 2x + b) = lim(∫_x^{r_o} dx/√Q − ln r_o) and r₁ + r₂ = −2r₀:
+    I₁ = r₀τ + L, I₂ = r₀²τ + b/2 − r₀ − √Q (the same regularisation as the other cases), and
+    I_h = ∫dτ/(r − h) = (τ − J)/(r₀ − h), J = ∫_{y}^∞ dy/(y√(y² + b_h y + c_h)), y = r − h,
+    b_h = 2h − r₁ − r₂, c_h = (h − r₁)(h − r₂): a logarithm for c_h > 0, an arcsine for c_h < 0.
+    ``d34`` (≈ 0) and ``big_a_coef`` are unused (same signature as the other cases).
+    """
+    sq12 = torch.sqrt(d12)
+    r0, r1 = z, -z - sq12
+    r2 = _inner_root(z, sq12, r1, z * z, c_coef)
+    b = 2.0 * r0 - r1 - r2
+    p = torch.sqrt((r0 - r1) * (r0 - r2))
+    w = torch.exp(-p * tau)
+    x = 4.0 * p * p * w / (-torch.expm1(-p * tau) * (2.0 * p + b + (2.0 * p - b) * w))
+    sq = torch.sqrt((x + r0 - r1) * (x + r0 - r2))
+    big_l = math.log(4.0) - torch.log(2.0 * sq + 2.0 * x + b)
+    i1 = r0 * tau + big_l
+    i2 = r0 * r0 * tau + 0.5 * b - r0 - sq
+
+    def i_h(h):
+        y, bh, ch = x + r0 - h, 2.0 * h - r1 - r2, (h - r1) * (h - r2)
+        pos = ch > 0
+        rc = torch.sqrt(ch.abs())
+        qh = torch.sqrt(y * y + bh * y + ch)
+        log_j = torch.log((2.0 * rc * qh + bh * y + 2.0 * ch) / (y * (2.0 * rc + bh)))
+        # arcsines as atan2 (1 − sin² = −4c_h Q/(y² disc²)): accurate next to ±π/2
+        asin_j = atan2(bh, 2.0 * rc) - atan2(bh * y + 2.0 * ch, 2.0 * rc * qh)
+        j = torch.where(pos, log_j, asin_j) / torch.where(rc > 0, rc, 1.0)
+        return (tau - j) / (r0 - h)
+
+    ok = torch.ones_like(tau, dtype=torch.bool)
+    im = i_h(rm) if rm is not None else None
+    return r0 + x, torch.ones_like(x), ok, i_h(rp), im, i1, i2

@@ -12,11 +12,6 @@ from torch import Tensor
 
 from ..elliptic import ellipeinc, ellipkinc, ellippiinc
 
-# cases 3 and 4 split the divergent observer end of I₁, I₂ at r_o = _R_FACTOR times the
-# scale of R(r)'s coefficients and add the exact tail beyond r_o as a series in 1/r_o
-_R_FACTOR = 32.0
-_TAIL_TERMS = 10
-
 
 def _r1_integral(alpha: Tensor, phi: Tensor, k: Tensor, pi: Tensor | None = None) -> Tensor:
     """R₁(α; φ|k) = ∫₀^{F(φ)} dX / (1 + α cn X) (GL20 B62), any real α ≠ ±1.
@@ -117,41 +112,17 @@ def _s2_integral(
     return -bracket / ((1.0 + a2) * (1.0 - k + a2)) + pre * s1
 
 
-def _observer_tail(
-    big_a: Tensor, big_b: Tensor, big_c: Tensor
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Split radius r_o and the tails of I₁ and I₂ beyond it, for rays reaching infinity.
+def _h_r2(alpha0: Tensor, kappa: Tensor, x: Tensor, sn: Tensor, cn: Tensor, dn: Tensor, e: Tensor):
+    """H(X) with dH/dX = 1/(r − r₂) in case 3, r = ρ₀ + κ/(1 + α₀ cn X) (GL20 B74-B75).
 
-    With x = 1/r, r²/√R(r) = f(x) = (1 + A x² + B x³ + C x⁴)^(−1/2) = Σ fₙ xⁿ, whose
-    coefficients follow from 2g f' + g' f = 0 (g the polynomial):
-    fₙ = −1/(2n) Σ_{k=2..4} gₖ f_{n−k} (2n − k), f₀ = 1, f₁ = 0 (so f₂ = −A/2). Then
+    r − r₂ = κα₀(1 − cn)/((1 + α₀)(1 + α₀ cn)) and (1 + α₀cn)/(1 − cn) = −α₀ + (1 + α₀)(1 +
+    cn)/sn², with ∫dX/sn² = X − E(am X) − cn dn/sn and ∫cn dX/sn² = −dn/sn (DLMF 22.16.30,
+    22.13.1), so H = (1 + α₀)/(κα₀)·[−α₀X + (1 + α₀)(X − E − dn(1 + cn)/sn)]. Elementary
+    apart from E and finite for 0 < X < 2K, where case-3 rays live (they never reach r₂).
 
-      T₁ = ∫_{r_o}^∞ (r/√R − 1/r) dr = Σₙ fₙ r_o⁻ⁿ / n,
-      T₂ = ∫_{r_o}^∞ (r²/√R − 1) dr = Σₙ fₙ r_o^{1−n} / (n − 1),
-
-    so the regularised I₁ − ln r_∞ and I₂ − r_∞ (GL20 B2's divergent terms, observer at
-    infinity) are I₁(r_s → r_o) − ln r_o + T₁ and I₂(r_s → r_o) − r_o + T₂. r_o is 32 times
-    the scale 1 + √|A| + |B|^⅓ + |C|^¼ of R's coefficients, so the series (10 terms)
-    converges to round-off while the terms of size r_o that cancel stay small (a fixed
-    r_o = 10⁶ M left ~1e-9 M of round-off). r_o carries no gradient: the sum does not
-    depend on it.
-
-    Returns
-    -------
-    r_o, T₁, T₂ : Tensor
-        Broadcast shape of the coefficients.
+    Used for ∫dτ/(r − r₋) when r₋ is within round-off of r₂ (|a| → 0, or λ → a): there
+    the partial fractions through R₁(α₋) with α₋ → −1 cancel catastrophically (issue 12,
+    item 3).
     """
-    with torch.no_grad():
-        scale = 1.0 + big_a.abs().sqrt() + big_b.abs().pow(1.0 / 3.0) + big_c.abs().pow(0.25)
-        ro = _R_FACTOR * scale
-    g = {2: big_a, 3: big_b, 4: big_c}
-    x = 1.0 / ro
-    f = [torch.ones_like(big_a), torch.zeros_like(big_a)]
-    t1 = torch.zeros_like(big_a)
-    t2 = torch.zeros_like(big_a)
-    for n in range(2, _TAIL_TERMS + 1):
-        fn = sum(g[k] * f[n - k] * (2 * n - k) for k in range(2, min(n, 4) + 1)) / (-2.0 * n)
-        f.append(fn)
-        t1 = t1 + fn * x**n / n
-        t2 = t2 + fn * x ** (n - 1) / (n - 1)
-    return ro, t1, t2
+    bracket = -alpha0 * x + (1.0 + alpha0) * (x - e - dn * (1.0 + cn) / sn)
+    return (1.0 + alpha0) / (kappa * alpha0) * bracket

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from .._lanewise import atan2
 from ..elliptic import legendre
 
 # |λ| below this times |a|: a vortical ray passes over a pole and λG_φ is replaced by its
@@ -114,17 +115,17 @@ def _vortical_crossings(
     near_up = p_o <= q_o
     q_safe = torch.where(near_up & (q_o > 0), q_o, torch.ones_like(q_o))
     p_safe = torch.where(~near_up & (p_o > 0), p_o, torch.ones_like(p_o))
-    phi_o0 = torch.where(near_up, torch.atan2(bs, abs_a * q_safe), torch.atan2(abs_a * p_safe, bs))
+    phi_o0 = torch.where(near_up, atan2(bs, abs_a * q_safe), atan2(abs_a * p_safe, bs))
     sgn = torch.where(beta >= 0, 1.0, -1.0).to(beta.dtype).detach()
     rising = s_o * sgn > 0  # |u| increases backwards from the observer
     phi_o = torch.where(rising, math.pi - phi_o0, phi_o0)
     # surface amplitude Φ_s⁰ ∈ (0, π/2)
     p_s = torch.where(reach, up - us * us, torch.ones_like(up))
     q_s = torch.where(reach, us * us - um, torch.ones_like(um))
-    phi_s0 = torch.atan2(torch.sqrt(p_s), torch.sqrt(q_s))
+    phi_s0 = atan2(torch.sqrt(p_s), torch.sqrt(q_s))
     with torch.no_grad():
         # a crossing within round-off of Φ_o is the observer itself (θs = θo), not an image
-        tol = 1e-12
+        tol = 1e-7 if abs(us - float(uo.detach())) <= 1e-14 else 1e-12
         ja = torch.floor((phi_o - phi_s0 + tol) / math.pi) + 1.0
         jb = torch.floor((phi_o - (math.pi - phi_s0) + tol) / math.pi) + 1.0
     phi_a = phi_s0 + math.pi * ja
