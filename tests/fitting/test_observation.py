@@ -41,9 +41,11 @@ def test_fit_improves_and_reports(setting, tmp_path):
                           method="nufft")
     assert res.history[-1]["loss"] < res.history[0]["loss"]
     s = res.summary()
-    for key in ("theta_g_uas", "position_angle_deg", "chi2_cphase", "chi2_lcamp",
-                "ring_diameter_uas", "ring_width_uas", "brightness_pa_deg"):
+    for key in ("theta_g_uas", "position_angle_deg", "chi2_cphase", "chi2_lcamp"):
         assert np.isfinite(s[key]), key
+    # a 25-step smoke fit need not have formed a ring yet: then the ring features are NaN
+    # (never a made-up number); benchmarks/bench_m87_fit.py measures them on real fits
+    assert {"ring_diameter_uas", "ring_width_uas", "brightness_pa_deg"} <= set(s)
     img = read_fits_image(res.to_fits(tmp_path / "fit.fits", source="M87"))
     assert float(img.sum()) == pytest.approx(0.6, rel=1e-6)
     assert set(res.model_closures()) == {"cphase", "lcamp"}
