@@ -173,7 +173,9 @@ def critical_curve(
     inclination : float
         Observer inclination θo in degrees, 0 < θo < 180.
     npoints : int
-        Number of points on the closed curve.
+        Number of points on the closed curve, ≥ 8. For a ≠ 0 the two halves (β ≥ 0 and
+        β ≤ 0) mirror each other, so the count is odd: an even ``npoints`` gives
+        ``npoints + 1`` points.
 
     Returns
     -------
