@@ -161,10 +161,6 @@ def _history(result: Any) -> dict[str, Any]:
     }
 
 
-# -- persistence ----------------------------------------------------------------------------
-_load_unit = load_unit  # the name the tests and older callers use
-
-
 # -- the run --------------------------------------------------------------------------------
 def _progress(iterable: Any, enabled: bool, desc: str, total: int | None = None
               ) -> Iterator[Any]:  # fmt: skip
@@ -316,7 +312,7 @@ def _run_units_mode(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, ex
     units = plan_units(cfg)
     done: dict[str, xr.Dataset] = {}
     for unit in units:
-        ds = _load_unit(unit_dir / f"{unit.name}.nc", cfg.fingerprint)
+        ds = load_unit(unit_dir / f"{unit.name}.nc", cfg.fingerprint)
         if ds is not None:
             done[unit.name] = ds
     todo = [u for u in units if u.name not in done]
