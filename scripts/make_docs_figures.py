@@ -5,7 +5,8 @@ Usage::
     python scripts/make_docs_figures.py docs/_build/figures
 
 Writes ``logo.png``, ``hero.png`` (a ray-traced black hole, if the ray tracer is
-importable) and ``screen_conventions.png`` (the labelled observer screen). Sphinx's
+importable), ``screen_conventions.png`` (the labelled observer screen) and
+``m87_convention.png`` (the two orientations of M87* allowed by its jet, on the sky). Sphinx's
 ``conf.py`` calls this on every build, so the pictures always match the code.
 """
 
@@ -61,6 +62,58 @@ def screen_conventions(path: Path) -> None:
     plt.close(fig)
 
 
+#: Position angle of M87's large-scale approaching jet, degrees east of north (Walker et al.
+#: 2018, ApJ 855, 128; used by EHT Collaboration 2019, Paper V, Sec. 3)
+M87_JET_PA = 288.0
+
+
+def m87_sky(spin: float, inc: float, position_angle: float, npix: int = 96):
+    """A Keplerian g³-weighted ring (n = 0, 1) placed on the sky at θ_g = 3.8 µas."""
+    import kerrfield as kf
+
+    ds = kf.raytrace(spin, inc, fov=8.0, npix=npix, orders=(0, 1), velocity="keplerian")
+    emis = np.exp(-0.5 * ((ds["r_s"] - 5.0) / 1.0) ** 2) * ds["g"] ** 3
+    screen = emis.where(ds["status"] == 0, 0.0).sum("n").transpose("beta", "alpha")
+    return kf.sky_image(screen, 3.8, position_angle, flux=0.6)
+
+
+def _pa_arrow(ax, pa: float, length: float, label: str, color: str) -> None:
+    east, north = length * np.sin(np.radians(pa)), length * np.cos(np.radians(pa))
+    ax.annotate("", xy=(east, north), xytext=(0, 0),
+                arrowprops={"arrowstyle": "-|>", "color": color, "lw": 2.0})
+    ax.plot([], [], color=color, lw=2.0, label=label)  # legend entry for the arrow
+
+
+def m87_convention(path: Path) -> None:
+    """θo = 163° with the spin axis at PA 108° vs θo = 17° with it at the jet's 288°."""
+    import kerrfield as kf
+
+    cases = ((163.0, M87_JET_PA - 180.0, "spin away from us"),
+             (17.0, M87_JET_PA, "spin towards us"))
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 5.6), dpi=110)
+    for ax, (inc, pa, what) in zip(axes, cases, strict=True):
+        sky = m87_sky(0.94, inc, pa)
+        bright = kf.ring_features(sky)["brightness_pa_deg"]
+        ra, dec = sky["ra"].values, sky["dec"].values
+        im = ax.imshow(sky.values * 1e3, origin="lower", cmap="afmhot",
+                       extent=(ra[0], ra[-1], dec[0], dec[-1]), vmin=0)
+        fig.colorbar(im, ax=ax, shrink=0.75, label="mJy / pixel")
+        _pa_arrow(ax, M87_JET_PA, 27.0, f"approaching jet, PA {M87_JET_PA:g}°", "C0")
+        _pa_arrow(ax, pa, 18.0, f"projected spin axis (+β), PA {pa:g}°", "lime")
+        _pa_arrow(ax, bright, 12.0, f"brightness PA {bright:.0f}° (ring_features)", "cyan")
+        ax.text(27, 27, "N ↑  E ←", color="w", fontsize=9, va="top")
+        ax.set(xlim=(ra[0], ra[-1]), ylim=(dec[0], dec[-1]), aspect="equal",
+               xlabel="relative RA  [µas]", ylabel="relative Dec  [µas]",
+               title=f"a = 0.94, θo = {inc:g}°: {what}")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=8,
+                  frameon=False)
+    fig.suptitle("M87* orientations allowed by the jet (Keplerian disk, I ∝ g³, "
+                 "θ_g = 3.8 µas): the EHT's bright south picks θo = 163°", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def logo(path: Path) -> None:
     fig = plt.figure(figsize=(1.2, 1.2), dpi=100)
     ax = fig.add_axes((0, 0, 1, 1))
@@ -99,6 +152,7 @@ def main(out: str) -> int:
     screen_conventions(outdir / "screen_conventions.png")
     logo(outdir / "logo.png")
     hero(outdir / "hero.png")
+    m87_convention(outdir / "m87_convention.png")
     return 0
 
 
