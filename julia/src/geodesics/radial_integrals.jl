@@ -63,3 +63,50 @@ function h_r2(alpha0, kappa, x, sn, cn, dn, e)
     bracket = -alpha0 * x + (1 + alpha0) * (x - e - dn * (1 + cn) / sn)
     return (1 + alpha0) / (kappa * alpha0) * bracket
 end
+
+# Finite part Π̂ of Π(n; φ|k) at its pole φ_o ∈ (π/2, π) (n sin²φ_o = 1, n > 1) as
+# X = F(φ) → X_o⁻: Π = Π̂ + √(n/x)/2 · ln δ + o(1), δ = X_o − X, x = (n − 1)(n − k), from
+# DLMF 19.7.9 with 19.6.5 and R_C(x, y) = ln(4x/|y|)/(2√x) + O(y ln y) (derivation in
+# kerrfield/physics/geodesics/radial_integrals.py:_pi_pole); nm1 = n − 1, sn, cn, dn at X_o,
+# dual = F(φ_o) − Π(k/n; φ_o)
+function pi_pole(n, nm1, k, sn, cn, dn, dual)
+    x = nm1 * (n - k)
+    arg = 2 * x * sn^3 / (abs(cn) * dn * (n - k / n))
+    return dual - 0.5 * sqrt(n / x) * log(arg)
+end
+
+# Finite parts at X_o (1 + α cn X_o = 0, α > 1; case 3) of R₁ and R₂, and ℓ with
+# α sn dn/(1 + α cn) = 1/δ + ℓ + O(δ) (radial_integrals.py:_cn_pole); f, e = F, E at φ_o
+function cn_pole(alpha, k, sn, cn, dn, f, e, dual)
+    a2 = alpha * alpha
+    n = a2 / (a2 - 1)
+    w = sqrt(n - k)
+    pi_hat = pi_pole(n, 1 / (a2 - 1), k, sn, cn, dn, dual)
+    f_hat = (log(2.0) - log(w * abs(cn) / (dn * dn))) / (2 * w)
+    r1 = (pi_hat - alpha * f_hat) / (1 - a2)
+    ell = -cn * (dn * dn - k * sn * sn) / (2 * sn * dn)
+    kk = k + (1 - k) * a2
+    r2 = (f - a2 / kk * (e - ell)) / (a2 - 1) + (2 * k - n) / kk * r1
+    return r1, r2, ell
+end
+
+# Finite parts at X_o (1 + g sc X_o = 0, g > 0; case 4) of S₁ and S₂, and u', u'' of
+# u = 1 + g sc X there (radial_integrals.py:_sc_pole)
+function sc_pole(g, k, sn, cn, dn, f, e, dual)
+    a2 = g * g
+    big_n = 1 + a2
+    pi_hat = pi_pole(big_n, a2, k, sn, cn, dn, dual)
+    p2 = sqrt(big_n / (big_n - k))
+    p2m1 = k / (big_n - k) / (p2 + 1)
+    logt = log(p2 * k * sn * abs(cn) * (p2 + 1) / (2 * p2m1))
+    s1 = (f + a2 * pi_hat + 0.5 * g * p2 * logt) / big_n
+    u1 = g * dn / (cn * cn)
+    u2 = g * sn * (2 * dn * dn - k * cn * cn) / cn^3
+    h = dn * big_n / g
+    h1 = -k * sn * cn * big_n / g - dn * dn / (cn * cn)
+    q = h1 / u1 - h * u2 / (2 * u1 * u1)
+    bracket = (1 - k) * f + a2 * e + a2 * q - a2 * g
+    pre = 1 / big_n + (1 - k) / (1 - k + a2)
+    s2 = -bracket / (big_n * (1 - k + a2)) + pre * s1
+    return s1, s2, u1, u2
+end

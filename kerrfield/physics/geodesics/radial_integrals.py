@@ -7,6 +7,8 @@ Twin of ``julia/src/geodesics/radial_integrals.jl``.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -126,3 +128,77 @@ def _h_r2(alpha0: Tensor, kappa: Tensor, x: Tensor, sn: Tensor, cn: Tensor, dn: 
     """
     bracket = -alpha0 * x + (1.0 + alpha0) * (x - e - dn * (1.0 + cn) / sn)
     return (1.0 + alpha0) / (kappa * alpha0) * bracket
+
+
+def _pi_pole(n: Tensor, nm1: Tensor, k: Tensor, sn: Tensor, cn: Tensor, dn: Tensor, dual: Tensor):
+    """Finite part Π̂ of Π(n; φ|k) at its pole φ_o ∈ (π/2, π), n sin²φ_o = 1, n > 1.
+
+    DLMF 19.7.9 with 19.6.5 (Π(n) + Π(k/n) = K for n > 1) gives, for π/2 < φ < π and
+    c = 1/sin²φ, Π(n; φ) = F(φ) − Π(k/n; φ) − √c R_C((c − 1)(c − k), (c − n)(c − k/n)).
+    As X = F(φ) → X_o⁻, |c − n| = 2|cn dn|/sn³·δ + O(δ²) with δ = X_o − X, and R_C(x, y) =
+    ln(4x/|y|)/(2√x) + O(y ln y) (DLMF 19.2.8, principal value for y < 0), so
+    Π = Π̂ + √(n/x)/2 · ln δ + o(1) with x = (n − 1)(n − k) and
+    Π̂ = F(φ_o) − Π(k/n; φ_o) − √(n/x)/2 · ln(2x sn³/(|cn| dn (n − k/n))).
+    ``nm1`` is n − 1 (exact where n → 1), ``sn, cn, dn`` are the Jacobi functions at X_o
+    and ``dual`` is F(φ_o) − Π(k/n; φ_o).
+    """
+    x = nm1 * (n - k)
+    arg = 2.0 * x * sn**3 / (cn.abs() * dn * (n - k / n))
+    return dual - 0.5 * torch.sqrt(n / x) * torch.log(arg)
+
+
+def _cn_pole(alpha, k, sn, cn, dn, f, e, dual):
+    """Finite parts at X_o of R₁ and R₂ (GL20 B62, B65) where 1 + α cn X_o = 0, α > 1 (case 3).
+
+    With δ = X_o − X: R₁ = R̂₁ + O(ln δ) + o(1) and R₂ = R̂₂ + O(1/δ, ln δ) + o(1); the
+    divergent terms cancel against r_o and ln r_o in the regularised time (radial_cases.py).
+    Π(n; φ) as in :func:`_pi_pole`; the atanh term (t = sn/dn, w = √(n − k), wt → 1 with
+    dt/dX = cn/dn²) has finite part (ln 2 − ln(w|cn|/dn²))/(2w); α sn dn/(1 + α cn) = −u'/u
+    with u = 1 + α cn is 1/δ + ℓ + O(δ), ℓ = −u''/(2u') = −cn(dn² − k sn²)/(2 sn dn).
+    ``f, e`` are F(φ_o|k), E(φ_o|k) and ``dual`` F(φ_o) − Π(k/n; φ_o), n = α²/(α² − 1).
+
+    Returns
+    -------
+    R̂₁, R̂₂, ℓ : Tensor
+    """
+    a2 = alpha * alpha
+    n = a2 / (a2 - 1.0)
+    w = torch.sqrt(n - k)
+    pi_hat = _pi_pole(n, 1.0 / (a2 - 1.0), k, sn, cn, dn, dual)
+    f_hat = (math.log(2.0) - torch.log(w * cn.abs() / (dn * dn))) / (2.0 * w)
+    r1 = (pi_hat - alpha * f_hat) / (1.0 - a2)
+    ell = -cn * (dn * dn - k * sn * sn) / (2.0 * sn * dn)
+    kk = k + (1.0 - k) * a2
+    r2 = (f - a2 / kk * (e - ell)) / (a2 - 1.0) + (2.0 * k - n) / kk * r1
+    return r1, r2, ell
+
+
+def _sc_pole(g, k, sn, cn, dn, f, e, dual):
+    """Finite parts at X_o of S₁ and S₂ (GL20 B92-B93) where 1 + g sc X_o = 0, g > 0 (case 4).
+
+    With N = 1 + g², p = √(N/(N − k)) and δ = X_o − X: Π(N; φ) as in :func:`_pi_pole`; the
+    logarithm of S₁ has |p dn − 1| = p k sn|cn| δ + O(δ²) (p dn_o = 1); in S₂, dn·(g − sc)/u
+    with u = 1 + g sc, h = dn(g − sc): h/u = −h/(u'δ) + h'/u' − h u''/(2u'²) + O(δ), where
+    u' = g dn/cn², u'' = g sn(2dn² − k cn²)/cn³, h' = −k sn cn(g − sc) − dn²/cn².
+    ``f, e, dual`` as in :func:`_cn_pole` with n = N.
+
+    Returns
+    -------
+    Ŝ₁, Ŝ₂, u'(X_o), u''(X_o) : Tensor
+    """
+    a2 = g * g
+    big_n = 1.0 + a2
+    pi_hat = _pi_pole(big_n, a2, k, sn, cn, dn, dual)
+    p2 = torch.sqrt(big_n / (big_n - k))
+    p2m1 = k / (big_n - k) / (p2 + 1.0)
+    logt = torch.log(p2 * k * sn * cn.abs() * (p2 + 1.0) / (2.0 * p2m1))
+    s1 = (f + a2 * pi_hat + 0.5 * g * p2 * logt) / big_n
+    u1 = g * dn / (cn * cn)
+    u2 = g * sn * (2.0 * dn * dn - k * cn * cn) / cn**3
+    h = dn * big_n / g
+    h1 = -k * sn * cn * big_n / g - dn * dn / (cn * cn)
+    q = h1 / u1 - h * u2 / (2.0 * u1 * u1)
+    bracket = (1.0 - k) * f + a2 * e + a2 * q - a2 * g
+    pre = 1.0 / big_n + (1.0 - k) / (1.0 - k + a2)
+    s2 = -bracket / (big_n * (1.0 - k + a2)) + pre * s1
+    return s1, s2, u1, u2
