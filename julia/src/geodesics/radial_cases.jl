@@ -108,7 +108,7 @@ function radial_case3(rp, rm, use_minus, z, d12, d34, tau, big_a_coef, c_coef)
     cn_o = (big_a - big_b) / (big_a + big_b)
     dn_o = sqrt(1 - k * sn_o * sn_o)
     n0 = al0 * al0 / (al0 * al0 - 1)
-    dual = f_o - ellippi(k / n0, phi_o, k)
+    dual = f_o - ellippi(k / n0, phi_o, k, 1 - k / n0)
     r1_h, r2_h, ell = cn_pole(al0, k, sn_o, cn_o, dn_o, f_o, ellipe(phi_o, k), dual)
     r1_e, r2_e = r1_integral(al0, am, k), r2_integral(al0, am, k)
     dx = f_o - big_x
@@ -139,12 +139,12 @@ function radial_case4(rp, rm, use_minus, z, d12, d34, tau, big_a_coef, c_coef)
     _, _, _, am = ellipj_am(big_x, k)
     r = a2_ * tan(am - psi0) - b1
     function i_pm(rpm)
+        # lin τ − coef ΔS₁/half without the 1/(1 − g₀x_±) of both terms (radial_cases.py)
         xpm = (rpm + b1) / a2_
         gpm = (g0 * xpm - 1) / (g0 + xpm)
-        lin = g0 / (a2_ * (1 - g0 * xpm))
-        coef = (1 + g0 * g0) * gpm / (a2_ * (1 - g0 * xpm)^2)
-        diff = s1_integral(gpm, am, k) - s1_integral(gpm, phi_o, k)
-        return lin * tau - coef * diff / half
+        c_pm = (1 + g0 * g0) / (g0 + xpm)
+        dt = s1_reduced(gpm, am, k) - s1_reduced(gpm, phi_o, k)
+        return (big_x - f_o - c_pm * dt) / (a2_ * (g0 + xpm) * half)
     end
     aa1 = a2_ / g0 - b1
     aa0 = a2_ * (1 + g0 * g0) / g0
@@ -152,7 +152,8 @@ function radial_case4(rp, rm, use_minus, z, d12, d34, tau, big_a_coef, c_coef)
     # r = s/δ + aa1 + s u''/(2u') + O(δ), s = aa0/u'
     sn_o = 1 / sqrt(1 + g0 * g0)
     cn_o, dn_o = -g0 * sn_o, sqrt(1 - k * sn_o * sn_o)
-    dual = f_o - ellippi(k / (1 + g0 * g0), phi_o, k)
+    kn0 = k / (1 + g0 * g0)
+    dual = f_o - ellippi(kn0, phi_o, k, 1 - kn0)
     s1_h, s2_h, u1, u2 = sc_pole(g0, k, sn_o, cn_o, dn_o, f_o, ellipe(phi_o, k), dual)
     s1_e = s1_integral(g0, am, k)
     s2_e = s2_integral(g0, am, k)

@@ -16,8 +16,20 @@ function r1_integral(alpha::Float64, phi::Float64, k::Float64)
     w = sqrt(abs(nk))
     t = s / dn
     w_safe = w > 0 ? w : 1.0
-    f = nk > 0 ? 0.5 * log(abs((1 + w * t) / (1 - w * t))) / w_safe : atan(w * t) / w_safe
-    return (ellippi(n, phi, k) - alpha * f) / (1 - a2)
+    # (1 + wt)/(1 − wt) = (1 + wt)² dn²/(1 − n sn²), 1 − n sn² = (1 − n) + n cos²φ formed as in
+    # the Π (4-argument ellippi): the round-off of the two singular terms cancels next to the
+    # mirror pole (radial_integrals.py:_legendre_pv)
+    omn = 1 / (1 - a2)
+    p = omn + n * _reduced_cos2(phi)
+    f = nk > 0 ? (log(abs((1 + w * t) * dn)) - 0.5 * log(abs(p))) / w_safe : atan(w * t) / w_safe
+    return (ellippi(n, phi, k, omn) - alpha * f) / (1 - a2)
+end
+
+# cos²φ of the reduced amplitude, as ellippi forms it
+function _reduced_cos2(phi::Float64)
+    _, pr = _reduce_amplitude(phi)
+    c = cos(pr)
+    return c * c
 end
 
 # R₂(α; φ|k) = ∫₀^{F(φ)} dX/(1 + α cn X)² (cf. GL20 B65):
@@ -35,14 +47,21 @@ function r2_integral(alpha::Float64, phi::Float64, k::Float64, inv::Float64 = Na
     return first + (2 * k - a2 / (a2 - 1)) / kk * r1_integral(alpha, phi, k)
 end
 
-# S₁(α; φ|k) = ∫₀^{F(φ)} dX/(1 + α sc X) (GL20 B92)
-function s1_integral(alpha::Float64, phi::Float64, k::Float64)
+# S₁(α; φ|k) = ∫₀^{F(φ)} dX/(1 + α sc X) (GL20 B92) = F + α T (s1_reduced)
+s1_integral(alpha::Float64, phi::Float64, k::Float64) =
+    ellipf(phi, k) + alpha * s1_reduced(alpha, phi, k)
+
+# T(α; φ|k) = (S₁ − F)/α = [α(Π(N; φ) − F) + ½ p L]/N, N = 1 + α², p = √(N/(N − k)),
+# L = ln|1 − N sin²φ| + 2 ln((p + 1)/(p dn + 1)), finite as α → 0 and free of the
+# cancellation in p dn − 1 (radial_integrals.py:_s1_reduced)
+function s1_reduced(alpha::Float64, phi::Float64, k::Float64)
     a2 = alpha * alpha
     big_n = 1 + a2
     dn = sqrt(1 - k * sin(phi)^2)
     p2 = sqrt(big_n / (big_n - k))
-    logt = log(abs((p2 * dn - 1) * (p2 + 1) / ((p2 * dn + 1) * (p2 - 1))))
-    return (ellipf(phi, k) + a2 * ellippi(big_n, phi, k) + 0.5 * alpha * p2 * logt) / big_n
+    p = -a2 + big_n * _reduced_cos2(phi)       # 1 − N sin²φ, as in ellippi(N, φ, k, −α²)
+    logt = log(abs(p)) + 2 * log((p2 + 1) / (p2 * dn + 1))
+    return (alpha * (ellippi(big_n, phi, k, -a2) - ellipf(phi, k)) + 0.5 * p2 * logt) / big_n
 end
 
 # S₂(α; φ|k) = ∫₀^{F(φ)} dX/(1 + α sc X)² (GL20 B93); ratio = (α − tan φ)/(1 + α tan φ)

@@ -21,9 +21,11 @@ from ..elliptic import ellipj, legendre, legendre_sc
 from .radial_integrals import (
     _cn_pole,
     _h_r2,
+    _legendre_pv,
     _r1_integral,
     _r2_integral,
     _s1_integral,
+    _s1_reduced,
     _s2_integral,
     _sc_pole,
 )
@@ -181,27 +183,23 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
     rho0 = (big_b * r2 + big_a * r1) / (big_a + big_b)
     kap = 2.0 * big_a * big_b * r21 / (big_b**2 - big_a**2)
 
-    # one sweep: rows are the orders and the observer; characteristics α_±, α₀, the last
-    # replaced at the observer (its pole) by k/n₀ for the finite part (_cn_pole)
-    norder = tau.shape[0]
+    # sweeps at the orders (characteristics α_±, α₀) and at the observer (α_±, and k/n₀ for
+    # the finite part at α₀'s pole, _cn_pole), 1 − n sin²φ as (1 − n) + n cos²φ
     a2s = alphas * alphas
     n_em = a2s / (a2s - 1.0)
-    n_obs = torch.cat([n_em[:-1], (k / n_em[-1]).unsqueeze(0)])
-    leg = legendre(
-        torch.cat([am, phi_o.unsqueeze(0)]),
-        k,
-        torch.cat([n_em.unsqueeze(1).expand(-1, norder, -1), n_obs.unsqueeze(1)], dim=1),
-        e=True,
-    )
-    r1_x = _r1_integral(alphas.unsqueeze(1), am, k, pi=leg.Pi[:, :norder])
-    r1_o = _r1_integral(alphas[:-1], phi_o, k, pi=leg.Pi[:-1, norder])
+    leg = _legendre_pv(am, k, n_em.unsqueeze(1), (1.0 / (1.0 - a2s)).unsqueeze(1))
+    kn0 = k / n_em[-1]
+    n_obs = torch.cat([n_em[:-1], kn0.unsqueeze(0)])
+    obs = _legendre_pv(phi_o, k, n_obs, torch.cat([1.0 / (1.0 - a2s[:-1]), (1.0 - kn0)[None]]))
+    r1_x = _r1_integral(alphas.unsqueeze(1), am, k, pi=leg.Pi)
+    r1_o = _r1_integral(alphas[:-1], phi_o, k, pi=obs.Pi[:-1])
 
     sn_o = 2.0 * sab / (big_a + big_b)  # sin φ_o; cos φ_o = −1/α₀
     cn_o = (big_a - big_b) / (big_a + big_b)
     dn_o = torch.sqrt(1.0 - k * sn_o**2)
     i_r2 = (
-        _h_r2(al0, kap, f_o, sn_o, -1.0 / al0, dn_o, leg.E[norder])
-        - _h_r2(al0, kap, big_x, sn, cn, dn, leg.E[:norder])
+        _h_r2(al0, kap, f_o, sn_o, -1.0 / al0, dn_o, obs.E)
+        - _h_r2(al0, kap, big_x, sn, cn, dn, leg.E)
     ) / sab
 
     def i_pm(i):
@@ -211,9 +209,9 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
         return torch.where(near[i], i_r2, val)
 
     r1_e = r1_x[-1]
-    r2_e = _r2_integral(al0, am, k, r1=r1_e, fe=(leg.F[:norder], leg.E[:norder]))
-    dual = f_o - leg.Pi[-1, norder]
-    r1_h, r2_h, ell = _cn_pole(al0, k, sn_o, cn_o, dn_o, f_o, leg.E[norder], dual)
+    r2_e = _r2_integral(al0, am, k, r1=r1_e, fe=(leg.F, leg.E))
+    dual = f_o - obs.Pi[-1]
+    r1_h, r2_h, ell = _cn_pole(al0, k, sn_o, cn_o, dn_o, f_o, obs.E, dual)
     # dτ = −dX/√(AB) from the observer X_o = F(φ_o); r = √(AB)/δ + ρ₀ − √(AB) ℓ + O(δ)
     i1 = (rho0 * (f_o - big_x) + kap * (r1_h - r1_e)) / sab - torch.log(sab)
     dx = f_o - big_x
@@ -259,36 +257,31 @@ def _case4(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
     xpm = [(h + b1) / a2_ for h in horizons]
     gs = torch.stack([*((g0 * x - 1.0) / (g0 + x) for x in xpm), g0])
 
-    # one sweep: rows are the orders and the observer; characteristics N_± = 1 + g_±² and
-    # N₀ = 1 + g₀², the last replaced at the observer (its pole) by k/N₀ (_sc_pole)
-    norder = tau.shape[0]
-    n_em = 1.0 + gs * gs
-    n_obs = torch.cat([n_em[:-1], (k / n_em[-1]).unsqueeze(0)])
-    leg = legendre(
-        torch.cat([am, phi_o.unsqueeze(0)]),
-        k,
-        torch.cat([n_em.unsqueeze(1).expand(-1, norder, -1), n_obs.unsqueeze(1)], dim=1),
-        e=True,
-    )
-    f_x, e_x = leg.F[:norder], leg.E[:norder]
+    # sweeps at the orders (characteristics N_± = 1 + g_±², N₀ = 1 + g₀²) and at the
+    # observer (N_±, and k/N₀ for the finite part at N₀'s pole, _sc_pole)
+    g2s = gs * gs
+    leg = _legendre_pv(am, k, (1.0 + g2s).unsqueeze(1), -g2s.unsqueeze(1))
+    kn0 = k / (1.0 + g0 * g0)
+    n_obs = torch.cat([1.0 + g2s[:-1], kn0.unsqueeze(0)])
+    obs = _legendre_pv(phi_o, k, n_obs, torch.cat([-g2s[:-1], (1.0 - kn0)[None]]))
+    f_x, e_x = leg.F, leg.E
 
     def i_pm(i):
-        gpm = gs[i]
-        lin = g0 / (a2_ * (1.0 - g0 * xpm[i]))
-        coef = (1.0 + g0 * g0) * gpm / (a2_ * (1.0 - g0 * xpm[i]) ** 2)
-        diff = _s1_integral(gpm, am, k, fpi=(f_x, leg.Pi[i, :norder])) - _s1_integral(
-            gpm, phi_o, k, fpi=(f_o, leg.Pi[i, norder])
-        )
-        return lin * tau - coef * diff / half
+        # = lin τ − coef ΔS₁/half, ΔS₁ = ΔX + g_± ΔT (T = (S₁ − F)/g), written without the
+        # 1/(1 − g₀x_±) that both terms carry: g_± → 0 where r_± = r(am X = π/2)
+        gpm, c_pm = gs[i], (1.0 + g0 * g0) / (g0 + xpm[i])
+        t_x = _s1_reduced(gpm, am, k, (f_x, leg.Pi[i]))
+        t_o = _s1_reduced(gpm, phi_o, k, (f_o, obs.Pi[i]))
+        return (big_x - f_o - c_pm * (t_x - t_o)) / (a2_ * (g0 + xpm[i]) * half)
 
     aa1 = a2_ / g0 - b1
     aa0 = a2_ * (1.0 + g0 * g0) / g0
-    s1_e = _s1_integral(g0, am, k, fpi=(f_x, leg.Pi[-1, :norder]))
+    s1_e = _s1_integral(g0, am, k, fpi=(f_x, leg.Pi[-1]))
     s2_e = _s2_integral(g0, am, k, fe=(f_x, e_x), s1=s1_e)
     sn_o = 1.0 / torch.sqrt(1.0 + g0 * g0)  # φ_o = π/2 + atan g₀
     cn_o, dn_o = -g0 * sn_o, torch.sqrt(1.0 - k * sn_o * sn_o)
-    dual = f_o - leg.Pi[-1, norder]
-    s1_h, s2_h, u1, u2 = _sc_pole(g0, k, sn_o, cn_o, dn_o, f_o, leg.E[norder], dual)
+    dual = f_o - obs.Pi[-1]
+    s1_h, s2_h, u1, u2 = _sc_pole(g0, k, sn_o, cn_o, dn_o, f_o, obs.E, dual)
     # dτ = −dX/half from X_o = F(φ_o); r = s/δ + aa1 + s u''/(2u') + O(δ), s = aa0/u' (= half)
     dx = f_o - big_x
     s_o = aa0 / u1

@@ -12,7 +12,37 @@ import math
 import torch
 from torch import Tensor
 
-from ..elliptic import ellipeinc, ellipkinc, ellippiinc
+from ..elliptic import Legendre, ellipeinc, ellipkinc, legendre_sc
+
+
+def _reduced_cos2(phi: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(j, sin φ_r, cos²φ_r) with φ = jπ + φ_r, |φ_r| ≤ π/2, as :func:`~..elliptic.legendre`
+    reduces its amplitude (so that cos²φ here is bit-identical to the one in its sweep)."""
+    j = torch.round(phi / math.pi)
+    pr = phi - j * math.pi
+    c = torch.cos(pr)
+    return j, torch.sin(pr), c * c
+
+
+def _legendre_pv(phi: Tensor, k: Tensor, n: Tensor, one_minus_n: Tensor) -> Legendre:
+    """F, E and Π(n; φ|k) for any real φ with Π's characteristic formed as
+    1 − n sin²φ = (1 − n) + n cos²φ (``one_minus_n`` = 1 − n exact, n > 1 allowed: principal
+    value), the quantity :func:`_r1_integral` and :func:`_s1_reduced` use for their logarithms.
+
+    Next to a zero of 1 − n sin²φ that is not a pole of the integrand (the mirror image
+    π − φ_p of the pole φ_p), Π and the logarithm are each singular and their sum is
+    smooth; computed from the same (1 − n) + n cos²φ their round-off cancels, while
+    1 − n sin²φ formed twice differently left ~eps/|1 − n sin²φ| (1e-12 of I_φ next to it).
+    Wraps as :func:`~..elliptic.legendre` (DLMF 19.2.10).
+    """
+    j, s, c2 = _reduced_cos2(phi)
+    out = legendre_sc(s, c2, k, n, e=True, one_minus_n=one_minus_n)
+    one = torch.ones((), dtype=phi.dtype, device=phi.device)
+    full = legendre_sc(one, one - 1.0, k, n, e=True, one_minus_n=one_minus_n)
+    two_j = 2.0 * j
+    f = out.F + two_j * full.F
+    d = out.D + two_j * full.D
+    return Legendre(f, f - k * d, d, out.Pi + two_j * full.Pi)
 
 
 def _r1_integral(alpha: Tensor, phi: Tensor, k: Tensor, pi: Tensor | None = None) -> Tensor:
@@ -21,7 +51,7 @@ def _r1_integral(alpha: Tensor, phi: Tensor, k: Tensor, pi: Tensor | None = None
     1/(1 + α cn) = [1/(1 − n sn²) − α cn/(1 − n sn²)]/(1 − α²) with n = α²/(α² − 1);
     ∫ cn dX/(1 − n sn²) = ∫ dt/(1 − (n − k)t²) with t = sn/dn, an atanh (n > k, as in GL20
     B63) or an atan (n < k). Both antiderivatives are principal values through the pole.
-    ``pi`` optionally supplies Π(n; φ|k).
+    ``pi`` optionally supplies Π(n; φ|k), computed as in :func:`_legendre_pv`.
     """
     a2 = alpha * alpha
     n = a2 / (a2 - 1.0)
@@ -32,11 +62,15 @@ def _r1_integral(alpha: Tensor, phi: Tensor, k: Tensor, pi: Tensor | None = None
     w = torch.sqrt(torch.abs(nk))
     t = s / dn
     w_safe = torch.where(w > 0, w, torch.ones_like(w))
-    f_atanh = 0.5 * torch.log(torch.abs((1.0 + w * t) / (1.0 - w * t))) / w_safe
+    # (1 + wt)/(1 − wt) = (1 + wt)² dn²/(1 − n sn²) with 1 − n sn² = (1 − n) + n cos²φ formed
+    # as in the Π of :func:`_legendre_pv`: no cancellation in 1 − wt, and the round-off of
+    # the two singular terms cancels next to the mirror pole
+    p = 1.0 / (1.0 - a2) + n * _reduced_cos2(phi)[2]
+    f_atanh = (torch.log(torch.abs((1.0 + w * t) * dn)) - 0.5 * torch.log(p.abs())) / w_safe
     f_atan = torch.atan(w * t) / w_safe
     f = torch.where(big, f_atanh, f_atan)
     if pi is None:
-        pi = ellippiinc(n, phi, k)
+        pi = _legendre_pv(phi, k, n, 1.0 / (1.0 - a2)).Pi
     return (pi - alpha * f) / (1.0 - a2)
 
 
@@ -77,15 +111,34 @@ def _s1_integral(
 
     cn/(cn + α sn) = (cn² − α sn cn)/(1 − N sn²), N = 1 + α²; the first part gives
     [X + α²Π(N; φ)]/N, the second (with v = dn) an elementary logarithm. ``fpi`` optionally
-    supplies (F(φ|k), Π(N; φ|k)).
+    supplies (F(φ|k), Π(N; φ|k)). S₁ = F + α T with T from :func:`_s1_reduced`.
+    """
+    if fpi is None:
+        leg = _legendre_pv(phi, k, 1.0 + alpha * alpha, -alpha * alpha)
+        fpi = (leg.F, leg.Pi)
+    return fpi[0] + alpha * _s1_reduced(alpha, phi, k, fpi)
+
+
+def _s1_reduced(alpha: Tensor, phi: Tensor, k: Tensor, fpi: tuple[Tensor, Tensor]) -> Tensor:
+    """T(α; φ|k) = (S₁ − F)/α = −∫₀^{F(φ)} sc X dX / (1 + α sc X), finite as α → 0.
+
+    From :func:`_s1_integral`: T = [α(Π(N; φ) − F) + ½ p L]/N with N = 1 + α²,
+    p = √(N/(N − k)) and L = ln|(p dn − 1)(p + 1)/((p dn + 1)(p − 1))|. Since
+    p²dn² − 1 = k(1 − N sn²)/(N − k) and p² − 1 = k/(N − k),
+    L = ln|1 − N sin²φ| + 2 ln((p + 1)/(p dn + 1)), free of the cancellation in p dn − 1
+    next to its zero (sin²φ = 1/N, where 1 + α sc has its pole or its mirror image; a ray
+    whose horizon sits at am X = π/2 has both within round-off of π/2, and the cancellation
+    cost ~1e-12 of I_φ and I_t). 1 − N sin²φ = −α² + N cos²φ is formed as in
+    :func:`_legendre_pv`, which ``fpi`` = (F(φ|k), Π(N; φ|k)) must come from.
     """
     a2 = alpha * alpha
     big_n = 1.0 + a2
     dn = torch.sqrt(1.0 - k * torch.sin(phi) ** 2)
     p2 = torch.sqrt(big_n / (big_n - k))
-    logt = torch.log(torch.abs((p2 * dn - 1.0) * (p2 + 1.0) / ((p2 * dn + 1.0) * (p2 - 1.0))))
-    f, pi = (ellipkinc(phi, k), ellippiinc(big_n, phi, k)) if fpi is None else fpi
-    return (f + a2 * pi + 0.5 * alpha * p2 * logt) / big_n
+    p = -a2 + big_n * _reduced_cos2(phi)[2]  # 1 − N sin²φ as in _legendre_pv
+    logt = torch.log(p.abs()) + 2.0 * torch.log((p2 + 1.0) / (p2 * dn + 1.0))
+    f, pi = fpi
+    return (alpha * (pi - f) + 0.5 * p2 * logt) / big_n
 
 
 def _s2_integral(
