@@ -8,6 +8,7 @@
 # * The time integral is regularised as in the Python module, t_o − t_s − r_o − 2 ln r_o,
 #   in closed form in every case; in cases 3 and 4 from the finite parts of the
 #   antiderivatives at the observer's pole X_o (cn_pole, sc_pole in radial_integrals.jl).
+#   t_s agrees with the torch backend to 5e-13 (tests/bridge/test_julia_backend.py).
 #
 # Twin of kerrfield/physics/geodesics/radial_cases.py.
 

@@ -1,8 +1,10 @@
 """Antiderivatives of the radial integrals I₁, I₂ and I_± in the three root cases.
 
 Gralla & Lupsasca 2020, PRD 101, 044032, eqs. B48-B50 (case 2), B78-B80 (case 3) and
-B112-B114 (case 4), written as differences of antiderivatives derived in the docstrings.
-Twin of ``julia/src/geodesics/radial_integrals.jl``.
+B112-B114 (case 4), written as differences of antiderivatives derived in the docstrings,
+and the finite parts of the case-3 and case-4 antiderivatives at the observer's pole
+(:func:`_cn_pole`, :func:`_sc_pole`: the closed-form regularised time). Twin of
+``julia/src/geodesics/radial_integrals.jl``.
 """
 
 from __future__ import annotations
