@@ -217,8 +217,8 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
     dual = f_o - obs.Pi[-1]
     r1_h, r2_h, ell = _cn_pole(al0, k, sn_o, cn_o, dn_o, f_o, obs.E, dual)
     # dτ = −dX/√(AB) from the observer X_o = F(φ_o); r = √(AB)/δ + ρ₀ − √(AB) ℓ + O(δ)
-    i1 = (rho0 * (f_o - big_x) + kap * (r1_h - r1_e)) / sab - torch.log(sab)
     dx = f_o - big_x
+    i1 = (rho0 * dx + kap * (r1_h - r1_e)) / sab - torch.log(sab)
     i2 = (rho0 * rho0 * dx + 2.0 * rho0 * kap * (r1_h - r1_e) + kap * kap * (r2_h - r2_e)) / sab
     i2 = i2 - rho0 + sab * ell
     return r, nu_r, ok, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
