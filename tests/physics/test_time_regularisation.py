@@ -12,8 +12,9 @@ I₁ᵣ = ∫_{r_s}^∞ (r/√R − 1/r) dr − ln r_s and I₂ᵣ = ∫_{r_s}^�
 have no radial turning point). The infinite part is integrated in x = 1/r, where
 (1 + Ax² + Bx³ + Cx⁴)^(−1/2) − 1 = O(x²) makes both integrands smooth on a finite interval
 (quadrature straight to r = ∞ is not reliable for these slowly decaying integrands).
-Measured worst: 7e-14 relative (I₁, I₂) over the rays below: near-critical (1 − η/η̃ down to
-1e-9), tiny spins (1e-7), λ = 0, vortical (case 4) and near the case-3/4 boundary included.
+Measured worst: 1.2e-13 relative (I₁, I₂; 4e-14 away from the case-3/4 boundary) over the rays
+below: near-critical (1 − η/η̃ down to 1e-9), tiny spins (1e-7), λ = 0, vortical (case 4) and
+near the case-3/4 boundary included.
 """
 
 from __future__ import annotations
@@ -125,8 +126,8 @@ def test_case3_and_4_regularised_time_matches_quadrature(a, lam, eta):
         if not bool(ok[j, 0]):
             continue
         ref1, ref2 = _reference(a, lam, eta, float(r[j, 0]))
-        # measured ≤ 7e-14 (closed form; 1.5e-11 with the r_o = 1e3 M cut-off)
-        assert abs(float(i1[j, 0]) - ref1) <= 2e-13 * max(1.0, abs(ref1)), (case.__name__, j)
-        assert abs(float(i2[j, 0]) - ref2) <= 2e-13 * max(1.0, abs(ref2)), (case.__name__, j)
+        # measured ≤ 1.2e-13 (closed form; 1.5e-11 with the r_o = 1e3 M cut-off)
+        assert abs(float(i1[j, 0]) - ref1) <= 3e-13 * max(1.0, abs(ref1)), (case.__name__, j)
+        assert abs(float(i2[j, 0]) - ref2) <= 3e-13 * max(1.0, abs(ref2)), (case.__name__, j)
         checked += 1
     assert checked >= 1

@@ -5,7 +5,7 @@ Four real roots (case 2, sn inversion, Gralla & Lupsasca 2020 eqs. B45-B46), two
 diverges at the observer as r_o + 2 ln r_o; the regularised delay is reported, in closed
 form in every case: the finite parts of the antiderivatives at the observer's pole
 (radial_integrals._cn_pole, _sc_pole) replace a finite cut-off radius in cases 3 and 4.
-Measured: I₁ − ln r, I₂ − r within 7e-14 of 50-digit quadrature (was 1.5e-11 with the cut-off
+Measured: I₁ − ln r, I₂ − r within 1.2e-13 of 50-digit quadrature (was 1.5e-11 with the cut-off
 at r_o = 1e3 M; tests/physics/test_time_regularisation.py), t_s within 5e-13 of the Julia
 twin (was 5e-12; tests/bridge/test_julia_backend.py). Not covered: pixels exactly on the
 critical curve (double root, t_s diverges; :func:`_double_root`) and vortical rays within
