@@ -12,10 +12,6 @@ const STATUS_HORIZON = Int8(1)
 const STATUS_ESCAPE = Int8(2)
 const STATUS_MISSES = Int8(3)
 
-# radius at which the divergent observer end of I₁, I₂ is evaluated in cases 3 and 4, with the
-# tail of the large-r expansion subtracted through r_o⁻⁶ (radial_cases.jl tail_corrections)
-const R_REG = 1.0e3
-
 """
     conserved_quantities(a, theta_o, alpha, beta) -> (lam, eta)
 

@@ -5,9 +5,10 @@
 # * Radial motion per root case: four real roots (case 2, GL20 B45-B46), two real (case 3,
 #   B74-B75), none (case 4, B104-B109); radial integrals I_±, I₁, I₂ (B48-B50, B78-B80,
 #   B112-B114).
-# * In cases 3 and 4 the divergent observer end of I₁, I₂ is evaluated at r_o = R_REG
-#   (conserved.jl); the time integral is regularised as in the Python module:
-#   t_o − t_s − r_o − 2 ln r_o.
+# * The time integral is regularised as in the Python module, t_o − t_s − r_o − 2 ln r_o,
+#   in closed form in every case; in cases 3 and 4 from the finite parts of the
+#   antiderivatives at the observer's pole X_o (cn_pole, sc_pole in radial_integrals.jl).
+#   t_s agrees with the torch backend to 5e-13 (tests/bridge/test_julia_backend.py).
 #
 # Twin of kerrfield/physics/geodesics/radial_cases.py.
 
@@ -67,20 +68,6 @@ end
 # |1 + α_±| below which ∫dτ/(r − r_±) is taken as ∫dτ/(r − r₂) in case 3 (radial_cases.py)
 const NEAR_R2 = 1e-8
 
-# ∫_{r_o}^∞ (r/√R − 1/r) dr and ∫_{r_o}^∞ (r²/√R − 1) dr through O(r_o⁻⁶) (issue 12 item 9;
-# derivation in radial_cases.py:_tail), B = 2z(d₁₂ − d₃₄)
-function tail_corrections(big_a, z, d12, d34, c_coef, ro)
-    big_b = 2 * z * (d12 - d34)
-    q4 = 0.375 * big_a * big_a - 0.5 * c_coef
-    q5 = 0.75 * big_a * big_b
-    q6 = 0.375 * (big_b * big_b + 2 * big_a * c_coef) - 0.3125 * big_a^3
-    tail1 = -big_a / (4 * ro^2) - big_b / (6 * ro^3) + q4 / (4 * ro^4) + q5 / (5 * ro^5) +
-            q6 / (6 * ro^6)
-    tail2 = -big_a / (2 * ro) - big_b / (4 * ro^2) + q4 / (3 * ro^3) + q5 / (4 * ro^4) +
-            q6 / (5 * ro^5)
-    return tail1, tail2
-end
-
 # two real roots r₁ < r₂, r₃,₄ = z ± iw: cn inversion (GL20 B74-B82)
 function radial_case3(rp, rm, use_minus, z, d12, d34, tau, big_a_coef, c_coef)
     sq12 = sqrt(d12)
@@ -117,19 +104,18 @@ function radial_case3(rp, rm, use_minus, z, d12, d34, tau, big_a_coef, c_coef)
         diff = r1_integral(al, am, k) - r1_integral(al, phi_o, k)
         return (big_b + big_a) * tau / qq + (2 * big_a * big_b * r21 / (pp * qq)) * diff / sab
     end
-    # finite-observer regularisation of I₁ and I₂
-    ro = R_REG
-    den_o = big_a * (ro - r1) + big_b * (ro - r2)
-    x_ro = (big_a * (ro - r1) - big_b * (ro - r2)) / den_o
-    phi_ro = acos(x_ro)
-    f_ro = ellipf(phi_ro, k)
-    inv_o = (big_b - big_a) * den_o / (2 * big_a * big_b * r21)   # 1/(1 + α₀ cos φ_ro)
-    r1_e, r1_o = r1_integral(al0, am, k), r1_integral(al0, phi_ro, k)
-    r2_e, r2_o = r2_integral(al0, am, k), r2_integral(al0, phi_ro, k, inv_o)
-    tail1, tail2 = tail_corrections(big_a_coef, z, d12, d34, c_coef, ro)
-    i1 = -(rho0 * (big_x - f_ro) + kap * (r1_e - r1_o)) / sab - log(ro) + tail1
-    i2 = -(rho0 * rho0 * (big_x - f_ro) + 2 * rho0 * kap * (r1_e - r1_o) +
-           kap * kap * (r2_e - r2_o)) / sab - ro + tail2
+    # observer at r = ∞, the pole X_o = F(φ_o): r = √(AB)/δ + ρ₀ − √(AB)ℓ + O(δ), δ = X_o − X
+    sn_o = 2 * sab / (big_a + big_b)
+    cn_o = (big_a - big_b) / (big_a + big_b)
+    dn_o = sqrt(1 - k * sn_o * sn_o)
+    n0 = al0 * al0 / (al0 * al0 - 1)
+    dual = f_o - ellippi(k / n0, phi_o, k, 1 - k / n0)
+    r1_h, r2_h, ell = cn_pole(al0, k, sn_o, cn_o, dn_o, f_o, ellipe(phi_o, k), dual)
+    r1_e, r2_e = r1_integral(al0, am, k), r2_integral(al0, am, k)
+    dx = f_o - big_x
+    i1 = (rho0 * dx + kap * (r1_h - r1_e)) / sab - log(sab)
+    i2 = (rho0 * rho0 * dx + 2 * rho0 * kap * (r1_h - r1_e) + kap * kap * (r2_h - r2_e)) / sab -
+         rho0 + sab * ell
     return (r, 1.0, STATUS_OK, i_pm(rp), use_minus ? i_pm(rm) : 0.0, i1, i2)
 end
 
@@ -154,25 +140,29 @@ function radial_case4(rp, rm, use_minus, z, d12, d34, tau, big_a_coef, c_coef)
     _, _, _, am = ellipj_am(big_x, k)
     r = a2_ * tan(am - psi0) - b1
     function i_pm(rpm)
+        # lin τ − coef ΔS₁/half without the 1/(1 − g₀x_±) of both terms (radial_cases.py)
         xpm = (rpm + b1) / a2_
         gpm = (g0 * xpm - 1) / (g0 + xpm)
-        lin = g0 / (a2_ * (1 - g0 * xpm))
-        coef = (1 + g0 * g0) * gpm / (a2_ * (1 - g0 * xpm)^2)
-        diff = s1_integral(gpm, am, k) - s1_integral(gpm, phi_o, k)
-        return lin * tau - coef * diff / half
+        c_pm = (1 + g0 * g0) / (g0 + xpm)
+        dt = s1_reduced(gpm, am, k) - s1_reduced(gpm, phi_o, k)
+        return (big_x - f_o - c_pm * dt) / (a2_ * (g0 + xpm) * half)
     end
     aa1 = a2_ / g0 - b1
     aa0 = a2_ * (1 + g0 * g0) / g0
-    ro = R_REG
-    x4o = (ro + b1) / a2_
-    phi_ro = atan(x4o) + psi0
-    f_ro = ellipf(phi_ro, k)
-    s1_e, s1_o = s1_integral(g0, am, k), s1_integral(g0, phi_ro, k)
-    s2_e, s2_o = s2_integral(g0, am, k), s2_integral(g0, phi_ro, k, -x4o)
-    tail1, tail2 = tail_corrections(big_a_coef, z, d12, d34, c_coef, ro)
-    i1 = -(aa1 * (big_x - f_ro) - aa0 * (s1_e - s1_o)) / half - log(ro) + tail1
-    i2 = -(aa1 * aa1 * (big_x - f_ro) - 2 * aa1 * aa0 * (s1_e - s1_o) +
-           aa0 * aa0 * (s2_e - s2_o)) / half - ro + tail2
+    # observer at r = ∞, the pole X_o = F(φ_o), φ_o = π/2 + atan g₀:
+    # r = s/δ + aa1 + s u''/(2u') + O(δ), s = aa0/u'
+    sn_o = 1 / sqrt(1 + g0 * g0)
+    cn_o, dn_o = -g0 * sn_o, sqrt(1 - k * sn_o * sn_o)
+    kn0 = k / (1 + g0 * g0)
+    dual = f_o - ellippi(kn0, phi_o, k, 1 - kn0)
+    s1_h, s2_h, u1, u2 = sc_pole(g0, k, sn_o, cn_o, dn_o, f_o, ellipe(phi_o, k), dual)
+    s1_e = s1_integral(g0, am, k)
+    s2_e = s2_integral(g0, am, k)
+    dx = f_o - big_x
+    s_o = aa0 / u1
+    i1 = (aa1 * dx - aa0 * (s1_h - s1_e)) / half - log(s_o)
+    i2 = (aa1 * aa1 * dx - 2 * aa1 * aa0 * (s1_h - s1_e) + aa0 * aa0 * (s2_h - s2_e)) / half -
+         aa1 - 0.5 * s_o * u2 / u1
     return (r, 1.0, STATUS_OK, i_pm(rp), use_minus ? i_pm(rm) : 0.0, i1, i2)
 end
 

@@ -14,13 +14,6 @@ from torch import Tensor
 __all__ = ["conserved_quantities", "STATUS_OK", "STATUS_HORIZON", "STATUS_ESCAPE", "STATUS_MISSES"]
 
 
-# radius at which the divergent observer end of I₁, I₂ is evaluated in cases 3 and 4; with
-# the tail of the large-r expansion subtracted through r_o⁻⁶ (radial_cases._tail) the
-# remainder is O(A⁴ r_o⁻⁷) ≲ 1e-15, and the cancellation against terms ~r_o costs ~r_o eps
-# (it was 1e6 M with the tail through r_o⁻¹: ~1e-9 of t_s; issue 12, item 9)
-_R_REG = 1.0e3
-
-
 STATUS_OK = 0
 
 
