@@ -33,8 +33,10 @@ class ConvergenceStop:
     """Callback for :func:`kerrfield.fit`: stop when the loss has stopped improving.
 
     The criterion is the relative change of the mean loss between the last two windows of
-    ``window`` steps, ``(mean(previous) - mean(last)) / |mean(last)| < rtol``; it is checked
-    once at least ``min_steps`` and two windows have run.
+    ``window`` steps, ``|mean(previous) - mean(last)| / |mean(last)| < rtol``; it is checked
+    once at least ``min_steps`` and two windows have run. A loss that *rose* by more than
+    ``rtol`` over the last window is not converged (an oscillating or still-moving joint
+    fit; the schedule's decay continues it).
 
     Examples
     --------
@@ -61,7 +63,7 @@ class ConvergenceStop:
         prev = float(np.mean(self.losses[-2 * w : -w]))
         last = float(np.mean(self.losses[-w:]))
         self.rel_change = (prev - last) / max(abs(last), 1e-300)
-        self.converged = self.rel_change < self.rtol
+        self.converged = abs(self.rel_change) < self.rtol
         return self.converged
 
 

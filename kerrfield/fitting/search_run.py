@@ -101,17 +101,21 @@ def _step(values: Any, fallback: float) -> float:
     return float(np.min(np.diff(v))) if v.size > 1 else fallback
 
 
-def _next_spans(axes: dict, q: dict | None, spans: dict[str, float], centre: Unit
-                ) -> dict[str, float] | None:  # fmt: skip
+def _next_spans(axes: dict, q: dict | None, spans: dict[str, float], centre: Unit,
+                chi2_range: float = 0.0) -> dict[str, float] | None:  # fmt: skip
     """Spans of the next local round (±2 × the 95 % half-width of the quadratic profile),
     or None when the current spans are within a factor 2 of that and the vertex lies in
-    the central half of the grid."""
+    the central half of the grid. ``chi2_range`` is max − min χ² of the local grid."""
     new, changed = dict(spans), False
+    # a local grid far wider than the minimum: χ² rises by > 1000 inside it (far beyond any
+    # interval's Δχ²) and the quadratic does not describe it: zoom in on the best point
+    too_wide = (q is not None and q["scatter"] > 5.0 + 0.01 * abs(q["chi2_min"])
+                and chi2_range > 1000.0)
     for name in ("spin", "inclination"):
         if np.asarray(axes[name]).size < 2:
             continue
-        if q is None:
-            new[name], changed = spans[name] * 2.5, True
+        if q is None or too_wide:
+            new[name], changed = spans[name] * (0.25 if too_wide else 2.5), True
             continue
         i = q["names"].index(name)
         want = max(2.0 * float(np.sqrt(3.84 * q["cov1"][i][i])), 1e-4)
@@ -125,7 +129,7 @@ def _vertex_centre(best: Unit, q: dict | None, axes: dict, spans: dict[str, floa
                    n: int) -> Unit:  # fmt: skip
     """Next centre: the quadratic's vertex when it lies within one local step of the best
     fitted point (where the quadratic is trustworthy), else that best point."""
-    if q is None:
+    if q is None or q["scatter"] > 5.0 + 0.01 * abs(q["chi2_min"]):  # not a bowl: no vertex
         return best
     v = dict(zip(q["names"], q["vertex"], strict=True))
     for name, value in v.items():
@@ -173,7 +177,8 @@ def run_search(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, executo
         rounds.append({"round": r, "centre": {"spin": centre.spin, "inclination":
                        centre.inclination, "unit": centre.name}, "spans": dict(spans),
                        "quadratic": q})  # fmt: skip
-        nxt = _next_spans(axes, q, spans, centre)
+        finite = np.asarray(chi2, dtype=float)[np.isfinite(chi2)]
+        nxt = _next_spans(axes, q, spans, centre, float(np.ptp(finite)) if finite.size else 0.0)
         if nxt is None or r == int(cfg.search["profile_rounds"]):
             break
         best = _centre(run, [centre.name, *(u.name for u in local)])
