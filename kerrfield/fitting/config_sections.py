@@ -25,7 +25,7 @@ from ._schema import (
 
 # keyword arguments of kerrfield.fit that inference sets itself
 _FIT_RESERVED = ("model", "target", "sigma", "seed", "progress", "checkpoint", "resume",
-                 "callback")  # fmt: skip
+                 "callback", "observation")  # fmt: skip
 
 _MODEL_KEYS = ("orders", "k", "surface", "velocity", "spin_bound", "beam_fwhm",
                "relinearize_every")
