@@ -165,8 +165,14 @@ def _validate(raw: Mapping[str, Any], source: Path | None) -> InferenceConfig:
     raw = dict(raw)
     _unknown("", raw, _TOP)
     seed = _number("seed", raw.get("seed", 0), lo=0, integer=True)
+    target = target_section(raw, source)
+    if "observation" in target:  # a scan of an interferometric observation
+        from .observation_sections import observation_sections
+
+        return InferenceConfig(target=target, **observation_sections(raw, seed), source=source,
+                               raw=raw)  # fmt: skip
     return InferenceConfig(
-        target=target_section(raw, source), model=model_section(raw),
+        target=target, model=model_section(raw),
         field=field_section(raw), fit=fit_section(raw), **mode_section(raw, seed),
         search=search_section(raw), **output_section(raw), source=source, raw=raw,
     )  # fmt: skip

@@ -1,0 +1,163 @@
+"""The report of an observation scan: best unit, Δχ² profiles with intervals, image, figure.
+
+The total χ² of a unit is Σ_terms χ²_reduced · n over the terms of positive weight. Its
+profile over spin (minimum over inclination) and over inclination gives Δχ² curves and the
+68 %/95 % intervals of :func:`~kerrfield.fitting.profile.profile_intervals`. When the best
+fit does not reach the noise floor (χ²_min / n > 1, usual for the EHT data with a few per
+cent of systematic error), Δχ² is divided by χ²_min / n before the intervals are read (the
+``inflation`` in the summary), as the ``search`` strategy's ``inflate`` does. An axis whose
+68 % interval spans the whole grid is reported as *flat*: the data do not constrain it there.
+The Δχ² of neural-field fits also carry optimiser scatter (each unit stops after
+``fit.steps``), so differences of a few χ² units are not significant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .config import InferenceConfig
+from .plan import Unit
+from .profile import profile_intervals
+
+__all__ = ["SKY_KEYS", "observation_profile", "write_observation_report"]
+
+#: per-unit numbers reported for the best unit and collected on the grid
+SKY_KEYS = ("theta_g_uas", "position_angle_deg", "flux_jy", "ring_diameter_uas",
+            "ring_width_uas", "brightness_pa_deg")
+
+
+def _axes(cfg: InferenceConfig) -> dict[str, list[float]]:
+    return {n: [float(v) for v in (g if isinstance(g, list) else [g])]
+            for n, g in (("spin", cfg.spin), ("inclination", cfg.inclination))}
+
+
+def _grid(units: list[Unit], done: Mapping[str, xr.Dataset], shape: tuple[int, int],
+          key: str) -> np.ndarray:  # fmt: skip
+    out = np.full(shape, np.nan)
+    for u in units:
+        if u.name in done:
+            out[u.index["spin"] if "spin" in u.index else 0,
+                u.index["inclination"] if "inclination" in u.index else 0] = float(
+                    done[u.name].attrs.get(key, np.nan))  # fmt: skip
+    return out
+
+
+def observation_profile(axes: Mapping[str, list[float]], chi2: np.ndarray,
+                        n_data: int) -> dict[str, Any]:  # fmt: skip
+    """Δχ² profiles and intervals of a ``(spin, inclination)`` grid of total χ², each free
+    axis marked ``flat`` (with a ``constraint`` sentence) when its 68 % interval spans the grid.
+    """
+    chi2_min = float(np.nanmin(chi2))
+    inflation = max(1.0, chi2_min / max(n_data, 1))
+    prof = profile_intervals({k: np.asarray(v) for k, v in axes.items()}, chi2 / inflation,
+                             chi2_min / inflation)  # fmt: skip
+    for name in ("spin", "inclination"):
+        if name not in prof:
+            continue
+        e, x = prof[name], axes[name]
+        iv = e["68"]
+        e["flat"] = bool(iv["open_lo"] and iv["open_hi"])
+        if e["flat"]:
+            e["constraint"] = (f"{name} unconstrained: the profile is flat, Δχ² <= 1 over the "
+                               f"whole grid [{x[0]:g}, {x[-1]:g}]")  # fmt: skip
+        else:
+            ends = [w for w, o in (("below", iv["open_lo"]), ("above", iv["open_hi"])) if o]
+            open_txt = f" (open {' and '.join(ends)}: the grid does not bound it)" if ends else ""
+            e["constraint"] = (f"{name} 68 % interval [{iv['lo']:.4g}, {iv['hi']:.4g}]"
+                               f"{open_txt}")  # fmt: skip
+    prof["inflation"] = inflation
+    prof["chi2_min"] = chi2_min
+    return prof
+
+
+def write_observation_report(cfg: InferenceConfig, units: list[Unit],
+                             done: Mapping[str, xr.Dataset], obs: xr.Dataset) -> dict[str, Any]:
+    """The summary of an observation scan (also ``results.nc``, ``image.fits`` and
+    ``profile.png`` once every unit is done); ``summary.json`` is written by the caller."""
+    rows = []
+    for u in units:
+        if u.name in done:
+            a = done[u.name].attrs
+            rows.append({"unit": u.name, "spin": u.spin, "inclination": u.inclination,
+                         "chi2_total": float(a["chi2_total"]), "n_data": int(a["n_data"]),
+                         **{k: float(v) for k, v in a.items()
+                            if k.startswith("chi2_") and k != "chi2_total"},
+                         **{k: float(a.get(k, np.nan)) for k in SKY_KEYS},
+                         "seconds": float(a["seconds"])})  # fmt: skip
+    complete = len(rows) == len(units)
+    summary: dict[str, Any] = {
+        "mode": "scan", "target": "observation", "complete": complete, "n_units": len(units),
+        "n_done": len(rows), "fingerprint": cfg.fingerprint, "config": cfg.raw,
+        "observation": {"file": str(obs.attrs.get("file", "")),
+                        "source": obs.attrs.get("source", ""), "mjd": obs.attrs.get("mjd"),
+                        "n_rows": int(obs.sizes["row"])},
+        "units": rows, "files": ["units/" + r["unit"] + ".nc" for r in rows]}  # fmt: skip
+    if not rows:
+        return summary
+    best = min(rows, key=lambda r: r["chi2_total"] if np.isfinite(r["chi2_total"]) else np.inf)
+    summary["best"] = {"unit": best["unit"], "spin": best["spin"],
+                       "inclination": best["inclination"], "loss": best["chi2_total"]}
+    summary.update({k: v for k, v in best.items() if k not in ("unit", "spin", "inclination",
+                                                              "seconds")})  # fmt: skip
+    if not complete:
+        return summary
+    axes = _axes(cfg)
+    shape = (len(axes["spin"]), len(axes["inclination"]))
+    grids = {k: _grid(units, done, shape, k) for k in ("chi2_total", *SKY_KEYS)}
+    summary["profile"] = observation_profile(axes, grids["chi2_total"], best["n_data"])
+    summary["constraints"] = [summary["profile"][n]["constraint"]
+                              for n in ("spin", "inclination") if n in summary["profile"]]
+    _write_products(cfg, axes, grids, done[best["unit"]], obs, summary)
+    return summary
+
+
+def _write_products(cfg: InferenceConfig, axes: Mapping[str, list[float]],
+                    grids: Mapping[str, np.ndarray], best: xr.Dataset, obs: xr.Dataset,
+                    summary: dict[str, Any]) -> None:  # fmt: skip
+    from ..io.atomic import write_netcdf
+    from ..io.skyfits import write_fits_image
+
+    out = cfg.output
+    results = xr.Dataset({k: (("spin", "inclination"), v) for k, v in grids.items()},
+                         coords=dict(axes), attrs={"fingerprint": cfg.fingerprint,
+                                                   "best_unit": best.attrs["unit"]})
+    write_netcdf(results, out / "results.nc")
+    a = obs.attrs
+    write_fits_image(best["sky_image"], out / "image.fits", source=a.get("source", ""),
+                     ra=a.get("ra", 0.0), dec=a.get("dec", 0.0), frequency=a.get("frequency"),
+                     mjd=a.get("mjd"), overwrite=True)  # fmt: skip
+    summary["files"] += ["results.nc", "image.fits"]
+    if cfg.plots and "profile" in summary:
+        _plot_profile(summary["profile"], out / "profile.png")
+        summary["files"].append("profile.png")
+    summary["files"].append("summary.json")
+
+
+def _plot_profile(prof: Mapping[str, Any], path: Any) -> None:
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..io.atomic import atomic_write
+
+    names = [n for n in ("spin", "inclination") if n in prof]
+    if not names:
+        return
+    fig, axs = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.2), squeeze=False)
+    for ax, name in zip(axs[0], names, strict=True):
+        e = prof[name]
+        ax.plot(e["grid"], e["delta_chi2"], "o-")
+        for level, style in ((1.0, "--"), (3.84, ":")):
+            ax.axhline(level, color="0.5", ls=style, lw=0.8)
+        ax.set_xlabel(name + (" [deg]" if name == "inclination" else ""))
+        ax.set_ylabel(f"Δχ² (÷ {prof['inflation']:.2f})")
+        ax.set_title(("flat: " if e["flat"] else "") + name, fontsize=9)
+    fig.tight_layout()
+    atomic_write(lambda p: fig.savefig(p, dpi=110, format="png"), path)
+    plt.close(fig)
