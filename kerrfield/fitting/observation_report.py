@@ -86,6 +86,8 @@ def write_observation_report(cfg: InferenceConfig, units: list[Unit],
                          "chi2_total": float(a["chi2_total"]), "n_data": int(a["n_data"]),
                          **{k: float(v) for k, v in a.items()
                             if k.startswith("chi2_") and k != "chi2_total"},
+                         **{k: int(v) for k, v in a.items()
+                            if k.startswith("n_") and k not in ("n_data", "n_rows")},
                          **{k: float(a.get(k, np.nan)) for k in SKY_KEYS},
                          "seconds": float(a["seconds"])})  # fmt: skip
     complete = len(rows) == len(units)

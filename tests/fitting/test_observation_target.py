@@ -103,3 +103,129 @@ def test_cli_fit_observation(small_uvfits, tmp_path, capsys):
     assert "loss='chi2' does not apply" in capsys.readouterr().err
     assert cli.main([*argv, "--weights", "cp=1"]) == 2
     assert "unknown term 'cp'" in capsys.readouterr().err
+
+
+def _scan_config(uvfits, out, **mode):
+    return {"seed": 0, "target": {"observation": {"uvfits": str(uvfits)}},
+            "model": {"npix": 8, "orders": [0], "match_steps": 10},
+            "field": {"width": 4, "depth": 1},
+            "fit": {"steps": 2, "observation": {"position_angle": [0.0, 180.0],
+                                                "scout_steps": 1}},
+            "mode": {"kind": "scan", "spin": [0.5, 0.94], "inclination": 163.0, **mode},
+            "output": {"directory": str(out), "progress": False}}  # fmt: skip
+
+
+def test_infer_observation_scan_resumes(small_uvfits, tmp_path):
+    from kerrfield.fitting.runner import run_inference
+
+    cfg = _scan_config(small_uvfits, tmp_path / "scan")
+    part = run_inference(cfg, max_units=1)
+    assert not part["complete"] and part["n_done"] == 1 and "profile" not in part
+    first = (tmp_path / "scan" / "units" / "spin000_inc000.nc").stat().st_mtime_ns
+    s = run_inference(cfg)
+    assert s["complete"] and s["timing"] == {**s["timing"], "units_fitted": 1, "units_resumed": 1}
+    assert (tmp_path / "scan" / "units" / "spin000_inc000.nc").stat().st_mtime_ns == first
+    for key in ("theta_g_uas", "position_angle_deg", "ring_diameter_uas", "ring_width_uas",
+                "brightness_pa_deg", "chi2_cphase", "chi2_lcamp", "chi2_total", "n_data"):
+        assert key in s, key
+    rows = {r["unit"]: r for r in s["units"]}
+    assert s["best"]["loss"] == min(r["chi2_total"] for r in rows.values())
+    r = rows[s["best"]["unit"]]
+    assert r["chi2_total"] == pytest.approx(r["chi2_cphase"] * s["n_cphase"]
+                                            + r["chi2_lcamp"] * s["n_lcamp"])
+    prof = s["profile"]["spin"]
+    assert prof["grid"] == [0.5, 0.94] and min(prof["delta_chi2"]) == 0.0
+    assert "inclination" not in s["profile"] and s["constraints"][0].startswith("spin")
+    out = tmp_path / "scan"
+    assert {"results.nc", "image.fits", "profile.png", "summary.json"} <= set(s["files"])
+    assert read_fits_image(out / "image.fits").sum() == pytest.approx(0.6, rel=1e-6)
+    assert json.loads((out / "summary.json").read_text())["best"] == s["best"]
+
+
+def test_observation_profile_flat_and_bounded():
+    from kerrfield.fitting.observation_report import observation_profile
+
+    axes = {"spin": [-0.5, 0.0, 0.5, 0.9], "inclination": [150.0, 160.0, 170.0]}
+    inc_term = np.array([40.0, 0.0, 40.0])
+    chi2 = 1000.0 + 0.2 * np.arange(4)[:, None] + inc_term[None, :]
+    p = observation_profile(axes, chi2, n_data=2000)
+    assert p["spin"]["flat"] and "unconstrained" in p["spin"]["constraint"]
+    assert not p["inclination"]["flat"] and p["inflation"] == 1.0
+    lo, hi = p["inclination"]["68"]["lo"], p["inclination"]["68"]["hi"]
+    assert 150.0 < lo < 160.0 < hi < 170.0
+    # chi2_min / n = 2 > 1: the Δχ² are halved before the intervals are read
+    q = observation_profile(axes, chi2, n_data=500)
+    assert q["inflation"] == pytest.approx(2.0)
+    assert q["inclination"]["68"]["hi"] - q["inclination"]["68"]["lo"] > hi - lo
+
+
+def test_infer_check_observation(small_uvfits, tmp_path, capsys):
+    from kerrfield import cli
+    from kerrfield.fitting.config import ConfigError, load_inference_config
+
+    (tmp_path / "d.uvfits").write_bytes(small_uvfits.read_bytes())
+    good = """
+[target.observation]
+uvfits = "d.uvfits"
+[fit.observation]
+weights = { cphase = 1.0, amp = 0.5 }
+gains = true
+[mode]
+spin = [0.5, 0.94]
+inclination = { start = 150.0, stop = 170.0, num = 3 }
+"""
+    path = tmp_path / "scan.toml"
+    path.write_text(good)
+    assert cli.main(["infer", str(path), "--check"]) == 0
+    text = capsys.readouterr().out
+    assert "valid; mode scan, 6 fit(s)" in text and "d.uvfits" in text
+    assert "spin001_inc002: spin 0.94 (fixed), inclination 170 (fixed)" in text
+    assert not (tmp_path / "kerrfield-results").exists()  # --check fits nothing
+    cfg = load_inference_config(path)
+    assert cfg.field["scale"] == 10.0 and cfg.model["velocity"] == "keplerian"
+    assert cfg.fit["observation"]["weights"] == {"cphase": 1.0, "amp": 0.5}
+    bad = {
+        'uvfits = "d.uvfits"': ('uvfits = "missing.uvfits"', "no such file"),
+        "cphase = 1.0, amp": ("cp = 1.0, amp", "unknown term 'cp'"),
+        "amp = 0.5 }": ("amp = -0.5 }", "fit.observation.weights.amp"),
+        "gains = true": ("gains = 1", "fit.observation.gains"),
+        "[mode]": ('[mode]\nkind = "search"', "an observation target is scanned"),
+        "[fit.observation]": ('[fit]\nloss = "chi2"\n[fit.observation]', "fit.loss"),
+        "spin = [0.5, 0.94]": ("spin = [0.5, 0.94]\nfit_inclination = true",
+                               "mode.fit_inclination"),
+    }
+    for old, (new, match) in bad.items():
+        path.write_text(good.replace(old, new))
+        with pytest.raises(ConfigError, match=match):
+            load_inference_config(path)
+        assert cli.main(["infer", str(path), "--check"]) == 2
+    capsys.readouterr()
+
+
+def test_observation_example_smoke(small_uvfits, tmp_path):
+    """CI smoke version of the shipped observation scan: same physics and mode, tiny sizes."""
+    import sys
+    from pathlib import Path
+
+    from kerrfield.fitting.runner import run_inference
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    root = Path(__file__).parents[2] / "examples"
+    for example in sorted(root.glob("*.toml")):
+        if "[target.observation]" not in example.read_text():
+            continue
+        raw = tomllib.loads(example.read_text())
+        raw["target"]["observation"] = {"uvfits": str(small_uvfits)}  # 1500 rows of April 6
+        raw["model"].update(npix=8, match_steps=5)
+        raw["field"].update(width=4, depth=1)
+        raw["fit"]["steps"] = 2
+        raw["fit"]["observation"].update(scout_steps=1, position_angle=[0.0])
+        raw["mode"].update(spin=raw["mode"]["spin"][:2], inclination=raw["mode"]["inclination"][-1])
+        raw["output"] = {"directory": str(tmp_path / example.stem), "progress": False,
+                         "plots": False}  # fmt: skip
+        s = run_inference(raw)
+        assert s["complete"] and s["n_units"] == 2 and "spin" in s["profile"], example.name
+        assert (tmp_path / example.stem / "image.fits").is_file()
