@@ -30,10 +30,11 @@ Configuration (all sections but ``[target]`` optional; see ``examples/*.toml``):
 
     seed = 0                          # base seed
 
-    [target]                          # exactly one of file / synthetic
+    [target]                          # exactly one of file / synthetic / observation
     file = "target.nc"                # netCDF with an image on (beta, alpha)
     variable = "image"
     # synthetic = { emission = "ring", spin = 0.94, inclination = 30.0, npix = 24 }
+    # observation = { uvfits = "m87.uvfits" }   # or { day = 6, band = "hi" }: see below
 
     [model]                           # forward model (kerrfield.kerr_image_model)
     orders = [0, 1]
@@ -58,6 +59,17 @@ Configuration (all sections but ``[target]`` optional; see ``examples/*.toml``):
 
     [output]
     directory = "out/scan"            # relative to the working directory
+
+An **observation** target (``[target.observation]``: a ``uvfits`` file relative to the
+config, or ``day``/``band`` of the EHT 2017 M87 release) is scanned (``mode.kind = "scan"``,
+the default and only mode there) over ``mode.spin`` x ``mode.inclination``: each unit fits
+the field, θ_g and PA at fixed geometry with :func:`kerrfield.fit`. Then ``[model]`` takes
+``fov``, ``npix``, ``orders``, ``k``, ``velocity``, ``surface``, ``axisymmetric`` and
+``match_steps`` (:data:`~kerrfield.fitting.observation_sections.OBSERVATION_MODEL`),
+``[fit]`` takes ``steps``, ``lr``, ``tv_weight`` and the table ``[fit.observation]`` (the
+``observation=`` options of :func:`kerrfield.fit`: ``weights``, ``systematic``,
+``theta_g``, ``position_angle``, ...), and ``[field]`` defaults to ``scale = 10``. See
+``examples/m87_2017_scan.toml`` and :mod:`kerrfield.fitting.observation_report`.
 """
 
 from __future__ import annotations

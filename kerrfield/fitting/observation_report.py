@@ -8,11 +8,15 @@ cent of systematic error), Δχ² is divided by χ²_min / n before the interval
 ``inflation`` in the summary), as the ``search`` strategy's ``inflate`` does. An axis whose
 68 % interval spans the whole grid is reported as *flat*: the data do not constrain it there.
 The Δχ² of neural-field fits also carry optimiser scatter (each unit stops after
-``fit.steps``), so differences of a few χ² units are not significant.
+``fit.steps``, in a local minimum that depends on the field's seed): with
+``fit.field_seeds >= 2`` the median spread of χ² between the seeds of a unit is reported as
+``optimiser_scatter``, and an axis whose profile varies by no more than it is reported as
+flat (unconstrained) as well.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -46,10 +50,13 @@ def _grid(units: list[Unit], done: Mapping[str, xr.Dataset], shape: tuple[int, i
     return out
 
 
-def observation_profile(axes: Mapping[str, list[float]], chi2: np.ndarray,
-                        n_data: int) -> dict[str, Any]:  # fmt: skip
-    """Δχ² profiles and intervals of a ``(spin, inclination)`` grid of total χ², each free
-    axis marked ``flat`` (with a ``constraint`` sentence) when its 68 % interval spans the grid.
+def observation_profile(axes: Mapping[str, list[float]], chi2: np.ndarray, n_data: int,
+                        scatter: float | None = None) -> dict[str, Any]:  # fmt: skip
+    """Δχ² profiles and intervals of a ``(spin, inclination)`` grid of total χ².
+
+    Each free axis gets ``flat`` and a ``constraint`` sentence: flat when its 68 % interval
+    spans the grid, or when the profile varies by no more than ``scatter`` (the optimiser
+    scatter of χ², e.g. its spread between field seeds), which then dominates the Δχ².
     """
     chi2_min = float(np.nanmin(chi2))
     inflation = max(1.0, chi2_min / max(n_data, 1))
@@ -58,20 +65,36 @@ def observation_profile(axes: Mapping[str, list[float]], chi2: np.ndarray,
     for name in ("spin", "inclination"):
         if name not in prof:
             continue
-        e, x = prof[name], axes[name]
-        iv = e["68"]
+        e, x, iv = prof[name], axes[name], prof[name]["68"]
+        contrast = float(np.nanmax(e["delta_chi2"])) * inflation
         e["flat"] = bool(iv["open_lo"] and iv["open_hi"])
         if e["flat"]:
             e["constraint"] = (f"{name} unconstrained: the profile is flat, Δχ² <= 1 over the "
                                f"whole grid [{x[0]:g}, {x[-1]:g}]")  # fmt: skip
+        elif scatter is not None and contrast <= scatter:
+            e["flat"] = True
+            e["constraint"] = (f"{name} unconstrained: the χ² profile varies by {contrast:.4g} "
+                               f"over [{x[0]:g}, {x[-1]:g}], within the optimiser scatter "
+                               f"{scatter:.4g} (χ² spread between field seeds)")  # fmt: skip
         else:
             ends = [w for w, o in (("below", iv["open_lo"]), ("above", iv["open_hi"])) if o]
             open_txt = f" (open {' and '.join(ends)}: the grid does not bound it)" if ends else ""
+            note = (f"; Δχ² below the optimiser scatter {scatter:.4g} are not significant"
+                    if scatter is not None else "; optimiser scatter not measured (set "
+                    "fit.field_seeds >= 2), so the interval may be set by it")  # fmt: skip
             e["constraint"] = (f"{name} 68 % interval [{iv['lo']:.4g}, {iv['hi']:.4g}]"
-                               f"{open_txt}")  # fmt: skip
-    prof["inflation"] = inflation
-    prof["chi2_min"] = chi2_min
+                               f"{open_txt}{note}")  # fmt: skip
+    prof.update(inflation=inflation, chi2_min=chi2_min, scatter=scatter)
     return prof
+
+
+def _scatter(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    spreads = [max(r["chi2_seeds"]) - min(r["chi2_seeds"]) for r in rows
+               if len(r["chi2_seeds"]) > 1 and np.all(np.isfinite(r["chi2_seeds"]))]
+    if not spreads:
+        return {"n_seeds": 1, "median": None, "max": None}
+    return {"n_seeds": max(len(r["chi2_seeds"]) for r in rows),
+            "median": float(np.median(spreads)), "max": float(np.max(spreads))}
 
 
 def write_observation_report(cfg: InferenceConfig, units: list[Unit],
@@ -85,10 +108,11 @@ def write_observation_report(cfg: InferenceConfig, units: list[Unit],
             rows.append({"unit": u.name, "spin": u.spin, "inclination": u.inclination,
                          "chi2_total": float(a["chi2_total"]), "n_data": int(a["n_data"]),
                          **{k: float(v) for k, v in a.items()
-                            if k.startswith("chi2_") and k != "chi2_total"},
+                            if k.startswith("chi2_") and k not in ("chi2_total", "chi2_seeds")},
                          **{k: int(v) for k, v in a.items()
                             if k.startswith("n_") and k not in ("n_data", "n_rows")},
                          **{k: float(a.get(k, np.nan)) for k in SKY_KEYS},
+                         "chi2_seeds": json.loads(a.get("chi2_seeds", "[]")),
                          "seconds": float(a["seconds"])})  # fmt: skip
     complete = len(rows) == len(units)
     summary: dict[str, Any] = {
@@ -104,13 +128,15 @@ def write_observation_report(cfg: InferenceConfig, units: list[Unit],
     summary["best"] = {"unit": best["unit"], "spin": best["spin"],
                        "inclination": best["inclination"], "loss": best["chi2_total"]}
     summary.update({k: v for k, v in best.items() if k not in ("unit", "spin", "inclination",
-                                                              "seconds")})  # fmt: skip
+                                                              "seconds", "chi2_seeds")})
+    summary["optimiser_scatter"] = _scatter(rows)  # fmt: skip
     if not complete:
         return summary
     axes = _axes(cfg)
     shape = (len(axes["spin"]), len(axes["inclination"]))
     grids = {k: _grid(units, done, shape, k) for k in ("chi2_total", *SKY_KEYS)}
-    summary["profile"] = observation_profile(axes, grids["chi2_total"], best["n_data"])
+    summary["profile"] = observation_profile(axes, grids["chi2_total"], best["n_data"],
+                                             summary["optimiser_scatter"]["median"])
     summary["constraints"] = [summary["profile"][n]["constraint"]
                               for n in ("spin", "inclination") if n in summary["profile"]]
     _write_products(cfg, axes, grids, done[best["unit"]], obs, summary)

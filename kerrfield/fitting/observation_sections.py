@@ -24,7 +24,7 @@ __all__ = ["observation_target_section", "observation_sections", "OBSERVATION_MO
 OBSERVATION_MODEL: dict[str, Any] = {
     "orders": [0, 1], "k": 3.0, "velocity": "keplerian", "surface": "equatorial", "fov": 8.0,
     "npix": 40, "axisymmetric": True, "match_steps": 300}
-_FIT_KEYS = ("steps", "lr", "tv_weight", "observation")
+_FIT_KEYS = ("steps", "lr", "tv_weight", "field_seeds", "observation")
 _DAYS = (5, 6, 10, 11, 95, 96, 100, 101)
 
 
@@ -76,6 +76,10 @@ def _fit(raw: dict[str, Any]) -> dict[str, Any]:
     _unknown("fit", fit, _FIT_KEYS)
     fit.setdefault("steps", 250)
     fit["steps"] = int(_number("fit.steps", fit["steps"], lo=1, integer=True))
+    # fits per unit from this many field seeds, the best kept; their spread is the
+    # optimiser scatter the report compares the Δχ² profiles with
+    fit["field_seeds"] = int(_number("fit.field_seeds", fit.get("field_seeds", 1), lo=1, hi=64,
+                                     integer=True))  # fmt: skip
     if "lr" in fit:
         _number("fit.lr", fit["lr"], lo=0, lo_open=True)
     if "tv_weight" in fit:

@@ -119,6 +119,7 @@ def test_infer_observation_scan_resumes(small_uvfits, tmp_path):
     from kerrfield.fitting.runner import run_inference
 
     cfg = _scan_config(small_uvfits, tmp_path / "scan")
+    cfg["fit"]["field_seeds"] = 2
     part = run_inference(cfg, max_units=1)
     assert not part["complete"] and part["n_done"] == 1 and "profile" not in part
     first = (tmp_path / "scan" / "units" / "spin000_inc000.nc").stat().st_mtime_ns
@@ -133,6 +134,8 @@ def test_infer_observation_scan_resumes(small_uvfits, tmp_path):
     r = rows[s["best"]["unit"]]
     assert r["chi2_total"] == pytest.approx(r["chi2_cphase"] * s["n_cphase"]
                                             + r["chi2_lcamp"] * s["n_lcamp"])
+    assert len(r["chi2_seeds"]) == 2 and r["chi2_total"] == min(r["chi2_seeds"])
+    assert s["optimiser_scatter"]["n_seeds"] == 2 and s["optimiser_scatter"]["median"] >= 0
     prof = s["profile"]["spin"]
     assert prof["grid"] == [0.5, 0.94] and min(prof["delta_chi2"]) == 0.0
     assert "inclination" not in s["profile"] and s["constraints"][0].startswith("spin")
@@ -157,6 +160,11 @@ def test_observation_profile_flat_and_bounded():
     q = observation_profile(axes, chi2, n_data=500)
     assert q["inflation"] == pytest.approx(2.0)
     assert q["inclination"]["68"]["hi"] - q["inclination"]["68"]["lo"] > hi - lo
+    # a profile that varies by less than the optimiser scatter is flat too
+    r = observation_profile(axes, chi2, n_data=2000, scatter=50.0)
+    assert r["inclination"]["flat"] and "optimiser scatter" in r["inclination"]["constraint"]
+    r = observation_profile(axes, chi2, n_data=2000, scatter=5.0)
+    assert not r["inclination"]["flat"] and "not significant" in r["inclination"]["constraint"]
 
 
 def test_infer_check_observation(small_uvfits, tmp_path, capsys):
