@@ -237,3 +237,17 @@ def test_observation_example_smoke(small_uvfits, tmp_path):
         s = run_inference(raw)
         assert s["complete"] and s["n_units"] == 2 and "spin" in s["profile"], example.name
         assert (tmp_path / example.stem / "image.fits").is_file()
+
+
+def test_fit_observation_learns_geometry(small_obs):
+    """With a differentiable model, spin and inclination move with the sky parameters."""
+    field = kf.EmissionField(width=4, depth=1, scale=10.0, seed=0)
+    model = observation_image_model(field, 0.9, 160.0, fov=8.0, npix=6, orders=(0,),
+                                    match_steps=5, learn_geometry=True, relinearize_every=2)
+    res = kf.fit(model, small_obs, steps=2, geometry_lr=0.05, progress=False,
+                 observation={"position_angle": 0.0})  # fmt: skip
+    s = res.summary(ring=False)  # no ring on a 6² screen after 2 steps
+    assert s["spin"] != pytest.approx(0.9, abs=1e-6)
+    assert s["inclination_deg"] != pytest.approx(160.0, abs=1e-6)
+    with pytest.raises(ValueError, match="need learn_geometry=True"):
+        observation_image_model(field, 0.9, 160.0, npix=6, match_steps=0, relinearize_every=2)
