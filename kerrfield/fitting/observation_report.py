@@ -10,8 +10,9 @@ cent of systematic error), Δχ² is divided by χ²_min / n before the interval
 The Δχ² of neural-field fits also carry optimiser scatter (each unit stops after
 ``fit.steps``, in a local minimum that depends on the field's seed): with
 ``fit.field_seeds >= 2`` the median spread of χ² between the seeds of a unit is reported as
-``optimiser_scatter``, and an axis whose profile varies by no more than it is reported as
-flat (unconstrained) as well.
+``optimiser_scatter``; grid values whose profile Δχ² lies within 1 + 2 × that scatter of the
+minimum cannot be told from it, and an axis where both grid ends can is reported as flat
+(unconstrained) as well.
 """
 
 from __future__ import annotations
@@ -54,38 +55,52 @@ def observation_profile(axes: Mapping[str, list[float]], chi2: np.ndarray, n_dat
                         scatter: float | None = None) -> dict[str, Any]:  # fmt: skip
     """Δχ² profiles and intervals of a ``(spin, inclination)`` grid of total χ².
 
-    Each free axis gets ``flat`` and a ``constraint`` sentence: flat when its 68 % interval
-    spans the grid, or when the profile varies by no more than ``scatter`` (the optimiser
-    scatter of χ², e.g. its spread between field seeds), which then dominates the Δχ².
+    Each free axis gets ``flat`` and a ``constraint`` sentence. Without ``scatter`` it is flat
+    when its 68 % interval spans the grid. With ``scatter`` (the optimiser scatter of χ², the
+    median spread between field seeds) the grid values whose profile lies within
+    ``1 + 2 scatter`` of the minimum cannot be told from it (``consistent``); the axis is flat
+    when they include both ends of the grid, and ``contiguous`` says whether they form one
+    run (a broken run means the optimiser, not the data, shapes the profile).
     """
     chi2_min = float(np.nanmin(chi2))
     inflation = max(1.0, chi2_min / max(n_data, 1))
     prof = profile_intervals({k: np.asarray(v) for k, v in axes.items()}, chi2 / inflation,
                              chi2_min / inflation)  # fmt: skip
     for name in ("spin", "inclination"):
-        if name not in prof:
-            continue
-        e, x, iv = prof[name], axes[name], prof[name]["68"]
-        contrast = float(np.nanmax(e["delta_chi2"])) * inflation
-        e["flat"] = bool(iv["open_lo"] and iv["open_hi"])
-        if e["flat"]:
-            e["constraint"] = (f"{name} unconstrained: the profile is flat, Δχ² <= 1 over the "
-                               f"whole grid [{x[0]:g}, {x[-1]:g}]")  # fmt: skip
-        elif scatter is not None and contrast <= scatter:
-            e["flat"] = True
-            e["constraint"] = (f"{name} unconstrained: the χ² profile varies by {contrast:.4g} "
-                               f"over [{x[0]:g}, {x[-1]:g}], within the optimiser scatter "
-                               f"{scatter:.4g} (χ² spread between field seeds)")  # fmt: skip
-        else:
-            ends = [w for w, o in (("below", iv["open_lo"]), ("above", iv["open_hi"])) if o]
-            open_txt = f" (open {' and '.join(ends)}: the grid does not bound it)" if ends else ""
-            note = (f"; Δχ² below the optimiser scatter {scatter:.4g} are not significant"
-                    if scatter is not None else "; optimiser scatter not measured (set "
-                    "fit.field_seeds >= 2), so the interval may be set by it")  # fmt: skip
-            e["constraint"] = (f"{name} 68 % interval [{iv['lo']:.4g}, {iv['hi']:.4g}]"
-                               f"{open_txt}{note}")  # fmt: skip
+        if name in prof:
+            _judge(prof[name], name, list(axes[name]), inflation, scatter)
     prof.update(inflation=inflation, chi2_min=chi2_min, scatter=scatter)
     return prof
+
+
+def _judge(e: dict[str, Any], name: str, x: list[float], inflation: float,
+           scatter: float | None) -> None:  # fmt: skip
+    iv, rng = e["68"], f"[{x[0]:g}, {x[-1]:g}]"
+    ends = [w for w, o in (("below", iv["open_lo"]), ("above", iv["open_hi"])) if o]
+    formal = (f"68 % interval (Δχ² = 1) [{iv['lo']:.4g}, {iv['hi']:.4g}]"
+              + (f" (open {' and '.join(ends)})" if ends else ""))
+    e["flat"] = bool(iv["open_lo"] and iv["open_hi"])
+    if scatter is None:
+        e["constraint"] = (f"{name} unconstrained: the profile is flat, Δχ² <= 1 over the whole "
+                           f"grid {rng}" if e["flat"] else
+                           f"{name} {formal}; optimiser scatter not measured (set "
+                           "fit.field_seeds >= 2), so the interval may be set by it")
+        return
+    delta = np.asarray(e["delta_chi2"], float) * inflation
+    inside = np.isfinite(delta) & (delta <= 1.0 + 2.0 * scatter)
+    idx = np.flatnonzero(inside)
+    e["consistent"] = [x[i] for i in idx]
+    e["contiguous"] = bool(idx.size and idx[-1] - idx[0] + 1 == idx.size)
+    e["flat"] = e["flat"] or bool(inside[0] and inside[-1])
+    tol = f"within 2 × the optimiser scatter ({2 * scatter:.4g}) of the minimum"
+    if e["flat"]:
+        e["constraint"] = (f"{name} unconstrained: the χ² profile is flat, both ends of the "
+                           f"grid {rng} lie {tol}")  # fmt: skip
+        return
+    broken = "" if e["contiguous"] else (" (not one run: the optimiser, not the data, shapes "
+                                         "this profile)")  # fmt: skip
+    e["constraint"] = (f"{name}: values {tol}: {', '.join(f'{v:g}' for v in e['consistent'])}"
+                       f"{broken}; the formal {formal} ignores that scatter")  # fmt: skip
 
 
 def _scatter(rows: list[dict[str, Any]]) -> dict[str, Any]:

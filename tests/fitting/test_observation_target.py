@@ -160,11 +160,20 @@ def test_observation_profile_flat_and_bounded():
     q = observation_profile(axes, chi2, n_data=500)
     assert q["inflation"] == pytest.approx(2.0)
     assert q["inclination"]["68"]["hi"] - q["inclination"]["68"]["lo"] > hi - lo
-    # a profile that varies by less than the optimiser scatter is flat too
-    r = observation_profile(axes, chi2, n_data=2000, scatter=50.0)
+    # a profile within 1 + 2 x the optimiser scatter at both grid ends is flat too
+    r = observation_profile(axes, chi2, n_data=2000, scatter=25.0)
     assert r["inclination"]["flat"] and "optimiser scatter" in r["inclination"]["constraint"]
+    assert r["inclination"]["consistent"] == axes["inclination"]
     r = observation_profile(axes, chi2, n_data=2000, scatter=5.0)
-    assert not r["inclination"]["flat"] and "not significant" in r["inclination"]["constraint"]
+    e = r["inclination"]
+    assert not e["flat"] and e["consistent"] == [160.0] and e["contiguous"]
+    assert "ignores that scatter" in e["constraint"]
+    broken = observation_profile(axes, 1000.0 + np.array([[0.0, 90.0, 5.0]]).repeat(4, 0), 2000,
+                                 scatter=10.0)["inclination"]  # fmt: skip
+    assert broken["consistent"] == [150.0, 170.0] and broken["flat"] and not broken["contiguous"]
+    gap = observation_profile(axes, 1000.0 + np.array([[50.0, 0.0, 9.0]]).repeat(4, 0), 2000,
+                              scatter=5.0)["inclination"]  # fmt: skip
+    assert gap["consistent"] == [160.0, 170.0] and gap["contiguous"] and not gap["flat"]
 
 
 def test_infer_check_observation(small_uvfits, tmp_path, capsys):
