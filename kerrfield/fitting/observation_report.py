@@ -195,6 +195,10 @@ def _plot_profile(prof: Mapping[str, Any], path: Any) -> None:
     fig, axs = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.2), squeeze=False)
     for ax, name in zip(axs[0], names, strict=True):
         e = prof[name]
+        if prof.get("scatter") is not None:  # cannot be told from the minimum
+            ax.axhspan(0.0, (1.0 + 2.0 * prof["scatter"]) / prof["inflation"], color="0.9",
+                       label="1 + 2 × optimiser scatter")  # fmt: skip
+            ax.legend(fontsize=7, loc="upper right")
         ax.plot(e["grid"], e["delta_chi2"], "o-")
         for level, style in ((1.0, "--"), (3.84, ":")):
             ax.axhline(level, color="0.5", ls=style, lw=0.8)
