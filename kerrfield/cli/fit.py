@@ -164,7 +164,9 @@ def _cli_fit_observation(args: argparse.Namespace, obs: Any, out: Path) -> int:
     model = observation_image_model(
         _field_from_args(args), args.spin0, args.inclination0, fov=args.fov, npix=args.npix,
         **phys, axisymmetric=args.axisymmetric, learn_geometry=not args.fix_geometry, **geo)
-    res = fit(model, obs, observation=observation_options(args), **_fit_kwargs(args))
+    kw = _fit_kwargs(args)
+    kw["device"] = None if args.device == "auto" else kw["device"]  # observation fits: CPU
+    res = fit(model, obs, observation=observation_options(args), **kw)
     summary = write_observation_outputs(res, out)
     print(json.dumps({k: summary[k] for k in ("theta_g_uas", "position_angle_deg",
                       "ring_diameter_uas", "brightness_pa_deg", "chi2_total", "n_data")},

@@ -197,7 +197,7 @@ def fit(
         image-only options (``loss``, ``sigma``, ``batch_size``, ``schedule``,
         ``lr_final``, ``geometry_betas``, ``weight_decay_weight``, ``amp``, ``checkpoint``,
         ``checkpoint_every``, ``resume``, ``callback``) must stay at their defaults, which
-        are ignored; any other value raises ``ValueError``. ``device`` moves the model.
+        are ignored; any other value raises ``ValueError``. They run on the CPU.
 
     Returns
     -------
@@ -222,8 +222,8 @@ def fit(
     if not isinstance(model, LensedImage):
         raise TypeError(f"model must be a LensedImage, got {type(model).__name__}")
     if is_observation(target):
-        if device is not None:
-            model.to(resolve_device(device))
+        if device is not None and resolve_device(device).type != "cpu":
+            raise ValueError(f"device={device!r}: observation fits run on the CPU")
         image_only = {k: v for k, v in locals().items() if k in IMAGE_ONLY_OPTIONS}
         return fit_observation_target(model, target, observation=observation, steps=steps,
                                       lr=lr, geometry_lr=geometry_lr, seed=seed,
