@@ -65,7 +65,7 @@ def test_fit_observation_bad_options(small_obs):
     for kw, match in ((dict(loss="chi2"), "loss='chi2' does not apply"),
                       (dict(batch_size=10), "batch_size"),
                       (dict(checkpoint="x.pt"), "checkpoint"),
-                      (dict(device="meta"), "run on the CPU"),
+                      (dict(device="meta"), "device="),
                       (dict(observation={"weights": {"cp": 1.0}}), "unknown term 'cp'"),
                       (dict(observation={"weights": {"cphase": 0.0}}), "at least one"),
                       (dict(observation={"steps": 3}), "kerrfield.fit's own argument"),
