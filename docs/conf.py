@@ -124,6 +124,7 @@ API_SECTIONS: dict[str, str] = {
     "vlbi.ring": "Ring features",
     "vlbi.ehtim_io": "ehtim interoperability",
     "fitting.observation": "Fitting interferometric data",
+    "fitting.observation_target": "Observations as targets (fit, infer)",
     "models.forward": "The forward model: beam and recorded physics",
     "fitting.convergence": "Fitting to convergence",
     "fitting.profile": "Profile likelihoods and intervals",

@@ -96,6 +96,10 @@ _LAZY: dict[str, str] = {
     "read_fits_image": "io.skyfits",
     "write_fits_image": "io.skyfits",
     "fit_observation": "fitting.observation",
+    # observations as targets of kf.fit / kerrfield fit / kerrfield infer
+    "is_observation": "fitting.observation_target",
+    "load_observation": "fitting.observation_target",
+    "observation_image_model": "fitting.observation_target",
     # trustworthy inference: the forward model's beam, convergence, profile intervals
     "gaussian_beam": "models.forward",
     "target_physics": "models.forward",

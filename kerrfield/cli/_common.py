@@ -107,3 +107,49 @@ def add_fit_args(p: argparse.ArgumentParser, steps: int = 3000) -> None:
     g.add_argument("--overwrite", action="store_true",
                    help="start again, deleting the checkpoint of an earlier fit in OUTPUT")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def parse_weights(text: str) -> tuple[str, float]:
+    """``TERM=WEIGHT`` (terms ``vis``, ``amp``, ``cphase``, ``lcamp``)."""
+    name, sep, value = text.partition("=")
+    try:
+        return name.strip(), float(value) if sep else float("nan")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected TERM=WEIGHT, got {text!r}") from None
+
+
+def add_observation_args(p: argparse.ArgumentParser) -> None:
+    """Options of a fit to an observation (``--target`` a uvfits or observation netCDF)."""
+    g = p.add_argument_group(
+        "observation target (--target FILE.uvfits or an observation netCDF): the field, "
+        "theta_g, PA (and flux) are fitted to the chi^2 terms; the model screen is --fov/"
+        "--npix, with --k 3, --velocity keplerian and --orders 0 1 unless given and field "
+        "--scale 10 M unless given; geometry --spin0/--inclination0 (fitted unless "
+        "--fix-geometry). Image-only options (--loss, --batch-size, --resume, ...) must "
+        "stay at their defaults")  # fmt: skip
+    g.add_argument("--weights", type=parse_weights, nargs="+", metavar="TERM=W",
+                   default=[("cphase", 1.0), ("lcamp", 1.0)],
+                   help="data-term weights: vis, amp, cphase, lcamp")  # fmt: skip
+    g.add_argument("--systematic", type=float, default=0.02,
+                   help="fractional systematic error added to |V| in quadrature")
+    g.add_argument("--theta-g", type=float, default=3.8, help="start of theta_g, uas per M")
+    g.add_argument("--position-angle", type=float, nargs="+", default=[0.0, 90.0, 180.0, 270.0],
+                   help="starts of the spin axis' PA, deg east of north (best one continues)")
+    g.add_argument("--flux", type=float, default=0.6, help="(start of the) total flux, Jy")
+    g.add_argument("--learn", nargs="+", default=["theta_g", "position_angle"],
+                   choices=["theta_g", "position_angle", "flux"], help="sky parameters fitted")
+    g.add_argument("--scout-steps", type=int, default=40, help="steps per PA start")
+    g.add_argument("--mem", type=float, default=0.0, help="relative-entropy (MEM) weight")
+    g.add_argument("--gains", action="store_true", help="fit station gains (for vis/amp terms)")
+    g.add_argument("--method", default="nufft", choices=["dft", "nufft"],
+                   help="visibility forward model")
+    g.add_argument("--axisymmetric", action="store_true",
+                   help="axisymmetric field f(r) (azimuthal structure from the lensing only)")
+
+
+def observation_options(args: argparse.Namespace) -> dict:
+    """The ``observation=`` options of :func:`kerrfield.fit` from the parsed arguments."""
+    return {"weights": dict(args.weights), "systematic": args.systematic,
+            "theta_g": args.theta_g, "position_angle": list(args.position_angle),
+            "flux": args.flux, "learn": list(args.learn), "scout_steps": args.scout_steps,
+            "mem": args.mem, "gains": args.gains, "method": args.method}

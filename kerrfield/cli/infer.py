@@ -16,8 +16,10 @@ def add_cli(subparsers: Any) -> None:
         "infer",
         help="scripted spin/inclination inference from a TOML config (resumable)",
         description="Run a joint fit, a profile scan over inclination/spin, or a seed "
-        "ensemble described by a TOML file (see examples/*.toml). Completed fits are "
-        "saved one by one; running the same command again resumes.",
+        "ensemble described by a TOML file (see examples/*.toml). A [target.observation] "
+        "(uvfits) is scanned over spin x inclination with the field and theta_g/PA fitted "
+        "at each point (examples/m87_2017_scan.toml). Completed fits are saved one by one; "
+        "running the same command again resumes.",
     )
     p.add_argument("config", help="TOML configuration file")
     p.add_argument("--output", "-o", help="output directory (overrides output.directory)")
@@ -49,6 +51,13 @@ def _cli_infer(args: argparse.Namespace) -> int:
     if args.check:
         units = plan_units(cfg)
         print(f"{args.config}: valid; mode {cfg.mode}, {len(units)} fit(s) -> {cfg.output}")
+        if "observation" in cfg.target:
+            t, o = cfg.target["observation"], cfg.fit["observation"]
+            data = t.get("uvfits") or f"EHT 2017 M87, day {t['day']} {t['band']}"
+            print(f"  observation {data}"
+                  f"; weights {o.get('weights', {'cphase': 1.0, 'lcamp': 1.0})}, "
+                  f"systematic {o.get('systematic', 0.02)}; field and sky fitted at fixed "
+                  "geometry in each unit")  # fmt: skip
         for u in units:
             print(f"  {u.name}: spin {u.spin:.4g} ({'free' if u.fit_spin else 'fixed'}), "
                   f"inclination {u.inclination:.4g} ({'free' if u.fit_inclination else 'fixed'})"
@@ -62,6 +71,13 @@ def _cli_infer(args: argparse.Namespace) -> int:
           f"{best.get('spin', float('nan')):.4f}, inclination "
           f"{best.get('inclination', float('nan')):.3f} deg, loss "
           f"{best.get('loss', float('nan')):.3e}; results in {cfg.output}")  # fmt: skip
+    if summary.get("target") == "observation" and "best" in summary:
+        print(f"  best unit: theta_g {summary['theta_g_uas']:.3f} uas, PA "
+              f"{summary['position_angle_deg']:.1f} deg, ring d {summary['ring_diameter_uas']:.1f}"
+              f" uas, brightness PA {summary['brightness_pa_deg']:.0f} deg, chi2 "
+              f"{summary['chi2_total']:.1f} for {summary['n_data']} data")  # fmt: skip
+        for line in summary.get("constraints", []):
+            print(f"  {line}")
     for name in ("inclination", "spin"):
         if f"profile_{name}" in summary:
             rec = summary[f"profile_{name}"]["recovered"]

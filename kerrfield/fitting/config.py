@@ -30,10 +30,11 @@ Configuration (all sections but ``[target]`` optional; see ``examples/*.toml``):
 
     seed = 0                          # base seed
 
-    [target]                          # exactly one of file / synthetic
+    [target]                          # exactly one of file / synthetic / observation
     file = "target.nc"                # netCDF with an image on (beta, alpha)
     variable = "image"
     # synthetic = { emission = "ring", spin = 0.94, inclination = 30.0, npix = 24 }
+    # observation = { uvfits = "m87.uvfits" }   # or { day = 6, band = "hi" }: see below
 
     [model]                           # forward model (kerrfield.kerr_image_model)
     orders = [0, 1]
@@ -58,6 +59,17 @@ Configuration (all sections but ``[target]`` optional; see ``examples/*.toml``):
 
     [output]
     directory = "out/scan"            # relative to the working directory
+
+An **observation** target (``[target.observation]``: a ``uvfits`` file relative to the
+config, or ``day``/``band`` of the EHT 2017 M87 release) is scanned (``mode.kind = "scan"``,
+the default and only mode there) over ``mode.spin`` x ``mode.inclination``: each unit fits
+the field, θ_g and PA at fixed geometry with :func:`kerrfield.fit`. Then ``[model]`` takes
+``fov``, ``npix``, ``orders``, ``k``, ``velocity``, ``surface``, ``axisymmetric`` and
+``match_steps`` (:data:`~kerrfield.fitting.observation_sections.OBSERVATION_MODEL`),
+``[fit]`` takes ``steps``, ``lr``, ``tv_weight`` and the table ``[fit.observation]`` (the
+``observation=`` options of :func:`kerrfield.fit`: ``weights``, ``systematic``,
+``theta_g``, ``position_angle``, ...), and ``[field]`` defaults to ``scale = 10``. See
+``examples/m87_2017_scan.toml`` and :mod:`kerrfield.fitting.observation_report`.
 """
 
 from __future__ import annotations
@@ -165,8 +177,14 @@ def _validate(raw: Mapping[str, Any], source: Path | None) -> InferenceConfig:
     raw = dict(raw)
     _unknown("", raw, _TOP)
     seed = _number("seed", raw.get("seed", 0), lo=0, integer=True)
+    target = target_section(raw, source)
+    if "observation" in target:  # a scan of an interferometric observation
+        from .observation_sections import observation_sections
+
+        return InferenceConfig(target=target, **observation_sections(raw, seed), source=source,
+                               raw=raw)  # fmt: skip
     return InferenceConfig(
-        target=target_section(raw, source), model=model_section(raw),
+        target=target, model=model_section(raw),
         field=field_section(raw), fit=fit_section(raw), **mode_section(raw, seed),
         search=search_section(raw), **output_section(raw), source=source, raw=raw,
     )  # fmt: skip

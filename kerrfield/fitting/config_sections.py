@@ -25,21 +25,30 @@ from ._schema import (
 
 # keyword arguments of kerrfield.fit that inference sets itself
 _FIT_RESERVED = ("model", "target", "sigma", "seed", "progress", "checkpoint", "resume",
-                 "callback")  # fmt: skip
+                 "callback", "observation")  # fmt: skip
 
 _MODEL_KEYS = ("orders", "k", "surface", "velocity", "spin_bound", "beam_fwhm",
                "relinearize_every")
 
 
 def target_section(raw: dict[str, Any], source: Path | None) -> dict[str, Any]:
-    """``[target]``: exactly one of ``file`` (relative to the config's folder) or ``synthetic``."""
+    """``[target]``: exactly one of ``file`` (relative to the config's folder), ``synthetic`` or
+    ``observation`` (:mod:`.observation_sections`)."""
     if "target" not in raw:
         raise ConfigError("config section [target] is required (give file or synthetic)")
     target = _table("target", raw["target"])
-    _unknown("target", target, ("file", "variable", "sigma_variable", "synthetic"))
-    if ("file" in target) == ("synthetic" in target):
-        raise ConfigError("config [target] needs exactly one of 'target.file' or "
-                          "'target.synthetic'")  # fmt: skip
+    _unknown("target", target, ("file", "variable", "sigma_variable", "synthetic",
+                                "observation"))  # fmt: skip
+    if sum(k in target for k in ("file", "synthetic", "observation")) != 1:
+        raise ConfigError("config [target] needs exactly one of 'target.file', "
+                          "'target.synthetic' or 'target.observation'")  # fmt: skip
+    if "observation" in target:
+        from .observation_sections import observation_target_section
+
+        if len(target) > 1:
+            raise ConfigError("config [target.observation] takes no other [target] key, "
+                              f"got {sorted(set(target) - {'observation'})}")  # fmt: skip
+        return {"observation": observation_target_section(target["observation"], source)}
     if "file" in target:
         path = Path(_str("target.file", target["file"])).expanduser()
         if not path.is_absolute() and source is not None:

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-__all__ = ["Executor", "run_call"]
+__all__ = ["Executor", "executor_workers", "run_call"]
 
 
 def run_call(fn: Callable[..., Any], args: tuple, threads: int) -> Any:
@@ -104,3 +104,10 @@ class Executor:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def executor_workers(scheduler: str | None, workers: int | None) -> int | str:
+    """Workers a run used, for the record (``"cluster"`` for an external scheduler)."""
+    if scheduler is None:
+        return 1
+    return int(workers or os.cpu_count() or 1) if scheduler == "local" else "cluster"

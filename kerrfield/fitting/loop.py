@@ -15,10 +15,10 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from numbers import Integral
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -27,6 +27,7 @@ import xarray as xr
 from .._validate import check_device, check_nonnegative, check_npoints, check_positive
 from ..models.lensed import LensedImage
 from .losses import get_loss
+from .observation_target import IMAGE_ONLY_OPTIONS, fit_observation_target, is_observation
 from .result import FitResult, NonFiniteLossError, _result
 from .steps import (
     MAX_SKIPS,
@@ -40,6 +41,9 @@ from .steps import (
     setup_optimizer,
     train_step,
 )
+
+if TYPE_CHECKING:
+    from .observation_result import ObservationFit
 
 __all__ = ["fit", "resolve_device", "target_tensor"]
 
@@ -121,17 +125,23 @@ def fit(
     checkpoint_every: int = 500,
     resume: bool = False,
     callback: Callable[[int, float, LensedImage], Any] | None = None,
-) -> FitResult:
-    """Fit a lensed image model to a target image with Adam.
+    observation: Mapping[str, Any] | None = None,
+) -> FitResult | ObservationFit:
+    """Fit a lensed image model to a target image, or to an observation, with Adam.
 
     Parameters
     ----------
     model : LensedImage
         From :func:`~kerrfield.image.fixed_image_model` or
         :func:`~kerrfield.image.kerr_image_model` (then spin/inclination are fitted too).
-    target : torch.Tensor, numpy array, xarray.DataArray or xarray.Dataset
+    target : torch.Tensor, numpy array, xarray.DataArray, xarray.Dataset or path
         Target image on the model's screen ``(beta, alpha)``; a Dataset's ``image`` is used
-        (and its ``sigma`` for ``loss="chi2"`` if ``sigma`` is not given).
+        (and its ``sigma`` for ``loss="chi2"`` if ``sigma`` is not given). An
+        *observation* -- a Dataset with ``vis``, ``u``, ``v``, ``sigma``, ``t1``, ``t2``
+        (:func:`kerrfield.vlbi.load_uvfits`, :func:`kerrfield.vlbi.observe`) or the path of
+        a ``.uvfits`` file -- is fitted by
+        :func:`~kerrfield.fitting.observation.fit_observation` instead (see
+        ``observation``).
     steps : int
         Total number of Adam steps (a resumed fit continues up to this number).
     lr : float
@@ -176,10 +186,25 @@ def fit(
         Continue from ``checkpoint`` if it exists.
     callback : callable, optional
         ``callback(step, loss, model)`` after every step; returning ``True`` stops.
+    observation : mapping, optional
+        For an observation target only: keyword arguments of
+        :func:`~kerrfield.fitting.observation.fit_observation` (``weights``,
+        ``systematic``, ``theta_g``, ``position_angle`` (one start or a list), ``flux``,
+        ``learn``, ``mem``, ``scout_steps``, ``sky_lr``, ``method``, ``gains``, ...; see
+        :data:`kerrfield.fitting.observation_target.OBSERVATION_OPTIONS`). ``steps``,
+        ``lr``, ``geometry_lr`` (default: fit_observation's 0.02), ``seed``, ``progress``
+        and ``tv_weight`` (as ``tv``) are taken from this function's arguments. The
+        image-only options (``loss``, ``sigma``, ``batch_size``, ``schedule``,
+        ``lr_final``, ``geometry_betas``, ``weight_decay_weight``, ``amp``, ``checkpoint``,
+        ``checkpoint_every``, ``resume``, ``callback``) must stay at their defaults, which
+        are ignored; any other value raises ``ValueError``. They run on the CPU.
 
     Returns
     -------
-    FitResult
+    FitResult or ObservationFit
+        :class:`~kerrfield.fitting.observation_result.ObservationFit` for an observation
+        target (its ``summary()`` holds θ_g, PA, the ring features and the reduced χ² of
+        each term; ``to_fits`` writes the image).
 
     Raises
     ------
@@ -196,6 +221,17 @@ def fit(
     """
     if not isinstance(model, LensedImage):
         raise TypeError(f"model must be a LensedImage, got {type(model).__name__}")
+    if is_observation(target):
+        if device is not None and resolve_device(device).type != "cpu":
+            raise ValueError(f"device={device!r}: observation fits run on the CPU")
+        image_only = {k: v for k, v in locals().items() if k in IMAGE_ONLY_OPTIONS}
+        return fit_observation_target(model, target, observation=observation, steps=steps,
+                                      lr=lr, geometry_lr=geometry_lr, seed=seed,
+                                      progress=progress, tv_weight=tv_weight,
+                                      image_options=image_only)  # fmt: skip
+    if observation is not None:
+        raise ValueError("observation options need an observation target (a Dataset with "
+                         "'vis', 'u', 'v', ... or a .uvfits path)")
     steps = check_npoints(steps, "steps", minimum=0)
     _check_fit_args(lr=lr, geometry_lr=geometry_lr, geometry_betas=geometry_betas,
                     lr_final=lr_final, tv_weight=tv_weight,

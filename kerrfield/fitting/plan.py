@@ -7,16 +7,18 @@ the summaries and ``kerrfield infer --check`` all use the same list.
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
+from ..io.atomic import atomic_write_text
 from ..io.readers import CorruptFileError, load_netcdf
 from .config import ConfigError, InferenceConfig
 
-__all__ = ["Unit", "plan_units", "plan_grid", "load_unit"]
+__all__ = ["Unit", "plan_units", "plan_grid", "load_unit", "prepare_output"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,3 +101,21 @@ def load_unit(path: Path, fingerprint: str) -> xr.Dataset | None:
             "or pass overwrite=True (--overwrite) to start again"
         )
     return ds
+
+
+def prepare_output(cfg: InferenceConfig, out: Path, unit_dir: Path, overwrite: bool) -> None:
+    """Create the folders, clear them on ``overwrite``, refuse another config's results."""
+    unit_dir.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        for f in [*unit_dir.glob("*.nc"), *unit_dir.glob("*.ckpt.pt")]:
+            f.unlink()
+    stamp = out / "config.json"
+    if stamp.exists() and not overwrite:
+        previous = json.loads(stamp.read_text()).get("fingerprint")
+        if previous != cfg.fingerprint:
+            raise ConfigError(
+                f"{out} holds results of a different configuration (fingerprint {previous}, "
+                f"now {cfg.fingerprint}); use a new output.directory or --overwrite"
+            )
+    atomic_write_text(json.dumps({"fingerprint": cfg.fingerprint, "config": cfg.raw}, indent=2,
+                            default=str), stamp)  # fmt: skip

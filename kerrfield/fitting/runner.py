@@ -21,7 +21,8 @@ import xarray as xr
 from ..io.atomic import atomic_write_text, write_netcdf
 from ..io.readers import load_netcdf
 from .config import ConfigError, InferenceConfig, load_inference_config
-from .plan import Unit, load_unit, plan_units
+from .executor import executor_workers
+from .plan import Unit, load_unit, plan_units, prepare_output
 from .steps import CheckpointError, model_relative_residual
 from .summary import _collect, _jsonable, _plots, _summarise
 
@@ -210,7 +211,9 @@ def run_inference(
     dict
         The summary also written to ``<output>/summary.json``: mode, best-fit spin and
         inclination, per-unit results, truth (for synthetic targets), timings and the
-        names of all files written.
+        names of all files written. For a ``[target.observation]`` the scan of
+        :func:`~kerrfield.fitting.observation_infer.run_observation_scan` (θ_g, PA, ring
+        features, χ² per term, Δχ² profiles, ``image.fits``).
 
     Examples
     --------
@@ -226,9 +229,14 @@ def run_inference(
     cfg.progress = show  # also the per-step bar inside each unit's fit
     if max_units is not None and max_units < 0:
         raise ValueError(f"max_units must be >= 0, got {max_units}")
+    if "observation" in cfg.target:  # an interferometric observation: its own scan
+        from .observation_infer import run_observation_scan
+
+        return run_observation_scan(cfg, overwrite=overwrite, max_units=max_units,
+                                    scheduler=scheduler, workers=workers)  # fmt: skip
     out = cfg.output
     unit_dir = out / "units"
-    _prepare_output(cfg, out, unit_dir, overwrite)
+    prepare_output(cfg, out, unit_dir, overwrite)
     t_start = time.perf_counter()
     target = _load_target(cfg)
     _check_before_fitting(cfg, target)
@@ -246,31 +254,6 @@ def run_inference(
     summary["timing"]["workers"] = executor_workers(scheduler, workers)
     atomic_write_text(json.dumps(summary, indent=2, default=_jsonable), out / "summary.json")
     return summary
-
-
-def executor_workers(scheduler: str | None, workers: int | None) -> int | str:
-    """Workers a run used, for the record (``"cluster"`` for an external scheduler)."""
-    if scheduler is None:
-        return 1
-    return int(workers or os.cpu_count() or 1) if scheduler == "local" else "cluster"
-
-
-def _prepare_output(cfg: InferenceConfig, out: Path, unit_dir: Path, overwrite: bool) -> None:
-    """Create the folders, clear them on ``overwrite``, refuse another config's results."""
-    unit_dir.mkdir(parents=True, exist_ok=True)
-    if overwrite:
-        for f in [*unit_dir.glob("*.nc"), *unit_dir.glob("*.ckpt.pt")]:
-            f.unlink()
-    stamp = out / "config.json"
-    if stamp.exists() and not overwrite:
-        previous = json.loads(stamp.read_text()).get("fingerprint")
-        if previous != cfg.fingerprint:
-            raise ConfigError(
-                f"{out} holds results of a different configuration (fingerprint {previous}, "
-                f"now {cfg.fingerprint}); use a new output.directory or --overwrite"
-            )
-    atomic_write_text(json.dumps({"fingerprint": cfg.fingerprint, "config": cfg.raw}, indent=2,
-                            default=str), stamp)  # fmt: skip
 
 
 def _check_before_fitting(cfg: InferenceConfig, target: xr.Dataset) -> None:

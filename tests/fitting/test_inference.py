@@ -188,7 +188,8 @@ BASE = {"target": {"synthetic": {"npix": 8}}}
         ({"fit": {"iterations": 5}}, r"unknown config key 'fit.iterations'"),
         ({"field": {"widht": 5}}, r"unknown config key 'field.widht' \(did you mean 'width'"),
         ({"model": {"orders": [0, -1]}}, r"'model.orders'"),
-        ({"target": {}}, r"exactly one of 'target.file' or 'target.synthetic'"),
+        ({"target": {}}, r"exactly one of 'target.file', 'target.synthetic' or "
+                           r"'target.observation'"),
         ({"target": {"file": "/nonexistent.nc"}}, r"'target.file': no such file"),
         ({"target": {"synthetic": {"spin": 1.5}}}, r"'target.synthetic.spin' must lie in"),
         ({"target": {"synthetic": {"emission": "jet"}}}, r"'target.synthetic.emission'"),

@@ -252,6 +252,7 @@ def test_cli_synth_and_fit_accept_physics_options(tmp_path, capsys):
 @pytest.mark.parametrize("example", sorted(
     p.name for p in (Path(__file__).parents[2] / "examples").glob("*.toml")
     if "\n[data]" not in p.read_text()  # [data]: a `kerrfield fit-obs` config (test_observation)
+    and "[target.observation]" not in p.read_text()  # test_observation_target smoke-runs those
 ))
 def test_example_smoke(example, tmp_path):
     """CI smoke version of every shipped example: same physics and mode, tiny sizes."""

@@ -1,0 +1,210 @@
+"""The report of an observation scan: best unit, Δχ² profiles with intervals, image, figure.
+
+The total χ² of a unit is Σ_terms χ²_reduced · n over the terms of positive weight. Its
+profile over spin (minimum over inclination) and over inclination gives Δχ² curves and the
+68 %/95 % intervals of :func:`~kerrfield.fitting.profile.profile_intervals`. When the best
+fit does not reach the noise floor (χ²_min / n > 1, usual for the EHT data with a few per
+cent of systematic error), Δχ² is divided by χ²_min / n before the intervals are read (the
+``inflation`` in the summary), as the ``search`` strategy's ``inflate`` does. An axis whose
+68 % interval spans the whole grid is reported as *flat*: the data do not constrain it there.
+The Δχ² of neural-field fits also carry optimiser scatter (each unit stops after
+``fit.steps``, in a local minimum that depends on the field's seed): with
+``fit.field_seeds >= 2`` the median spread of χ² between the seeds of a unit is reported as
+``optimiser_scatter``; grid values whose profile Δχ² lies within 1 + 2 × that scatter of the
+minimum cannot be told from it, and an axis where both grid ends can is reported as flat
+(unconstrained) as well.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from .config import InferenceConfig
+from .plan import Unit
+from .profile import profile_intervals
+
+__all__ = ["SKY_KEYS", "observation_profile", "write_observation_report"]
+
+#: per-unit numbers reported for the best unit and collected on the grid
+SKY_KEYS = ("theta_g_uas", "position_angle_deg", "flux_jy", "ring_diameter_uas",
+            "ring_width_uas", "brightness_pa_deg")
+
+
+def _axes(cfg: InferenceConfig) -> dict[str, list[float]]:
+    return {n: [float(v) for v in (g if isinstance(g, list) else [g])]
+            for n, g in (("spin", cfg.spin), ("inclination", cfg.inclination))}
+
+
+def _grid(units: list[Unit], done: Mapping[str, xr.Dataset], shape: tuple[int, int],
+          key: str) -> np.ndarray:  # fmt: skip
+    out = np.full(shape, np.nan)
+    for u in units:
+        if u.name in done:
+            out[u.index["spin"] if "spin" in u.index else 0,
+                u.index["inclination"] if "inclination" in u.index else 0] = float(
+                    done[u.name].attrs.get(key, np.nan))  # fmt: skip
+    return out
+
+
+def observation_profile(axes: Mapping[str, list[float]], chi2: np.ndarray, n_data: int,
+                        scatter: float | None = None) -> dict[str, Any]:  # fmt: skip
+    """Δχ² profiles and intervals of a ``(spin, inclination)`` grid of total χ².
+
+    Each free axis gets ``flat`` and a ``constraint`` sentence. Without ``scatter`` it is flat
+    when its 68 % interval spans the grid. With ``scatter`` (the optimiser scatter of χ², the
+    median spread between field seeds) the grid values whose profile lies within
+    ``1 + 2 scatter`` of the minimum cannot be told from it (``consistent``); the axis is flat
+    when they include both ends of the grid, and ``contiguous`` says whether they form one
+    run (a broken run means the optimiser, not the data, shapes the profile).
+    """
+    chi2_min = float(np.nanmin(chi2))
+    inflation = max(1.0, chi2_min / max(n_data, 1))
+    prof = profile_intervals({k: np.asarray(v) for k, v in axes.items()}, chi2 / inflation,
+                             chi2_min / inflation)  # fmt: skip
+    for name in ("spin", "inclination"):
+        if name in prof:
+            _judge(prof[name], name, list(axes[name]), inflation, scatter)
+    prof.update(inflation=inflation, chi2_min=chi2_min, scatter=scatter)
+    return prof
+
+
+def _judge(e: dict[str, Any], name: str, x: list[float], inflation: float,
+           scatter: float | None) -> None:  # fmt: skip
+    iv, rng = e["68"], f"[{x[0]:g}, {x[-1]:g}]"
+    ends = [w for w, o in (("below", iv["open_lo"]), ("above", iv["open_hi"])) if o]
+    formal = (f"68 % interval (Δχ² = 1) [{iv['lo']:.4g}, {iv['hi']:.4g}]"
+              + (f" (open {' and '.join(ends)})" if ends else ""))
+    e["flat"] = bool(iv["open_lo"] and iv["open_hi"])
+    if scatter is None:
+        e["constraint"] = (f"{name} unconstrained: the profile is flat, Δχ² <= 1 over the whole "
+                           f"grid {rng}" if e["flat"] else
+                           f"{name} {formal}; optimiser scatter not measured (set "
+                           "fit.field_seeds >= 2), so the interval may be set by it")
+        return
+    delta = np.asarray(e["delta_chi2"], float) * inflation
+    inside = np.isfinite(delta) & (delta <= 1.0 + 2.0 * scatter)
+    idx = np.flatnonzero(inside)
+    e["consistent"] = [x[i] for i in idx]
+    e["contiguous"] = bool(idx.size and idx[-1] - idx[0] + 1 == idx.size)
+    e["flat"] = e["flat"] or bool(inside[0] and inside[-1])
+    tol = f"within 2 × the optimiser scatter ({2 * scatter:.4g}) of the minimum"
+    if e["flat"]:
+        e["constraint"] = (f"{name} unconstrained: the χ² profile is flat, both ends of the "
+                           f"grid {rng} lie {tol}")  # fmt: skip
+        return
+    broken = "" if e["contiguous"] else (" (not one run: the optimiser, not the data, shapes "
+                                         "this profile)")  # fmt: skip
+    e["constraint"] = (f"{name}: values {tol}: {', '.join(f'{v:g}' for v in e['consistent'])}"
+                       f"{broken}; the formal {formal} ignores that scatter")  # fmt: skip
+
+
+def _scatter(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    spreads = [max(r["chi2_seeds"]) - min(r["chi2_seeds"]) for r in rows
+               if len(r["chi2_seeds"]) > 1 and np.all(np.isfinite(r["chi2_seeds"]))]
+    if not spreads:
+        return {"n_seeds": 1, "median": None, "max": None}
+    return {"n_seeds": max(len(r["chi2_seeds"]) for r in rows),
+            "median": float(np.median(spreads)), "max": float(np.max(spreads))}
+
+
+def write_observation_report(cfg: InferenceConfig, units: list[Unit],
+                             done: Mapping[str, xr.Dataset], obs: xr.Dataset) -> dict[str, Any]:
+    """The summary of an observation scan (also ``results.nc``, ``image.fits`` and
+    ``profile.png`` once every unit is done); ``summary.json`` is written by the caller."""
+    rows = []
+    for u in units:
+        if u.name in done:
+            a = done[u.name].attrs
+            rows.append({"unit": u.name, "spin": u.spin, "inclination": u.inclination,
+                         "chi2_total": float(a["chi2_total"]), "n_data": int(a["n_data"]),
+                         **{k: float(v) for k, v in a.items()
+                            if k.startswith("chi2_") and k not in ("chi2_total", "chi2_seeds")},
+                         **{k: int(v) for k, v in a.items()
+                            if k.startswith("n_") and k not in ("n_data", "n_rows")},
+                         **{k: float(a.get(k, np.nan)) for k in SKY_KEYS},
+                         "chi2_seeds": json.loads(a.get("chi2_seeds", "[]")),
+                         "seconds": float(a["seconds"])})  # fmt: skip
+    complete = len(rows) == len(units)
+    summary: dict[str, Any] = {
+        "mode": "scan", "target": "observation", "complete": complete, "n_units": len(units),
+        "n_done": len(rows), "fingerprint": cfg.fingerprint, "config": cfg.raw,
+        "observation": {"file": str(obs.attrs.get("file", "")),
+                        "source": obs.attrs.get("source", ""), "mjd": obs.attrs.get("mjd"),
+                        "n_rows": int(obs.sizes["row"])},
+        "units": rows, "files": ["units/" + r["unit"] + ".nc" for r in rows]}  # fmt: skip
+    if not rows:
+        return summary
+    best = min(rows, key=lambda r: r["chi2_total"] if np.isfinite(r["chi2_total"]) else np.inf)
+    summary["best"] = {"unit": best["unit"], "spin": best["spin"],
+                       "inclination": best["inclination"], "loss": best["chi2_total"]}
+    summary.update({k: v for k, v in best.items() if k not in ("unit", "spin", "inclination",
+                                                              "seconds", "chi2_seeds")})
+    summary["optimiser_scatter"] = _scatter(rows)  # fmt: skip
+    if not complete:
+        return summary
+    axes = _axes(cfg)
+    shape = (len(axes["spin"]), len(axes["inclination"]))
+    grids = {k: _grid(units, done, shape, k) for k in ("chi2_total", *SKY_KEYS)}
+    summary["profile"] = observation_profile(axes, grids["chi2_total"], best["n_data"],
+                                             summary["optimiser_scatter"]["median"])
+    summary["constraints"] = [summary["profile"][n]["constraint"]
+                              for n in ("spin", "inclination") if n in summary["profile"]]
+    _write_products(cfg, axes, grids, done[best["unit"]], obs, summary)
+    return summary
+
+
+def _write_products(cfg: InferenceConfig, axes: Mapping[str, list[float]],
+                    grids: Mapping[str, np.ndarray], best: xr.Dataset, obs: xr.Dataset,
+                    summary: dict[str, Any]) -> None:  # fmt: skip
+    from ..io.atomic import write_netcdf
+    from ..io.skyfits import write_fits_image
+
+    out = cfg.output
+    results = xr.Dataset({k: (("spin", "inclination"), v) for k, v in grids.items()},
+                         coords=dict(axes), attrs={"fingerprint": cfg.fingerprint,
+                                                   "best_unit": best.attrs["unit"]})
+    write_netcdf(results, out / "results.nc")
+    a = obs.attrs
+    write_fits_image(best["sky_image"], out / "image.fits", source=a.get("source", ""),
+                     ra=a.get("ra", 0.0), dec=a.get("dec", 0.0), frequency=a.get("frequency"),
+                     mjd=a.get("mjd"), overwrite=True)  # fmt: skip
+    summary["files"] += ["results.nc", "image.fits"]
+    if cfg.plots and "profile" in summary:
+        _plot_profile(summary["profile"], out / "profile.png")
+        summary["files"].append("profile.png")
+    summary["files"].append("summary.json")
+
+
+def _plot_profile(prof: Mapping[str, Any], path: Any) -> None:
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..io.atomic import atomic_write
+
+    names = [n for n in ("spin", "inclination") if n in prof]
+    if not names:
+        return
+    fig, axs = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.2), squeeze=False)
+    for ax, name in zip(axs[0], names, strict=True):
+        e = prof[name]
+        if prof.get("scatter") is not None:  # cannot be told from the minimum
+            ax.axhspan(0.0, (1.0 + 2.0 * prof["scatter"]) / prof["inflation"], color="0.9",
+                       label="1 + 2 × optimiser scatter")  # fmt: skip
+            ax.legend(fontsize=7, loc="upper right")
+        ax.plot(e["grid"], e["delta_chi2"], "o-")
+        for level, style in ((1.0, "--"), (3.84, ":")):
+            ax.axhline(level, color="0.5", ls=style, lw=0.8)
+        ax.set_xlabel(name + (" [deg]" if name == "inclination" else ""))
+        ax.set_ylabel(f"Δχ² (÷ {prof['inflation']:.2f})")
+        ax.set_title(("flat: " if e["flat"] else "") + name, fontsize=9)
+    fig.tight_layout()
+    atomic_write(lambda p: fig.savefig(p, dpi=110, format="png"), path)
+    plt.close(fig)

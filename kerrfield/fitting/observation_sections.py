@@ -1,0 +1,117 @@
+"""Validation of an inference configuration whose target is an observation.
+
+``[target.observation]`` names the data (``uvfits = "file"``, relative to the config file,
+or ``day``/``band`` of the EHT 2017 M87 release); then ``[mode] kind = "scan"`` (the
+default) over spin and/or inclination is the only mode, each unit fitting the field and the
+sky parameters at fixed geometry. ``[model]`` takes the screen and physics of
+:func:`~kerrfield.fitting.observation_target.observation_image_model`, ``[fit]`` the
+options of :func:`kerrfield.fit` that apply to observations, with the ``fit_observation``
+options in ``[fit.observation]``. A violation raises
+:class:`~kerrfield.fitting.config.ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ._schema import ConfigError, _bool, _number, _str, _table, _unknown
+from .config_sections import _lensing_spec, field_section, mode_section, output_section
+
+__all__ = ["observation_target_section", "observation_sections", "OBSERVATION_MODEL"]
+
+#: ``[model]`` keys for an observation target and their defaults
+OBSERVATION_MODEL: dict[str, Any] = {
+    "orders": [0, 1], "k": 3.0, "velocity": "keplerian", "surface": "equatorial", "fov": 8.0,
+    "npix": 40, "axisymmetric": True, "match_steps": 300}
+_FIT_KEYS = ("steps", "lr", "tv_weight", "field_seeds", "observation")
+_DAYS = (5, 6, 10, 11, 95, 96, 100, 101)
+
+
+def observation_target_section(table: Any, source: Path | None) -> dict[str, Any]:
+    """``[target.observation]``: ``uvfits`` (must exist) or ``day`` and ``band``."""
+    obs = _table("target.observation", table)
+    _unknown("target.observation", obs, ("uvfits", "day", "band"))
+    if "uvfits" in obs:
+        if "day" in obs or "band" in obs:
+            raise ConfigError("config [target.observation] takes 'uvfits' or 'day'/'band', "
+                              "not both")  # fmt: skip
+        path = Path(_str("target.observation.uvfits", obs["uvfits"])).expanduser()
+        if not path.is_absolute() and source is not None:
+            path = source.parent / path
+        if not path.is_file():
+            raise ConfigError(f"config key 'target.observation.uvfits': no such file "
+                              f"{str(path)!r}")  # fmt: skip
+        return {"uvfits": str(path)}
+    day = int(_number("target.observation.day", obs.get("day", 6), integer=True))
+    if day not in _DAYS:
+        raise ConfigError(f"config key 'target.observation.day' must be one of {_DAYS} "
+                          f"(April 2017 day or day of year), got {day}")  # fmt: skip
+    return {"day": day, "band": _str("target.observation.band", obs.get("band", "hi"),
+                                     ("hi", "lo"))}  # fmt: skip
+
+
+def _model(raw: dict[str, Any]) -> dict[str, Any]:
+    model = _table("model", raw.get("model", {}))
+    _unknown("model", model, list(OBSERVATION_MODEL))
+    model = {**OBSERVATION_MODEL, **model}
+    _number("model.k", model["k"])
+    _number("model.fov", model["fov"], lo=0, lo_open=True)
+    model["npix"] = int(_number("model.npix", model["npix"], lo=2, hi=1024, integer=True))
+    model["match_steps"] = int(_number("model.match_steps", model["match_steps"], lo=0,
+                                       integer=True))  # fmt: skip
+    _bool("model.axisymmetric", model["axisymmetric"])
+    return _lensing_spec("model", model)
+
+
+def _fit(raw: dict[str, Any]) -> dict[str, Any]:
+    from .observation_target import IMAGE_ONLY_OPTIONS, check_observation_options
+
+    fit = _table("fit", raw.get("fit", {}))
+    for key in fit:
+        if key in IMAGE_ONLY_OPTIONS or key == "geometry_lr":
+            raise ConfigError(f"config key 'fit.{key}' does not apply to an observation target "
+                              "(each unit fits at fixed geometry; the data terms are "
+                              "'fit.observation.weights')")  # fmt: skip
+    _unknown("fit", fit, _FIT_KEYS)
+    fit.setdefault("steps", 250)
+    fit["steps"] = int(_number("fit.steps", fit["steps"], lo=1, integer=True))
+    # fits per unit from this many field seeds, the best kept; their spread is the
+    # optimiser scatter the report compares the Δχ² profiles with
+    fit["field_seeds"] = int(_number("fit.field_seeds", fit.get("field_seeds", 1), lo=1, hi=64,
+                                     integer=True))  # fmt: skip
+    if "lr" in fit:
+        _number("fit.lr", fit["lr"], lo=0, lo_open=True)
+    if "tv_weight" in fit:
+        _number("fit.tv_weight", fit["tv_weight"], lo=0)
+    try:
+        opts = check_observation_options(_table("fit.observation", fit.get("observation", {})),
+                                         "fit.observation")  # fmt: skip
+    except ValueError as exc:
+        raise ConfigError(f"config key {exc}") from None
+    fit["observation"] = {"position_angle": [0.0, 90.0, 180.0, 270.0], "method": "nufft",
+                          **opts}  # fmt: skip
+    return fit
+
+
+def observation_sections(raw: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Every section but ``[target]`` for an observation target, as ``InferenceConfig``
+    keyword arguments (mode ``scan``; spin and inclination fixed within each unit)."""
+    if "search" in raw:
+        raise ConfigError("config section [search] does not apply to an observation target "
+                          "(mode.kind = 'scan' is the only mode)")  # fmt: skip
+    mode = _table("mode", raw.get("mode", {}))
+    kind = _str("mode.kind", mode.get("kind", "scan"))
+    if kind != "scan":
+        raise ConfigError(f"config key 'mode.kind': an observation target is scanned "
+                          f"(kind = 'scan'), got {kind!r}")  # fmt: skip
+    for key in ("fit_spin", "fit_inclination", "init_jitter", "warm_start"):
+        if key in mode and mode[key] is not False and mode[key] != {}:
+            raise ConfigError(f"config key 'mode.{key}' does not apply to an observation "
+                              "scan: each unit holds spin and inclination fixed")  # fmt: skip
+    given = {**mode, "kind": "scan", "fit_spin": False, "fit_inclination": False}
+    out = mode_section({**raw, "mode": given}, seed)
+    field = _table("field", raw.get("field", {}))
+    field.setdefault("scale", 10.0)  # the disk plane out to ~10 M
+    return dict(model=_model(raw), field=field_section({"field": field}), fit=_fit(raw),
+                **out, search={}, **output_section(raw))

@@ -1,0 +1,302 @@
+"""Observations as targets of :func:`kerrfield.fit`, ``kerrfield fit`` and ``kerrfield infer``.
+
+An *observation* is an :class:`xarray.Dataset` of visibilities (``vis``, ``u``, ``v``,
+``sigma``, ``t1``, ``t2``, ``time``) from :func:`kerrfield.vlbi.load_uvfits` or
+:func:`kerrfield.vlbi.observe`, or a path to a ``.uvfits`` file or to a netCDF file holding
+one. Given one, :func:`kerrfield.fit` hands the fit to
+:func:`~kerrfield.fitting.observation.fit_observation`: the field, θ_g, PA, optionally the
+flux (and spin/inclination for a model that learns its geometry) are fitted to a weighted
+combination of the χ² terms. The options of that fit are one mapping, ``observation=``
+(keys :data:`OBSERVATION_OPTIONS`, those of ``fit_observation`` less the ones
+:func:`kerrfield.fit` already has: ``steps``, ``lr``, ``geometry_lr``, ``seed``,
+``progress`` and ``tv_weight``, which becomes ``tv``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xarray as xr
+
+from .._validate import check_npoints, check_positive
+from ..io.atomic import atomic_write_text
+from ..models.lensed import LensedImage
+
+if TYPE_CHECKING:
+    from .observation_result import ObservationFit
+
+__all__ = ["OBSERVATION_OPTIONS", "IMAGE_ONLY_OPTIONS", "is_observation", "load_observation",
+           "check_observation_options", "observation_image_model", "fit_observation_target",
+           "observation_summary", "write_observation_outputs"]
+
+#: keys of ``kf.fit(..., observation={...})`` (keyword arguments of ``fit_observation``)
+OBSERVATION_OPTIONS = ("weights", "systematic", "theta_g", "position_angle", "flux", "learn",
+                       "mem", "flux_weight", "prior_fwhm", "scout_steps", "sky_lr", "minimal",
+                       "scan_average", "gains", "gain_sigma", "pixel", "method")
+#: options of :func:`kerrfield.fit` for image targets only, with their defaults: an
+#: observation target accepts them at these values (they are then ignored), any other is an error
+IMAGE_ONLY_OPTIONS: dict[str, Any] = {
+    "geometry_betas": None, "schedule": "cosine", "lr_final": 0.01, "loss": "nmse",
+    "sigma": None, "batch_size": None, "weight_decay_weight": 0.0, "amp": False,
+    "checkpoint": None, "checkpoint_every": 500, "resume": False, "callback": None}
+_OBS_VARS = ("vis", "u", "v", "sigma", "t1", "t2")
+_UVFITS = (".uvfits", ".uvf")
+
+
+def is_observation(target: Any) -> bool:
+    """Whether ``target`` is an observation: a Dataset with visibilities, or a uvfits path.
+
+    A netCDF path is not opened here (see :func:`load_observation`).
+
+    Examples
+    --------
+    >>> is_observation("m87.uvfits"), is_observation(xr.Dataset())
+    (True, False)
+    """
+    if isinstance(target, xr.Dataset):
+        return all(v in target.variables for v in _OBS_VARS)
+    if isinstance(target, (str, os.PathLike)):
+        return Path(target).suffix.lower() in _UVFITS
+    return False
+
+
+def load_observation(target: Any, name: str = "target") -> xr.Dataset:
+    """The observation Dataset of ``target``: itself, a uvfits file or a netCDF file.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` when the file does not exist or holds no visibilities.
+    """
+    if isinstance(target, xr.Dataset):
+        obs = target
+    else:
+        path = Path(target)
+        if not path.is_file():
+            raise ValueError(f"{name}: no such file {str(path)!r}")
+        if path.suffix.lower() in _UVFITS:
+            from ..vlbi.uvfits import load_uvfits
+
+            return load_uvfits(path)
+        from ..io.readers import load_netcdf
+
+        obs = load_netcdf(path, name)
+    missing = [v for v in _OBS_VARS if v not in obs.variables]
+    if missing:
+        raise ValueError(f"{name} is not an observation: it lacks {missing} (an observation "
+                         "comes from kerrfield.vlbi.load_uvfits or kerrfield.vlbi.observe)")
+    return obs
+
+
+def _number(name: str, value: Any, lo: float, hi: float = math.inf, lo_open: bool = False
+            ) -> float:  # fmt: skip
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value > hi or value < lo or (lo_open and value == lo):
+        side = "(" if lo_open else "["
+        raise ValueError(f"{name} must be a number in {side}{lo:g}, {hi:g}], got {value!r}")
+    return float(value)
+
+
+def check_observation_options(options: Mapping[str, Any] | None,
+                              name: str = "observation") -> dict[str, Any]:  # fmt: skip
+    """Check the ``observation=`` options of :func:`kerrfield.fit` without any data.
+
+    Returns the options as a dict; raises ``ValueError`` naming ``name.key`` for an
+    unknown key or a value ``fit_observation`` would refuse.
+    """
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise ValueError(f"{name} must be a mapping of fit_observation options, got {options!r}")
+    out = dict(options)
+    for key in out:
+        if key not in OBSERVATION_OPTIONS:
+            hint = " (set it as kerrfield.fit's own argument)" if key in (
+                "steps", "lr", "geometry_lr", "seed", "progress", "tv") else ""
+            raise ValueError(f"{name}: unknown option {key!r}{hint}; allowed: "
+                             f"{', '.join(OBSERVATION_OPTIONS)}")  # fmt: skip
+    if "weights" in out:
+        from ..vlbi.losses import TERMS
+
+        w = out["weights"]
+        if not isinstance(w, Mapping) or not w:
+            raise ValueError(f"{name}.weights must be a non-empty mapping term -> weight, "
+                             f"terms {TERMS}; got {w!r}")  # fmt: skip
+        for term, val in w.items():
+            if term not in TERMS:
+                raise ValueError(f"{name}.weights: unknown term {term!r}; choose from {TERMS}")
+            _number(f"{name}.weights.{term}", val, 0.0)
+        if not any(float(v) > 0 for v in w.values()):
+            raise ValueError(f"{name}.weights: at least one weight must be > 0, got {dict(w)}")
+        out["weights"] = {k: float(v) for k, v in w.items()}
+    _check_scalars(out, name)
+    return out
+
+
+def _check_scalars(out: dict[str, Any], name: str) -> None:
+    for key, lo, hi, lo_open in (("systematic", 0.0, 1.0, False), ("theta_g", 0.0, math.inf, True),
+                                 ("flux", 0.0, math.inf, True), ("mem", 0.0, math.inf, False),
+                                 ("flux_weight", 0.0, math.inf, False),
+                                 ("sky_lr", 0.0, math.inf, True),
+                                 ("gain_sigma", 0.0, math.inf, True)):  # fmt: skip
+        if key in out:
+            out[key] = _number(f"{name}.{key}", out[key], lo, hi, lo_open)
+    if out.get("prior_fwhm") is not None:
+        out["prior_fwhm"] = _number(f"{name}.prior_fwhm", out["prior_fwhm"], 0.0, lo_open=True)
+    if "scout_steps" in out:
+        out["scout_steps"] = check_npoints(out["scout_steps"], f"{name}.scout_steps", minimum=0)
+    if "position_angle" in out:
+        pa = out["position_angle"]
+        vals = list(pa) if isinstance(pa, (list, tuple)) else [pa]
+        if not vals:
+            raise ValueError(f"{name}.position_angle must not be an empty list")
+        vals = [_number(f"{name}.position_angle", v, -math.inf) for v in vals]
+        out["position_angle"] = vals if isinstance(pa, (list, tuple)) else vals[0]
+    if "learn" in out:
+        learn = out["learn"]
+        if isinstance(learn, str) or not set(learn) <= {"theta_g", "position_angle", "flux"}:
+            raise ValueError(f"{name}.learn must be a list of 'theta_g', 'position_angle', "
+                             f"'flux'; got {learn!r}")  # fmt: skip
+        out["learn"] = list(learn)
+    for key in ("minimal", "scan_average", "gains"):
+        if key in out and not isinstance(out[key], bool):
+            raise ValueError(f"{name}.{key} must be true or false, got {out[key]!r}")
+    for key, choices in (("pixel", ("box", "triangle", "delta")), ("method", ("dft", "nufft"))):
+        if key in out and out[key] not in choices:
+            raise ValueError(f"{name}.{key} must be one of {choices}, got {out[key]!r}")
+
+
+def check_image_only(options: Mapping[str, Any]) -> None:
+    """``ValueError`` for an image-target option of :func:`kerrfield.fit` set to a non-default
+    value with an observation target (its data terms are ``observation['weights']``)."""
+    for key, value in options.items():
+        default = IMAGE_ONLY_OPTIONS[key]
+        if default is None or isinstance(default, bool):
+            same = value is default
+        else:
+            same = isinstance(value, (int, float, str)) and not isinstance(value, bool) \
+                and value == default
+        if not same:
+            raise ValueError(
+                f"{key}={value!r} does not apply to an observation target (its data terms "
+                "and options are given by observation={'weights': ..., ...}); leave it at "
+                f"its default {default!r}")
+
+
+def observation_image_model(field: Any, spin: float, inclination: float, *, fov: float = 8.0,
+                            npix: int = 40, orders: Any = (0, 1), k: float = 3.0,
+                            velocity: Any = "keplerian", surface: Any = "equatorial",
+                            axisymmetric: bool = True, match_steps: int = 300,
+                            learn_geometry: bool = False,
+                            **geometry_options: Any) -> LensedImage:  # fmt: skip
+    """A model for observation fits (as ``kerrfield fit-obs`` builds it).
+
+    Parameters
+    ----------
+    field : torch.nn.Module
+        Emission field of (x, y) on the disk plane, e.g. ``EmissionField(scale=10.0)``.
+    spin, inclination : float
+        Geometry (inclination in degrees; M87: 163): fixed, or the start with
+        ``learn_geometry``.
+    fov, npix : float, int
+        Screen half-width in M and pixels per side.
+    orders, k, velocity, surface
+        Image orders, redshift power (I = g^k f), emitter velocity and emitting surface.
+    axisymmetric : bool
+        Wrap the field in :class:`~kerrfield.fitting.observation.Axisymmetric` (f(r)).
+    match_steps : int
+        Adam steps pre-training the field to a neutral disk
+        (:func:`~kerrfield.fitting.observation.match_emission`); 0 skips it.
+    learn_geometry : bool
+        A differentiable :func:`~kerrfield.models.builders.kerr_image_model` (spin and
+        inclination fitted too; ``geometry_options`` such as ``relinearize_every`` go to
+        it) instead of the ray tracing done once for fixed geometry.
+
+    Returns
+    -------
+    LensedImage
+    """
+    from ..models.builders import fixed_image_model, kerr_image_model
+    from ..models.synthetic import AnalyticEmission
+    from ..physics.raytrace import raytrace
+    from .observation import Axisymmetric, match_emission
+
+    screen = dict(fov=check_positive(fov, "fov"), npix=check_npoints(npix, "npix", minimum=2),
+                  orders=tuple(orders), velocity=velocity, surface=surface)  # fmt: skip
+    if axisymmetric:
+        field = Axisymmetric(field)
+    if check_npoints(match_steps, "match_steps", minimum=0):
+        match_emission(field, AnalyticEmission("disk", R=5.0, p1=3.0, p2=3.0), steps=match_steps)
+    if learn_geometry:
+        return kerr_image_model(field, spin, inclination, k=float(k), learn_geometry=True,
+                                **screen, **geometry_options)  # fmt: skip
+    if geometry_options:
+        raise ValueError(f"geometry options {sorted(geometry_options)} need learn_geometry=True")
+    return fixed_image_model(field, raytrace(spin, inclination, **screen), k=float(k))
+
+
+def fit_observation_target(model: LensedImage, target: Any, *,
+                           observation: Mapping[str, Any] | None, steps: int, lr: float,
+                           geometry_lr: float | None, seed: int | None, progress: bool,
+                           tv_weight: float,
+                           image_options: Mapping[str, Any] | None = None) -> ObservationFit:
+    """:func:`kerrfield.fit` for an observation target (see the module docstring)."""
+    from .observation import fit_observation
+
+    check_image_only(image_options or {})
+    opts = check_observation_options(observation)
+    obs = load_observation(target)
+    kw: dict[str, Any] = dict(steps=check_npoints(steps, "steps", minimum=0),
+                              lr=check_positive(lr, "lr"), seed=seed, progress=progress,
+                              tv=float(tv_weight))  # fmt: skip
+    if geometry_lr is not None:
+        kw["geometry_lr"] = check_positive(geometry_lr, "geometry_lr")
+    return fit_observation(model, obs, **kw, **opts)
+
+
+def observation_summary(res: ObservationFit) -> dict[str, Any]:
+    """``res.summary()`` plus the number of data and the un-reduced χ² of each term.
+
+    ``n_<term>`` counts real numbers (2 per complex visibility for ``vis``); ``chi2_total``
+    sums χ²_reduced · n over the terms of positive weight and ``n_data`` their n.
+    """
+    out = res.summary()
+    obs = res.terms.obs
+    n_rows = int(obs.sizes["row"])
+    n = {"vis": 2 * n_rows, "amp": n_rows,
+         **{k: int(v.sizes["closure"]) for k, v in res.terms.closures.items()}}
+    total, n_data = 0.0, 0
+    for term, chi2 in res.chi2.items():
+        out[f"n_{term}"] = n[term]
+        if res.terms.weights.get(term, 0.0) > 0:
+            total += float(chi2) * n[term]
+            n_data += n[term]
+    out.update(chi2_total=total, n_data=n_data, n_rows=n_rows,
+               weights=dict(res.terms.weights), source=obs.attrs.get("source", ""),
+               file=str(obs.attrs.get("file", "")), mjd=obs.attrs.get("mjd"))
+    return out
+
+
+def write_observation_outputs(res: ObservationFit, out: str | os.PathLike,
+                              extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Write ``summary.json`` (:func:`observation_summary` + ``extra``) and the best-fit
+    image ``image.fits`` into ``out``, both atomically; returns the summary."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {**observation_summary(res), **(extra or {})}
+    summary["files"] = ["summary.json", "image.fits"]
+    res.to_fits(out / "image.fits", overwrite=True)
+    atomic_write_text(json.dumps(summary, indent=1, default=_plain), out / "summary.json")
+    return summary
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, (np.integer, np.floating)):
+        return obj.item()
+    return str(obj)

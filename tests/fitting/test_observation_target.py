@@ -1,0 +1,263 @@
+"""Observations as targets: ``kf.fit``, ``kerrfield fit`` and ``kerrfield infer`` (tiny fits)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import kerrfield as kf
+from kerrfield.fitting.observation_result import ObservationFit
+from kerrfield.fitting.observation_target import (
+    check_observation_options,
+    is_observation,
+    load_observation,
+    observation_image_model,
+    observation_summary,
+)
+from kerrfield.vlbi import read_fits_image, save_uvfits
+
+
+@pytest.fixture(scope="module")
+def small_obs(m87_obs):
+    return m87_obs.isel(row=slice(0, 1500))
+
+
+@pytest.fixture(scope="module")
+def small_uvfits(small_obs, tmp_path_factory):
+    path = tmp_path_factory.mktemp("obs") / "m87_part.uvfits"
+    save_uvfits(small_obs, path)
+    return path
+
+
+def _model(npix=10):
+    field = kf.EmissionField(width=6, depth=1, scale=10.0, seed=0)
+    return observation_image_model(field, 0.94, 163.0, fov=8.0, npix=npix, orders=(0,),
+                                   match_steps=20)  # fmt: skip
+
+
+def test_fit_dispatches_on_observation(small_obs, small_uvfits, tmp_path):
+    opts = {"weights": {"cphase": 1.0, "lcamp": 0.5}, "systematic": 0.02, "theta_g": 3.9,
+            "position_angle": [0.0, 180.0], "scout_steps": 2, "method": "nufft"}
+    res = kf.fit(_model(), small_obs, steps=4, lr=5e-3, seed=1, progress=False,
+                 tv_weight=0.01, observation=opts)  # fmt: skip
+    assert isinstance(res, ObservationFit)
+    assert len(res.history) >= 4  # the best scouted PA start's steps, then 4 steps
+    assert res.summary()["theta_g_uas"] != pytest.approx(3.9)  # theta_g was fitted
+    s = observation_summary(res)
+    assert s["n_cphase"] > 0 and s["n_lcamp"] > 0 and s["n_data"] == s["n_cphase"] + s["n_lcamp"]
+    assert s["chi2_total"] == pytest.approx(
+        s["chi2_cphase"] * s["n_cphase"] + s["chi2_lcamp"] * s["n_lcamp"])
+    for key in ("theta_g_uas", "position_angle_deg", "ring_diameter_uas", "ring_width_uas",
+                "brightness_pa_deg"):
+        assert key in s
+    # a uvfits path is an observation too, with the same result for the same seed
+    res2 = kf.fit(_model(), small_uvfits, steps=4, lr=5e-3, seed=1, progress=False,
+                  tv_weight=0.01, observation=opts)  # fmt: skip
+    assert res2.chi2["cphase"] == pytest.approx(res.chi2["cphase"], rel=1e-6)
+    img = read_fits_image(res.to_fits(tmp_path / "best.fits"))
+    assert float(img.sum()) == pytest.approx(0.6, rel=1e-6)
+
+
+def test_fit_observation_bad_options(small_obs):
+    m = _model(npix=6)
+    for kw, match in ((dict(loss="chi2"), "loss='chi2' does not apply"),
+                      (dict(batch_size=10), "batch_size"),
+                      (dict(checkpoint="x.pt"), "checkpoint"),
+                      (dict(device="meta"), "device="),
+                      (dict(observation={"weights": {"cp": 1.0}}), "unknown term 'cp'"),
+                      (dict(observation={"weights": {"cphase": 0.0}}), "at least one"),
+                      (dict(observation={"steps": 3}), "kerrfield.fit's own argument"),
+                      (dict(observation={"systematic": 2.0}), "observation.systematic"),
+                      (dict(observation={"method": "fft"}), "observation.method")):
+        with pytest.raises(ValueError, match=match):
+            kf.fit(m, small_obs, steps=1, progress=False, **kw)
+    with pytest.raises(ValueError, match="need an observation target"):
+        kf.fit(m, np.zeros(m.shape), steps=1, progress=False, observation={})
+    assert is_observation("a.UVFITS") and not is_observation("a.nc")
+    with pytest.raises(ValueError, match="no such file"):
+        load_observation("missing.uvfits")
+    assert check_observation_options({"position_angle": 30}) == {"position_angle": 30.0}
+
+
+def test_cli_fit_observation(small_uvfits, tmp_path, capsys):
+    from kerrfield import cli
+
+    out = tmp_path / "fit"
+    argv = ["fit", "--target", str(small_uvfits), "--fix-geometry", "--spin0", "0.94",
+            "--inclination0", "163", "--fov", "8", "--npix", "10", "--orders", "0",
+            "--width", "6", "--depth", "1", "--axisymmetric", "--steps", "3",
+            "--position-angle", "0", "180", "--scout-steps", "2", "--weights", "cphase=1",
+            "lcamp=0.5", "--systematic", "0.03", "--no-progress", "-o", str(out)]
+    assert cli.main(argv) == 0
+    s = json.loads((out / "summary.json").read_text())
+    for key in ("theta_g_uas", "position_angle_deg", "ring_diameter_uas", "ring_width_uas",
+                "brightness_pa_deg", "chi2_cphase", "chi2_lcamp", "chi2_total"):
+        assert key in s, key
+    assert s["weights"] == {"cphase": 1.0, "lcamp": 0.5} and s["systematic"] == 0.03
+    assert s["spin"] == pytest.approx(0.94) and np.isfinite(s["chi2_total"])
+    assert read_fits_image(out / "image.fits").sum() == pytest.approx(0.6, rel=1e-6)
+    assert not list(out.glob("*.tmp*"))  # written atomically, nothing left over
+    capsys.readouterr()
+    assert cli.main([*argv, "--loss", "chi2"]) == 2
+    assert "loss='chi2' does not apply" in capsys.readouterr().err
+    assert cli.main([*argv, "--weights", "cp=1"]) == 2
+    assert "unknown term 'cp'" in capsys.readouterr().err
+
+
+def _scan_config(uvfits, out, **mode):
+    return {"seed": 0, "target": {"observation": {"uvfits": str(uvfits)}},
+            "model": {"npix": 8, "orders": [0], "match_steps": 10},
+            "field": {"width": 4, "depth": 1},
+            "fit": {"steps": 2, "observation": {"position_angle": [0.0, 180.0],
+                                                "scout_steps": 1}},
+            "mode": {"kind": "scan", "spin": [0.5, 0.94], "inclination": 163.0, **mode},
+            "output": {"directory": str(out), "progress": False}}  # fmt: skip
+
+
+def test_infer_observation_scan_resumes(small_uvfits, tmp_path):
+    from kerrfield.fitting.runner import run_inference
+
+    cfg = _scan_config(small_uvfits, tmp_path / "scan")
+    cfg["fit"]["field_seeds"] = 2
+    part = run_inference(cfg, max_units=1)
+    assert not part["complete"] and part["n_done"] == 1 and "profile" not in part
+    first = (tmp_path / "scan" / "units" / "spin000_inc000.nc").stat().st_mtime_ns
+    s = run_inference(cfg)
+    assert s["complete"] and s["timing"] == {**s["timing"], "units_fitted": 1, "units_resumed": 1}
+    assert (tmp_path / "scan" / "units" / "spin000_inc000.nc").stat().st_mtime_ns == first
+    for key in ("theta_g_uas", "position_angle_deg", "ring_diameter_uas", "ring_width_uas",
+                "brightness_pa_deg", "chi2_cphase", "chi2_lcamp", "chi2_total", "n_data"):
+        assert key in s, key
+    rows = {r["unit"]: r for r in s["units"]}
+    assert s["best"]["loss"] == min(r["chi2_total"] for r in rows.values())
+    r = rows[s["best"]["unit"]]
+    assert r["chi2_total"] == pytest.approx(r["chi2_cphase"] * s["n_cphase"]
+                                            + r["chi2_lcamp"] * s["n_lcamp"])
+    assert len(r["chi2_seeds"]) == 2 and r["chi2_total"] == min(r["chi2_seeds"])
+    assert s["optimiser_scatter"]["n_seeds"] == 2 and s["optimiser_scatter"]["median"] >= 0
+    prof = s["profile"]["spin"]
+    assert prof["grid"] == [0.5, 0.94] and min(prof["delta_chi2"]) == 0.0
+    assert "inclination" not in s["profile"] and s["constraints"][0].startswith("spin")
+    out = tmp_path / "scan"
+    assert {"results.nc", "image.fits", "profile.png", "summary.json"} <= set(s["files"])
+    assert read_fits_image(out / "image.fits").sum() == pytest.approx(0.6, rel=1e-6)
+    assert json.loads((out / "summary.json").read_text())["best"] == s["best"]
+
+
+def test_observation_profile_flat_and_bounded():
+    from kerrfield.fitting.observation_report import observation_profile
+
+    axes = {"spin": [-0.5, 0.0, 0.5, 0.9], "inclination": [150.0, 160.0, 170.0]}
+    inc_term = np.array([40.0, 0.0, 40.0])
+    chi2 = 1000.0 + 0.2 * np.arange(4)[:, None] + inc_term[None, :]
+    p = observation_profile(axes, chi2, n_data=2000)
+    assert p["spin"]["flat"] and "unconstrained" in p["spin"]["constraint"]
+    assert not p["inclination"]["flat"] and p["inflation"] == 1.0
+    lo, hi = p["inclination"]["68"]["lo"], p["inclination"]["68"]["hi"]
+    assert 150.0 < lo < 160.0 < hi < 170.0
+    # chi2_min / n = 2 > 1: the Δχ² are halved before the intervals are read
+    q = observation_profile(axes, chi2, n_data=500)
+    assert q["inflation"] == pytest.approx(2.0)
+    assert q["inclination"]["68"]["hi"] - q["inclination"]["68"]["lo"] > hi - lo
+    # a profile within 1 + 2 x the optimiser scatter at both grid ends is flat too
+    r = observation_profile(axes, chi2, n_data=2000, scatter=25.0)
+    assert r["inclination"]["flat"] and "optimiser scatter" in r["inclination"]["constraint"]
+    assert r["inclination"]["consistent"] == axes["inclination"]
+    r = observation_profile(axes, chi2, n_data=2000, scatter=5.0)
+    e = r["inclination"]
+    assert not e["flat"] and e["consistent"] == [160.0] and e["contiguous"]
+    assert "ignores that scatter" in e["constraint"]
+    broken = observation_profile(axes, 1000.0 + np.array([[0.0, 90.0, 5.0]]).repeat(4, 0), 2000,
+                                 scatter=10.0)["inclination"]  # fmt: skip
+    assert broken["consistent"] == [150.0, 170.0] and broken["flat"] and not broken["contiguous"]
+    gap = observation_profile(axes, 1000.0 + np.array([[50.0, 0.0, 9.0]]).repeat(4, 0), 2000,
+                              scatter=5.0)["inclination"]  # fmt: skip
+    assert gap["consistent"] == [160.0, 170.0] and gap["contiguous"] and not gap["flat"]
+
+
+def test_infer_check_observation(small_uvfits, tmp_path, capsys):
+    from kerrfield import cli
+    from kerrfield.fitting.config import ConfigError, load_inference_config
+
+    (tmp_path / "d.uvfits").write_bytes(small_uvfits.read_bytes())
+    good = """
+[target.observation]
+uvfits = "d.uvfits"
+[fit.observation]
+weights = { cphase = 1.0, amp = 0.5 }
+gains = true
+[mode]
+spin = [0.5, 0.94]
+inclination = { start = 150.0, stop = 170.0, num = 3 }
+"""
+    path = tmp_path / "scan.toml"
+    path.write_text(good)
+    assert cli.main(["infer", str(path), "--check"]) == 0
+    text = capsys.readouterr().out
+    assert "valid; mode scan, 6 fit(s)" in text and "d.uvfits" in text
+    assert "spin001_inc002: spin 0.94 (fixed), inclination 170 (fixed)" in text
+    assert not (tmp_path / "kerrfield-results").exists()  # --check fits nothing
+    cfg = load_inference_config(path)
+    assert cfg.field["scale"] == 10.0 and cfg.model["velocity"] == "keplerian"
+    assert cfg.fit["observation"]["weights"] == {"cphase": 1.0, "amp": 0.5}
+    bad = {
+        'uvfits = "d.uvfits"': ('uvfits = "missing.uvfits"', "no such file"),
+        "cphase = 1.0, amp": ("cp = 1.0, amp", "unknown term 'cp'"),
+        "amp = 0.5 }": ("amp = -0.5 }", "fit.observation.weights.amp"),
+        "gains = true": ("gains = 1", "fit.observation.gains"),
+        "[mode]": ('[mode]\nkind = "search"', "an observation target is scanned"),
+        "[fit.observation]": ('[fit]\nloss = "chi2"\n[fit.observation]', "fit.loss"),
+        "spin = [0.5, 0.94]": ("spin = [0.5, 0.94]\nfit_inclination = true",
+                               "mode.fit_inclination"),
+    }
+    for old, (new, match) in bad.items():
+        path.write_text(good.replace(old, new))
+        with pytest.raises(ConfigError, match=match):
+            load_inference_config(path)
+        assert cli.main(["infer", str(path), "--check"]) == 2
+    capsys.readouterr()
+
+
+def test_observation_example_smoke(small_uvfits, tmp_path):
+    """CI smoke version of the shipped observation scan: same physics and mode, tiny sizes."""
+    import sys
+    from pathlib import Path
+
+    from kerrfield.fitting.runner import run_inference
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    root = Path(__file__).parents[2] / "examples"
+    for example in sorted(root.glob("*.toml")):
+        if "[target.observation]" not in example.read_text():
+            continue
+        raw = tomllib.loads(example.read_text())
+        raw["target"]["observation"] = {"uvfits": str(small_uvfits)}  # 1500 rows of April 6
+        raw["model"].update(npix=8, match_steps=5)
+        raw["field"].update(width=4, depth=1)
+        raw["fit"]["steps"] = 2
+        raw["fit"]["observation"].update(scout_steps=1, position_angle=[0.0])
+        raw["mode"].update(spin=raw["mode"]["spin"][:2], inclination=raw["mode"]["inclination"][-1])
+        raw["output"] = {"directory": str(tmp_path / example.stem), "progress": False,
+                         "plots": False}  # fmt: skip
+        s = run_inference(raw)
+        assert s["complete"] and s["n_units"] == 2 and "spin" in s["profile"], example.name
+        assert (tmp_path / example.stem / "image.fits").is_file()
+
+
+def test_fit_observation_learns_geometry(small_obs):
+    """With a differentiable model, spin and inclination move with the sky parameters."""
+    field = kf.EmissionField(width=4, depth=1, scale=10.0, seed=0)
+    model = observation_image_model(field, 0.9, 160.0, fov=8.0, npix=6, orders=(0,),
+                                    match_steps=5, learn_geometry=True, relinearize_every=2)
+    res = kf.fit(model, small_obs, steps=2, geometry_lr=0.05, progress=False,
+                 observation={"position_angle": 0.0})  # fmt: skip
+    s = res.summary(ring=False)  # no ring on a 6² screen after 2 steps
+    assert s["spin"] != pytest.approx(0.9, abs=1e-6)
+    assert s["inclination_deg"] != pytest.approx(160.0, abs=1e-6)
+    with pytest.raises(ValueError, match="need learn_geometry=True"):
+        observation_image_model(field, 0.9, 160.0, npix=6, match_steps=0, relinearize_every=2)
