@@ -197,7 +197,8 @@ def _run(objective: _Objective, steps: int, lr: float, sky_lr: float, geometry_l
 
 def fit_observation(model: LensedImage, obs: xr.Dataset, *,
                     weights: Mapping[str, float] | None = None, systematic: float = 0.02,
-                    theta_g: float = 3.8, position_angle: float | Sequence[float] = 0.0,
+                    theta_g: float | Sequence[float] = 3.8,
+                    position_angle: float | Sequence[float] = 0.0,
                     flux: float = 0.6, learn: Sequence[str] = ("theta_g", "position_angle"),
                     tv: float = 0.0, mem: float = 0.0, flux_weight: float = 0.0,
                     prior_fwhm: float | None = None, steps: int = 500, scout_steps: int = 60,
@@ -220,11 +221,14 @@ def fit_observation(model: LensedImage, obs: xr.Dataset, *,
         phases and log closure amplitudes, 1 each.
     systematic : float
         Fractional systematic error added to |V| in quadrature (EHT 2017: 1-2 %).
-    theta_g, flux : float
-        Initial µas per M and Jy.
+    theta_g : float or sequence of float
+        Initial µas per M; with several, every (θ_g, PA) pair of starts is scouted.
+    flux : float
+        Initial total flux, Jy.
     position_angle : float or sequence of float
-        Initial PA in degrees; with several, each is fitted for ``scout_steps`` from the same
-        start and the best (lowest loss) continues.
+        Initial PA in degrees. With several starts (of θ_g and/or PA), each pair is fitted
+        for ``scout_steps`` from the same field and the one with the lowest loss continues
+        (the scouts are listed in ``ObservationFit.scouts``).
     learn : sequence of str
         Sky parameters to fit (``'theta_g'``, ``'position_angle'``, ``'flux'``).
     tv, mem, flux_weight : float
@@ -264,26 +268,31 @@ def fit_observation(model: LensedImage, obs: xr.Dataset, *,
                       scan_average=scan_average, gains=gains)
     prior = _gaussian_prior(model, prior_fwhm) if prior_fwhm else None
     reg = {"tv": tv, "mem": mem, "flux": flux_weight, "gain_sigma": gain_sigma}
-    starts = list(np.atleast_1d(position_angle).astype(float))
-    best, history = None, []
-    for pa in starts:
-        sky = SkyModel(copy.deepcopy(model) if len(starts) > 1 else model, theta_g, pa, flux,
+    starts = [(float(t), float(p)) for t in np.atleast_1d(theta_g)
+              for p in np.atleast_1d(position_angle)]
+    best, scouts = None, []
+    gains0 = copy.deepcopy(terms.gains.state_dict()) if terms.gains is not None else None
+    for tg, pa in starts:
+        sky = SkyModel(copy.deepcopy(model) if len(starts) > 1 else model, tg, pa, flux,
                        learn, pixel, method)
         if terms.gains is not None:
+            terms.gains.load_state_dict(gains0)
             sky.gains = terms.gains
         trial: list[dict] = []
         obj = _Objective(sky, terms, reg, prior, flux)
         if len(starts) > 1:
             _run(obj, scout_steps, lr, sky_lr, geometry_lr, trial, progress)
+            scouts.append({"theta_g_start": tg, "position_angle_start": pa, **trial[-1]})
         if best is None or (trial and trial[-1]["loss"] < best[1][-1]["loss"]):
-            best = (obj, trial)
-    obj, history = best
+            best = (obj, trial, copy.deepcopy(sky.state_dict()))
+    obj, history, state = best
+    obj.sky.load_state_dict(state)
     _run(obj, steps, lr, sky_lr, geometry_lr, history, progress)
     model.load_state_dict(obj.sky.image_model.state_dict())
     obj.sky.image_model = model
     with torch.no_grad():
         _, chi2 = obj()
-    return ObservationFit(sky=obj.sky, terms=terms, history=history, chi2=chi2)
+    return ObservationFit(sky=obj.sky, terms=terms, history=history, chi2=chi2, scouts=scouts)
 
 
 def match_emission(field: nn.Module, reference: nn.Module, *, extent: float = 12.0,

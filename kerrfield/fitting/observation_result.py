@@ -33,12 +33,15 @@ class ObservationFit:
         Per step: loss, ``chi2_<term>``, θ_g, PA.
     chi2 : dict
         Final reduced χ² per term.
+    scouts : list of dict
+        With several starts: per (θ_g, PA) start, its last scout step (loss, χ², θ_g, PA).
     """
 
     sky: Any
     terms: DataTerms
     history: list[dict] = field(default_factory=list)
     chi2: dict[str, float] = field(default_factory=dict)
+    scouts: list[dict] = field(default_factory=list)
 
     @torch.no_grad()
     def model_visibilities(self, u=None, v=None) -> np.ndarray:
