@@ -14,7 +14,9 @@ one), Keplerian emitters, I ∝ g³ f(r) with f an axisymmetric 2→32→32→1 
 neutral Krang-like disk (R = 5 M), orders n = 0, 1 on a 40² screen of ±8 M (the screen
 doubles as a compactness prior: emission beyond ~30 µas is not modelled; ``--fov 12`` lets
 the field spread further); fitted: the field, θ_g and the spin axis' position angle (every
-pair of the θ_g starts and PA starts is scouted for ``--scout-steps``, the best continues),
+pair of 4 θ_g starts (2.8-4.6 µas) and 8 PA starts (every 45°) is scouted for
+``--scout-steps``, the best quarter for as many again, and the best two are fitted for
+``--steps``; the lower final loss wins),
 total flux fixed at 0.6 Jy. Data terms: closure phases and log closure amplitudes (minimal
 sets, 10 s), fractional systematic error in quadrature. The data are read from
 ``KERRFIELD_DATA_DIR`` or ``../shared/data`` (or downloaded with pooch).
@@ -46,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: θ_g starts [µas per M]: an even grid over ±25 % of the 3.8 ± 0.4 µas of EHT Paper VI;
 #: the synthetic truths are fitted from the same grid (it is not centred on them)
 THETA_G_STARTS = (2.8, 3.4, 4.0, 4.6)
-PA_STARTS = (0.0, 90.0, 180.0, 270.0)
+PA_STARTS = tuple(float(p) for p in range(0, 360, 45))
 
 
 def _data_path() -> Path:
@@ -93,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--scout-steps", type=int, default=40)
     ap.add_argument("--scout-rounds", type=int, default=2,
                     help="successive halving: the best quarter of the starts continues")
+    ap.add_argument("--finalists", type=int, default=2,
+                    help="best scouts fitted for all steps; the lowest final loss wins")
     ap.add_argument("--theta-g-starts", type=_floats, default=list(THETA_G_STARTS))
     ap.add_argument("--pa-starts", type=_floats, default=list(PA_STARTS))
     ap.add_argument("--inclination", type=float, default=163.0)
@@ -122,7 +126,8 @@ def _fit_kwargs(args) -> dict:
     weights = {"cphase": 1.0, "lcamp": 1.0, **({"amp": 1.0} if args.amplitudes else {})}
     kw = dict(theta_g=args.theta_g_starts, position_angle=args.pa_starts, steps=args.steps,
               scout_steps=args.scout_steps,
-              scout_rounds=args.scout_rounds, sky_lr=args.sky_lr, systematic=args.systematic,
+              scout_rounds=args.scout_rounds,
+              finalists=args.finalists, sky_lr=args.sky_lr, systematic=args.systematic,
               method="nufft", weights=weights, gains=args.amplitudes,
               scan_average=args.scan_average, mem=args.mem, prior_fwhm=args.prior_fwhm)
     if args.fix_pa is not None:

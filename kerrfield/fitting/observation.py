@@ -200,12 +200,12 @@ def _scout(objectives: list[_Objective], starts: list[tuple[float, float]], step
     """Successive halving over the starts (one start: nothing to scout).
 
     Every start is fitted for ``steps``; then, ``rounds − 1`` times, the best quarter (at
-    least two) continues for ``steps`` more. Returns the best (objective, history, state)
-    and, per start, its last scout step with the start and the steps it was given.
+    least two) continues for ``steps`` more. Returns the surviving (objective, history,
+    state) best first and, per start, its last scout step, the start and its steps.
     """
     if len(objectives) == 1:
         obj = objectives[0]
-        return (obj, [], copy.deepcopy(obj.sky.state_dict())), []
+        return [(obj, [], copy.deepcopy(obj.sky.state_dict()))], []
     gains = getattr(objectives[0].sky, "gains", None)
     gains0 = copy.deepcopy(gains.state_dict()) if gains is not None else None
     pool = []
@@ -222,10 +222,9 @@ def _scout(objectives: list[_Objective], starts: list[tuple[float, float]], step
             cand[0].sky.load_state_dict(cand[2])
             run(cand[0], steps, cand[1])
             cand[2] = copy.deepcopy(cand[0].sky.state_dict())
-    best = min(pool, key=lambda c: c[1][-1]["loss"])
     rows = [{"theta_g_start": tg, "position_angle_start": pa, "scout_steps": len(c[1]),
              **c[1][-1]} for (tg, pa), c in zip(starts, everyone, strict=True)]
-    return tuple(best), rows
+    return [tuple(c) for c in sorted(pool, key=lambda c: c[1][-1]["loss"])], rows
 
 
 def fit_observation(model: LensedImage, obs: xr.Dataset, *,
@@ -235,7 +234,7 @@ def fit_observation(model: LensedImage, obs: xr.Dataset, *,
                     flux: float = 0.6, learn: Sequence[str] = ("theta_g", "position_angle"),
                     tv: float = 0.0, mem: float = 0.0, flux_weight: float = 0.0,
                     prior_fwhm: float | None = None, steps: int = 500, scout_steps: int = 60,
-                    scout_rounds: int = 1,
+                    scout_rounds: int = 1, finalists: int = 1,
                     lr: float = 1e-2, sky_lr: float = 0.02, geometry_lr: float = 0.02,
                     minimal: bool = True, scan_average: bool = False, gains: bool = False,
                     gain_sigma: float = 0.1, pixel: str = "box", method: str = "dft",
@@ -267,6 +266,9 @@ def fit_observation(model: LensedImage, obs: xr.Dataset, *,
         Successive halving of the starts: after the first ``scout_steps``, the best quarter
         (at least two) continues for ``scout_steps`` more, ``scout_rounds − 1`` times; 1
         (default) keeps the best after the first round.
+    finalists : int
+        How many of the best scouts are fitted for the full ``steps``; the lowest final
+        loss wins (a basin that converges slowly can be second after the scouts).
     learn : sequence of str
         Sky parameters to fit (``'theta_g'``, ``'position_angle'``, ``'flux'``).
     tv, mem, flux_weight : float
@@ -319,10 +321,15 @@ def fit_observation(model: LensedImage, obs: xr.Dataset, *,
     def run(o: _Objective, n: int, hist: list[dict]) -> None:
         _run(o, n, lr, sky_lr, geometry_lr, hist, progress)
 
-    best, scouts = _scout(objectives, starts, scout_steps, scout_rounds, run)
-    obj, history, state = best
+    pool, scouts = _scout(objectives, starts, scout_steps, scout_rounds, run)
+    finals = []
+    for obj, history, state in pool[:max(finalists, 1)]:
+        obj.sky.load_state_dict(state)
+        run(obj, steps, history)
+        finals.append((obj, history, copy.deepcopy(obj.sky.state_dict())))
+    obj, history, state = (finals[0] if len(finals) == 1 else
+                           min(finals, key=lambda c: c[1][-1]["loss"]))
     obj.sky.load_state_dict(state)
-    run(obj, steps, history)
     model.load_state_dict(obj.sky.image_model.state_dict())
     obj.sky.image_model = model
     with torch.no_grad():
