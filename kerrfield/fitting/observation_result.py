@@ -69,7 +69,13 @@ class ObservationFit:
                          fov=fov)
 
     def summary(self, ring: bool = True) -> dict[str, float]:
-        """θ_g, PA, flux, spin, inclination, reduced χ² per term and the ring features."""
+        """θ_g, PA, flux, spin, inclination, reduced χ² per term and the ring features.
+
+        The ring features are measured on the model image (``ring_diameter_uas``,
+        ``ring_width_uas``, ``brightness_pa_deg``) and on it blurred by a 20 µas Gaussian,
+        the EHT 2017 resolution (the same keys with ``_20uas``: ``ring_diameter_20uas_uas``,
+        ``ring_width_20uas_uas``, ``brightness_pa_20uas_deg``).
+        """
         s = self.sky
         out = {"theta_g_uas": float(s.theta_g.detach()),
                "position_angle_deg": float(s.position_angle.detach()),
@@ -80,11 +86,14 @@ class ObservationFit:
         out.update({f"n_{k}": int(v.sizes["closure"]) for k, v in self.terms.closures.items()})
         if ring:
             keys = ("ring_diameter_uas", "ring_width_uas", "brightness_pa_deg")
-            try:
-                f = ring_features(self.sky_image())
-            except ValueError:  # no ring in the image: report NaN rather than fail
-                f = dict.fromkeys(keys, float("nan"))
-            out.update({k: f[k] for k in keys})
+            img = self.sky_image()
+            for blur, tail in ((None, ""), (20.0, "_20uas")):
+                try:
+                    f = ring_features(img, blur=blur)
+                except ValueError:  # no ring in the image: report NaN rather than fail
+                    f = dict.fromkeys(keys, float("nan"))
+                out.update({k.replace("_uas", tail + "_uas").replace("_deg", tail + "_deg"):
+                            f[k] for k in keys})
         return out
 
     def to_fits(self, path: str | os.PathLike, overwrite: bool = False, **kw: Any) -> Path:
