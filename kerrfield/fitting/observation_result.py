@@ -87,9 +87,12 @@ class ObservationFit:
         if ring:
             keys = ("ring_diameter_uas", "ring_width_uas", "brightness_pa_deg")
             img = self.sky_image()
-            for blur, tail in ((None, ""), (20.0, "_20uas")):
+            # blurred: on a field twice as wide, so that the blurred ring stays inside it
+            n, width = img.sizes["ra"], float(np.ptp(img.ra.values)) * (1 + 1 / img.sizes["ra"])
+            wide = self.sky_image(npix=2 * n, fov=2 * width)
+            for im, blur, tail in ((img, None, ""), (wide, 20.0, "_20uas")):
                 try:
-                    f = ring_features(img, blur=blur)
+                    f = ring_features(im, blur=blur)
                 except ValueError:  # no ring in the image: report NaN rather than fail
                     f = dict.fromkeys(keys, float("nan"))
                 out.update({k.replace("_uas", tail + "_uas").replace("_deg", tail + "_deg"):
