@@ -116,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--truth-radius", type=float, default=4.5)
     ap.add_argument("--truth-p2", type=float, default=4.0)
     ap.add_argument("--noise-seed", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0, help="field initialisation seed")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--fits", type=Path, default=None, help="write the fitted image here")
     ap.add_argument("--json", type=Path, default=None)
@@ -148,7 +149,8 @@ def _synthetic(args, obs, geo) -> dict:
     data = observe(truth, like=obs, theta_g=tg, position_angle=pa, flux=0.6,
                    seed=args.noise_seed)
     t0 = time.perf_counter()
-    res = fit_observation(_model(geo, args.k, 0, args.free_field), data, **_fit_kwargs(args))
+    model = _model(geo, args.k, args.seed, args.free_field)
+    res = fit_observation(model, data, **_fit_kwargs(args))
     out = {**res.summary(), "seconds": time.perf_counter() - t0, "scouts": _scouts(res)}
     true_sky = sky_image(truth, tg, pa, 0.6, npix=96, fov=120.0)
     out["truth"] = {"theta_g_uas": tg, "position_angle_deg": pa, **ring_features(true_sky)}
@@ -160,7 +162,7 @@ def _synthetic(args, obs, geo) -> dict:
 
 def _real(args, obs, geo) -> dict:
     t0 = time.perf_counter()
-    res = fit_observation(_model(geo, args.k, 0, args.free_field), obs, **_fit_kwargs(args))
+    res = fit_observation(_model(geo, args.k, args.seed, args.free_field), obs, **_fit_kwargs(args))
     out = {**res.summary(), "seconds": time.perf_counter() - t0, "scouts": _scouts(res)}
     if args.fits is not None:
         res.to_fits(args.fits, overwrite=True)
@@ -170,7 +172,7 @@ def _real(args, obs, geo) -> dict:
 def _profile(args, obs, geo) -> list[dict]:
     t0 = time.perf_counter()
     kw = {k: v for k, v in _fit_kwargs(args).items() if k not in ("position_angle", "learn")}
-    rows = profile_observation(_model(geo, args.k, 0, args.free_field), obs,
+    rows = profile_observation(_model(geo, args.k, args.seed, args.free_field), obs,
                                "position_angle", args.profile_pa, **kw)
     for r in rows:
         print(f"PA {r['value']:6.1f}: loss {r['loss']:.3f}  chi2 cp {r['chi2_cphase']:.3f} "
