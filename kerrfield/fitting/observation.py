@@ -195,12 +195,46 @@ def _run(objective: _Objective, steps: int, lr: float, sky_lr: float, geometry_l
             bar.set_postfix({k: f"{v:.2f}" for k, v in chi2.items()})
 
 
+def _scout(objectives: list[_Objective], starts: list[tuple[float, float]], steps: int,
+           rounds: int, run) -> tuple[tuple, list[dict]]:
+    """Successive halving over the starts (one start: nothing to scout).
+
+    Every start is fitted for ``steps``; then, ``rounds − 1`` times, the best quarter (at
+    least two) continues for ``steps`` more. Returns the surviving (objective, history,
+    state) best first and, per start, its last scout step, the start and its steps.
+    """
+    if len(objectives) == 1:
+        obj = objectives[0]
+        return [(obj, [], copy.deepcopy(obj.sky.state_dict()))], []
+    gains = getattr(objectives[0].sky, "gains", None)
+    gains0 = copy.deepcopy(gains.state_dict()) if gains is not None else None
+    pool = []
+    for obj in objectives:
+        if gains0 is not None:  # station gains are shared: every start from the same ones
+            gains.load_state_dict(gains0)
+        trial: list[dict] = []
+        run(obj, steps, trial)
+        pool.append([obj, trial, copy.deepcopy(obj.sky.state_dict())])
+    everyone = list(pool)
+    for _ in range(max(rounds, 1) - 1):
+        pool = sorted(pool, key=lambda c: c[1][-1]["loss"])[:max(2, len(pool) // 4)]
+        for cand in pool:
+            cand[0].sky.load_state_dict(cand[2])
+            run(cand[0], steps, cand[1])
+            cand[2] = copy.deepcopy(cand[0].sky.state_dict())
+    rows = [{"theta_g_start": tg, "position_angle_start": pa, "scout_steps": len(c[1]),
+             **c[1][-1]} for (tg, pa), c in zip(starts, everyone, strict=True)]
+    return [tuple(c) for c in sorted(pool, key=lambda c: c[1][-1]["loss"])], rows
+
+
 def fit_observation(model: LensedImage, obs: xr.Dataset, *,
                     weights: Mapping[str, float] | None = None, systematic: float = 0.02,
-                    theta_g: float = 3.8, position_angle: float | Sequence[float] = 0.0,
+                    theta_g: float | Sequence[float] = 3.8,
+                    position_angle: float | Sequence[float] = 0.0,
                     flux: float = 0.6, learn: Sequence[str] = ("theta_g", "position_angle"),
                     tv: float = 0.0, mem: float = 0.0, flux_weight: float = 0.0,
                     prior_fwhm: float | None = None, steps: int = 500, scout_steps: int = 60,
+                    scout_rounds: int = 1, finalists: int = 1,
                     lr: float = 1e-2, sky_lr: float = 0.02, geometry_lr: float = 0.02,
                     minimal: bool = True, scan_average: bool = False, gains: bool = False,
                     gain_sigma: float = 0.1, pixel: str = "box", method: str = "dft",
@@ -220,11 +254,21 @@ def fit_observation(model: LensedImage, obs: xr.Dataset, *,
         phases and log closure amplitudes, 1 each.
     systematic : float
         Fractional systematic error added to |V| in quadrature (EHT 2017: 1-2 %).
-    theta_g, flux : float
-        Initial µas per M and Jy.
+    theta_g : float or sequence of float
+        Initial µas per M; with several, every (θ_g, PA) pair of starts is scouted.
+    flux : float
+        Initial total flux, Jy.
     position_angle : float or sequence of float
-        Initial PA in degrees; with several, each is fitted for ``scout_steps`` from the same
-        start and the best (lowest loss) continues.
+        Initial PA in degrees. With several starts (of θ_g and/or PA), each pair is fitted
+        for ``scout_steps`` from the same field and the one with the lowest loss continues
+        (the scouts are listed in ``ObservationFit.scouts``).
+    scout_rounds : int
+        Successive halving of the starts: after the first ``scout_steps``, the best quarter
+        (at least two) continues for ``scout_steps`` more, ``scout_rounds − 1`` times; 1
+        (default) keeps the best after the first round.
+    finalists : int
+        How many of the best scouts are fitted for the full ``steps``; the lowest final
+        loss wins (a basin that converges slowly can be second after the scouts).
     learn : sequence of str
         Sky parameters to fit (``'theta_g'``, ``'position_angle'``, ``'flux'``).
     tv, mem, flux_weight : float
@@ -264,26 +308,33 @@ def fit_observation(model: LensedImage, obs: xr.Dataset, *,
                       scan_average=scan_average, gains=gains)
     prior = _gaussian_prior(model, prior_fwhm) if prior_fwhm else None
     reg = {"tv": tv, "mem": mem, "flux": flux_weight, "gain_sigma": gain_sigma}
-    starts = list(np.atleast_1d(position_angle).astype(float))
-    best, history = None, []
-    for pa in starts:
-        sky = SkyModel(copy.deepcopy(model) if len(starts) > 1 else model, theta_g, pa, flux,
+    starts = [(float(t), float(p)) for t in np.atleast_1d(theta_g)
+              for p in np.atleast_1d(position_angle)]
+    objectives = []
+    for tg, pa in starts:
+        sky = SkyModel(copy.deepcopy(model) if len(starts) > 1 else model, tg, pa, flux,
                        learn, pixel, method)
         if terms.gains is not None:
             sky.gains = terms.gains
-        trial: list[dict] = []
-        obj = _Objective(sky, terms, reg, prior, flux)
-        if len(starts) > 1:
-            _run(obj, scout_steps, lr, sky_lr, geometry_lr, trial, progress)
-        if best is None or (trial and trial[-1]["loss"] < best[1][-1]["loss"]):
-            best = (obj, trial)
-    obj, history = best
-    _run(obj, steps, lr, sky_lr, geometry_lr, history, progress)
+        objectives.append(_Objective(sky, terms, reg, prior, flux))
+
+    def run(o: _Objective, n: int, hist: list[dict]) -> None:
+        _run(o, n, lr, sky_lr, geometry_lr, hist, progress)
+
+    pool, scouts = _scout(objectives, starts, scout_steps, scout_rounds, run)
+    finals = []
+    for obj, history, state in pool[:max(finalists, 1)]:
+        obj.sky.load_state_dict(state)
+        run(obj, steps, history)
+        finals.append((obj, history, copy.deepcopy(obj.sky.state_dict())))
+    obj, history, state = (finals[0] if len(finals) == 1 else
+                           min(finals, key=lambda c: c[1][-1]["loss"]))
+    obj.sky.load_state_dict(state)
     model.load_state_dict(obj.sky.image_model.state_dict())
     obj.sky.image_model = model
     with torch.no_grad():
         _, chi2 = obj()
-    return ObservationFit(sky=obj.sky, terms=terms, history=history, chi2=chi2)
+    return ObservationFit(sky=obj.sky, terms=terms, history=history, chi2=chi2, scouts=scouts)
 
 
 def match_emission(field: nn.Module, reference: nn.Module, *, extent: float = 12.0,

@@ -33,12 +33,15 @@ class ObservationFit:
         Per step: loss, ``chi2_<term>``, θ_g, PA.
     chi2 : dict
         Final reduced χ² per term.
+    scouts : list of dict
+        With several starts: per (θ_g, PA) start, its last scout step (loss, χ², θ_g, PA).
     """
 
     sky: Any
     terms: DataTerms
     history: list[dict] = field(default_factory=list)
     chi2: dict[str, float] = field(default_factory=dict)
+    scouts: list[dict] = field(default_factory=list)
 
     @torch.no_grad()
     def model_visibilities(self, u=None, v=None) -> np.ndarray:
@@ -66,7 +69,13 @@ class ObservationFit:
                          fov=fov)
 
     def summary(self, ring: bool = True) -> dict[str, float]:
-        """θ_g, PA, flux, spin, inclination, reduced χ² per term and the ring features."""
+        """θ_g, PA, flux, spin, inclination, reduced χ² per term and the ring features.
+
+        The ring features are measured on the model image (``ring_diameter_uas``,
+        ``ring_width_uas``, ``brightness_pa_deg``) and on it blurred by a 20 µas Gaussian,
+        the EHT 2017 resolution (the same keys with ``_20uas``: ``ring_diameter_20uas_uas``,
+        ``ring_width_20uas_uas``, ``brightness_pa_20uas_deg``).
+        """
         s = self.sky
         out = {"theta_g_uas": float(s.theta_g.detach()),
                "position_angle_deg": float(s.position_angle.detach()),
@@ -77,11 +86,17 @@ class ObservationFit:
         out.update({f"n_{k}": int(v.sizes["closure"]) for k, v in self.terms.closures.items()})
         if ring:
             keys = ("ring_diameter_uas", "ring_width_uas", "brightness_pa_deg")
-            try:
-                f = ring_features(self.sky_image())
-            except ValueError:  # no ring in the image: report NaN rather than fail
-                f = dict.fromkeys(keys, float("nan"))
-            out.update({k: f[k] for k in keys})
+            img = self.sky_image()
+            # blurred: on a field twice as wide, so that the blurred ring stays inside it
+            n, width = img.sizes["ra"], float(np.ptp(img.ra.values)) * (1 + 1 / img.sizes["ra"])
+            wide = self.sky_image(npix=2 * n, fov=2 * width)
+            for im, blur, tail in ((img, None, ""), (wide, 20.0, "_20uas")):
+                try:
+                    f = ring_features(im, blur=blur)
+                except ValueError:  # no ring in the image: report NaN rather than fail
+                    f = dict.fromkeys(keys, float("nan"))
+                out.update({k.replace("_uas", tail + "_uas").replace("_deg", tail + "_deg"):
+                            f[k] for k in keys})
         return out
 
     def to_fits(self, path: str | os.PathLike, overwrite: bool = False, **kw: Any) -> Path:

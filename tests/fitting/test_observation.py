@@ -107,3 +107,26 @@ directory = "out"
     assert (tmp_path / "out" / "image.fits").is_file()
     with pytest.raises(ValueError, match="unknown key"):
         run_observation_config({"fit": {"stepz": 3}})
+
+
+def test_multi_start_search_and_profile(setting):
+    from kerrfield.fitting.observation_profile import profile_observation
+
+    data, geo = setting
+    res = fit_observation(_model(geo), data, theta_g=[3.0, 4.5], position_angle=[150.0, 250.0],
+                          steps=4, scout_steps=3, scout_rounds=2, finalists=2,
+                          method="nufft")
+    assert len(res.scouts) == 4
+    assert sorted(s["scout_steps"] for s in res.scouts) == [3, 3, 6, 6]
+    best = min((s for s in res.scouts if s["scout_steps"] == 6), key=lambda s: s["loss"])
+    assert {(s["theta_g_start"], s["position_angle_start"]) for s in res.scouts} == {
+        (3.0, 150.0), (3.0, 250.0), (4.5, 150.0), (4.5, 250.0)}
+    assert len(res.history) == 10 and np.isfinite(best["loss"])
+    rows = profile_observation(_model(geo), data, "position_angle", [100.0, 200.0], steps=3,
+                               method="nufft", ring=False)
+    assert [r["value"] for r in rows] == [100.0, 200.0]
+    for r in rows:
+        assert r["position_angle_deg"] == pytest.approx(r["value"])
+        assert r["loss"] == pytest.approx(r["chi2_cphase"] + r["chi2_lcamp"])
+    with pytest.raises(ValueError, match="parameter"):
+        profile_observation(_model(geo), data, "spin", [0.5])

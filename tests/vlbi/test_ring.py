@@ -50,3 +50,16 @@ def test_screen_image_with_theta_g_and_pa():
 def test_no_ring():
     with pytest.raises(ValueError, match="brightness"):
         ring_features(_ring() * 0)
+
+
+def test_blur_to_the_eht_resolution():
+    """A 20 µas blur broadens the ring as a Gaussian convolution and keeps its PA; the peak
+    radius of a blurred ring shrinks (the ring's inside fills in), by a few µas here."""
+    f = ring_features(_ring(42.0, 6.0, 200.0), blur=20.0, floor=False)
+    assert f["ring_width_uas"] == pytest.approx(np.hypot(6.0, 20.0), rel=0.15)
+    assert 36.0 < f["ring_diameter_uas"] < 42.0
+    assert abs((f["brightness_pa_deg"] - 200 + 180) % 360 - 180) < 2.0
+    assert ring_features(_ring(42.0, 6.0, 200.0), blur=0.0) == ring_features(_ring(42.0, 6.0,
+                                                                                   200.0))
+    with pytest.raises(ValueError, match="blur"):
+        ring_features(_ring(), blur=-1.0)
