@@ -132,13 +132,19 @@ def add_observation_args(p: argparse.ArgumentParser) -> None:
                    help="data-term weights: vis, amp, cphase, lcamp")  # fmt: skip
     g.add_argument("--systematic", type=float, default=0.02,
                    help="fractional systematic error added to |V| in quadrature")
-    g.add_argument("--theta-g", type=float, default=3.8, help="start of theta_g, uas per M")
-    g.add_argument("--position-angle", type=float, nargs="+", default=[0.0, 90.0, 180.0, 270.0],
-                   help="starts of the spin axis' PA, deg east of north (best one continues)")
+    g.add_argument("--theta-g", type=float, nargs="+", default=[2.8, 3.4, 4.0, 4.6],
+                   help="starts of theta_g, uas per M (every theta_g x PA pair is scouted)")
+    g.add_argument("--position-angle", type=float, nargs="+",
+                   default=[0.0, 45.0, 90.0, 135.0, 180.0, 225.0, 270.0, 315.0],
+                   help="starts of the spin axis' PA, deg east of north")
     g.add_argument("--flux", type=float, default=0.6, help="(start of the) total flux, Jy")
     g.add_argument("--learn", nargs="+", default=["theta_g", "position_angle"],
                    choices=["theta_g", "position_angle", "flux"], help="sky parameters fitted")
-    g.add_argument("--scout-steps", type=int, default=40, help="steps per PA start")
+    g.add_argument("--scout-steps", type=int, default=40, help="steps per (theta_g, PA) start")
+    g.add_argument("--scout-rounds", type=int, default=2,
+                   help="successive halving: the best quarter of the scouts continues per round")
+    g.add_argument("--finalists", type=int, default=2,
+                   help="best scouts fitted for all steps (the lowest loss wins)")
     g.add_argument("--mem", type=float, default=0.0, help="relative-entropy (MEM) weight")
     g.add_argument("--gains", action="store_true", help="fit station gains (for vis/amp terms)")
     g.add_argument("--method", default="nufft", choices=["dft", "nufft"],
@@ -150,6 +156,7 @@ def add_observation_args(p: argparse.ArgumentParser) -> None:
 def observation_options(args: argparse.Namespace) -> dict:
     """The ``observation=`` options of :func:`kerrfield.fit` from the parsed arguments."""
     return {"weights": dict(args.weights), "systematic": args.systematic,
-            "theta_g": args.theta_g, "position_angle": list(args.position_angle),
+            "theta_g": list(args.theta_g), "position_angle": list(args.position_angle),
             "flux": args.flux, "learn": list(args.learn), "scout_steps": args.scout_steps,
+            "scout_rounds": args.scout_rounds, "finalists": args.finalists,
             "mem": args.mem, "gains": args.gains, "method": args.method}

@@ -37,8 +37,9 @@ __all__ = ["OBSERVATION_OPTIONS", "IMAGE_ONLY_OPTIONS", "is_observation", "load_
 
 #: keys of ``kf.fit(..., observation={...})`` (keyword arguments of ``fit_observation``)
 OBSERVATION_OPTIONS = ("weights", "systematic", "theta_g", "position_angle", "flux", "learn",
-                       "mem", "flux_weight", "prior_fwhm", "scout_steps", "sky_lr", "minimal",
-                       "scan_average", "gains", "gain_sigma", "pixel", "method")
+                       "mem", "flux_weight", "prior_fwhm", "scout_steps", "scout_rounds",
+                       "finalists", "sky_lr", "minimal", "scan_average", "gains", "gain_sigma",
+                       "pixel", "method")
 #: options of :func:`kerrfield.fit` for image targets only, with their defaults: an
 #: observation target accepts them at these values (they are then ignored), any other is an error
 IMAGE_ONLY_OPTIONS: dict[str, Any] = {
@@ -140,7 +141,7 @@ def check_observation_options(options: Mapping[str, Any] | None,
 
 
 def _check_scalars(out: dict[str, Any], name: str) -> None:
-    for key, lo, hi, lo_open in (("systematic", 0.0, 1.0, False), ("theta_g", 0.0, math.inf, True),
+    for key, lo, hi, lo_open in (("systematic", 0.0, 1.0, False),
                                  ("flux", 0.0, math.inf, True), ("mem", 0.0, math.inf, False),
                                  ("flux_weight", 0.0, math.inf, False),
                                  ("sky_lr", 0.0, math.inf, True),
@@ -149,15 +150,18 @@ def _check_scalars(out: dict[str, Any], name: str) -> None:
             out[key] = _number(f"{name}.{key}", out[key], lo, hi, lo_open)
     if out.get("prior_fwhm") is not None:
         out["prior_fwhm"] = _number(f"{name}.prior_fwhm", out["prior_fwhm"], 0.0, lo_open=True)
-    if "scout_steps" in out:
-        out["scout_steps"] = check_npoints(out["scout_steps"], f"{name}.scout_steps", minimum=0)
-    if "position_angle" in out:
-        pa = out["position_angle"]
-        vals = list(pa) if isinstance(pa, (list, tuple)) else [pa]
-        if not vals:
-            raise ValueError(f"{name}.position_angle must not be an empty list")
-        vals = [_number(f"{name}.position_angle", v, -math.inf) for v in vals]
-        out["position_angle"] = vals if isinstance(pa, (list, tuple)) else vals[0]
+    for key, minimum in (("scout_steps", 0), ("scout_rounds", 1), ("finalists", 1)):
+        if key in out:
+            out[key] = check_npoints(out[key], f"{name}.{key}", minimum=minimum)
+    # one start or a list of starts (each scouted, the best continue)
+    for key, lo, lo_open in (("position_angle", -math.inf, False), ("theta_g", 0.0, True)):
+        if key in out:
+            val = out[key]
+            vals = list(val) if isinstance(val, (list, tuple)) else [val]
+            if not vals:
+                raise ValueError(f"{name}.{key} must not be an empty list")
+            vals = [_number(f"{name}.{key}", v, lo, lo_open=lo_open) for v in vals]
+            out[key] = vals if isinstance(val, (list, tuple)) else vals[0]
     if "learn" in out:
         learn = out["learn"]
         if isinstance(learn, str) or not set(learn) <= {"theta_g", "position_angle", "flux"}:

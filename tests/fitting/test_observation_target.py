@@ -79,6 +79,15 @@ def test_fit_observation_bad_options(small_obs):
     with pytest.raises(ValueError, match="no such file"):
         load_observation("missing.uvfits")
     assert check_observation_options({"position_angle": 30}) == {"position_angle": 30.0}
+    # the multi-start search of fit_observation: several theta_g starts, rounds, finalists
+    opts = {"theta_g": [3, 4.5], "scout_rounds": 2, "finalists": 2}
+    assert check_observation_options(opts) == {"theta_g": [3.0, 4.5], "scout_rounds": 2,
+                                               "finalists": 2}
+    for bad, match in (({"theta_g": [3.0, -1.0]}, "observation.theta_g"),
+                       ({"theta_g": []}, "empty"), ({"finalists": 0}, "finalists"),
+                       ({"scout_rounds": 1.5}, "scout_rounds")):
+        with pytest.raises((ValueError, TypeError), match=match):
+            check_observation_options(bad)
 
 
 def test_cli_fit_observation(small_uvfits, tmp_path, capsys):
