@@ -24,7 +24,7 @@ import xarray as xr
 from ..io.atomic import atomic_write_text, write_netcdf
 from .config import InferenceConfig
 from .executor import Executor, executor_workers
-from .plan import Unit, load_unit, plan_units, prepare_output
+from .plan import Unit, load_done, plan_units, prepare_output
 
 __all__ = ["load_config_observation", "fit_observation_unit", "observation_unit_task",
            "run_observation_scan"]
@@ -102,11 +102,7 @@ def run_observation_scan(cfg: InferenceConfig, *, overwrite: bool = False,
     prepare_output(cfg, out, unit_dir, overwrite)
     obs = load_config_observation(cfg)
     units = plan_units(cfg)
-    done: dict[str, xr.Dataset] = {}
-    for unit in units:
-        ds = load_unit(unit_dir / f"{unit.name}.nc", cfg.fingerprint)
-        if ds is not None:
-            done[unit.name] = ds
+    done = load_done(units, unit_dir, cfg.fingerprint)
     resumed = len(done)
     if cfg.progress and resumed:
         print(f"kerrfield infer: resuming, {resumed} of {len(units)} fits already done",

@@ -103,6 +103,16 @@ def load_unit(path: Path, fingerprint: str) -> xr.Dataset | None:
     return ds
 
 
+def load_done(units: list[Unit], unit_dir: Path, fingerprint: str) -> dict[str, xr.Dataset]:
+    """The finished units among ``units`` (by name), read from ``unit_dir``."""
+    done: dict[str, xr.Dataset] = {}
+    for unit in units:
+        ds = load_unit(unit_dir / f"{unit.name}.nc", fingerprint)
+        if ds is not None:
+            done[unit.name] = ds
+    return done
+
+
 def prepare_output(cfg: InferenceConfig, out: Path, unit_dir: Path, overwrite: bool) -> None:
     """Create the folders, clear them on ``overwrite``, refuse another config's results."""
     unit_dir.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from ..io.atomic import atomic_write_text, write_netcdf
 from ..io.readers import load_netcdf
 from .config import ConfigError, InferenceConfig, load_inference_config
 from .executor import executor_workers
-from .plan import Unit, load_unit, plan_units, prepare_output
+from .plan import Unit, load_done, plan_units, prepare_output
 from .steps import CheckpointError, model_relative_residual
 from .summary import _collect, _jsonable, _plots, _summarise
 
@@ -293,11 +293,7 @@ def unit_task(cfg: InferenceConfig, unit: Unit, target: xr.Dataset, unit_dir: st
 def _run_units_mode(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, executor: Any,
                     max_units: int | None, show: bool) -> dict[str, Any]:  # fmt: skip
     units = plan_units(cfg)
-    done: dict[str, xr.Dataset] = {}
-    for unit in units:
-        ds = load_unit(unit_dir / f"{unit.name}.nc", cfg.fingerprint)
-        if ds is not None:
-            done[unit.name] = ds
+    done = load_done(units, unit_dir, cfg.fingerprint)
     todo = [u for u in units if u.name not in done]
     skipped = len(done)
     if show and skipped:
