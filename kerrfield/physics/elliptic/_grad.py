@@ -1,0 +1,169 @@
+"""Closed-form derivative rules for the duplication sweep behind F, E, D and Π.
+
+Every Legendre integral of :mod:`.legendre` is s R_F(x, y, 1), s³ R_D(x, y, 1)/3 and
+s³ R_J(x, y, 1, p)/3 with x = cos²φ, y = 1 − m sin²φ, p = 1 − n sin²φ (DLMF 19.25.5,
+19.25.9, 19.25.14). :class:`_CarlsonZ1` runs the sweep without recording it and
+differentiates R_F, R_D, R_J in x, y, p from the values already computed, so a backward pass
+no longer replays the ~30 elementwise operations of every duplication step:
+
+* ∂R_F/∂z = −R_D(x, y, z)/6 (DLMF 19.18.1) and R_F's symmetry give ∂R_F/∂x = −B/6,
+  ∂R_F/∂y = −C/6 with B = R_D(y, 1, x), C = R_D(x, 1, y). These two follow from
+  A = R_D(x, y, 1) by A + B + C = 3/√(xy) (DLMF 19.21.7) and Euler's relation for the
+  homogeneous R_F (degree −½; DLMF 19.18.10 with ∂/∂z above): xB + yC + A = 3 R_F;
+* partial fractions in Carlson's integrals (DLMF 19.16.5, 19.16.6) give
+  ∂R_D/∂x = (A − B)/(2(1 − x)), ∂R_D/∂y = (A − C)/(2(1 − y)), and for R_J
+  ∂R_J/∂x = (R_J − B)/(2(p − x)) (likewise y, and z = 1 with A); Euler's relation for R_J
+  (degree −3/2) then gives ∂R_J/∂p. They hold for the principal value (p < 0) as well: all
+  are real linear relations between real parts of analytic functions.
+
+These divided differences lose accuracy where their denominators vanish (removable
+singularities: x = y, i.e. φ → 0 or m → 1; x or y → 1; p → x, y, 1). Lanes within
+:data:`_TOL` of one, and with a non-zero incoming gradient, are differentiated the old way:
+the sweep replayed under autograd on those lanes only (:func:`_replay`). Forward values are
+bit-identical to :func:`._sweep._carlson`; :func:`autograd_through_sweep` restores the old
+path everywhere (for tests and benchmarks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+from torch.autograd.function import once_differentiable
+
+from ._sweep import _carlson
+
+# relative size of a denominator below which a lane is differentiated through the sweep: the
+# divided differences then keep ≳ 1e-10 relative accuracy (round-off 2.2e-16 / _TOL²)
+_TOL = 1e-3
+_MODE: dict = {"closed_form": True}
+
+
+@contextlib.contextmanager
+def autograd_through_sweep(enabled: bool = True) -> Iterator[None]:
+    """Differentiate the elliptic integrals by autograd through the duplication sweeps (the
+    path before the closed-form rules), e.g. to compare gradients or time both paths."""
+    previous = _MODE["closed_form"]
+    _MODE["closed_form"] = not enabled
+    try:
+        yield
+    finally:
+        _MODE["closed_form"] = previous
+
+
+def carlson_z1(
+    x: Tensor, y: Tensor, one: Tensor, p: Tensor | None, rd: bool
+) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """R_F(x, y, 1), R_D(x, y, 1) (if ``rd``) and R_J(x, y, 1, p) (if ``p`` is given), as
+    :func:`._sweep._carlson` with z = ``one``, differentiated in closed form."""
+    needs = any(t is not None and t.requires_grad for t in (x, y, p))
+    if not (_MODE["closed_form"] and needs and torch.is_grad_enabled()):
+        return _carlson(x, y, one, p, rd=rd)
+    ins = (x, y) if p is None else (x, y, p)
+    out = list(_CarlsonZ1.apply(one, rd, *ins))
+    rf = out.pop(0)
+    out_d = out.pop(0) if rd else None
+    return rf, out_d, out.pop(0) if p is not None else None
+
+
+def _replay(
+    mask: Tensor, ins: list[Tensor], outs: list[int], grads: list[Tensor], one: Tensor
+) -> list[Tensor]:
+    """Gradients of the selected sweep outputs on the lanes of ``mask`` (the full shape), by
+    autograd through the sweep on those lanes only; ``ins`` are x, y[, p]."""
+    idx = mask.nonzero(as_tuple=True)
+    sub = [t.detach().expand(mask.shape)[idx].requires_grad_() for t in ins]
+    with torch.enable_grad():
+        vals = _carlson(sub[0], sub[1], one, sub[2] if len(sub) > 2 else None, rd=1 in outs)
+        ys = [vals[k] for k in outs]
+        gs = [g.expand(mask.shape)[idx] for g in grads]
+        return list(torch.autograd.grad(ys, sub, gs, allow_unused=True))
+
+
+def _small(d: Tensor, scale: Tensor | float) -> Tensor:
+    return d.abs() < _TOL * scale
+
+
+class _CarlsonZ1(torch.autograd.Function):
+    """R_F(x, y, 1), R_D(x, y, 1), R_J(x, y, 1, p) with closed-form backward (module doc)."""
+
+    @staticmethod
+    def forward(ctx, one: Tensor, rd: bool, x: Tensor, y: Tensor, p: Tensor | None = None):
+        rf, out_d, out_j = _carlson(x, y, one, p, rd=rd)
+        ctx.rd, ctx.one = rd, one
+        ctx.save_for_backward(x, y, p, rf, out_d, out_j)
+        outs = [rf] + ([out_d] if rd else []) + ([out_j] if p is not None else [])
+        return tuple(outs)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, *grads: Tensor):
+        x, y, p, rf, a, rj = ctx.saved_tensors
+        g_f = grads[0]
+        g_d = grads[1] if ctx.rd else None
+        g_j = grads[-1] if p is not None else None
+        if a is None:  # R_D is needed by every rule: one sweep, not recorded
+            a = _carlson(x, y, ctx.one, rd=True)[1]
+        gx, gy, gp = _closed_form(ctx.one, x, y, p, rf, a, rj, g_f, g_d, g_j)
+        out = [None, None, _sum_to(gx, x), _sum_to(gy, y)]
+        return tuple(out + ([_sum_to(gp, p)] if p is not None else []))
+
+
+def _sum_to(t: Tensor, like: Tensor) -> Tensor:
+    while t.dim() > like.dim():
+        t = t.sum(0)
+    return t.sum_to_size(like.shape)
+
+
+def _closed_form(one, x, y, p, rf, a, rj, g_f, g_d, g_j):
+    """Gradients in x, y, p (at the broadcast shapes) from the values R_F, A = R_D, R_J."""
+    sx, sy = torch.sqrt(x), torch.sqrt(y)
+    dxy = x - y
+    # (x − y)B = 3R_F − (1 − y)A − 3√(y/x), (y − x)C = 3R_F − (1 − x)A − 3√(x/y), and x B
+    # without the 1/√x (finite at x = 0)
+    b = (3.0 * rf - (1.0 - y) * a - 3.0 * sy / sx) / dxy
+    c = (3.0 * rf - (1.0 - x) * a - 3.0 * sx / sy) / -dxy
+    scale = torch.maximum(x.abs(), y.abs())
+    gx = -g_f * b / 6.0
+    gy = -g_f * c / 6.0
+    bad = _small(dxy, scale) & (g_f != 0)
+    if g_d is not None:
+        one_x, one_y = 1.0 - x, 1.0 - y
+        gx = gx + g_d * (a - b) / (2.0 * one_x)
+        gy = gy + g_d * (a - c) / (2.0 * one_y)
+        bad_d = _small(dxy, scale) | _small(one_x, 1.0) | _small(one_y, 1.0)
+        bad = bad | (bad_d & (g_d != 0))
+    gx, gy = _patch(bad, [x, y], [0] + ([1] if g_d is not None else []), [g_f, g_d], [gx, gy],
+                    one)  # fmt: skip
+    if p is None:
+        return gx, gy, None
+    xb = (3.0 * rf * x - (1.0 - y) * a * x - 3.0 * sx * sy) / dxy
+    px, py, p1 = p - x, p - y, p - 1.0
+    jx = (rj - b) / (2.0 * px)
+    jy = (rj - c) / (2.0 * py)
+    jz = (rj - a) / (2.0 * p1)
+    x_jx = (x * rj - xb) / (2.0 * px)
+    jp = (-1.5 * rj - x_jx - y * jy - jz) / p
+    pscale = torch.maximum(scale, p.abs())
+    bad_j = _small(dxy, scale) | _small(px, pscale) | _small(py, pscale) | _small(p1, pscale)
+    bad_j = bad_j & (g_j != 0)
+    hx, hy, hp = _patch(bad_j, [x, y, p], [2], [g_j], [g_j * jx, g_j * jy, g_j * jp], one)
+    return gx + _sum_to(hx, gx), gy + _sum_to(hy, gy), hp
+
+
+def _patch(bad, ins, outs, grads, vals, one):
+    """``vals`` with the lanes of ``bad`` replaced by :func:`_replay`'s gradients."""
+    if not bool(bad.any()):
+        return vals
+    grads = [g for g in grads if g is not None]
+    shape = torch.broadcast_shapes(bad.shape, *(v.shape for v in vals))
+    bad = bad.expand(shape)
+    fixed = _replay(bad, ins, outs, grads, one)
+    res = []
+    for v, f in zip(vals, fixed, strict=True):
+        v = v.expand(shape).clone()
+        v[bad] = 0.0 if f is None else f
+        res.append(v)
+    return res
