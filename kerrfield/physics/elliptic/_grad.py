@@ -33,11 +33,13 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from ._sweep import _carlson
+from ._sweep import _carlson, _rd_rj_series
 
-# relative size of a denominator below which a lane is differentiated through the sweep: the
-# divided differences then keep ≳ 1e-10 relative accuracy (round-off 2.2e-16 / _TOL²)
-_TOL = 1e-3
+# relative size of a denominator below which a lane is differentiated through the sweep (the
+# divided differences then keep ≲ 2.2e-16/_TOL relative error), and the distance from 1 below
+# which B, C come from Carlson's series
+_TOL = 1e-5
+_NEAR = 1e-3
 _MODE: dict = {"closed_form": True}
 
 
@@ -117,37 +119,65 @@ def _sum_to(t: Tensor, like: Tensor) -> Tensor:
     return t.sum_to_size(like.shape)
 
 
-def _closed_form(one, x, y, p, rf, a, rj, g_f, g_d, g_j):
-    """Gradients in x, y, p (at the broadcast shapes) from the values R_F, A = R_D, R_J."""
+def _rd_near(x: Tensor, y: Tensor, z: Tensor | float) -> Tensor:
+    """R_D(x, y, z) for x, y, z within ~1e-3 of each other: Carlson's series without
+    duplication (Carlson 1995 eq. 2.29; the truncation error is O(δ⁶) ≲ 1e-17 there)."""
+    an = (x + y + 3.0 * z) / 5.0
+    big_x, big_y = (an - x) / an, (an - y) / an
+    big_z = -(big_x + big_y) / 3.0
+    xy, z2 = big_x * big_y, big_z * big_z
+    series = _rd_rj_series(
+        xy - 6.0 * z2, (3.0 * xy - 8.0 * z2) * big_z, 3.0 * (xy - z2) * z2, xy * z2 * big_z
+    )
+    return series / (an * torch.sqrt(an))
+
+
+def _permuted_rd(x: Tensor, y: Tensor, rf: Tensor, a: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """B = R_D(y, 1, x), C = R_D(x, 1, y) and x B from R_F(x, y, 1), A = R_D(x, y, 1).
+
+    (x − y)B = 3R_F − (1 − y)A − 3√(y/x) and (y − x)C = 3R_F − (1 − x)A − 3√(x/y) (DLMF
+    19.21.7 with Euler's relation); where x and y are both within _NEAR of 1 these cancel
+    (φ → 0) and the series is used instead."""
     sx, sy = torch.sqrt(x), torch.sqrt(y)
     dxy = x - y
-    # (x − y)B = 3R_F − (1 − y)A − 3√(y/x), (y − x)C = 3R_F − (1 − x)A − 3√(x/y), and x B
-    # without the 1/√x (finite at x = 0)
     b = (3.0 * rf - (1.0 - y) * a - 3.0 * sy / sx) / dxy
     c = (3.0 * rf - (1.0 - x) * a - 3.0 * sx / sy) / -dxy
-    scale = torch.maximum(x.abs(), y.abs())
+    xb = (3.0 * rf * x - (1.0 - y) * a * x - 3.0 * sx * sy) / dxy  # finite at x = 0
+    near = torch.maximum((1.0 - x).abs(), (1.0 - y).abs()) < _NEAR
+    if bool(near.any()):
+        xs, ys = torch.where(near, x, 1.0), torch.where(near, y, 1.0)
+        b_s, c_s = _rd_near(ys, 1.0, xs), _rd_near(xs, 1.0, ys)
+        b, c, xb = torch.where(near, b_s, b), torch.where(near, c_s, c), torch.where(near, x * b_s, xb)
+    return b, c, xb
+
+
+def _closed_form(one, x, y, p, rf, a, rj, g_f, g_d, g_j):
+    """Gradients in x, y, p (at the broadcast shapes) from the values R_F, A = R_D, R_J.
+
+    Lanes are replayed where a divided difference has a denominator below _TOL times the
+    spread ref = max|1 − x|, |1 − y| of the arguments (for the Legendre arguments: m → 1,
+    m → 0, n → 1, n → m, n → 0, independently of φ)."""
+    b, c, xb = _permuted_rd(x, y, rf, a)
+    dxy = x - y
+    ref = torch.maximum((1.0 - x).abs(), (1.0 - y).abs())
     gx = -g_f * b / 6.0
     gy = -g_f * c / 6.0
-    bad = _small(dxy, scale) & (g_f != 0)
+    bad = None
     if g_d is not None:
         one_x, one_y = 1.0 - x, 1.0 - y
         gx = gx + g_d * (a - b) / (2.0 * one_x)
         gy = gy + g_d * (a - c) / (2.0 * one_y)
-        bad_d = _small(dxy, scale) | _small(one_x, 1.0) | _small(one_y, 1.0)
-        bad = bad | (bad_d & (g_d != 0))
-    gx, gy = _patch(bad, [x, y], [0] + ([1] if g_d is not None else []), [g_f, g_d], [gx, gy],
-                    one)  # fmt: skip
+        bad = (_small(dxy, ref) | _small(one_x, ref) | _small(one_y, ref)) & (g_d != 0)
+        gx, gy = _patch(bad, [x, y], [0, 1], [g_f, g_d], [gx, gy], one)
     if p is None:
         return gx, gy, None
-    xb = (3.0 * rf * x - (1.0 - y) * a * x - 3.0 * sx * sy) / dxy
     px, py, p1 = p - x, p - y, p - 1.0
     jx = (rj - b) / (2.0 * px)
     jy = (rj - c) / (2.0 * py)
     jz = (rj - a) / (2.0 * p1)
     x_jx = (x * rj - xb) / (2.0 * px)
     jp = (-1.5 * rj - x_jx - y * jy - jz) / p
-    pscale = torch.maximum(scale, p.abs())
-    bad_j = _small(dxy, scale) | _small(px, pscale) | _small(py, pscale) | _small(p1, pscale)
+    bad_j = _small(px, ref) | _small(py, ref) | _small(p1, ref)
     bad_j = bad_j & (g_j != 0)
     hx, hy, hp = _patch(bad_j, [x, y, p], [2], [g_j], [g_j * jx, g_j * jy, g_j * jp], one)
     return gx + _sum_to(hx, gx), gy + _sum_to(hy, gy), hp
