@@ -38,7 +38,7 @@ from ._sweep import _carlson, _rd_rj_series
 # relative size of a denominator below which a lane is differentiated through the sweep (the
 # divided differences then keep ≲ 2.2e-16/_TOL relative error), and the distance from 1 below
 # which B, C come from Carlson's series
-_TOL = 1e-5
+_TOL = 1e-8
 _NEAR = 1e-3
 _MODE: dict = {"closed_form": True}
 
@@ -151,24 +151,66 @@ def _permuted_rd(x: Tensor, y: Tensor, rf: Tensor, a: Tensor) -> tuple[Tensor, T
     return b, c, xb
 
 
+def _series(x: Tensor, y: Tensor, p: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
+    """R_F(x, y, 1), R_D(x, y, 1), R_J(x, y, 1, p) from Carlson's series alone (Carlson 1995
+    eqs. 2.13, 2.29, 2.31), valid where every argument is within _NEAR of 1."""
+    an = (x + y + 1.0) / 3.0
+    bx, by = (an - x) / an, (an - y) / an
+    bz = -bx - by
+    e2, e3 = bx * by - bz * bz, bx * by * bz
+    rf = (1.0 - e2 / 10.0 + e3 / 14.0 + e2 * e2 / 24.0 - 3.0 * e2 * e3 / 44.0) / torch.sqrt(an)
+    rj = None
+    if p is not None:
+        an = (x + y + 1.0 + 2.0 * p) / 5.0
+        bx, by, bz = (an - x) / an, (an - y) / an, (an - 1.0) / an
+        bp = -(bx + by + bz) / 2.0
+        p2, xyz = bp * bp, bx * by * bz
+        e2 = bx * by + bx * bz + by * bz - 3.0 * p2
+        series = _rd_rj_series(
+            e2, xyz + 2.0 * e2 * bp + 4.0 * p2 * bp, (2.0 * xyz + e2 * bp + 3.0 * p2 * bp) * bp,
+            xyz * p2,
+        )  # fmt: skip
+        rj = series / (an * torch.sqrt(an))
+    return rf, _rd_near(x, y, 1.0), rj
+
+
+def _series_vjp(near: Tensor, ins: list[Tensor], outs: list[int], grads: list) -> list[Tensor]:
+    """Gradients of the selected outputs of :func:`_series` on the lanes of ``near`` (zero
+    elsewhere): derivatives of a polynomial in the arguments, exact to O(δ⁵) ≲ 1e-15."""
+    with torch.enable_grad():
+        sub = [torch.where(near, t.detach(), 1.0).requires_grad_() for t in ins]
+        vals = _series(sub[0], sub[1], sub[2] if len(sub) > 2 else None)
+        ys = [vals[k] for k in outs]
+        gs = [torch.where(near, g, 0.0).expand_as(v) for g, v in zip(grads, ys, strict=True)]
+        return list(torch.autograd.grad(ys, sub, gs))
+
+
 def _closed_form(one, x, y, p, rf, a, rj, g_f, g_d, g_j):
     """Gradients in x, y, p (at the broadcast shapes) from the values R_F, A = R_D, R_J.
 
-    Lanes are replayed where a divided difference has a denominator below _TOL times the
-    spread ref = max|1 − x|, |1 − y| of the arguments (for the Legendre arguments: m → 1,
-    m → 0, n → 1, n → m, n → 0, independently of φ)."""
+    Where all arguments are within _NEAR of 1 (φ → 0) the derivatives of Carlson's series
+    are used. Elsewhere, lanes are replayed where a divided difference has a denominator
+    below _TOL times the spread ref = max|1 − x|, |1 − y| of the arguments (for the Legendre
+    arguments: m → 1, m → 0, n → 1, n → m, n → 0, independently of φ)."""
     b, c, xb = _permuted_rd(x, y, rf, a)
-    dxy = x - y
-    ref = torch.maximum((1.0 - x).abs(), (1.0 - y).abs())
+    dxy, one_x, one_y = x - y, 1.0 - x, 1.0 - y
+    ref = torch.maximum(one_x.abs(), one_y.abs())
+    near = ref < _NEAR
+    any_near = bool(near.any())
     gx = -g_f * b / 6.0
     gy = -g_f * c / 6.0
-    bad = None
+    bad = _small(dxy, ref) & (g_f != 0)
+    outs, grads = [0], [g_f]
     if g_d is not None:
-        one_x, one_y = 1.0 - x, 1.0 - y
         gx = gx + g_d * (a - b) / (2.0 * one_x)
         gy = gy + g_d * (a - c) / (2.0 * one_y)
-        bad = (_small(dxy, ref) | _small(one_x, ref) | _small(one_y, ref)) & (g_d != 0)
-        gx, gy = _patch(bad, [x, y], [0, 1], [g_f, g_d], [gx, gy], one)
+        bad_d = _small(dxy, ref) | _small(one_x, ref) | _small(one_y, ref)
+        bad = bad | (bad_d & (g_d != 0))
+        outs, grads = [0, 1], [g_f, g_d]
+    if any_near:
+        sx, sy = _series_vjp(near, [x, y], outs, grads)
+        gx, gy = torch.where(near, sx, gx), torch.where(near, sy, gy)
+    gx, gy = _patch(bad & ~near, [x, y], outs, grads, [gx, gy], one)
     if p is None:
         return gx, gy, None
     px, py, p1 = p - x, p - y, p - 1.0
@@ -177,9 +219,14 @@ def _closed_form(one, x, y, p, rf, a, rj, g_f, g_d, g_j):
     jz = (rj - a) / (2.0 * p1)
     x_jx = (x * rj - xb) / (2.0 * px)
     jp = (-1.5 * rj - x_jx - y * jy - jz) / p
+    hx, hy, hp = g_j * jx, g_j * jy, g_j * jp
+    near_j = near & (p1.abs() < _NEAR)
+    if any_near and bool(near_j.any()):
+        sx, sy, sp = _series_vjp(near_j, [x, y, p], [2], [g_j])
+        hx, hy, hp = (torch.where(near_j, u, v) for u, v in ((sx, hx), (sy, hy), (sp, hp)))
     bad_j = _small(px, ref) | _small(py, ref) | _small(p1, ref)
-    bad_j = bad_j & (g_j != 0)
-    hx, hy, hp = _patch(bad_j, [x, y, p], [2], [g_j], [g_j * jx, g_j * jy, g_j * jp], one)
+    bad_j = bad_j & (g_j != 0) & ~near_j
+    hx, hy, hp = _patch(bad_j, [x, y, p], [2], [g_j], [hx, hy, hp], one)
     return gx + _sum_to(hx, gx), gy + _sum_to(hy, gy), hp
 
 
