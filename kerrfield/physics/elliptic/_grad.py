@@ -40,6 +40,9 @@ from ._sweep import _carlson, _rd_rj_series
 # which B, C come from Carlson's series
 _TOL = 1e-8
 _NEAR = 1e-3
+# spread below which the partials come from Carlson's series (the divided differences keep
+# ≲ 2.2e-16/_NEAR_SERIES relative error above it)
+_NEAR_SERIES = 1e-5
 _MODE: dict = {"closed_form": True}
 
 
@@ -71,14 +74,22 @@ def carlson_z1(
 
 
 def _replay(
-    mask: Tensor, ins: list[Tensor], outs: list[int], grads: list[Tensor], one: Tensor
+    mask: Tensor,
+    ins: list[Tensor],
+    outs: list[int],
+    grads: list[Tensor],
+    one: Tensor,
+    series: bool = False,
 ) -> list[Tensor]:
     """Gradients of the selected sweep outputs on the lanes of ``mask`` (the full shape), by
-    autograd through the sweep on those lanes only; ``ins`` are x, y[, p]."""
+    autograd through the sweep on those lanes only, or with ``series`` through Carlson's
+    series alone (:func:`_series`; a polynomial, its derivatives exact to O(δ⁵) ≲ 1e-20);
+    ``ins`` are x, y[, p]."""
     idx = mask.nonzero(as_tuple=True)
     sub = [t.detach().expand(mask.shape)[idx].requires_grad_() for t in ins]
     with torch.enable_grad():
-        vals = _carlson(sub[0], sub[1], one, sub[2] if len(sub) > 2 else None, rd=1 in outs)
+        p = sub[2] if len(sub) > 2 else None
+        vals = _series(sub[0], sub[1], p) if series else _carlson(sub[0], sub[1], one, p, rd=1 in outs)
         ys = [vals[k] for k in outs]
         gs = [g.expand(mask.shape)[idx] for g in grads]
         return list(torch.autograd.grad(ys, sub, gs, allow_unused=True))
@@ -174,29 +185,17 @@ def _series(x: Tensor, y: Tensor, p: Tensor | None) -> tuple[Tensor, Tensor, Ten
     return rf, _rd_near(x, y, 1.0), rj
 
 
-def _series_vjp(near: Tensor, ins: list[Tensor], outs: list[int], grads: list) -> list[Tensor]:
-    """Gradients of the selected outputs of :func:`_series` on the lanes of ``near`` (zero
-    elsewhere): derivatives of a polynomial in the arguments, exact to O(δ⁵) ≲ 1e-15."""
-    with torch.enable_grad():
-        sub = [torch.where(near, t.detach(), 1.0).requires_grad_() for t in ins]
-        vals = _series(sub[0], sub[1], sub[2] if len(sub) > 2 else None)
-        ys = [vals[k] for k in outs]
-        gs = [torch.where(near, g, 0.0).expand_as(v) for g, v in zip(grads, ys, strict=True)]
-        return list(torch.autograd.grad(ys, sub, gs))
-
-
 def _closed_form(one, x, y, p, rf, a, rj, g_f, g_d, g_j):
     """Gradients in x, y, p (at the broadcast shapes) from the values R_F, A = R_D, R_J.
 
-    Where all arguments are within _NEAR of 1 (φ → 0) the derivatives of Carlson's series
-    are used. Elsewhere, lanes are replayed where a divided difference has a denominator
+    Where all arguments are within _NEAR_SERIES of 1 (φ → 0) the derivatives of Carlson's
+    series are used. Elsewhere, lanes are replayed where a divided difference has a denominator
     below _TOL times the spread ref = max|1 − x|, |1 − y| of the arguments (for the Legendre
     arguments: m → 1, m → 0, n → 1, n → m, n → 0, independently of φ)."""
     b, c, xb = _permuted_rd(x, y, rf, a)
     dxy, one_x, one_y = x - y, 1.0 - x, 1.0 - y
     ref = torch.maximum(one_x.abs(), one_y.abs())
-    near = ref < _NEAR
-    any_near = bool(near.any())
+    near = ref < _NEAR_SERIES
     gx = -g_f * b / 6.0
     gy = -g_f * c / 6.0
     bad = _small(dxy, ref) & (g_f != 0)
@@ -207,9 +206,7 @@ def _closed_form(one, x, y, p, rf, a, rj, g_f, g_d, g_j):
         bad_d = _small(dxy, ref) | _small(one_x, ref) | _small(one_y, ref)
         bad = bad | (bad_d & (g_d != 0))
         outs, grads = [0, 1], [g_f, g_d]
-    if any_near:
-        sx, sy = _series_vjp(near, [x, y], outs, grads)
-        gx, gy = torch.where(near, sx, gx), torch.where(near, sy, gy)
+    gx, gy = _patch(near, [x, y], outs, grads, [gx, gy], one, series=True)
     gx, gy = _patch(bad & ~near, [x, y], outs, grads, [gx, gy], one)
     if p is None:
         return gx, gy, None
@@ -220,24 +217,22 @@ def _closed_form(one, x, y, p, rf, a, rj, g_f, g_d, g_j):
     x_jx = (x * rj - xb) / (2.0 * px)
     jp = (-1.5 * rj - x_jx - y * jy - jz) / p
     hx, hy, hp = g_j * jx, g_j * jy, g_j * jp
-    near_j = near & (p1.abs() < _NEAR)
-    if any_near and bool(near_j.any()):
-        sx, sy, sp = _series_vjp(near_j, [x, y, p], [2], [g_j])
-        hx, hy, hp = (torch.where(near_j, u, v) for u, v in ((sx, hx), (sy, hy), (sp, hp)))
+    near_j = near & (p1.abs() < _NEAR_SERIES)
+    hx, hy, hp = _patch(near_j, [x, y, p], [2], [g_j], [hx, hy, hp], one, series=True)
     bad_j = _small(px, ref) | _small(py, ref) | _small(p1, ref)
     bad_j = bad_j & (g_j != 0) & ~near_j
     hx, hy, hp = _patch(bad_j, [x, y, p], [2], [g_j], [hx, hy, hp], one)
     return gx + _sum_to(hx, gx), gy + _sum_to(hy, gy), hp
 
 
-def _patch(bad, ins, outs, grads, vals, one):
+def _patch(bad, ins, outs, grads, vals, one, series=False):
     """``vals`` with the lanes of ``bad`` replaced by :func:`_replay`'s gradients."""
     if not bool(bad.any()):
         return vals
     grads = [g for g in grads if g is not None]
     shape = torch.broadcast_shapes(bad.shape, *(v.shape for v in vals))
     bad = bad.expand(shape)
-    fixed = _replay(bad, ins, outs, grads, one)
+    fixed = _replay(bad, ins, outs, grads, one, series)
     res = []
     for v, f in zip(vals, fixed, strict=True):
         v = v.expand(shape).clone()
