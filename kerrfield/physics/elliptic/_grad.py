@@ -95,6 +95,12 @@ def _replay(
         return list(torch.autograd.grad(ys, sub, gs, allow_unused=True))
 
 
+def _nz(d: Tensor) -> Tensor:
+    """``d`` with exact zeros replaced by 1: a lane with a zero denominator is recomputed
+    (series or replay) or carries no gradient, and must not spread 0/0 into the others."""
+    return torch.where(d == 0, 1.0, d)
+
+
 def _small(d: Tensor, scale: Tensor | float) -> Tensor:
     return d.abs() < _TOL * scale
 
@@ -150,7 +156,7 @@ def _permuted_rd(x: Tensor, y: Tensor, rf: Tensor, a: Tensor) -> tuple[Tensor, T
     19.21.7 with Euler's relation); where x and y are both within _NEAR of 1 these cancel
     (φ → 0) and the series is used instead."""
     sx, sy = torch.sqrt(x), torch.sqrt(y)
-    dxy = x - y
+    dxy = _nz(x - y)
     b = (3.0 * rf - (1.0 - y) * a - 3.0 * sy / sx) / dxy
     c = (3.0 * rf - (1.0 - x) * a - 3.0 * sx / sy) / -dxy
     xb = (3.0 * rf * x - (1.0 - y) * a * x - 3.0 * sx * sy) / dxy  # finite at x = 0
@@ -201,23 +207,24 @@ def _closed_form(one, x, y, p, rf, a, rj, g_f, g_d, g_j):
     bad = _small(dxy, ref) & (g_f != 0)
     outs, grads = [0], [g_f]
     if g_d is not None:
-        gx = gx + g_d * (a - b) / (2.0 * one_x)
-        gy = gy + g_d * (a - c) / (2.0 * one_y)
+        gx = gx + g_d * (a - b) / (2.0 * _nz(one_x))
+        gy = gy + g_d * (a - c) / (2.0 * _nz(one_y))
         bad_d = _small(dxy, ref) | _small(one_x, ref) | _small(one_y, ref)
         bad = bad | (bad_d & (g_d != 0))
         outs, grads = [0, 1], [g_f, g_d]
-    gx, gy = _patch(near, [x, y], outs, grads, [gx, gy], one, series=True)
+    live = g_f != 0 if g_d is None else (g_f != 0) | (g_d != 0)
+    gx, gy = _patch(near & live, [x, y], outs, grads, [gx, gy], one, series=True)
     gx, gy = _patch(bad & ~near, [x, y], outs, grads, [gx, gy], one)
     if p is None:
         return gx, gy, None
     px, py, p1 = p - x, p - y, p - 1.0
-    jx = (rj - b) / (2.0 * px)
-    jy = (rj - c) / (2.0 * py)
-    jz = (rj - a) / (2.0 * p1)
-    x_jx = (x * rj - xb) / (2.0 * px)
+    jx = (rj - b) / (2.0 * _nz(px))
+    jy = (rj - c) / (2.0 * _nz(py))
+    jz = (rj - a) / (2.0 * _nz(p1))
+    x_jx = (x * rj - xb) / (2.0 * _nz(px))
     jp = (-1.5 * rj - x_jx - y * jy - jz) / p
     hx, hy, hp = g_j * jx, g_j * jy, g_j * jp
-    near_j = near & (p1.abs() < _NEAR_SERIES)
+    near_j = near & (p1.abs() < _NEAR_SERIES) & (g_j != 0)
     hx, hy, hp = _patch(near_j, [x, y, p], [2], [g_j], [hx, hy, hp], one, series=True)
     bad_j = _small(px, ref) | _small(py, ref) | _small(p1, ref)
     bad_j = bad_j & (g_j != 0) & ~near_j
