@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from ._sweep import _carlson, _rd_rj_series
+from ._sweep import _carlson, _rd_rj_series, fused_duplication
 
 # relative size of a denominator below which a lane is differentiated through the sweep (the
 # divided differences then keep ≲ 2.2e-16/_TOL relative error), and the distance from 1 below
@@ -110,7 +110,8 @@ class _CarlsonZ1(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, one: Tensor, rd: bool, x: Tensor, y: Tensor, p: Tensor | None = None):
-        rf, out_d, out_j = _carlson(x, y, one, p, rd=rd)
+        with fused_duplication(False):  # gradients keep the eager sweep (its exact values)
+            rf, out_d, out_j = _carlson(x, y, one, p, rd=rd)
         ctx.rd, ctx.one = rd, one
         ctx.save_for_backward(x, y, p, rf, out_d, out_j)
         outs = [rf] + ([out_d] if rd else []) + ([out_j] if p is not None else [])
@@ -124,7 +125,8 @@ class _CarlsonZ1(torch.autograd.Function):
         g_d = grads[1] if ctx.rd else None
         g_j = grads[-1] if p is not None else None
         if a is None:  # R_D is needed by every rule: one sweep, not recorded
-            a = _carlson(x, y, ctx.one, rd=True)[1]
+            with fused_duplication(False):
+                a = _carlson(x, y, ctx.one, rd=True)[1]
         gx, gy, gp = _closed_form(ctx.one, x, y, p, rf, a, rj, g_f, g_d, g_j)
         out = [None, None, _sum_to(gx, x), _sum_to(gy, y)]
         return tuple(out + ([_sum_to(gp, p)] if p is not None else []))
