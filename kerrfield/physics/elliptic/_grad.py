@@ -85,13 +85,13 @@ def _replay(
     autograd through the sweep on those lanes only, or with ``series`` through Carlson's
     series alone (:func:`_series`; a polynomial, its derivatives exact to O(δ⁵) ≲ 1e-20);
     ``ins`` are x, y[, p]."""
-    idx = mask.nonzero(as_tuple=True)
-    sub = [t.detach().expand(mask.shape)[idx].requires_grad_() for t in ins]
+    flat = mask.reshape(-1)
+    sub = [t.detach().expand(mask.shape).reshape(-1)[flat].requires_grad_() for t in ins]
     with torch.enable_grad():
         p = sub[2] if len(sub) > 2 else None
         vals = _series(sub[0], sub[1], p) if series else _carlson(sub[0], sub[1], one, p, rd=1 in outs)
         ys = [vals[k] for k in outs]
-        gs = [g.expand(mask.shape)[idx] for g in grads]
+        gs = [g.expand(mask.shape).reshape(-1)[flat] for g in grads]
         return list(torch.autograd.grad(ys, sub, gs, allow_unused=True))
 
 
@@ -228,7 +228,7 @@ def _closed_form(one, x, y, p, rf, a, rj, g_f, g_d, g_j):
     hx, hy, hp = g_j * jx, g_j * jy, g_j * jp
     near_j = near & (p1.abs() < _NEAR_SERIES) & (g_j != 0)
     hx, hy, hp = _patch(near_j, [x, y, p], [2], [g_j], [hx, hy, hp], one, series=True)
-    bad_j = _small(px, ref) | _small(py, ref) | _small(p1, ref)
+    bad_j = _small(dxy, ref) | _small(px, ref) | _small(py, ref) | _small(p1, ref)
     bad_j = bad_j & (g_j != 0) & ~near_j
     hx, hy, hp = _patch(bad_j, [x, y, p], [2], [g_j], [hx, hy, hp], one)
     return gx + _sum_to(hx, gx), gy + _sum_to(hy, gy), hp
@@ -244,7 +244,7 @@ def _patch(bad, ins, outs, grads, vals, one, series=False):
     fixed = _replay(bad, ins, outs, grads, one, series)
     res = []
     for v, f in zip(vals, fixed, strict=True):
-        v = v.expand(shape).clone()
-        v[bad] = 0.0 if f is None else f
-        res.append(v)
+        v = v.expand(shape).reshape(-1).clone()
+        v[bad.reshape(-1)] = 0.0 if f is None else f
+        res.append(v.reshape(shape))
     return res
