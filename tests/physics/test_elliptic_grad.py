@@ -33,6 +33,7 @@ POINTS = [
 
 def _mp_partials(kind: str, phi: float, m: float, n: float) -> list[float]:
     """mpmath derivatives of F, E or Π (real part: the principal value) in (φ, m[, n])."""
+
     def f(a, b, c):
         if kind == "F":
             return mpmath.ellipf(a, b)
@@ -84,8 +85,8 @@ def test_complete_integrals_match_mpmath():
             ref = [
                 mpmath.diff(mpmath.ellipk, m),
                 mpmath.diff(mpmath.ellipe, m),
-                mpmath.diff(lambda t: mpmath.re(mpmath.ellippi(t, m)), n),
-                mpmath.diff(lambda t: mpmath.re(mpmath.ellippi(n, t)), m),
+                mpmath.diff(lambda t, m=m: mpmath.re(mpmath.ellippi(t, m)), n),
+                mpmath.diff(lambda t, n=n: mpmath.re(mpmath.ellippi(n, t)), m),
             ]
         for g, r in zip((dk, de, dpn, dpm), ref, strict=True):
             assert abs(float(g) - float(r)) <= 1e-8 * abs(float(r)), (m, n, float(g), float(r))
@@ -112,7 +113,7 @@ def _grads(fn, args, old: bool):
         return out.detach(), torch.autograd.grad((w * out).sum(), args)
 
 
-def _close(a: Tensor, b: Tensor, rtol: float) -> bool:  # noqa: F821
+def _close(a: torch.Tensor, b: torch.Tensor, rtol: float) -> bool:
     return bool(((a - b).abs() <= rtol * b.abs() + 1e-300).all())
 
 

@@ -89,7 +89,10 @@ def _replay(
     sub = [t.detach().expand(mask.shape).reshape(-1)[flat].requires_grad_() for t in ins]
     with torch.enable_grad():
         p = sub[2] if len(sub) > 2 else None
-        vals = _series(sub[0], sub[1], p) if series else _carlson(sub[0], sub[1], one, p, rd=1 in outs)
+        if series:
+            vals = _series(sub[0], sub[1], p)
+        else:
+            vals = _carlson(sub[0], sub[1], one, p, rd=1 in outs)
         ys = [vals[k] for k in outs]
         gs = [g.expand(mask.shape).reshape(-1)[flat] for g in grads]
         return list(torch.autograd.grad(ys, sub, gs, allow_unused=True))
@@ -166,7 +169,8 @@ def _permuted_rd(x: Tensor, y: Tensor, rf: Tensor, a: Tensor) -> tuple[Tensor, T
     if bool(near.any()):
         xs, ys = torch.where(near, x, 1.0), torch.where(near, y, 1.0)
         b_s, c_s = _rd_near(ys, 1.0, xs), _rd_near(xs, 1.0, ys)
-        b, c, xb = torch.where(near, b_s, b), torch.where(near, c_s, c), torch.where(near, x * b_s, xb)
+        b, c = torch.where(near, b_s, b), torch.where(near, c_s, c)
+        xb = torch.where(near, x * b_s, xb)
     return b, c, xb
 
 
