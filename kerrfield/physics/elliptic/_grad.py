@@ -42,7 +42,7 @@ _TOL = 1e-8
 _NEAR = 1e-3
 # spread below which the partials come from Carlson's series (the divided differences keep
 # ≲ 2.2e-16/_NEAR_SERIES relative error above it)
-_NEAR_SERIES = 1e-5
+_NEAR_SERIES = 1e-6
 _MODE: dict = {"closed_form": True}
 
 
@@ -207,7 +207,10 @@ def _closed_form(one, x, y, p, rf, a, rj, g_f, g_d, g_j):
     b, c, xb = _permuted_rd(x, y, rf, a)
     dxy, one_x, one_y = x - y, 1.0 - x, 1.0 - y
     ref = torch.maximum(one_x.abs(), one_y.abs())
-    near = ref < _NEAR_SERIES
+    # x = y = z = 1 exactly (φ below ~1e-8): the partials are constants, ∂R_F/∂x = −1/6,
+    # ∂R_D/∂x = −3/10, ∂R_J/∂x = −3/10, ∂R_J/∂p = −3/5 (differentiate the integrals at 1)
+    sym = ref == 0
+    near = (ref < _NEAR_SERIES) & ~sym
     gx = -g_f * b / 6.0
     gy = -g_f * c / 6.0
     bad = _small(dxy, ref) & (g_f != 0)
@@ -219,6 +222,8 @@ def _closed_form(one, x, y, p, rf, a, rj, g_f, g_d, g_j):
         bad = bad | (bad_d & (g_d != 0))
         outs, grads = [0, 1], [g_f, g_d]
     live = g_f != 0 if g_d is None else (g_f != 0) | (g_d != 0)
+    at_one = -g_f / 6.0 if g_d is None else -g_f / 6.0 - 0.3 * g_d
+    gx, gy = torch.where(sym, at_one, gx), torch.where(sym, at_one, gy)
     gx, gy = _patch(near & live, [x, y], outs, grads, [gx, gy], one, series=True)
     gx, gy = _patch(bad & ~near, [x, y], outs, grads, [gx, gy], one)
     if p is None:
@@ -229,8 +234,10 @@ def _closed_form(one, x, y, p, rf, a, rj, g_f, g_d, g_j):
     jz = (rj - a) / (2.0 * _nz(p1))
     x_jx = (x * rj - xb) / (2.0 * _nz(px))
     jp = (-1.5 * rj - x_jx - y * jy - jz) / p
-    hx, hy, hp = g_j * jx, g_j * jy, g_j * jp
-    near_j = near & (p1.abs() < _NEAR_SERIES) & (g_j != 0)
+    sym_j = sym & (p1 == 0)
+    hx, hy = torch.where(sym_j, -0.3 * g_j, g_j * jx), torch.where(sym_j, -0.3 * g_j, g_j * jy)
+    hp = torch.where(sym_j, -0.6 * g_j, g_j * jp)
+    near_j = (ref < _NEAR_SERIES) & (p1.abs() < _NEAR_SERIES) & ~sym_j & (g_j != 0)
     hx, hy, hp = _patch(near_j, [x, y, p], [2], [g_j], [hx, hy, hp], one, series=True)
     bad_j = _small(dxy, ref) | _small(px, ref) | _small(py, ref) | _small(p1, ref)
     bad_j = bad_j & (g_j != 0) & ~near_j
