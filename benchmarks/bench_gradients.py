@@ -70,8 +70,10 @@ def main() -> None:
     p.add_argument("--fit-steps", type=int, default=3, help="Adam steps per timing (0: skip)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {args.threads} thread(s), float64, orders 0-1; "
-          f"old = autograd through the sweeps, new = closed-form rules; best of {args.repeat}")
+    print(
+        f"torch {torch.__version__}, {args.threads} thread(s), float64, orders 0-1; "
+        f"old = autograd through the sweeps, new = closed-form rules; best of {args.repeat}"
+    )
     for npix in args.sizes:
         runs = _best(lambda old, n=npix: _trace_once(n, old), args.repeat)
         row = {}
