@@ -8,20 +8,26 @@ no longer replays the ~30 elementwise operations of every duplication step:
 
 * ∂R_F/∂z = −R_D(x, y, z)/6 (DLMF 19.18.1) and R_F's symmetry give ∂R_F/∂x = −B/6,
   ∂R_F/∂y = −C/6 with B = R_D(y, 1, x), C = R_D(x, 1, y). These two follow from
-  A = R_D(x, y, 1) by A + B + C = 3/√(xy) (DLMF 19.21.7) and Euler's relation for the
-  homogeneous R_F (degree −½; DLMF 19.18.10 with ∂/∂z above): xB + yC + A = 3 R_F;
-* partial fractions in Carlson's integrals (DLMF 19.16.5, 19.16.6) give
-  ∂R_D/∂x = (A − B)/(2(1 − x)), ∂R_D/∂y = (A − C)/(2(1 − y)), and for R_J
-  ∂R_J/∂x = (R_J − B)/(2(p − x)) (likewise y, and z = 1 with A); Euler's relation for R_J
-  (degree −3/2) then gives ∂R_J/∂p. They hold for the principal value (p < 0) as well: all
-  are real linear relations between real parts of analytic functions.
+  A = R_D(x, y, 1) by A + B + C = 3/√(xy) (DLMF 19.21.7) and Euler's theorem for the
+  homogeneous R_F (degree −½): xB + yC + A = 3 R_F;
+* partial fractions 1/((t + u)(t + v)) = (1/(t + u) − 1/(t + v))/(v − u) in the integral
+  representations of R_D and R_J (DLMF §19.16) give ∂R_D/∂x = (A − B)/(2(1 − x)),
+  ∂R_D/∂y = (A − C)/(2(1 − y)), and ∂R_J/∂x = (R_J − B)/(2(p − x)) (likewise y, and z = 1
+  with A); Euler's theorem for R_J (degree −3/2) then gives ∂R_J/∂p. They hold for the
+  principal value (p < 0) as well: all are real linear relations between real parts of
+  analytic functions (checked against mpmath in tests/physics/test_elliptic_grad.py).
 
-These divided differences lose accuracy where their denominators vanish (removable
-singularities: x = y, i.e. φ → 0 or m → 1; x or y → 1; p → x, y, 1). Lanes within
-:data:`_TOL` of one, and with a non-zero incoming gradient, are differentiated the old way:
-the sweep replayed under autograd on those lanes only (:func:`_replay`). Forward values are
-bit-identical to :func:`._sweep._carlson`; :func:`autograd_through_sweep` restores the old
-path everywhere (for tests and benchmarks).
+These divided differences lose accuracy where their denominators vanish. Where x, y (and p)
+are all within _NEAR_SERIES = 1e-6 of 1 (φ → 0) the derivatives of Carlson's series are used
+(Carlson 1995 eqs. 2.13, 2.29, 2.31; constants at exactly 1); B and C come from the R_D
+series below 1e-3. The remaining removable singularities are those of the Legendre forms
+(x = y: m → 1; y = 1: m → 0; p = x, y, 1: n → 1, m, 0): lanes closer than _TOL = 1e-8
+relative to the spread max(|1 − x|, |1 − y|), with a non-zero incoming gradient, are
+differentiated the old way, the sweep replayed under autograd on those lanes only
+(:func:`_replay`). Elsewhere the partials keep ≲ 2.2e-16/distance relative error. Forward
+values are bit-identical to :func:`._sweep._carlson`; :func:`autograd_through_sweep`
+restores the old path everywhere (for tests and benchmarks). Double backward is not
+supported (``once_differentiable`` raises).
 """
 
 from __future__ import annotations
@@ -48,8 +54,27 @@ _MODE: dict = {"closed_form": True}
 
 @contextlib.contextmanager
 def autograd_through_sweep(enabled: bool = True) -> Iterator[None]:
-    """Differentiate the elliptic integrals by autograd through the duplication sweeps (the
-    path before the closed-form rules), e.g. to compare gradients or time both paths."""
+    """Differentiate the elliptic integrals by autograd through the duplication sweeps.
+
+    This is the path before the closed-form rules of this module, kept to compare gradients
+    and to time both paths (``benchmarks/bench_gradients.py``). Values are identical.
+
+    Parameters
+    ----------
+    enabled : bool
+        True: autograd through the sweeps inside the block; False: the closed-form rules.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from kerrfield.physics.elliptic import ellipkinc
+    >>> m = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    >>> with autograd_through_sweep():
+    ...     (old,) = torch.autograd.grad(ellipkinc(1.0, m), m)
+    >>> (new,) = torch.autograd.grad(ellipkinc(1.0, m), m)
+    >>> bool(abs(old - new) < 1e-14)
+    True
+    """
     previous = _MODE["closed_form"]
     _MODE["closed_form"] = not enabled
     try:
@@ -61,8 +86,27 @@ def autograd_through_sweep(enabled: bool = True) -> Iterator[None]:
 def carlson_z1(
     x: Tensor, y: Tensor, one: Tensor, p: Tensor | None, rd: bool
 ) -> tuple[Tensor, Tensor | None, Tensor | None]:
-    """R_F(x, y, 1), R_D(x, y, 1) (if ``rd``) and R_J(x, y, 1, p) (if ``p`` is given), as
-    :func:`._sweep._carlson` with z = ``one``, differentiated in closed form."""
+    """R_F(x, y, 1), R_D(x, y, 1) and R_J(x, y, 1, p), differentiated in closed form.
+
+    The values are :func:`._sweep._carlson`'s with z = ``one`` (Carlson 1995); the backward
+    pass uses the rules of the module docstring (DLMF 19.18.1, 19.21.7).
+
+    Parameters
+    ----------
+    x, y : Tensor
+        cos²φ and 1 − m sin²φ for the Legendre forms (DLMF 19.25.5); broadcastable.
+    one : Tensor
+        0-d tensor 1 (z), of the dtype and device of x.
+    p : Tensor or None
+        R_J's fourth argument, may carry extra leading dimensions; None: no R_J.
+    rd : bool
+        Also compute R_D(x, y, 1).
+
+    Returns
+    -------
+    tuple of Tensor or None
+        (R_F, R_D or None, R_J or None).
+    """
     needs = any(t is not None and t.requires_grad for t in (x, y, p))
     if not (_MODE["closed_form"] and needs and torch.is_grad_enabled()):
         return _carlson(x, y, one, p, rd=rd)
