@@ -149,7 +149,7 @@ def test_double_backward_raises():
 
 
 def test_replay_lanes_are_exact():
-    """n within 1e-8 of m: the divided differences are replaced by the sweep's autograd."""
+    """n within 1e-12 of m: the divided differences are replaced by the sweep's autograd."""
     calls = []
     orig = _grad._replay
 

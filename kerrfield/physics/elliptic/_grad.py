@@ -21,7 +21,7 @@ These divided differences lose accuracy where their denominators vanish. Where x
 are all within _NEAR_SERIES = 1e-6 of 1 (φ → 0) the derivatives of Carlson's series are used
 (Carlson 1995 eqs. 2.13, 2.29, 2.31; constants at exactly 1); B and C come from the R_D
 series below 1e-3. The remaining removable singularities are those of the Legendre forms
-(x = y: m → 1; y = 1: m → 0; p = x, y, 1: n → 1, m, 0): lanes closer than _TOL = 1e-8
+(x = y: m → 1; y = 1: m → 0; p = x, y, 1: n → 1, m, 0): lanes closer than _TOL = 1e-7
 relative to the spread max(|1 − x|, |1 − y|), with a non-zero incoming gradient, are
 differentiated the old way, the sweep replayed under autograd on those lanes only
 (:func:`_replay`). Elsewhere the partials keep ≲ 2.2e-16/distance relative error. Forward
@@ -44,7 +44,7 @@ from ._sweep import _carlson, _rd_rj_series, fused_duplication
 # relative size of a denominator below which a lane is differentiated through the sweep (the
 # divided differences then keep ≲ 2.2e-16/_TOL relative error), and the distance from 1 below
 # which B, C come from Carlson's series
-_TOL = 1e-8
+_TOL = 1e-7
 _NEAR = 1e-3
 # spread below which the partials come from Carlson's series (the divided differences keep
 # ≲ 2.2e-16/_NEAR_SERIES relative error above it)
