@@ -131,6 +131,8 @@ def test_values_bit_identical_and_gradients_equal_the_sweep_path():
 
     for fn, args in [
         (leg, (phi, m, n)),
+        (leg, (phi, T(0.37), n)),  # m broadcast from 0-d: gradients summed over lanes
+        (leg, (phi.reshape(2, 103), m[:103], T(np.r_[0.2, -1.0]).reshape(2, 1, 1))),
         (lambda p, q: el.ellipkinc(p, q), (phi, m)),
         (lambda q, c: el.ellippi(c, q), (m.clamp(max=0.98), n[0])),
     ]:
@@ -139,6 +141,13 @@ def test_values_bit_identical_and_gradients_equal_the_sweep_path():
         assert torch.equal(v_new, v_old)
         for a, b in zip(g_new, g_old, strict=True):
             assert _close(a, b, 1e-9), float(((a - b).abs() / b.abs()).max())
+
+
+def test_fused_duplication_keeps_the_eager_values_for_gradients():
+    phi, m = T([0.4, 1.3, 2.2]).requires_grad_(), T([0.5, -1.0, 0.9])
+    ref = el.ellipeinc(phi, m)
+    with el.fused_duplication():
+        assert torch.equal(el.ellipeinc(phi, m), ref)
 
 
 def test_double_backward_raises():
