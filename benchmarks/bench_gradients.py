@@ -1,9 +1,13 @@
-"""Forward vs backward time of an exact (autograd) trace, the cost of a joint-fit step.
+"""Forward vs backward time of an exact (autograd) trace and of an exact joint-fit step, with
+the closed-form derivative rules of the elliptic integrals against autograd through the
+Carlson duplication sweeps (the path before them).
 
-An exact joint step traces every pixel with spin and inclination in the graph and back-
-propagates through the elliptic-function sweeps. This prints, per screen size, the forward
-and backward seconds and their ratio, so that a proposed speed-up of either half can be
-judged against the whole step (issue: analytic derivative rules for the elliptic functions).
+An exact joint step traces every pixel with spin and inclination in the graph and
+back-propagates through the elliptic integrals. For each screen size this prints, for both
+paths measured side by side (interleaved repeats, best of ``--repeat``), the forward and
+backward seconds of ``trace_rays`` (orders 0 and 1, x/y/g summed), their sum, and the ratio
+old/new; then the seconds per Adam step of ``kerr_image_model(..., relinearize_every=1)``.
+Only the ratios are meaningful on a shared machine; absolute times move with its load.
 Usage: python benchmarks/bench_gradients.py [--sizes 32 64] [--repeat 5] [--threads 2]
 """
 
@@ -15,15 +19,16 @@ import time
 import torch
 
 import kerrfield as kf
+from kerrfield.physics.elliptic import autograd_through_sweep
 
 
-def _split(npix: int, repeat: int) -> tuple[float, float]:
+def _trace_once(npix: int, old: bool) -> tuple[float, float]:
+    """Forward and backward seconds of one exact trace of an npix² screen."""
     spin = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
     inc = torch.tensor(60.0, dtype=torch.float64, requires_grad=True)
     axis = torch.linspace(-10.0, 10.0, npix, dtype=torch.float64)
     bb, aa = torch.meshgrid(axis, axis, indexing="ij")
-    fwd, bwd = [], []
-    for _ in range(repeat + 1):  # the first round warms up allocators and caches
+    with autograd_through_sweep(old):
         t0 = time.perf_counter()
         rays = kf.trace_rays(spin, inc, aa.reshape(-1), bb.reshape(-1), orders=(0, 1))
         ok = rays["status"] == 0
@@ -31,9 +36,30 @@ def _split(npix: int, repeat: int) -> tuple[float, float]:
         t1 = time.perf_counter()
         total.backward()
         t2 = time.perf_counter()
-        fwd.append(t1 - t0)
-        bwd.append(t2 - t1)
-    return min(fwd[1:]), min(bwd[1:])
+    return t1 - t0, t2 - t1
+
+
+def _fit_step(npix: int, old: bool, steps: int) -> float:
+    """Seconds per Adam step of an exact joint fit (geometry re-traced every step)."""
+    target = kf.synthesize("mlp", 0.94, 20.0, npix=npix, seed=0)
+    model = kf.kerr_image_model(kf.EmissionField(seed=1), 0.5, 60.0, npix=npix,
+                                relinearize_every=1)  # fmt: skip
+    with autograd_through_sweep(old):
+        kf.fit(model, target, steps=1, progress=False, lr=1e-3, schedule=None)  # warm-up
+        t0 = time.perf_counter()
+        kf.fit(model, target, steps=steps, progress=False, lr=1e-3, schedule=None)
+    return (time.perf_counter() - t0) / steps
+
+
+def _best(fn, repeat: int) -> dict[bool, list]:
+    """``fn(old)`` for both paths, interleaved, after one warm-up round of each."""
+    runs: dict[bool, list] = {True: [], False: []}
+    for r in range(repeat + 1):
+        for old in (True, False):
+            res = fn(old)
+            if r:
+                runs[old].append(res)
+    return runs
 
 
 def main() -> None:
@@ -41,13 +67,29 @@ def main() -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[32, 64])
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--fit-steps", type=int, default=3, help="Adam steps per timing (0: skip)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {args.threads} thread(s), float64, orders 0-1, x/y/g")
+    print(
+        f"torch {torch.__version__}, {args.threads} thread(s), float64, orders 0-1; "
+        f"old = autograd through the sweeps, new = closed-form rules; best of {args.repeat}"
+    )
     for npix in args.sizes:
-        f, b = _split(npix, args.repeat)
-        print(f"{npix:4d}²  forward {f:.3f} s  backward {b:.3f} s  backward/forward {b / f:.2f}"
-              f"  (best of {args.repeat})")  # fmt: skip
+        runs = _best(lambda old, n=npix: _trace_once(n, old), args.repeat)
+        row = {}
+        for old in (True, False):
+            fwd = min(r[0] for r in runs[old])
+            bwd = min(r[1] for r in runs[old])
+            row[old] = (fwd, bwd, min(r[0] + r[1] for r in runs[old]))
+        (fo, bo, to), (fn, bn, tn) = row[True], row[False]
+        print(f"{npix:4d}² trace  old: fwd {fo:.3f} s bwd {bo:.3f} s total {to:.3f} s | "
+              f"new: fwd {fn:.3f} s bwd {bn:.3f} s total {tn:.3f} s | old/new: fwd "
+              f"{fo / fn:.2f} bwd {bo / bn:.2f} total {to / tn:.2f}", flush=True)  # fmt: skip
+        if args.fit_steps:
+            fit = _best(lambda old, n=npix: _fit_step(n, old, args.fit_steps), args.repeat)
+            so, sn = min(fit[True]), min(fit[False])
+            print(f"{npix:4d}² exact joint step  old {so:.3f} s ({1 / so:.1f}/s)  new {sn:.3f} "
+                  f"s ({1 / sn:.1f}/s)  old/new {so / sn:.2f}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -8,8 +8,12 @@ the *parameter* ``m = k²`` (not the modulus k) and the *amplitude* ``phi`` in r
 * :mod:`.carlson` — R_F, R_D, R_J, R_C (Carlson 1995, Numer. Algorithms 10, 13);
 * :mod:`.legendre` — F, E, Π complete and incomplete, and shared sweeps (DLMF §19.25);
 * :mod:`.jacobi` — sn, cn, dn, am (DLMF §22.20).
+
+F, E, D and Π are differentiated with closed-form rules (:mod:`._grad`) instead of autograd
+through the duplication iterations; :func:`autograd_through_sweep` restores the latter.
 """
 
+from ._grad import autograd_through_sweep
 from ._sweep import fused_duplication
 from .carlson import elliprc, elliprd, elliprf, elliprj
 from .jacobi import ellipj
@@ -28,5 +32,5 @@ from .legendre import (
 __all__ = [
     "elliprf", "elliprd", "elliprj", "elliprc", "ellipk", "ellipe", "ellippi", "ellipkinc",
     "ellipeinc", "ellippiinc", "legendre", "legendre_sc", "Legendre", "ellipj",
-    "fused_duplication",
+    "fused_duplication", "autograd_through_sweep",
 ]  # fmt: skip

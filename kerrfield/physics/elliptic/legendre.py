@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from ._base import _broadcast, _convert
-from ._sweep import _carlson
+from ._grad import carlson_z1
 
 __all__ = [
     "ellipk", "ellipe", "ellippi", "ellipkinc", "ellipeinc", "ellippiinc", "legendre",
@@ -25,16 +25,20 @@ __all__ = [
 ]  # fmt: skip
 
 
+def _one(m: Tensor) -> Tensor:
+    return torch.ones((), dtype=m.dtype, device=m.device)
+
+
 def ellipk(m: Tensor | float) -> Tensor:
     """Complete elliptic integral of the first kind K(m) = R_F(0, 1 − m, 1), m < 1."""
     (m,) = _broadcast(m)
-    return _carlson(torch.zeros_like(m), 1.0 - m, torch.ones_like(m))[0]
+    return carlson_z1(torch.zeros_like(m), 1.0 - m, _one(m), None, False)[0]
 
 
 def ellipe(m: Tensor | float) -> Tensor:
     """Complete elliptic integral of the second kind E(m) (DLMF 19.25.1), m ≤ 1."""
     (m,) = _broadcast(m)
-    rf, rd, _ = _carlson(torch.zeros_like(m), 1.0 - m, torch.ones_like(m), rd=True)
+    rf, rd, _ = carlson_z1(torch.zeros_like(m), 1.0 - m, _one(m), None, True)
     return rf - m * rd / 3.0
 
 
@@ -44,7 +48,7 @@ def ellippi(n: Tensor | float, m: Tensor | float) -> Tensor:
     For n > 1 the Cauchy principal value.
     """
     n, m = _broadcast(n, m)
-    rf, _, rj = _carlson(torch.zeros_like(m), 1.0 - m, torch.ones_like(m), 1.0 - n)
+    rf, _, rj = carlson_z1(torch.zeros_like(m), 1.0 - m, _one(m), 1.0 - n, False)
     return rf + n * rj / 3.0
 
 
@@ -87,7 +91,7 @@ def legendre_sc(
         p = 1.0 - n_t * s2 if one_minus_n is None else one_minus_n + n_t * c2
         if skip is not None:
             p = torch.where(skip, 1.0, p)
-    rf, rd, rj = _carlson(c2, d2, one, p, rd=e)
+    rf, rd, rj = carlson_z1(c2, d2, one, p, e)
     f = s * rf
     d = s * s2 * rd / 3.0 if e else None
     pi = f + n_t * s * s2 * rj / 3.0 if n is not None else None
