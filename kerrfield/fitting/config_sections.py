@@ -253,6 +253,7 @@ _SEARCH_KEYS: dict[str, tuple[float, float, float | None, bool]] = {
     "field_window": (25, 1, None, True),      # field fits (L-BFGS) converged: relative
     "field_rtol": (2e-4, 0, None, False),     #   change over `field_window` iterations
     "profile_steps": (300, 1, None, True),    # max L-BFGS iterations of a profile point
+    "polish_steps": (1000, 1, None, True),    # max L-BFGS iterations polishing a refined point
     "fit_cap": (50.0, 0, None, False),        # profile points within this Δχ² of the grid
                                               #   minimum enter the quadratic fit
 }

@@ -21,7 +21,7 @@ from ..io.atomic import write_netcdf
 from .config import InferenceConfig
 from .plan import Unit, load_unit, plan_grid
 from .profile import profile_intervals, quadratic_fit, quadratic_intervals
-from .search import fit_search_unit, plan_profile, plan_refine, unit_chi2
+from .search import fit_search_unit, plan_polish, plan_profile, plan_refine, unit_chi2
 
 __all__ = ["run_search", "search_task", "chi2_grid"]
 
@@ -165,7 +165,10 @@ def run_search(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, executo
     refine = plan_refine(cfg, grid, run.done)
     if not run.stage(refine):
         return out
-    centre = _centre(run, [u.name for u in refine] or [u.name for u in grid])
+    polish = plan_polish(refine, run.done, int(cfg.search["field_seeds"]))
+    if not run.stage(polish):
+        return out
+    centre = _centre(run, [u.name for u in polish] or [u.name for u in grid])
     spans = {"spin": _step(cfg.spin, 0.1), "inclination": _step(cfg.inclination, 5.0)}
     rounds = []
     for r in range(1, int(cfg.search["profile_rounds"]) + 1):
