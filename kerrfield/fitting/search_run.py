@@ -108,9 +108,10 @@ def _next_spans(axes: dict, q: dict | None, spans: dict[str, float], centre: Uni
     the central half of the grid. ``chi2_range`` is max − min χ² of the local grid."""
     new, changed = dict(spans), False
     # a local grid far wider than the minimum: χ² rises by > 1000 inside it (far beyond any
-    # interval's Δχ²) and the quadratic does not describe it: zoom in on the best point
-    too_wide = (q is not None and q["scatter"] > 5.0 + 0.01 * abs(q["chi2_min"])
-                and chi2_range > 1000.0)
+    # interval's Δχ²) and no quadratic bowl describes it (too few points within the cap, or
+    # a large scatter): zoom in on the best point
+    bowl = q is not None and q["scatter"] <= 5.0 + 0.01 * abs(q["chi2_min"])
+    too_wide = not bowl and chi2_range > 1000.0
     for name in ("spin", "inclination"):
         if np.asarray(axes[name]).size < 2:
             continue
@@ -169,7 +170,9 @@ def run_search(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, executo
     if not run.stage(polish):
         return out
     centre = _centre(run, [u.name for u in polish] or [u.name for u in grid])
-    spans = {"spin": _step(cfg.spin, 0.1), "inclination": _step(cfg.inclination, 5.0)}
+    # first local grid: an eighth of the coarse step (refined minima are sharp where the data
+    # decide; the rounds widen it fourfold at most per round where they do not)
+    spans = {"spin": _step(cfg.spin, 0.8) / 8, "inclination": _step(cfg.inclination, 40.0) / 8}
     rounds = []
     for r in range(1, int(cfg.search["profile_rounds"]) + 1):
         local = plan_profile(cfg, r, centre, spans)
