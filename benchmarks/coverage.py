@@ -78,7 +78,14 @@ def run_one(spec: dict, workdir: Path, args: argparse.Namespace, i: int) -> dict
            "truth_inclination": spec["inclination"], "seconds": time.perf_counter() - t0,
            "reduced_chi2": se["estimate"]["reduced_chi2"], "birge": se["birge_factor"]}
     for name in ("spin", "inclination"):
-        iv = se["intervals"][name]
+        iv = se["intervals"].get(name)
+        if iv is None:  # no local grid along this axis: count a miss, flagged
+            row.update({f"{name}_estimate": se["estimate"][name],
+                        f"{name}_error": se["estimate"][name] - spec[name],
+                        f"{name}_68": None, f"{name}_95": None, f"{name}_in68": False,
+                        f"{name}_in95": False, f"{name}_unconstrained": True,
+                        f"{name}_extrapolated": True})
+            continue
         row[f"{name}_estimate"] = se["estimate"][name]
         row[f"{name}_error"] = se["estimate"][name] - spec[name]
         row[f"{name}_68"] = [iv["68"]["lo"], iv["68"]["hi"]]

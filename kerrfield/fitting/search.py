@@ -220,9 +220,11 @@ def plan_profile(cfg: InferenceConfig, round_: int, centre: Unit, spans: dict[st
     for name in ("spin", "inclination"):
         c = float(getattr(centre, name))
         grid = getattr(cfg, name)
-        if isinstance(grid, list):  # local grids stay inside the searched range
-            lo, hi = min(grid), max(grid)
-            vals = np.clip(c + spans[name] * np.linspace(-1.0, 1.0, n), lo, hi)
+        if isinstance(grid, list):  # local grids stay inside the searched range, and keep
+            lo, hi = min(grid), max(grid)  # their n points when the centre is at or past an edge
+            half = min(spans[name], (hi - lo) / 2)
+            c = float(np.clip(c, lo + half, hi - half))
+            vals = np.clip(c + half * np.linspace(-1.0, 1.0, n), lo, hi)
             axes[name] = [float(v) for v in np.unique(np.round(vals, 12))]
         else:
             axes[name] = [float(getattr(cfg, name))]

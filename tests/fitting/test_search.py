@@ -315,3 +315,23 @@ def test_interval_when_no_grid_point_is_inside():
     x = np.linspace(0, 1, 5)
     iv = interval(x, np.full(5, 10.0) + x, 1.0)
     assert iv["lo"] <= iv["hi"] and iv["open_lo"] and iv["open_hi"]
+
+
+def test_local_grid_keeps_its_points_at_the_range_edge():
+    """A refined point past the searched range (θo = 167.2° > 165°) still gets a local grid
+    of profile_points values per axis, inside the range (it used to collapse to one value,
+    leaving that parameter without an interval)."""
+    from types import SimpleNamespace
+
+    from kerrfield.fitting.plan import Unit
+    from kerrfield.fitting.search import plan_profile
+
+    cfg = SimpleNamespace(search={"profile_points": 5}, spin=[-0.9, 0.0, 0.95],
+                          inclination=[15.0, 90.0, 165.0])
+    centre = Unit("polish_00", 0, 0.3, 167.2, False, False, {}, stage="polish")
+    units = plan_profile(cfg, 2, centre, {"spin": 0.01, "inclination": 0.3})
+    incs = sorted({u.inclination for u in units})
+    assert len(incs) == 5 and max(incs) == 165.0 and min(incs) >= 164.0
+    assert len({u.spin for u in units}) == 5
+    wide = plan_profile(cfg, 2, centre, {"spin": 5.0, "inclination": 0.3})
+    assert sorted({u.spin for u in wide}) == pytest.approx([-0.9, -0.4375, 0.025, 0.4875, 0.95])
