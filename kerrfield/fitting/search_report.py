@@ -89,12 +89,17 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
         if "estimate" in res["intervals"].get(name, {}):
             out["estimate"][name] = float(res["intervals"][name]["estimate"])
     out["multimodal"] = _multimodal(res)
+    # goodness of fit: with Gaussian noise χ²/N has standard deviation √(2/N); a minimum
+    # more than 5 of those above 1 means the model does not describe the data, and the
+    # Δχ² intervals (even Birge-widened) are not to be trusted
+    out["misfit"] = bool(out["statistical"]
+                         and out["estimate"]["reduced_chi2"] > 1.0 + 5.0 * np.sqrt(2.0 / npix))
     for k, name in enumerate(("spin", "inclination")):
         if name in res["intervals"]:
             # the local grid could not close the 95 % interval either: not determined
             out.setdefault("extrapolated", {})[name] = _extrapolated(res, name)
             out["unconstrained"][name] = (_unconstrained(res, name, k) or out["multimodal"]
-                                          or out["extrapolated"][name]
+                                          or out["extrapolated"][name] or out["misfit"]
                                           or not res.get("resolved", True))  # fmt: skip
             if name in truth:
                 iv = res["intervals"][name]
@@ -143,11 +148,16 @@ def format_estimate(search: dict[str, Any], truth: dict[str, float]) -> list[str
         if iv is None:
             lines.append(f"  {name}: {est[name]:.4g}{unit} (held fixed){t}")
             continue
-        flag = "  UNCONSTRAINED (a grid edge or a second basin is inside the 95 % region)" \
-            if search["unconstrained"].get(name) else ""  # fmt: skip
+        why = ("the model does not reach the noise floor" if search.get("misfit") else
+               "a grid edge or a second basin is inside the 95 % region")
+        flag = f"  UNCONSTRAINED ({why})" if search["unconstrained"].get(name) else ""
         lines.append(f"  {name}: {est[name]:.4g}{unit}  68% [{iv['68']['lo']:.4g}, "
                      f"{iv['68']['hi']:.4g}]  95% [{iv['95']['lo']:.4g}, {iv['95']['hi']:.4g}]"
                      f"{flag}{t}")  # fmt: skip
+    if search.get("misfit"):
+        lines.append(f"  misfit: chi2/N = {est['reduced_chi2']:.3g} at the minimum (> 1 + "
+                     "5 sqrt(2/N)): the field cannot describe the data, so the intervals do "
+                     "not mean what they say (try a wider field)")  # fmt: skip
     if not search["statistical"]:
         lines.append("  (loss is not chi2: the intervals use Δloss, not Δχ², and are not "
                      "statistical; give the target a noise sigma)")  # fmt: skip

@@ -154,6 +154,13 @@ def test_search_smoke_and_resume(tmp_path):
         iv = se["intervals"][name]
         assert iv["68"]["lo"] <= iv["68"]["hi"] and "truth_inside" in iv
     assert all("converged" in r and "steps" in r for r in s["units"])
+    # goodness of fit: this tiny field (20 L-BFGS steps) is far from the noise floor, so the
+    # run must say so and flag both parameters instead of quoting its intervals
+    red = se["estimate"]["reduced_chi2"]
+    assert se["misfit"] == (red > 1.0 + 5.0 * np.sqrt(2.0 / 144)) and red > 2.0, red
+    assert se["unconstrained"] == {"spin": True, "inclination": True}
+    from kerrfield.fitting.search_report import format_estimate
+    assert any("misfit" in line for line in format_estimate(se, {}))
     assert (tmp_path / "out" / "profiles.png").is_file()
     assert (tmp_path / "out" / "delta_chi2_map.png").is_file()
     again = run_inference(path)
