@@ -101,6 +101,11 @@ def _step(values: Any, fallback: float) -> float:
     return float(np.min(np.diff(v))) if v.size > 1 else fallback
 
 
+def _bowl(q: dict | None) -> bool:
+    """A quadratic that describes its local grid (rms residual within a few χ² units)."""
+    return q is not None and q["scatter"] <= 5.0 + 0.01 * abs(q["chi2_min"])
+
+
 def _next_spans(axes: dict, q: dict | None, spans: dict[str, float], centre: Unit,
                 chi2_range: float = 0.0) -> dict[str, float] | None:  # fmt: skip
     """Spans of the next local round (±2 × the 95 % half-width of the quadratic profile),
@@ -110,8 +115,7 @@ def _next_spans(axes: dict, q: dict | None, spans: dict[str, float], centre: Uni
     # a local grid far wider than the minimum: χ² rises by > 1000 inside it (far beyond any
     # interval's Δχ²) and no quadratic bowl describes it (too few points within the cap, or
     # a large scatter): zoom in on the best point
-    bowl = q is not None and q["scatter"] <= 5.0 + 0.01 * abs(q["chi2_min"])
-    too_wide = not bowl and chi2_range > 1000.0
+    too_wide = not _bowl(q) and chi2_range > 1000.0
     for name in ("spin", "inclination"):
         if np.asarray(axes[name]).size < 2:
             continue
@@ -130,7 +134,7 @@ def _vertex_centre(best: Unit, q: dict | None, axes: dict, spans: dict[str, floa
                    n: int) -> Unit:  # fmt: skip
     """Next centre: the quadratic's vertex when it lies within one local step of the best
     fitted point (where the quadratic is trustworthy), else that best point."""
-    if q is None or q["scatter"] > 5.0 + 0.01 * abs(q["chi2_min"]):  # not a bowl: no vertex
+    if not _bowl(q):  # no vertex to trust
         return best
     v = dict(zip(q["names"], q["vertex"], strict=True))
     for name, value in v.items():
