@@ -120,12 +120,7 @@ function ellippi(n::Real, phi::Real, m::Real, one_minus_n::Real)
     n, phi, m, omn = Float64(n), Float64(phi), Float64(m), Float64(one_minus_n)
     j, p = _reduce_amplitude(phi)
     s, c = sincos(p)
-    s2 = s * s
-    c2, d2 = c * c, 1 - m * s2
-    v = s * carlson_rf(c2, d2, 1.0)
-    if n != 0 && s != 0
-        v += n / 3 * s * s2 * carlson_rj(c2, d2, 1.0, omn + n * c2)
-    end
+    v = ellippi_sc(n, s, c * c, m, omn)
     j == 0 && return v
     y = 1 - m
     return v + 2j * (carlson_rf(0.0, y, 1.0) + n / 3 * carlson_rj(0.0, y, 1.0, omn))
