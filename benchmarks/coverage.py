@@ -9,7 +9,8 @@ reports how often the 68 % and 95 % intervals contain the truth, the point-estim
 where the profile is not flagged, and every flagged case.
 
     python benchmarks/coverage.py                       # the full protocol: 40 targets, 64²
-    python benchmarks/coverage.py --n 12 --npix 24      # the reduced run in the docs
+    python benchmarks/coverage.py --n 40 --npix 24 --shard 0/2 --output a.json  # one core
+    python benchmarks/coverage.py --merge a.json b.json --output coverage.json
 
 Results: ``benchmarks/results/coverage.json`` (written atomically).
 """
@@ -92,21 +93,37 @@ def run_one(spec: dict, workdir: Path, args: argparse.Namespace, i: int) -> dict
         row[f"{name}_95"] = [iv["95"]["lo"], iv["95"]["hi"]]
         row[f"{name}_in68"] = bool(iv["truth_inside"]["68"])
         row[f"{name}_in95"] = bool(iv["truth_inside"]["95"])
+        row[f"{name}_local_68"] = [iv["local"]["68"]["lo"], iv["local"]["68"]["hi"]]
+        row[f"{name}_local_95"] = [iv["local"]["95"]["lo"], iv["local"]["95"]["hi"]]
+        row[f"{name}_local_in68"] = bool(iv["truth_inside_local"]["68"])
+        row[f"{name}_local_in95"] = bool(iv["truth_inside_local"]["95"])
         row[f"{name}_unconstrained"] = bool(se["unconstrained"][name])
         row[f"{name}_extrapolated"] = bool(se.get("extrapolated", {}).get(name))
     row["multimodal"] = bool(se.get("multimodal"))
+    row["misfit"] = bool(se.get("misfit"))
     return row
 
 
 def table(rows: list[dict]) -> dict:
+    """Coverage of the quoted intervals (coarse-grid ones where flagged), of the local
+    profile's alone, and of the unflagged ones; errors where unflagged."""
     out = {"n": len(rows)}
     for name in ("spin", "inclination"):
+        ok = [r for r in rows if not r[f"{name}_unconstrained"]]
+
+        def frac(key: str, rs: list[dict]) -> float:
+            return float(np.mean([bool(r.get(key)) for r in rs])) if rs else float("nan")
+
         out[name] = {
-            "coverage68": float(np.mean([r[f"{name}_in68"] for r in rows])),
-            "coverage95": float(np.mean([r[f"{name}_in95"] for r in rows])),
+            "coverage68": frac(f"{name}_in68", rows),
+            "coverage95": frac(f"{name}_in95", rows),
+            "coverage68_local": frac(f"{name}_local_in68", rows),
+            "coverage95_local": frac(f"{name}_local_in95", rows),
+            "coverage68_unflagged": frac(f"{name}_in68", ok),
+            "coverage95_unflagged": frac(f"{name}_in95", ok),
+            "n_unflagged": len(ok),
             "flagged": [r["i"] for r in rows if r[f"{name}_unconstrained"]],
         }
-        ok = [r for r in rows if not r[f"{name}_unconstrained"]]
         err = np.abs([r[f"{name}_error"] for r in ok]) if ok else np.array([np.nan])
         out[name]["median_abs_error_unflagged"] = float(np.median(err))
         out[name]["max_abs_error_unflagged"] = float(np.max(err))
@@ -123,15 +140,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=300, help="L-BFGS iterations per grid point")
     p.add_argument("--n-spin", type=int, default=5)
     p.add_argument("--n-inc", type=int, default=9)
+    p.add_argument("--shard", default="0/1", help="K/M: fit the targets i with i %% M == K")
+    p.add_argument("--keep", help="write each target's run directory here (default: a "
+                   "temporary directory, deleted at the end)")
+    p.add_argument("--merge", nargs="+", help="combine shard results into --output")
     p.add_argument("--output", default=str(Path(__file__).parent / "results" / "coverage.json"))
     args = p.parse_args(argv)
+    if args.merge:
+        parts = [json.loads(Path(f).read_text()) for f in args.merge]
+        rows = sorted((r for part in parts for r in part["rows"]), key=lambda r: r["i"])
+        result = {"args": parts[0]["args"], "table": table(rows), "rows": rows}
+        atomic_write_text(json.dumps(result, indent=1), Path(args.output))
+        print(json.dumps(result["table"], indent=1))
+        return 0
+    k, m = (int(v) for v in args.shard.split("/"))
     specs = draw_targets(args.n, args.seed, args.npix, args.noise)
     rows = []
     with tempfile.TemporaryDirectory(prefix="kerrfield-coverage-") as tmp:
+        if args.keep:
+            tmp = args.keep
         for i, spec in enumerate(specs):
+            if i % m != k:
+                continue
             rows.append(run_one(spec, Path(tmp), args, i))
             r = rows[-1]
-            print(f"[{i + 1}/{len(specs)}] {r['family']:8s} truth ({r['truth_spin']:+.3f}, "
+            print(f"[{i}/{len(specs)}] {r['family']:8s} truth ({r['truth_spin']:+.3f}, "
                   f"{r['truth_inclination']:6.2f}) est ({r['spin_estimate']:+.3f}, "
                   f"{r['inclination_estimate']:6.2f}) in68 "
                   f"{r['spin_in68']:d}{r['inclination_in68']:d}"

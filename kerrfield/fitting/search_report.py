@@ -13,7 +13,8 @@ from .profile import LEVELS_1D, LEVELS_2D, interval
 from .search import unit_chi2
 from .search_run import chi2_grid
 
-__all__ = ["search_summary", "search_results", "search_plots", "format_estimate"]
+__all__ = ["coarse_intervals", "search_summary", "search_results", "search_plots",
+           "format_estimate"]
 
 
 def _unconstrained(res: dict[str, Any], name: str, k: int) -> bool:
@@ -63,10 +64,75 @@ def _multimodal(res: dict[str, Any]) -> bool:
     return False
 
 
+def coarse_intervals(x: np.ndarray, profile: np.ndarray, local: dict[str, Any],
+                     birge: float = 1.0) -> dict[str, Any]:  # fmt: skip
+    """The intervals quoted for a flagged parameter, read off the coarse grid.
+
+    Where the local profile cannot be trusted (another basin, a grid edge, a misfit), the
+    interval spans every coarse grid value whose profile χ² (relative to the coarse
+    minimum, divided by the Birge factor) is within the level, widened by one coarse step
+    on each side for the grid's resolution and the scatter of its cold-started fits,
+    clipped to the searched range, and joined with the local interval. Wide on purpose:
+    the data (or the model) do not decide the parameter better than the coarse grid shows.
+
+    Parameters
+    ----------
+    x : array, shape (n,)
+        Increasing coarse grid of the parameter.
+    profile : array, shape (n,)
+        Coarse profile χ² (minimum over the other parameter); NaN for missing points.
+    local : dict
+        The local profile's intervals, ``{"68": {"lo", "hi"}, "95": {...}}``.
+    birge : float
+        χ²_min/N when > 1 (the Δχ² are divided by it).
+
+    Returns
+    -------
+    dict
+        ``{"68": {"lo", "hi", "open_lo", "open_hi"}, "95": {...}}``.
+    """
+    x, prof = np.asarray(x, dtype=float), np.asarray(profile, dtype=float)
+    if x.size < 2 or not np.isfinite(prof).any():
+        return {c: dict(local[c]) for c in LEVELS_1D}
+    prof = (prof - np.nanmin(prof)) / max(birge, 1.0)
+    step = float(np.max(np.diff(x)))
+    out = {}
+    for c, level in LEVELS_1D.items():
+        inside = x[prof <= level]
+        lo = max(float(x[0]), min(float(inside.min()) - step, local[c]["lo"]))
+        hi = min(float(x[-1]), max(float(inside.max()) + step, local[c]["hi"]))
+        out[c] = {"lo": lo, "hi": hi, "open_lo": bool(lo <= x[0]), "open_hi": bool(hi >= x[-1])}
+    return out
+
+
 def _extrapolated(res: dict[str, Any], name: str) -> bool:
     """The 95 % interval extends beyond the final local grid (quadratic extrapolation)."""
     local = res["intervals"].get(name, {}).get("95", {})
     return bool(local.get("open_lo") or local.get("open_hi"))
+
+
+def _quote(res: dict[str, Any], name: str, flagged: bool, birge: float,
+           truth: float | None) -> None:  # fmt: skip
+    """Set the quoted intervals of one parameter (in place) and whether they hold the truth.
+
+    A flagged parameter's quoted intervals come from the coarse grid; the local profile's
+    stay on record under ``"local"`` either way.
+    """
+    iv = res["intervals"][name]
+    if "local" not in iv:  # the summary may be made twice from one result
+        iv["local"] = {c: iv[c] for c in LEVELS_1D}
+    iv["source"] = "coarse grid" if flagged else "local profile"
+    if flagged:
+        axes, chi2 = chi2_grid(res["grid"], res["run"].done)
+        k = ("spin", "inclination").index(name)
+        prof = np.nanmin(chi2, axis=1 - k) if np.isfinite(chi2).any() else chi2[:, 0]
+        iv.update(coarse_intervals(axes[name], prof, iv["local"], birge))
+    else:
+        iv.update(iv["local"])
+    if truth is not None:
+        iv["truth_inside"] = {c: bool(iv[c]["lo"] <= truth <= iv[c]["hi"]) for c in LEVELS_1D}
+        iv["truth_inside_local"] = {
+            c: bool(iv["local"][c]["lo"] <= truth <= iv["local"][c]["hi"]) for c in LEVELS_1D}
 
 
 def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, Any]:
@@ -103,13 +169,11 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
         if name in res["intervals"]:
             # the local grid could not close the 95 % interval either: not determined
             out.setdefault("extrapolated", {})[name] = _extrapolated(res, name)
-            out["unconstrained"][name] = (coarse or out["multimodal"]
-                                          or out["extrapolated"][name] or out["misfit"]
-                                          or not res.get("resolved", True))  # fmt: skip
-            if name in truth:
-                iv = res["intervals"][name]
-                out["intervals"][name]["truth_inside"] = {
-                    c: bool(iv[c]["lo"] <= truth[name] <= iv[c]["hi"]) for c in LEVELS_1D}
+            flagged = (coarse or out["multimodal"] or out["extrapolated"][name]
+                       or out["misfit"] or not res.get("resolved", True))  # fmt: skip
+            out["unconstrained"][name] = flagged
+            birge = max(1.0, out["estimate"]["reduced_chi2"]) if out["statistical"] else 1.0
+            _quote(res, name, flagged, birge, truth.get(name))
     conv = [bool(done[u.name].attrs["converged"]) for u in res["run"].units if u.name in done]
     out["convergence"] = {"fraction_converged": float(np.mean(conv)) if conv else 0.0,
                           "n_units": len(conv)}  # fmt: skip
@@ -155,7 +219,8 @@ def format_estimate(search: dict[str, Any], truth: dict[str, float]) -> list[str
             continue
         why = ("the model does not reach the noise floor" if search.get("misfit") else
                "a grid edge or a second basin is inside the 95 % region")
-        flag = f"  UNCONSTRAINED ({why})" if search["unconstrained"].get(name) else ""
+        flag = (f"  UNCONSTRAINED ({why}; intervals from the coarse grid)"
+                if search["unconstrained"].get(name) else "")  # fmt: skip
         lines.append(f"  {name}: {est[name]:.4g}{unit}  68% [{iv['68']['lo']:.4g}, "
                      f"{iv['68']['hi']:.4g}]  95% [{iv['95']['lo']:.4g}, {iv['95']['hi']:.4g}]"
                      f"{flag}{t}")  # fmt: skip
@@ -183,9 +248,14 @@ def search_plots(plt: Any, res: dict[str, Any], truth: dict[str, float], out: Pa
             xs = np.linspace(min(iv["grid"]), max(iv["grid"]), 200)
             ax.plot(xs, ((xs - iv["estimate"]) / iv["sigma"]) ** 2, "-", color="C0",
                     label="quadratic profile")  # fmt: skip
+        spans = iv.get("local", iv)  # a flagged parameter's quoted interval is in the title
         for cov, col in (("95", "0.85"), ("68", "0.65")):
-            ax.axvspan(iv[cov]["lo"], iv[cov]["hi"], color=col, label=f"{cov} % interval")
+            ax.axvspan(spans[cov]["lo"], spans[cov]["hi"], color=col,
+                       label=f"{cov} % interval (local profile)")  # fmt: skip
             ax.axhline(LEVELS_1D[cov], color="0.4", lw=0.8, ls=":")
+        if iv.get("source") == "coarse grid":
+            ax.set_title(f"UNCONSTRAINED: coarse-grid 95 % [{iv['95']['lo']:.3g}, "
+                         f"{iv['95']['hi']:.3g}]", fontsize=9, color="C3")  # fmt: skip
         if name in truth:
             ax.axvline(truth[name], color="k", ls="--", label=f"truth {truth[name]:.4g}")
         ax.set(xlabel="spin a" if name == "spin" else "inclination θo [deg]", ylabel="Δχ²",

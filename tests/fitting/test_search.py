@@ -342,3 +342,22 @@ def test_local_grid_keeps_its_points_at_the_range_edge():
     assert len({u.spin for u in units}) == 5
     wide = plan_profile(cfg, 2, centre, {"spin": 5.0, "inclination": 0.3})
     assert sorted({u.spin for u in wide}) == pytest.approx([-0.9, -0.4375, 0.025, 0.4875, 0.95])
+
+
+def test_flagged_parameter_quotes_the_coarse_grid():
+    """Two coarse basins (θo 30° and 120°, equal χ²): the quoted intervals span both plus a
+    coarse step each side, not the narrow local profile around the one that was refined;
+    a single sharp basin gives one step either side; the Birge factor widens it."""
+    from kerrfield.fitting.search_report import coarse_intervals
+
+    x = np.linspace(15.0, 165.0, 6)  # 30° steps
+    local = {c: {"lo": 29.5, "hi": 30.5} for c in ("68", "95")}
+    two = coarse_intervals(x, np.array([500, 100, 400, 300, 100.5, 900.0]), local)
+    assert two["68"]["lo"] == pytest.approx(15.0) and two["68"]["hi"] == pytest.approx(165.0)
+    assert two["68"]["open_lo"] and two["68"]["open_hi"]
+    one = coarse_intervals(x, np.array([500, 100, 400, 300, 200, 900.0]), local)
+    assert (one["95"]["lo"], one["95"]["hi"]) == pytest.approx((15.0, 75.0))
+    assert not one["95"]["open_hi"]
+    # χ²/N = 60: Δχ² = 100 at 135° is outside 1 × 60 (68 %) but inside 3.84 × 60 (95 %)
+    wide = coarse_intervals(x, np.array([500, 100, 400, 300, 200, 900.0]), local, birge=60.0)
+    assert wide["68"]["hi"] == pytest.approx(75.0) and wide["95"]["hi"] == pytest.approx(165.0)
