@@ -169,7 +169,8 @@ def _cli_fit_observation(args: argparse.Namespace, obs: Any, out: Path) -> int:
     res = fit(model, obs, observation=observation_options(args), **kw)
     summary = write_observation_outputs(res, out)
     print(json.dumps({k: summary[k] for k in ("theta_g_uas", "position_angle_deg",
-                      "ring_diameter_uas", "brightness_pa_deg", "chi2_total", "n_data")},
+                      "ring_diameter_uas", "brightness_pa_deg", "ring_resolution_uas",
+                      "brightness_pa_model_deg", "chi2_total", "n_data")},
                      indent=1))  # fmt: skip
     print(f"wrote {out}/summary.json and {out}/image.fits")
     return 0

@@ -74,7 +74,8 @@ def _cli_infer(args: argparse.Namespace) -> int:
     if summary.get("target") == "observation" and "best" in summary:
         print(f"  best unit: theta_g {summary['theta_g_uas']:.3f} uas, PA "
               f"{summary['position_angle_deg']:.1f} deg, ring d {summary['ring_diameter_uas']:.1f}"
-              f" uas, brightness PA {summary['brightness_pa_deg']:.0f} deg, chi2 "
+              f" uas, brightness PA {summary['brightness_pa_deg']:.0f} deg (at "
+              f"{summary.get('ring_resolution_uas', 20.0):g} uas), chi2 "
               f"{summary['chi2_total']:.1f} for {summary['n_data']} data")  # fmt: skip
         for line in summary.get("constraints", []):
             print(f"  {line}")

@@ -46,6 +46,15 @@ def test_fit_improves_and_reports(setting, tmp_path):
     # a 25-step smoke fit need not have formed a ring yet: then the ring features are NaN
     # (never a made-up number); benchmarks/bench_m87_fit.py measures them on real fits
     assert {"ring_diameter_uas", "ring_width_uas", "brightness_pa_deg"} <= set(s)
+    # headline features at the EHT resolution, the sharp image's beside them
+    assert s["ring_resolution_uas"] == 20.0 and "brightness_pa_model_deg" in s
+    sharp = res.summary(resolution_uas=0.0)
+    for key in ("ring_diameter", "ring_width", "brightness_pa"):
+        unit = "_deg" if key == "brightness_pa" else "_uas"
+        np.testing.assert_equal(sharp[key + unit], sharp[key + "_model" + unit])
+        np.testing.assert_equal(sharp[key + "_model" + unit], s[key + "_model" + unit])
+    with pytest.raises(ValueError, match="resolution_uas"):
+        res.summary(resolution_uas=-1.0)
     img = read_fits_image(res.to_fits(tmp_path / "fit.fits", source="M87"))
     assert float(img.sum()) == pytest.approx(0.6, rel=1e-6)
     assert set(res.model_closures()) == {"cphase", "lcamp"}
