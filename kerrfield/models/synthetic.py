@@ -136,6 +136,7 @@ def synthesize(
     seed: int = 0,
     emission_params: dict[str, Any] | None = None,
     device: torch.device | str | None = None,
+    noise_seed: int | None = None,
 ) -> xr.Dataset:
     """Synthesise a lensed target image with its ground truth recorded.
 
@@ -156,10 +157,12 @@ def synthesize(
     blur_fwhm : float, optional
         FWHM (in M) of a circular Gaussian beam applied before the noise.
     seed : int
-        Seeds both the random MLP and the noise.
+        Seeds the random MLP, and the noise unless ``noise_seed`` is given.
     emission_params : dict, optional
         Family parameters (see :func:`make_emission`).
     device : torch device, optional
+    noise_seed : int, optional
+        Seeds the noise alone: other noise draws of the same emission (calibration runs).
 
     Returns
     -------
@@ -168,8 +171,9 @@ def synthesize(
         ``sigma`` (per-pixel noise, for chi²) and ``emission`` (the true emission on the
         equatorial grid ``(y, x)``); attrs record the forward model as plain values (spin,
         inclination, k, orders, surface and velocity as text, fov, npix, ``beam_fwhm`` =
-        ``blur_fwhm`` in M), the family and its parameters (JSON), noise_sigma, noise and
-        seed, so :func:`kerrfield.models.forward.target_physics` can read them back.
+        ``blur_fwhm`` in M), the family and its parameters (JSON), noise_sigma, noise,
+        seed and noise_seed, so :func:`kerrfield.models.forward.target_physics` can read
+        them back.
 
     Examples
     --------
@@ -201,7 +205,8 @@ def synthesize(
                             float(alpha[1] - alpha[0])).numpy()  # fmt: skip
     noise_sigma = float(noise) * float(np.abs(clean.values).max())
     if noise_sigma > 0:
-        img = img + np.random.default_rng(seed).normal(0.0, noise_sigma, img.shape)
+        rng = np.random.default_rng(seed if noise_seed is None else int(noise_seed))
+        img = img + rng.normal(0.0, noise_sigma, img.shape)
     if isinstance(field, EmissionField):
         truth = {"field_config": field.config}
     else:
@@ -239,6 +244,7 @@ def synthesize(
             "beam_fwhm": float(blur_fwhm or 0.0),
             "beam_fwhm_units": "M",
             "seed": int(seed),
+            "noise_seed": int(seed if noise_seed is None else noise_seed),
         },
     )  # fmt: skip
     return ds

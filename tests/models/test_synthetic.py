@@ -57,6 +57,12 @@ def test_noise_is_seeded_and_has_requested_sigma(tracer):
     resid = (a.image - a.clean).values
     assert np.std(resid) == pytest.approx(sigma, rel=0.1)
     assert np.allclose(a.sigma.values, sigma)
+    # noise_seed: another noise draw of the same MLP emission (the clean image unchanged)
+    m1 = kf.synthesize("mlp", 0.5, 30.0, npix=16, noise=0.05, seed=0)
+    m2 = kf.synthesize("mlp", 0.5, 30.0, npix=16, noise=0.05, seed=0, noise_seed=7)
+    np.testing.assert_array_equal(m1.clean.values, m2.clean.values)
+    assert not np.allclose(m1.image.values, m2.image.values)
+    assert (m1.attrs["noise_seed"], m2.attrs["noise_seed"]) == (0, 7)
 
 
 def test_blur_conserves_flux_and_lowers_peak(tracer):
