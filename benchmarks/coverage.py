@@ -99,6 +99,7 @@ def run_one(spec: dict, workdir: Path, args: argparse.Namespace, i: int) -> dict
         row[f"{name}_local_in95"] = bool(iv["truth_inside_local"]["95"])
         row[f"{name}_unconstrained"] = bool(se["unconstrained"][name])
         row[f"{name}_extrapolated"] = bool(se.get("extrapolated", {}).get(name))
+        row[f"{name}_at_range_edge"] = bool(se.get("at_range_edge", {}).get(name))
     row["multimodal"] = bool(se.get("multimodal"))
     row["misfit"] = bool(se.get("misfit"))
     return row

@@ -106,9 +106,46 @@ def coarse_intervals(x: np.ndarray, profile: np.ndarray, local: dict[str, Any],
 
 
 def _extrapolated(res: dict[str, Any], name: str) -> bool:
-    """The 95 % interval extends beyond the final local grid (quadratic extrapolation)."""
-    local = res["intervals"].get(name, {}).get("95", {})
-    return bool(local.get("open_lo") or local.get("open_hi"))
+    """The 95 % interval extends more than one local grid step beyond the final local grid
+    (a quadratic read that far outside its points is a guess), on a side where the local
+    grid does not already stop at the searched range (see :func:`_clip_to_range`)."""
+    iv = res["intervals"].get(name, {}).get("95")
+    if not iv or "axes" not in res:
+        return bool(iv and (iv.get("open_lo") or iv.get("open_hi")))
+    x = np.asarray(res["axes"][name], dtype=float)
+    if x.size < 2:
+        return True
+    step = float(np.min(np.diff(x)))
+    lo, hi = _searched_range(res, name)
+    below = iv["lo"] < x.min() - step and x.min() > lo
+    above = iv["hi"] > x.max() + step and x.max() < hi
+    return bool(below or above)
+
+
+def _searched_range(res: dict[str, Any], name: str) -> tuple[float, float]:
+    axes, _ = chi2_grid(res["grid"], res["run"].done)
+    x = np.asarray(axes[name], dtype=float)
+    return float(x.min()), float(x.max())
+
+
+def _clip_to_range(res: dict[str, Any], name: str) -> bool:
+    """Clip the local intervals to the searched range (in place); True when one reaches it.
+
+    A 95 % interval that reaches the edge of the searched range (the prior) is reported
+    open there: the data put the parameter near the edge, and the interval is bounded by
+    the range, not by the data (``at_range_edge`` in the summary; the estimate stands).
+    """
+    lo, hi = _searched_range(res, name)
+    edge = False
+    for c in LEVELS_1D:
+        iv = res["intervals"][name][c]
+        if iv["lo"] <= lo:
+            iv.update(lo=lo, open_lo=True)
+            edge = True
+        if iv["hi"] >= hi:
+            iv.update(hi=hi, open_hi=True)
+            edge = True
+    return edge
 
 
 def _quote(res: dict[str, Any], name: str, flagged: bool, birge: float,
@@ -169,6 +206,7 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
         if name in res["intervals"]:
             # the local grid could not close the 95 % interval either: not determined
             out.setdefault("extrapolated", {})[name] = _extrapolated(res, name)
+            out.setdefault("at_range_edge", {})[name] = _clip_to_range(res, name)
             flagged = (coarse or out["multimodal"] or out["extrapolated"][name]
                        or out["misfit"] or not res.get("resolved", True))  # fmt: skip
             out["unconstrained"][name] = flagged
@@ -224,6 +262,10 @@ def format_estimate(search: dict[str, Any], truth: dict[str, float]) -> list[str
         lines.append(f"  {name}: {est[name]:.4g}{unit}  68% [{iv['68']['lo']:.4g}, "
                      f"{iv['68']['hi']:.4g}]  95% [{iv['95']['lo']:.4g}, {iv['95']['hi']:.4g}]"
                      f"{flag}{t}")  # fmt: skip
+    edge = [n for n, v in search.get("at_range_edge", {}).items() if v]
+    if edge:
+        lines.append(f"  {' and '.join(edge)}: an interval reaches the edge of the searched "
+                     "range (bounded there by the range, not by the data)")  # fmt: skip
     if search.get("misfit"):
         lines.append(f"  misfit: chi2/N = {est['reduced_chi2']:.3g} at the minimum (> 1 + "
                      "5 sqrt(2/N)): the field cannot describe the data, so the intervals do "

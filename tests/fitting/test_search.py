@@ -361,3 +361,33 @@ def test_flagged_parameter_quotes_the_coarse_grid():
     # χ²/N = 60: Δχ² = 100 at 135° is outside 1 × 60 (68 %) but inside 3.84 × 60 (95 %)
     wide = coarse_intervals(x, np.array([500, 100, 400, 300, 200, 900.0]), local, birge=60.0)
     assert wide["68"]["hi"] == pytest.approx(75.0) and wide["95"]["hi"] == pytest.approx(165.0)
+
+
+def test_range_edge_is_reported_open_not_unconstrained():
+    """A local 95 % interval past the searched range (θo 15° here) is clipped there and
+    marked open (``at_range_edge``), and is not 'extrapolated'; past a local grid that
+    does not stop at the range it is extrapolated only beyond one local step."""
+    from types import SimpleNamespace
+
+    from kerrfield.fitting.plan import Unit
+    from kerrfield.fitting.search_report import _clip_to_range, _extrapolated
+
+    grid = [Unit(f"g{i}{j}", 0, s, t, False, False, {"spin": i, "inclination": j})
+            for i, s in enumerate((-0.9, 0.95)) for j, t in enumerate((15.0, 165.0))]
+    done = {u.name: xr.Dataset(attrs={"chi2": 1.0}) for u in grid}
+
+    def res(lo: float, hi: float, axis: list[float]) -> dict:
+        iv = {c: {"lo": lo, "hi": hi, "open_lo": lo < axis[0], "open_hi": hi > axis[-1]}
+              for c in ("68", "95")}
+        return {"grid": grid, "run": SimpleNamespace(done=done), "axes": {"inclination":
+                np.asarray(axis)}, "intervals": {"inclination": iv}}  # fmt: skip
+
+    edge = res(14.2, 16.6, [15.0, 15.5, 16.0, 16.5, 17.0])
+    assert not _extrapolated(edge, "inclination") and _clip_to_range(edge, "inclination")
+    iv = edge["intervals"]["inclination"]["95"]
+    assert (iv["lo"], iv["open_lo"], iv["hi"], iv["open_hi"]) == (15.0, True, 16.6, False)
+    slight = res(39.6, 41.0, [40.0, 40.5, 41.0, 41.5, 42.0])  # 0.4° past, step 0.5°
+    assert not _extrapolated(slight, "inclination")
+    assert not _clip_to_range(slight, "inclination")
+    far = res(38.0, 41.0, [40.0, 40.5, 41.0, 41.5, 42.0])
+    assert _extrapolated(far, "inclination")
