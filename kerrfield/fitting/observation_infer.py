@@ -54,10 +54,11 @@ def fit_observation_unit(cfg: InferenceConfig, unit: Unit, obs: xr.Dataset) -> x
 
 
 def fit_seed(cfg: InferenceConfig, unit: Unit, obs: xr.Dataset, seed: int, *,
-             learn_geometry: bool = False, steps: int | None = None) -> xr.Dataset:
-    """One fit of ``unit`` from field seed ``seed``: at its fixed geometry, or with
-    ``learn_geometry`` spin and inclination fitted too from there (``steps`` overrides
-    ``fit.steps``; the attributes ``spin``/``inclination`` are then the fitted values)."""
+             refine_steps: int | None = None) -> xr.Dataset:
+    """One fit of ``unit`` from field seed ``seed`` at its fixed geometry; with
+    ``refine_steps``, that fit continued for ``refine_steps`` Adam steps with spin and
+    inclination fitted too (the attributes ``spin``/``inclination`` are then the fitted
+    values, ``chi2_start`` the χ² of the fixed-geometry fit it started from)."""
     import torch
 
     from ..fields.emission import EmissionField
@@ -66,21 +67,31 @@ def fit_seed(cfg: InferenceConfig, unit: Unit, obs: xr.Dataset, seed: int, *,
 
     torch.manual_seed(seed)
     m = cfg.model
+    screen = {k: m[k] for k in ("fov", "npix", "orders", "k", "velocity", "surface")}
     model = observation_image_model(
-        EmissionField(**cfg.field, seed=seed), unit.spin, unit.inclination, fov=m["fov"],
-        npix=m["npix"], orders=m["orders"], k=m["k"], velocity=m["velocity"],
-        surface=m["surface"], axisymmetric=m["axisymmetric"], match_steps=m["match_steps"],
-        learn_geometry=learn_geometry)
+        EmissionField(**cfg.field, seed=seed), unit.spin, unit.inclination, **screen,
+        axisymmetric=m["axisymmetric"], match_steps=m["match_steps"])
     kw = {k: v for k, v in cfg.fit.items() if k not in ("observation", "field_seeds")}
-    if steps is not None:
-        kw["steps"] = steps
     res = fit(model, obs, seed=seed, progress=cfg.progress, observation=cfg.fit["observation"],
               **kw)  # fmt: skip
+    extra: dict[str, Any] = {"spin": unit.spin, "inclination": unit.inclination}
+    if refine_steps is not None:  # the same field, θ_g, PA and flux, now with free geometry
+        extra["chi2_start"] = float(observation_summary(res)["chi2_total"])
+        free = observation_image_model(model.field, unit.spin, unit.inclination, **screen,
+                                       axisymmetric=False, match_steps=0, learn_geometry=True)
+        sky = res.sky
+        opts = {**cfg.fit["observation"], "theta_g": float(sky.theta_g.detach()),
+                "position_angle": float(sky.position_angle.detach()),
+                "flux": float(sky.flux.detach())}  # fmt: skip
+        history = res.history
+        res = fit(free, obs, seed=seed, progress=cfg.progress, observation=opts,
+                  **{**kw, "steps": refine_steps})  # fmt: skip
+        res.history = history + res.history
     s = observation_summary(res)
     attrs = {k: v for k, v in s.items() if isinstance(v, (int, float, str)) and v is not None}
-    spin, inclination = ((float(s["spin"]), float(s["inclination_deg"])) if learn_geometry
-                         else (unit.spin, unit.inclination))  # fmt: skip
-    attrs.update(unit=unit.name, seed=seed, spin=spin, inclination=inclination,
+    if refine_steps is not None:
+        extra.update(spin=float(s["spin"]), inclination=float(s["inclination_deg"]))
+    attrs.update(unit=unit.name, seed=seed, **extra,
                  loss=float(s["chi2_total"]), weights=json.dumps(s["weights"]),
                  index=json.dumps(unit.index), fingerprint=cfg.fingerprint)  # fmt: skip
     image = res.sky_image()

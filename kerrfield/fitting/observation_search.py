@@ -5,10 +5,11 @@ The affordable analogue of the image-target ``search`` strategy (:mod:`.search_r
 1. **grid**: the units of the observation scan (:mod:`.observation_infer`), unchanged: the
    field, θ_g and PA fitted at each fixed spin x inclination point;
 2. **refine**: from the ``search.refine`` grid units of lowest χ² (distinct geometry), a
-   joint fit in which spin and inclination are fitted too
-   (:func:`~kerrfield.fitting.observation_target.observation_image_model` with
-   ``learn_geometry=True``), started at that grid point with the unit's field seed and the
-   same sky starts, for ``search.refine_steps`` Adam steps. The model's reparametrisation
+   joint fit in which spin and inclination are fitted too: the unit's fit is repeated (its
+   best field seed, the same sky starts: the same fitted field, θ_g, PA and χ², recorded as
+   ``chi2_start``) and continued from there for ``search.refine_steps`` Adam steps on
+   :func:`~kerrfield.fitting.observation_target.observation_image_model` with
+   ``learn_geometry=True`` (the rays re-traced at every step). The model's reparametrisation
    (spin = 0.999 tanh u, inclination = 180° sigmoid v) keeps the geometry inside the
    physical range; a fit that ends within 0.01 of |spin| = 0.999 or 1° of 0°/180° is marked
    ``at_bound``, one whose loss becomes non-finite is recorded with χ² = NaN (``failed``)
@@ -92,8 +93,7 @@ def fit_refine_unit(cfg: InferenceConfig, unit: Unit, obs: xr.Dataset) -> xr.Dat
     start = {"start_spin": unit.spin, "start_inclination": unit.inclination,
              "stage": "refine", "init_from": unit.init_from}  # fmt: skip
     try:
-        ds = fit_seed(cfg, unit, obs, unit.seed, learn_geometry=True,
-                      steps=cfg.search["refine_steps"])  # fmt: skip
+        ds = fit_seed(cfg, unit, obs, unit.seed, refine_steps=cfg.search["refine_steps"])
     except FloatingPointError as exc:  # the geometry ran into a singular screen
         ds = xr.Dataset(attrs={"unit": unit.name, "seed": unit.seed, "spin": unit.spin,
                                "inclination": unit.inclination, "chi2_total": np.nan,
@@ -120,7 +120,9 @@ def refined_row(unit: Unit, attrs: Mapping[str, Any]) -> dict[str, Any]:
     return {"unit": unit.name, "init_from": unit.init_from, "start_spin": unit.spin,
             "start_inclination": unit.inclination, "spin": float(attrs["spin"]),
             "inclination": float(attrs["inclination"]),
-            "chi2_total": float(attrs["chi2_total"]), "at_bound": bool(attrs.get("at_bound")),
+            "chi2_total": float(attrs["chi2_total"]),
+            "chi2_start": float(attrs.get("chi2_start", np.nan)),
+            "at_bound": bool(attrs.get("at_bound")),
             "failed": str(attrs.get("failed", "")), "seconds": float(attrs["seconds"])}
 
 
@@ -180,8 +182,9 @@ def search_summary(summary: dict[str, Any], grid_best: Mapping[str, Any],
                     f"{best['inclination']:.4g}, chi2 {best['loss']:.1f}; intervals from "
                     "the grid's profiles")  # fmt: skip
     lines += [f"{r['unit']} (from {r['init_from']}: spin {r['start_spin']:g}, inclination "
-              f"{r['start_inclination']:g}) -> spin {r['spin']:.4g}, inclination "
-              f"{r['inclination']:.4g}, chi2 {r['chi2_total']:.1f}"
+              f"{r['start_inclination']:g}, chi2 {r.get('chi2_start', np.nan):.1f}) -> spin "
+              f"{r['spin']:.4g}, inclination {r['inclination']:.4g}, chi2 "
+              f"{r['chi2_total']:.1f}"
               + (" (at the edge of the physical range)" if r["at_bound"] else "")
               + (f" (failed: {r['failed']})" if r["failed"] else "") for r in refined]
     summary["constraints"] = [*summary.get("constraints", []), *lines]

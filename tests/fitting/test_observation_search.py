@@ -72,6 +72,8 @@ def test_observation_search_refines_and_resumes(small_uvfits, tmp_path, capsys):
         a = xr.load_dataset(out / "units" / f"{r['unit']}.nc").attrs
         assert a["stage"] == "refine" and a["start_inclination"] == 163.0
         assert a["chi2_total"] == r["chi2_total"] and np.isfinite(a["theta_g_uas"])
+        start = next(u for u in s["units"] if u["unit"] == r["init_from"])
+        assert a["chi2_start"] == pytest.approx(start["chi2_total"], rel=1e-9)  # same start
         assert -0.999 < a["spin"] < 0.999 and 0.0 < a["inclination"] < 180.0  # physical
         assert a["spin"] != pytest.approx(a["start_spin"], abs=1e-9)  # spin was fitted
         assert a["inclination"] != pytest.approx(163.0, abs=1e-9)  # and inclination
