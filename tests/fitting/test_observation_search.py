@@ -177,3 +177,31 @@ def test_search_summary_flags():
         assert s["estimate"]["stage"] == "refine" and s["constraints"][0] == "grid line"
         assert s["refined"][0]["delta_chi2_vs_grid"] == -10.0
         assert "estimate from a refinement" in s["constraints"][1]
+
+
+def test_refine_unit_marks_bounds_and_failures(monkeypatch):
+    """A refinement at the edge of the physical range is marked; a non-finite loss is
+    recorded with χ² = NaN instead of stopping the run (and is never the estimate)."""
+    from kerrfield.fitting import observation_infer
+    from kerrfield.fitting.observation_search import fit_refine_unit, refined_row
+
+    class Cfg:
+        search = {"refine_steps": 3}
+        fingerprint = "f"
+
+    unit = Unit("refine_00", 3, 0.9, 170.0, True, True, {"spin": 1}, stage="refine",
+                init_from="spin001_inc000")  # fmt: skip
+    for spin, inc, bound in ((0.995, 160.0, True), (0.5, 179.5, True), (0.5, 160.0, False)):
+        fake = xr.Dataset(attrs={"spin": spin, "inclination": inc, "chi2_total": 5.0})
+        monkeypatch.setattr(observation_infer, "fit_seed", lambda *a, d=fake, **k: d.copy())
+        a = fit_refine_unit(Cfg(), unit, None).attrs  # type: ignore[arg-type]
+        assert bool(a["at_bound"]) is bound and a["start_spin"] == 0.9 and a["stage"] == "refine"
+
+    def boom(*a, **k):
+        raise FloatingPointError("fit_observation: the loss became non-finite")
+
+    monkeypatch.setattr(observation_infer, "fit_seed", boom)
+    a = fit_refine_unit(Cfg(), unit, None).attrs  # type: ignore[arg-type]
+    assert np.isnan(a["chi2_total"]) and "non-finite" in a["failed"]
+    assert a["spin"] == 0.9 and a["init_from"] == "spin001_inc000"
+    assert refined_row(unit, a)["failed"]
