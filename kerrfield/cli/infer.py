@@ -18,7 +18,9 @@ def add_cli(subparsers: Any) -> None:
         description="Run a joint fit, a profile scan over inclination/spin, or a seed "
         "ensemble described by a TOML file (see examples/*.toml). A [target.observation] "
         "(uvfits) is scanned over spin x inclination with the field and theta_g/PA fitted "
-        "at each point (examples/m87_2017_scan.toml). Completed fits are saved one by one; "
+        "at each point (examples/m87_2017_scan.toml); kind = \"search\" then refines the "
+        "best grid points with spin and inclination fitted too "
+        "(examples/m87_2017_search.toml). Completed fits are saved one by one; "
         "running the same command again resumes.",
     )
     p.add_argument("config", help="TOML configuration file")
@@ -58,6 +60,10 @@ def _cli_infer(args: argparse.Namespace) -> int:
                   f"; weights {o.get('weights', {'cphase': 1.0, 'lcamp': 1.0})}, "
                   f"systematic {o.get('systematic', 0.02)}; field and sky fitted at fixed "
                   "geometry in each unit")  # fmt: skip
+            if cfg.mode == "search":
+                n = min(cfg.search["refine"], len(units))
+                print(f"  then {n} refinement(s) of the best grid point(s) with spin and "
+                      f"inclination fitted too, {cfg.search['refine_steps']} steps each")
         for u in units:
             print(f"  {u.name}: spin {u.spin:.4g} ({'free' if u.fit_spin else 'fixed'}), "
                   f"inclination {u.inclination:.4g} ({'free' if u.fit_inclination else 'fixed'})"
@@ -77,6 +83,12 @@ def _cli_infer(args: argparse.Namespace) -> int:
               f" uas, brightness PA {summary['brightness_pa_deg']:.0f} deg (at "
               f"{summary.get('ring_resolution_uas', 20.0):g} uas), chi2 "
               f"{summary['chi2_total']:.1f} for {summary['n_data']} data")  # fmt: skip
+        if "estimate" in summary:
+            e, flags = summary["estimate"], summary["unconstrained"]
+            print(f"  estimate ({e['stage']} stage, {e['unit']}): spin {e['spin']:.4f}, "
+                  f"inclination {e['inclination']:.3f} deg, chi2 {e['chi2_total']:.1f} "
+                  f"(best grid point {e['grid_best']['chi2_total']:.1f}); unconstrained: "
+                  f"{', '.join(n for n, v in flags.items() if v) or 'none'}")  # fmt: skip
         for line in summary.get("constraints", []):
             print(f"  {line}")
     for name in ("inclination", "spin"):

@@ -61,15 +61,20 @@ Configuration (all sections but ``[target]`` optional; see ``examples/*.toml``):
     directory = "out/scan"            # relative to the working directory
 
 An **observation** target (``[target.observation]``: a ``uvfits`` file relative to the
-config, or ``day``/``band`` of the EHT 2017 M87 release) is scanned (``mode.kind = "scan"``,
-the default and only mode there) over ``mode.spin`` x ``mode.inclination``: each unit fits
-the field, θ_g and PA at fixed geometry with :func:`kerrfield.fit`. Then ``[model]`` takes
+config, or ``day``/``band`` of the EHT 2017 M87 release) takes ``mode.kind = "scan"`` (the
+default) or ``"search"``. A scan runs over ``mode.spin`` x ``mode.inclination``: each unit fits
+the field, θ_g and PA at fixed geometry with :func:`kerrfield.fit`. A search runs the same grid
+and then refines its ``search.refine`` best points (default 2) with spin and inclination
+fitted too for ``search.refine_steps`` steps (default 2 × ``fit.steps``); the estimate is the
+lowest χ² of both stages, the intervals stay the grid's (``[search]`` takes only these two
+keys there; :mod:`kerrfield.fitting.observation_search`). Then ``[model]`` takes
 ``fov``, ``npix``, ``orders``, ``k``, ``velocity``, ``surface``, ``axisymmetric`` and
 ``match_steps`` (:data:`~kerrfield.fitting.observation_sections.OBSERVATION_MODEL`),
 ``[fit]`` takes ``steps``, ``lr``, ``tv_weight`` and the table ``[fit.observation]`` (the
 ``observation=`` options of :func:`kerrfield.fit`: ``weights``, ``systematic``,
 ``theta_g``, ``position_angle``, ...), and ``[field]`` defaults to ``scale = 10``. See
-``examples/m87_2017_scan.toml`` and :mod:`kerrfield.fitting.observation_report`.
+``examples/m87_2017_scan.toml``, ``examples/m87_2017_search.toml`` and
+:mod:`kerrfield.fitting.observation_report`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""``kerrfield infer`` on an interferometric observation: a resumable spin x inclination scan.
+"""``kerrfield infer`` on an interferometric observation: a resumable spin x inclination scan
+(``[mode] kind = "scan"``), followed for ``kind = "search"`` by the refinements of
+:mod:`.observation_search`.
 
 Each unit (a grid point of ``[mode] spin`` x ``inclination``) builds the model at that fixed
 geometry (:func:`~kerrfield.fitting.observation_target.observation_image_model`), fits the
@@ -26,8 +28,8 @@ from .config import InferenceConfig
 from .executor import Executor, executor_workers
 from .plan import Unit, load_done, plan_units, prepare_output
 
-__all__ = ["load_config_observation", "fit_observation_unit", "observation_unit_task",
-           "run_observation_scan"]
+__all__ = ["load_config_observation", "fit_observation_unit", "fit_seed",
+           "observation_unit_task", "run_observation_scan"]
 
 
 def load_config_observation(cfg: InferenceConfig) -> xr.Dataset:
@@ -43,7 +45,7 @@ def fit_observation_unit(cfg: InferenceConfig, unit: Unit, obs: xr.Dataset) -> x
     """Fit one grid point from ``fit.field_seeds`` field seeds and keep the lowest total χ²;
     returns its result Dataset (see the module docstring)."""
     t0 = time.perf_counter()
-    fits = [_fit_seed(cfg, unit, obs, unit.seed + k) for k in range(cfg.fit["field_seeds"])]
+    fits = [fit_seed(cfg, unit, obs, unit.seed + k) for k in range(cfg.fit["field_seeds"])]
     ds = min(fits, key=lambda d: d.attrs["chi2_total"] if np.isfinite(d.attrs["chi2_total"])
              else np.inf)  # fmt: skip
     ds.attrs.update(seconds=time.perf_counter() - t0,
@@ -51,7 +53,12 @@ def fit_observation_unit(cfg: InferenceConfig, unit: Unit, obs: xr.Dataset) -> x
     return ds
 
 
-def _fit_seed(cfg: InferenceConfig, unit: Unit, obs: xr.Dataset, seed: int) -> xr.Dataset:
+def fit_seed(cfg: InferenceConfig, unit: Unit, obs: xr.Dataset, seed: int, *,
+             refine_steps: int | None = None) -> xr.Dataset:
+    """One fit of ``unit`` from field seed ``seed`` at its fixed geometry; with
+    ``refine_steps``, that fit continued for ``refine_steps`` Adam steps with spin and
+    inclination fitted too (the attributes ``spin``/``inclination`` are then the fitted
+    values, ``chi2_start`` the χ² of the fixed-geometry fit it started from)."""
     import torch
 
     from ..fields.emission import EmissionField
@@ -60,16 +67,31 @@ def _fit_seed(cfg: InferenceConfig, unit: Unit, obs: xr.Dataset, seed: int) -> x
 
     torch.manual_seed(seed)
     m = cfg.model
+    screen = {k: m[k] for k in ("fov", "npix", "orders", "k", "velocity", "surface")}
     model = observation_image_model(
-        EmissionField(**cfg.field, seed=seed), unit.spin, unit.inclination, fov=m["fov"],
-        npix=m["npix"], orders=m["orders"], k=m["k"], velocity=m["velocity"],
-        surface=m["surface"], axisymmetric=m["axisymmetric"], match_steps=m["match_steps"])
+        EmissionField(**cfg.field, seed=seed), unit.spin, unit.inclination, **screen,
+        axisymmetric=m["axisymmetric"], match_steps=m["match_steps"])
     kw = {k: v for k, v in cfg.fit.items() if k not in ("observation", "field_seeds")}
     res = fit(model, obs, seed=seed, progress=cfg.progress, observation=cfg.fit["observation"],
               **kw)  # fmt: skip
+    extra: dict[str, Any] = {"spin": unit.spin, "inclination": unit.inclination}
+    if refine_steps is not None:  # the same field, θ_g, PA and flux, now with free geometry
+        extra["chi2_start"] = float(observation_summary(res)["chi2_total"])
+        free = observation_image_model(model.field, unit.spin, unit.inclination, **screen,
+                                       axisymmetric=False, match_steps=0, learn_geometry=True)
+        sky = res.sky
+        opts = {**cfg.fit["observation"], "theta_g": float(sky.theta_g.detach()),
+                "position_angle": float(sky.position_angle.detach()),
+                "flux": float(sky.flux.detach())}  # fmt: skip
+        history = res.history
+        res = fit(free, obs, seed=seed, progress=cfg.progress, observation=opts,
+                  **{**kw, "steps": refine_steps})  # fmt: skip
+        res.history = history + res.history
     s = observation_summary(res)
     attrs = {k: v for k, v in s.items() if isinstance(v, (int, float, str)) and v is not None}
-    attrs.update(unit=unit.name, seed=seed, spin=unit.spin, inclination=unit.inclination,
+    if refine_steps is not None:
+        extra.update(spin=float(s["spin"]), inclination=float(s["inclination_deg"]))
+    attrs.update(unit=unit.name, seed=seed, **extra,
                  loss=float(s["chi2_total"]), weights=json.dumps(s["weights"]),
                  index=json.dumps(unit.index), fingerprint=cfg.fingerprint)  # fmt: skip
     image = res.sky_image()
@@ -89,13 +111,17 @@ def observation_unit_task(cfg: InferenceConfig, unit: Unit, obs: xr.Dataset,
 def run_observation_scan(cfg: InferenceConfig, *, overwrite: bool = False,
                          max_units: int | None = None, scheduler: str | None = None,
                          workers: int | None = None) -> dict[str, Any]:  # fmt: skip
-    """Run (or resume) the scan of an observation; see :func:`kerrfield.run_inference`.
+    """Run (or resume) the scan or search of an observation; see
+    :func:`kerrfield.run_inference`.
 
     Returns the summary also written to ``<output>/summary.json``; with every unit done,
     ``results.nc`` (χ² and sky numbers on the spin x inclination grid), the best unit's image
-    as ``image.fits`` and, with ``output.plots``, ``profile.png``.
+    as ``image.fits`` and, with ``output.plots``, ``profile.png``. With ``mode = "search"``
+    the refinements of :mod:`.observation_search` run once the grid is complete (within
+    ``max_units`` new fits in all).
     """
     from .observation_report import write_observation_report
+    from .observation_search import load_refined, plan_refine, refine_unit_task
 
     t_start = time.perf_counter()
     out, unit_dir = cfg.output, cfg.output / "units"
@@ -105,24 +131,44 @@ def run_observation_scan(cfg: InferenceConfig, *, overwrite: bool = False,
     done = load_done(units, unit_dir, cfg.fingerprint)
     resumed = len(done)
     if cfg.progress and resumed:
-        print(f"kerrfield infer: resuming, {resumed} of {len(units)} fits already done",
+        print(f"kerrfield infer: resuming, {resumed} of {len(units)} grid fits already done",
               file=sys.stderr)  # fmt: skip
     todo = [u for u in units if u.name not in done][:max_units]
-    calls = [(cfg, u, obs, str(unit_dir)) for u in todo]
+    refine: list[Unit] = []
     with Executor(scheduler, workers) as executor:
-        for name in executor.map(observation_unit_task, calls):
-            done[name] = xr.load_dataset(unit_dir / f"{name}.nc")
-            if cfg.progress:
-                a = done[name].attrs
-                print(f"kerrfield infer: {name} (spin {a['spin']:.3g}, inclination "
-                      f"{a['inclination']:.4g}): chi2 {a['chi2_total']:.1f} / "
-                      f"{a['n_data']}, {a['seconds']:.0f} s", file=sys.stderr)  # fmt: skip
-    summary = write_observation_report(cfg, units, done, obs)
-    summary["timing"] = {"units_fitted": len(todo), "units_resumed": resumed,
+        _run_stage(cfg, executor, observation_unit_task, todo, obs, unit_dir, done)
+        fitted = len(todo)
+        if cfg.mode == "search" and all(u.name in done for u in units):
+            refine = plan_refine(cfg, units, done)
+            found = load_refined(refine, unit_dir, cfg.fingerprint)
+            done.update(found)
+            resumed += len(found)
+            left = None if max_units is None else max_units - fitted
+            later = [u for u in refine if u.name not in done][:left]
+            _run_stage(cfg, executor, refine_unit_task, later, obs, unit_dir, done)
+            fitted += len(later)
+    summary = write_observation_report(cfg, units, done, obs, refine)
+    summary["timing"] = {"units_fitted": fitted, "units_resumed": resumed,
                          "seconds": time.perf_counter() - t_start,
                          "workers": executor_workers(scheduler, workers)}  # fmt: skip
     atomic_write_text(json.dumps(summary, indent=2, default=_plain), out / "summary.json")
     return summary
+
+
+def _run_stage(cfg: InferenceConfig, executor: Executor, task: Any, todo: list[Unit],
+               obs: xr.Dataset, unit_dir: Path, done: dict[str, xr.Dataset]) -> None:
+    """Fit ``todo`` with ``task`` on ``executor``, reading each finished unit into ``done``."""
+    calls = [(cfg, u, obs, str(unit_dir)) for u in todo]
+    starts = {u.name: u for u in todo}
+    for name in executor.map(task, calls):
+        done[name] = xr.load_dataset(unit_dir / f"{name}.nc")
+        if cfg.progress:
+            a, u = done[name].attrs, starts[name]
+            came = (f" from spin {u.spin:.3g}, inclination {u.inclination:.4g}"
+                    if u.stage == "refine" else "")  # fmt: skip
+            print(f"kerrfield infer: {name} (spin {a['spin']:.3g}, inclination "
+                  f"{a['inclination']:.4g}{came}): chi2 {a['chi2_total']:.1f} / "
+                  f"{a['n_data']}, {a['seconds']:.0f} s", file=sys.stderr)  # fmt: skip
 
 
 def _plain(obj: Any) -> Any:

@@ -1,4 +1,5 @@
-"""The report of an observation scan: best unit, Δχ² profiles with intervals, image, figure.
+"""The report of an observation scan or search: best unit, Δχ² profiles with intervals, image,
+figure.
 
 The total χ² of a unit is Σ_terms χ²_reduced · n over the terms of positive weight. Its
 profile over spin (minimum over inclination) and over inclination gives Δχ² curves and the
@@ -12,13 +13,16 @@ The Δχ² of neural-field fits also carry optimiser scatter (each unit stops af
 ``fit.field_seeds >= 2`` the median spread of χ² between the seeds of a unit is reported as
 ``optimiser_scatter``; grid values whose profile Δχ² lies within 1 + 2 × that scatter of the
 minimum cannot be told from it, and an axis where both grid ends can is reported as flat
-(unconstrained) as well.
+(unconstrained) as well. For ``mode = "search"`` the best unit may be a refinement (spin and
+inclination fitted too); the intervals are still the grid's, and
+:func:`~kerrfield.fitting.observation_search.search_summary` adds the estimate, the refined
+geometries and the ``unconstrained`` flags.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -112,38 +116,58 @@ def _scatter(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "median": float(np.median(spreads)), "max": float(np.max(spreads))}
 
 
+def _row(name: str, a: Mapping[str, Any]) -> dict[str, Any]:
+    return {"unit": name, "spin": float(a["spin"]), "inclination": float(a["inclination"]),
+            "chi2_total": float(a["chi2_total"]), "n_data": int(a["n_data"]),
+            **{k: float(v) for k, v in a.items()
+               if k.startswith("chi2_") and k not in ("chi2_total", "chi2_seeds")},
+            **{k: int(v) for k, v in a.items()
+               if k.startswith("n_") and k not in ("n_data", "n_rows")},
+            **{k: float(a.get(k, np.nan)) for k in SKY_KEYS},
+            "chi2_seeds": json.loads(a.get("chi2_seeds", "[]")),
+            "seconds": float(a["seconds"])}  # fmt: skip
+
+
+def _lowest(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return min(rows, key=lambda r: r["chi2_total"] if np.isfinite(r["chi2_total"]) else np.inf)
+
+
 def write_observation_report(cfg: InferenceConfig, units: list[Unit],
-                             done: Mapping[str, xr.Dataset], obs: xr.Dataset) -> dict[str, Any]:
-    """The summary of an observation scan (also ``results.nc``, ``image.fits`` and
-    ``profile.png`` once every unit is done); ``summary.json`` is written by the caller."""
-    rows = []
-    for u in units:
-        if u.name in done:
-            a = done[u.name].attrs
-            rows.append({"unit": u.name, "spin": u.spin, "inclination": u.inclination,
-                         "chi2_total": float(a["chi2_total"]), "n_data": int(a["n_data"]),
-                         **{k: float(v) for k, v in a.items()
-                            if k.startswith("chi2_") and k not in ("chi2_total", "chi2_seeds")},
-                         **{k: int(v) for k, v in a.items()
-                            if k.startswith("n_") and k not in ("n_data", "n_rows")},
-                         **{k: float(a.get(k, np.nan)) for k in SKY_KEYS},
-                         "chi2_seeds": json.loads(a.get("chi2_seeds", "[]")),
-                         "seconds": float(a["seconds"])})  # fmt: skip
-    complete = len(rows) == len(units)
+                             done: Mapping[str, xr.Dataset], obs: xr.Dataset,
+                             refine: Sequence[Unit] = ()) -> dict[str, Any]:  # fmt: skip
+    """The summary of an observation scan or search (also ``results.nc``, ``image.fits`` and
+    ``profile.png`` once every unit is done); ``summary.json`` is written by the caller.
+
+    ``units`` is the grid, ``refine`` the planned refinements of a search (see
+    :mod:`.observation_search`): the best unit is then the lowest χ² of both stages, the
+    profiles and intervals stay the grid's.
+    """
+    rows = [_row(u.name, done[u.name].attrs) for u in units if u.name in done]
+    refined = [{**_row(u.name, done[u.name].attrs), "stage": "refine"} for u in refine
+               if u.name in done and np.isfinite(float(done[u.name].attrs["chi2_total"]))]
+    search = cfg.mode == "search"
+    n_refine = len(refine) if refine else min(cfg.search.get("refine", 0), len(units))
+    complete = len(rows) == len(units) and all(u.name in done for u in refine)
     summary: dict[str, Any] = {
-        "mode": "scan", "target": "observation", "complete": complete, "n_units": len(units),
-        "n_done": len(rows), "fingerprint": cfg.fingerprint, "config": cfg.raw,
+        "mode": cfg.mode, "target": "observation", "complete": complete,
+        "n_units": len(units) + (n_refine if search else 0),
+        "n_done": len(rows) + sum(u.name in done for u in refine),
+        "fingerprint": cfg.fingerprint, "config": cfg.raw,
         "observation": {"file": str(obs.attrs.get("file", "")),
                         "source": obs.attrs.get("source", ""), "mjd": obs.attrs.get("mjd"),
                         "n_rows": int(obs.sizes["row"])},
-        "units": rows, "files": ["units/" + r["unit"] + ".nc" for r in rows]}  # fmt: skip
+        "units": rows, "files": ["units/" + u.name + ".nc" for u in [*units, *refine]
+                                 if u.name in done]}  # fmt: skip
     if not rows:
         return summary
-    best = min(rows, key=lambda r: r["chi2_total"] if np.isfinite(r["chi2_total"]) else np.inf)
+    best = _lowest(rows + refined)
     summary["best"] = {"unit": best["unit"], "spin": best["spin"],
                        "inclination": best["inclination"], "loss": best["chi2_total"]}
+    if search:
+        summary["best"]["stage"] = best.get("stage", "grid")
     summary.update({k: v for k, v in best.items() if k not in ("unit", "spin", "inclination",
-                                                              "seconds", "chi2_seeds")})
+                                                              "seconds", "chi2_seeds",
+                                                              "stage")})  # fmt: skip
     summary["optimiser_scatter"] = _scatter(rows)  # fmt: skip
     if not complete:
         return summary
@@ -154,6 +178,12 @@ def write_observation_report(cfg: InferenceConfig, units: list[Unit],
                                              summary["optimiser_scatter"]["median"])
     summary["constraints"] = [summary["profile"][n]["constraint"]
                               for n in ("spin", "inclination") if n in summary["profile"]]
+    if search:
+        from .observation_search import refined_row, search_summary
+
+        fixed = {n: v[0] for n, v in axes.items()}
+        search_summary(summary, _lowest(rows), [refined_row(u, done[u.name].attrs)
+                                                for u in refine], fixed)  # fmt: skip
     _write_products(cfg, axes, grids, done[best["unit"]], obs, summary)
     return summary
 

@@ -2,8 +2,11 @@
 
 ``[target.observation]`` names the data (``uvfits = "file"``, relative to the config file,
 or ``day``/``band`` of the EHT 2017 M87 release); then ``[mode] kind = "scan"`` (the
-default) over spin and/or inclination is the only mode, each unit fitting the field and the
-sky parameters at fixed geometry. ``[model]`` takes the screen and physics of
+default) over spin and/or inclination fits, in each unit, the field and the sky parameters at
+fixed geometry, and ``kind = "search"`` runs that grid and then refines its best
+``search.refine`` points with spin and inclination fitted too (``[search]`` takes ``refine``
+and ``refine_steps`` only; see :mod:`~kerrfield.fitting.observation_search`). ``[model]``
+takes the screen and physics of
 :func:`~kerrfield.fitting.observation_target.observation_image_model`, ``[fit]`` the
 options of :func:`kerrfield.fit` that apply to observations, with the ``fit_observation``
 options in ``[fit.observation]``. A violation raises
@@ -25,6 +28,7 @@ OBSERVATION_MODEL: dict[str, Any] = {
     "orders": [0, 1], "k": 3.0, "velocity": "keplerian", "surface": "equatorial", "fov": 8.0,
     "npix": 40, "axisymmetric": True, "match_steps": 300}
 _FIT_KEYS = ("steps", "lr", "tv_weight", "field_seeds", "observation")
+_SEARCH_KEYS = ("refine", "refine_steps")
 _DAYS = (5, 6, 10, 11, 95, 96, 100, 101)
 
 
@@ -94,24 +98,46 @@ def _fit(raw: dict[str, Any]) -> dict[str, Any]:
     return fit
 
 
+def _search(raw: dict[str, Any], kind: str, steps: int) -> dict[str, Any]:
+    """``[search]`` of an observation search: ``refine`` (grid points refined, default 2)
+    and ``refine_steps`` (Adam steps of each refinement, default 2 × ``fit.steps``)."""
+    if kind != "search":
+        if "search" in raw:
+            raise ConfigError("config section [search] applies to an observation target only "
+                              "with mode.kind = 'search' (got kind = 'scan')")  # fmt: skip
+        return {}
+    search = _table("search", raw.get("search", {}))
+    for key in search:
+        if key not in _SEARCH_KEYS:
+            raise ConfigError(f"config key 'search.{key}' does not apply to an observation "
+                              f"search; allowed: {', '.join(_SEARCH_KEYS)} (refine: grid "
+                              "points refined, an integer >= 1; refine_steps: Adam steps of "
+                              "each refinement, an integer >= 1)")  # fmt: skip
+    return {"refine": int(_number("search.refine", search.get("refine", 2), lo=1, hi=64,
+                                  integer=True)),
+            "refine_steps": int(_number("search.refine_steps",
+                                        search.get("refine_steps", 2 * steps), lo=1,
+                                        integer=True))}  # fmt: skip
+
+
 def observation_sections(raw: dict[str, Any], seed: int) -> dict[str, Any]:
     """Every section but ``[target]`` for an observation target, as ``InferenceConfig``
-    keyword arguments (mode ``scan``; spin and inclination fixed within each unit)."""
-    if "search" in raw:
-        raise ConfigError("config section [search] does not apply to an observation target "
-                          "(mode.kind = 'scan' is the only mode)")  # fmt: skip
+    keyword arguments (mode ``scan`` or ``search``; spin and inclination fixed within each
+    grid unit, fitted in the refinements of ``search``)."""
     mode = _table("mode", raw.get("mode", {}))
-    kind = _str("mode.kind", mode.get("kind", "scan"))
-    if kind != "scan":
-        raise ConfigError(f"config key 'mode.kind': an observation target is scanned "
-                          f"(kind = 'scan'), got {kind!r}")  # fmt: skip
+    kind = mode.get("kind", "scan")
+    if kind not in ("scan", "search"):
+        raise ConfigError(f"config key 'mode.kind' for an observation target must be 'scan' "
+                          f"or 'search', got {kind!r}")  # fmt: skip
     for key in ("fit_spin", "fit_inclination", "init_jitter", "warm_start"):
         if key in mode and mode[key] is not False and mode[key] != {}:
             raise ConfigError(f"config key 'mode.{key}' does not apply to an observation "
-                              "scan: each unit holds spin and inclination fixed")  # fmt: skip
+                              f"{kind}: each grid unit holds spin and inclination fixed")
     given = {**mode, "kind": "scan", "fit_spin": False, "fit_inclination": False}
     out = mode_section({**raw, "mode": given}, seed)
+    out["mode"] = kind
     field = _table("field", raw.get("field", {}))
     field.setdefault("scale", 10.0)  # the disk plane out to ~10 M
-    return dict(model=_model(raw), field=field_section({"field": field}), fit=_fit(raw),
-                **out, search={}, **output_section(raw))
+    fit = _fit(raw)
+    return dict(model=_model(raw), field=field_section({"field": field}), fit=fit,
+                **out, search=_search(raw, kind, fit["steps"]), **output_section(raw))

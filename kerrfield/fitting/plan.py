@@ -38,8 +38,9 @@ class Unit:
 
 
 def plan_units(cfg: InferenceConfig) -> list[Unit]:
-    """The fits a configuration expands into, in run order."""
-    if cfg.mode == "search":
+    """The fits a configuration expands into, in run order (for an observation ``search``, its
+    grid: the refinements depend on the grid's results, see ``observation_search``)."""
+    if cfg.mode == "search" and "observation" not in cfg.target:
         return plan_grid(cfg)
     if cfg.mode == "joint":
         return [Unit("joint", cfg.seeds[0], float(cfg.spin), float(cfg.inclination),  # type: ignore[arg-type]

@@ -211,9 +211,10 @@ def run_inference(
     dict
         The summary also written to ``<output>/summary.json``: mode, best-fit spin and
         inclination, per-unit results, truth (for synthetic targets), timings and the
-        names of all files written. For a ``[target.observation]`` the scan of
+        names of all files written. For a ``[target.observation]`` the scan or search of
         :func:`~kerrfield.fitting.observation_infer.run_observation_scan` (θ_g, PA, ring
-        features, χ² per term, Δχ² profiles, ``image.fits``).
+        features, χ² per term, Δχ² profiles, ``image.fits``; a search adds ``estimate``,
+        ``refined`` and ``unconstrained``).
 
     Examples
     --------

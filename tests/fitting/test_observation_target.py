@@ -216,7 +216,7 @@ inclination = { start = 150.0, stop = 170.0, num = 3 }
         "cphase = 1.0, amp": ("cp = 1.0, amp", "unknown term 'cp'"),
         "amp = 0.5 }": ("amp = -0.5 }", "fit.observation.weights.amp"),
         "gains = true": ("gains = 1", "fit.observation.gains"),
-        "[mode]": ('[mode]\nkind = "search"', "an observation target is scanned"),
+        "[mode]": ('[mode]\nkind = "joint"', "must be 'scan' or 'search'"),
         "[fit.observation]": ('[fit]\nloss = "chi2"\n[fit.observation]', "fit.loss"),
         "spin = [0.5, 0.94]": ("spin = [0.5, 0.94]\nfit_inclination = true",
                                "mode.fit_inclination"),
@@ -230,7 +230,8 @@ inclination = { start = 150.0, stop = 170.0, num = 3 }
 
 
 def test_observation_example_smoke(small_uvfits, tmp_path):
-    """CI smoke version of the shipped observation scan: same physics and mode, tiny sizes."""
+    """CI smoke version of the shipped observation scan and search: same physics and mode,
+    tiny sizes."""
     import sys
     from pathlib import Path
 
@@ -251,10 +252,14 @@ def test_observation_example_smoke(small_uvfits, tmp_path):
         raw["fit"]["steps"] = 2
         raw["fit"]["observation"].update(scout_steps=1, position_angle=[0.0])
         raw["mode"].update(spin=raw["mode"]["spin"][:2], inclination=raw["mode"]["inclination"][-1])
+        refine = 0
+        if raw["mode"]["kind"] == "search":  # one short refinement of the best grid point
+            raw["search"] = {"refine": (refine := 1), "refine_steps": 2}
         raw["output"] = {"directory": str(tmp_path / example.stem), "progress": False,
                          "plots": False}  # fmt: skip
         s = run_inference(raw)
-        assert s["complete"] and s["n_units"] == 2 and "spin" in s["profile"], example.name
+        assert s["complete"] and s["n_units"] == 2 + refine and "spin" in s["profile"], example.name
+        assert s["mode"] == raw["mode"]["kind"] and ("estimate" in s) == bool(refine)
         assert (tmp_path / example.stem / "image.fits").is_file()
 
 

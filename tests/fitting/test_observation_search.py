@@ -1,0 +1,207 @@
+"""``kerrfield infer`` ``kind = "search"`` on an observation: grid, refinements, report."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from kerrfield.fitting.config import ConfigError, load_inference_config
+from kerrfield.fitting.observation_search import plan_refine, search_summary
+from kerrfield.fitting.plan import Unit
+from kerrfield.vlbi import save_uvfits
+
+
+@pytest.fixture(scope="module")
+def small_uvfits(m87_obs, tmp_path_factory):
+    path = tmp_path_factory.mktemp("obs") / "m87_part.uvfits"
+    save_uvfits(m87_obs.isel(row=slice(0, 1500)), path)  # 1500 rows of April 6
+    return path
+
+
+_TOML = """seed = 0
+[target.observation]
+uvfits = "{uvfits}"
+[model]
+npix = 8
+orders = [0]
+match_steps = 10
+[field]
+width = 4
+depth = 1
+[fit]
+steps = 2
+field_seeds = 2
+[fit.observation]
+position_angle = [0.0, 180.0]
+scout_steps = 1
+[mode]
+kind = "search"
+spin = [0.5, 0.94]
+inclination = 163.0
+[search]
+refine = 2
+refine_steps = 3
+[output]
+directory = "{out}"
+progress = false
+"""
+
+
+def test_observation_search_refines_and_resumes(small_uvfits, tmp_path, capsys):
+    from kerrfield import cli
+    from kerrfield.fitting.runner import run_inference
+
+    out = tmp_path / "search"
+    path = tmp_path / "search.toml"
+    path.write_text(_TOML.format(uvfits=small_uvfits, out=out))
+    part = run_inference(path, max_units=2)  # the grid only: refinements not yet run
+    assert part["mode"] == "search" and not part["complete"]
+    assert part["n_units"] == 4 and part["n_done"] == 2 and "estimate" not in part
+    assert sorted(p.name for p in (out / "units").glob("*.nc")) == [
+        "spin000_inc000.nc", "spin001_inc000.nc"]  # the scan's unit names
+    s = run_inference(path)
+    assert s["complete"] and s["timing"] == {**s["timing"], "units_fitted": 2,
+                                             "units_resumed": 2}  # fmt: skip
+    grid_best = min(s["units"], key=lambda r: r["chi2_total"])
+    starts = {(r["init_from"], r["start_spin"]) for r in s["refined"]}
+    assert starts == {("spin000_inc000", 0.5), ("spin001_inc000", 0.94)}
+    for r in s["refined"]:
+        a = xr.load_dataset(out / "units" / f"{r['unit']}.nc").attrs
+        assert a["stage"] == "refine" and a["start_inclination"] == 163.0
+        assert a["chi2_total"] == r["chi2_total"] and np.isfinite(a["theta_g_uas"])
+        start = next(u for u in s["units"] if u["unit"] == r["init_from"])
+        assert a["chi2_start"] == pytest.approx(start["chi2_total"], rel=1e-9)  # same start
+        assert -0.999 < a["spin"] < 0.999 and 0.0 < a["inclination"] < 180.0  # physical
+        assert a["spin"] != pytest.approx(a["start_spin"], abs=1e-9)  # spin was fitted
+        assert a["inclination"] != pytest.approx(163.0, abs=1e-9)  # and inclination
+    e = s["estimate"]
+    lowest = min([grid_best, *s["refined"]], key=lambda r: r["chi2_total"])
+    assert e["unit"] == lowest["unit"] == s["best"]["unit"] and e["chi2_total"] == s["chi2_total"]
+    assert e["stage"] == s["best"]["stage"] == ("refine" if e["unit"].startswith("refine")
+                                                else "grid")  # fmt: skip
+    assert e["grid_best"]["unit"] == grid_best["unit"]
+    assert s["profile"]["spin"]["grid"] == [0.5, 0.94] and "95" in s["profile"]["spin"]
+    # inclination is held at 163 on the grid: no interval, so flagged whatever the refinements
+    assert s["unconstrained"]["inclination"] and set(s["unconstrained"]) == {"spin",
+                                                                           "inclination"}
+    assert any(c.startswith("estimate from") for c in s["constraints"])
+    assert {"units/refine_00.nc", "units/refine_01.nc", "image.fits"} <= set(s["files"])
+    assert json.loads((out / "summary.json").read_text())["estimate"] == e
+    # a rerun (through the CLI) fits nothing and prints the estimate and the flags
+    stamp = (out / "units" / "refine_00.nc").stat().st_mtime_ns
+    capsys.readouterr()
+    assert cli.main(["infer", str(path), "-q"]) == 0
+    text = capsys.readouterr().out
+    assert f"estimate ({e['stage']} stage, {e['unit']})" in text and "unconstrained: " in text
+    again = json.loads((out / "summary.json").read_text())
+    assert again["timing"]["units_fitted"] == 0 and again["timing"]["units_resumed"] == 4
+    assert (out / "units" / "refine_00.nc").stat().st_mtime_ns == stamp
+    assert cli.main(["infer", str(path), "--check"]) == 0
+    assert "then 2 refinement(s)" in capsys.readouterr().out
+
+
+def test_observation_search_config_errors(small_uvfits, tmp_path):
+    from kerrfield.fitting.runner import run_inference
+
+    good = _TOML.format(uvfits=small_uvfits, out=tmp_path / "never")
+    path = tmp_path / "c.toml"
+    path.write_text(good)
+    cfg = load_inference_config(path)
+    assert cfg.mode == "search" and cfg.search == {"refine": 2, "refine_steps": 3}
+    path.write_text(good.replace("refine = 2\nrefine_steps = 3\n", ""))
+    assert load_inference_config(path).search == {"refine": 1 + 1, "refine_steps": 4}
+    bad = {
+        "refine = 2": ("refine = 0", r"'search.refine' must lie in \[1"),
+        "refine_steps = 3": ("refine_steps = 2.5", "'search.refine_steps' must be an integer"),
+        "refine = 2\n": ('refine = 2\nprofile_points = 5\n',
+                         "'search.profile_points' does not apply.*refine, refine_steps"),
+        'kind = "search"': ('kind = "joint"', "must be 'scan' or 'search', got 'joint'"),
+        'kind = "search"\n': ('kind = "scan"\n', r"\[search\] applies .* only with"),
+        "inclination = 163.0": ("inclination = 163.0\nfit_inclination = true",
+                                "'mode.fit_inclination' does not apply to an observation "
+                                "search"),
+    }
+    for old, (new, match) in bad.items():
+        assert old in good
+        path.write_text(good.replace(old, new, 1))
+        with pytest.raises(ConfigError, match=match):
+            run_inference(path)
+    assert not (tmp_path / "never").exists()  # refused before any fitting
+
+
+def _ds(chi2: float, seed: int = 0) -> xr.Dataset:
+    return xr.Dataset(attrs={"chi2_total": chi2, "seed": seed})
+
+
+def test_plan_refine_lowest_distinct_finite():
+    class Cfg:
+        search = {"refine": 2}
+
+    grid = [Unit(f"u{i}", 0, s, 163.0, False, False, {"spin": i}) for i, s in
+            enumerate((-0.5, 0.0, 0.5))]  # fmt: skip
+    done = {"u0": _ds(np.nan), "u1": _ds(10.0, 7), "u2": _ds(5.0, 3)}
+    ref = plan_refine(Cfg(), grid, done)  # type: ignore[arg-type]
+    assert [(u.name, u.init_from, u.seed, u.spin) for u in ref] == [
+        ("refine_00", "u2", 3, 0.5), ("refine_01", "u1", 7, 0.0)]
+    assert all(u.fit_spin and u.fit_inclination and u.stage == "refine" for u in ref)
+
+
+def _profile(flat: bool) -> dict:
+    e = {"grid": [0.0, 0.5, 0.9], "flat": flat, "consistent": [0.5],
+         "95": {"lo": 0.3, "hi": 0.7, "open_lo": False, "open_hi": False}}
+    return {"spin": e, "inflation": 1.0, "scatter": 1.0}
+
+
+def _refined(spins: list[float], chi2: list[float]) -> list[dict]:
+    return [{"unit": f"refine_{i:02d}", "init_from": "g", "start_spin": 0.5,
+             "start_inclination": 163.0, "spin": s, "inclination": 160.0, "chi2_total": c,
+             "at_bound": False, "failed": ""}
+            for i, (s, c) in enumerate(zip(spins, chi2, strict=True))]
+
+
+def test_search_summary_flags():
+    grid_best = {"unit": "g", "spin": 0.5, "inclination": 163.0, "chi2_total": 100.0}
+    for flat, spins, chi2, spin_free in (
+            (False, [0.55, 0.45], [90.0, 93.0], False),  # both inside the grid's 95 % range
+            (False, [0.55, 0.95], [90.0, 93.0], True),  # an acceptable fit outside it
+            (False, [0.55, 0.95], [90.0, 200.0], False),  # the outlier is a much worse fit
+            (True, [0.55, 0.5], [90.0, 93.0], True)):  # flat on the grid
+        best = {"unit": "refine_00", "spin": spins[0], "inclination": 160.0, "loss": 90.0,
+                "stage": "refine"}  # fmt: skip
+        s = {"profile": _profile(flat), "best": best, "constraints": ["grid line"]}
+        search_summary(s, grid_best, _refined(spins, chi2), {"spin": 0.0, "inclination": 163.0})
+        assert s["unconstrained"] == {"spin": spin_free, "inclination": True}, (flat, spins)
+        assert s["estimate"]["stage"] == "refine" and s["constraints"][0] == "grid line"
+        assert s["refined"][0]["delta_chi2_vs_grid"] == -10.0
+        assert "estimate from a refinement" in s["constraints"][1]
+
+
+def test_refine_unit_marks_bounds_and_failures(monkeypatch):
+    """A refinement at the edge of the physical range is marked; a non-finite loss is
+    recorded with χ² = NaN instead of stopping the run (and is never the estimate)."""
+    from kerrfield.fitting import observation_infer
+    from kerrfield.fitting.observation_search import fit_refine_unit, refined_row
+
+    class Cfg:
+        search = {"refine_steps": 3}
+        fingerprint = "f"
+
+    unit = Unit("refine_00", 3, 0.9, 170.0, True, True, {"spin": 1}, stage="refine",
+                init_from="spin001_inc000")  # fmt: skip
+    for spin, inc, bound in ((0.995, 160.0, True), (0.5, 179.5, True), (0.5, 160.0, False)):
+        fake = xr.Dataset(attrs={"spin": spin, "inclination": inc, "chi2_total": 5.0})
+        monkeypatch.setattr(observation_infer, "fit_seed", lambda *a, d=fake, **k: d.copy())
+        a = fit_refine_unit(Cfg(), unit, None).attrs  # type: ignore[arg-type]
+        assert bool(a["at_bound"]) is bound and a["start_spin"] == 0.9 and a["stage"] == "refine"
+
+    def boom(*a, **k):
+        raise FloatingPointError("fit_observation: the loss became non-finite")
+
+    monkeypatch.setattr(observation_infer, "fit_seed", boom)
+    a = fit_refine_unit(Cfg(), unit, None).attrs  # type: ignore[arg-type]
+    assert np.isnan(a["chi2_total"]) and "non-finite" in a["failed"]
+    assert a["spin"] == 0.9 and a["init_from"] == "spin001_inc000"
+    assert refined_row(unit, a)["failed"]
