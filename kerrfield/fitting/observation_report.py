@@ -36,7 +36,8 @@ __all__ = ["SKY_KEYS", "observation_profile", "write_observation_report"]
 
 #: per-unit numbers reported for the best unit and collected on the grid
 SKY_KEYS = ("theta_g_uas", "position_angle_deg", "flux_jy", "ring_diameter_uas",
-            "ring_width_uas", "brightness_pa_deg")
+            "ring_width_uas", "brightness_pa_deg", "brightness_pa_model_deg",
+            "ring_resolution_uas")
 
 
 def _axes(cfg: InferenceConfig) -> dict[str, list[float]]:
