@@ -10,7 +10,9 @@ the *parameter* ``m = k²`` (not the modulus k) and the *amplitude* ``phi`` in r
 * :mod:`.jacobi` — sn, cn, dn, am (DLMF §22.20).
 
 F, E, D and Π are differentiated with closed-form rules (:mod:`._grad`) instead of autograd
-through the duplication iterations; :func:`autograd_through_sweep` restores the latter.
+through the duplication iterations, and sn, cn, dn, am likewise (:mod:`._jacobi_grad`) instead
+of autograd through the AGM and Landen steps; :func:`autograd_through_sweep` restores the
+latter for both.
 """
 
 from ._grad import autograd_through_sweep

@@ -54,10 +54,12 @@ _MODE: dict = {"closed_form": True}
 
 @contextlib.contextmanager
 def autograd_through_sweep(enabled: bool = True) -> Iterator[None]:
-    """Differentiate the elliptic integrals by autograd through the duplication sweeps.
+    """Differentiate the elliptic integrals by autograd through the duplication sweeps, and
+    the Jacobi functions through the AGM and Landen steps.
 
-    This is the path before the closed-form rules of this module, kept to compare gradients
-    and to time both paths (``benchmarks/bench_gradients.py``). Values are identical.
+    This is the path before the closed-form rules of this module and of :mod:`._jacobi_grad`,
+    kept to compare gradients and to time both paths (``benchmarks/bench_gradients.py``).
+    Values are identical.
 
     Parameters
     ----------

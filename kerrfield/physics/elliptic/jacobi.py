@@ -2,14 +2,20 @@
 
 Arithmetic-geometric mean and descending Landen transformation (DLMF 22.20.1-22.20.2), with
 the parameter ``m = k²`` as in scipy.special.ellipj. Twin of ``julia/src/elliptic/jacobi.jl``.
+
+Gradients in u and m come from closed forms (:mod:`._jacobi_grad`) instead of autograd
+through the sweep; :func:`~._grad.autograd_through_sweep` restores the latter.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from ._base import _MAX_ITER, _broadcast, _eps
+from ._grad import _MODE
+from ._jacobi_grad import jacobi_grads
 
 __all__ = ["ellipj"]
 
@@ -19,7 +25,8 @@ def ellipj(u: Tensor | float, m: Tensor | float) -> tuple[Tensor, Tensor, Tensor
 
     Arithmetic-geometric mean with the descending Landen transformation (DLMF 22.20.1-2):
     a₀ = 1, b₀ = √(1 − m), then φ_N = 2^N a_N u and φ_{n−1} = ½(φ_n + arcsin((c_n/a_n) sin φ_n)).
-    The amplitude is continuous (unwrapped) in u.
+    The amplitude is continuous (unwrapped) in u. The backward pass uses closed forms in u
+    (DLMF 22.13.1-3) and m (:mod:`._jacobi_grad`), not the sweep's recorded steps.
 
     Parameters
     ----------
@@ -39,6 +46,17 @@ def ellipj(u: Tensor | float, m: Tensor | float) -> tuple[Tensor, Tensor, Tensor
     0.474215622712
     """
     u, m = _broadcast(u, m)
+    needs = u.requires_grad or m.requires_grad
+    if _MODE["closed_form"] and needs and torch.is_grad_enabled():
+        return _Ellipj.apply(u, m)
+    return _agm_landen(u, m)[:4]
+
+
+def _agm_landen(
+    u: Tensor, m: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor, list[Tensor], list[Tensor]]:
+    """sn, cn, dn, am of broadcast ``u``, ``m``, and the sweep's a₁…a_N and φ₁…φ_N (the
+    amplitudes of the descent, φ₀ = am), which the closed-form m-derivative reuses."""
     a = torch.ones_like(m)
     b = torch.sqrt(1.0 - m)
     cs: list[Tensor] = []
@@ -60,11 +78,36 @@ def ellipj(u: Tensor | float, m: Tensor | float) -> tuple[Tensor, Tensor, Tensor
         steps = steps + active.to(steps.dtype)
     phi = (2.0 ** len(cs)) * a * u
     phi_prev = phi
+    phis: list[Tensor] = []
     for c, an in zip(reversed(cs), reversed(as_), strict=False):
+        phis.append(phi)
         phi_prev, phi = phi, 0.5 * (phi + torch.asin((c / an) * torch.sin(phi)))
+    phis.reverse()
     sn, cn = torch.sin(phi), torch.cos(phi)
     # dn = cos φ₀ / cos(φ₁ − φ₀) keeps full relative accuracy as m → 1 (DLMF 22.20.2)
     if not cs:
-        return sn, cn, torch.ones_like(sn), phi
+        return sn, cn, torch.ones_like(sn), phi, as_, phis
     dn = torch.where(steps > 0, cn / torch.cos(phi_prev - phi), 1.0)
-    return sn, cn, dn, phi
+    return sn, cn, dn, phi, as_, phis
+
+
+class _Ellipj(torch.autograd.Function):
+    """:func:`ellipj` with the closed-form backward of :mod:`._jacobi_grad`."""
+
+    @staticmethod
+    def forward(ctx, u: Tensor, m: Tensor):
+        sn, cn, dn, am, as_, phis = _agm_landen(u, m)
+        ctx.n_levels = len(as_)
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(u, m, sn, cn, dn, am, *as_, *phis)
+        return sn, cn, dn, am
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g_sn, g_cn, g_dn, g_am):
+        u, m, sn, cn, dn, am, *rest = ctx.saved_tensors
+        as_, phis = rest[: ctx.n_levels], rest[ctx.n_levels :]
+        want_u, want_m = ctx.needs_input_grad
+        grads = (g_sn, g_cn, g_dn, g_am)
+        gu, gm = jacobi_grads(u, m, sn, cn, dn, am, as_, phis, grads, want_m)
+        return (gu if want_u else None), gm
