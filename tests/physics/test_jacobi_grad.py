@@ -42,12 +42,16 @@ def _mp_partials(u: float, m: float) -> list[list[float]]:
         def am(v, q):
             return mpmath.findroot(lambda p: mpmath.ellipf(p, q) - v, mpmath.mpf(guess))
 
-        fns = [*(lambda v, q, w=w: mpmath.re(mpmath.ellipfun(w, v, m=q)) for w in ("sn", "cn", "dn")), am]
+        def jac(w):
+            return lambda v, q: mpmath.re(mpmath.ellipfun(w, v, m=q))
+
         x, q = mpmath.mpf(u), mpmath.mpf(m)
-        return [
-            [float(mpmath.diff(lambda v: f(v, q), x)), float(mpmath.diff(lambda t: f(x, t), q))]
-            for f in fns
-        ]
+        out = []
+        for f in (jac("sn"), jac("cn"), jac("dn"), am):
+            d_u = mpmath.diff(lambda v, f=f: f(v, q), x)
+            d_m = mpmath.diff(lambda t, f=f: f(x, t), q)
+            out.append([float(d_u), float(d_m)])
+        return out
 
 
 def _torch_partials(u: float, m: float) -> list[list[float]]:
@@ -138,7 +142,8 @@ def _screen(spin: float) -> tuple[torch.Tensor, torch.Tensor]:
     axis = torch.linspace(-8.0, 8.0, 16, dtype=torch.float64)
     bb, aa = torch.meshgrid(axis, axis + 0.13, indexing="ij")
     al = T(RNG.uniform(-0.95, 0.95, 24)) * abs(spin)
-    be = T(RNG.uniform(-0.95, 0.95, 24)) * torch.sqrt(spin * spin - al * al) * math.cos(math.radians(30.0))
+    co = math.cos(math.radians(30.0))
+    be = T(RNG.uniform(-0.95, 0.95, 24)) * torch.sqrt(spin * spin - al * al) * co
     return torch.cat([aa.reshape(-1), al]), torch.cat([bb.reshape(-1), be])
 
 
@@ -195,4 +200,3 @@ def test_tracer_inputs_match_mpmath(jacobi_calls):
         for g_row, r_row in zip(got, ref, strict=True):
             for g, r in zip(g_row, r_row, strict=True):
                 assert abs(g - r) <= 1e-10 * abs(r) + 1e-300, (u, m, g, r)
-
