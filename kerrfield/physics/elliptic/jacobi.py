@@ -54,9 +54,10 @@ def ellipj(u: Tensor | float, m: Tensor | float) -> tuple[Tensor, Tensor, Tensor
 
 def _agm_landen(
     u: Tensor, m: Tensor
-) -> tuple[Tensor, Tensor, Tensor, Tensor, list[Tensor], list[Tensor]]:
-    """sn, cn, dn, am of broadcast ``u``, ``m``, and the sweep's a₁…a_N and φ₁…φ_N (the
-    amplitudes of the descent, φ₀ = am), which the closed-form m-derivative reuses."""
+) -> tuple[Tensor, Tensor, Tensor, Tensor, list[Tensor], list[Tensor], Tensor]:
+    """sn, cn, dn, am of broadcast ``u``, ``m``, and what the closed-form m-derivative reuses:
+    the sweep's a₁…a_N, sin φ₁…sin φ_N (amplitudes of the descent, φ₀ = am) and φ_N = 2^N a_N u
+    (u itself when N = 0)."""
     a = torch.ones_like(m)
     b = torch.sqrt(1.0 - m)
     cs: list[Tensor] = []
@@ -77,18 +78,18 @@ def _agm_landen(
         as_.append(a)
         steps = steps + active.to(steps.dtype)
     phi = (2.0 ** len(cs)) * a * u
-    phi_prev = phi
-    phis: list[Tensor] = []
+    phi_top = phi_prev = phi
+    sines: list[Tensor] = []
     for c, an in zip(reversed(cs), reversed(as_), strict=False):
-        phis.append(phi)
-        phi_prev, phi = phi, 0.5 * (phi + torch.asin((c / an) * torch.sin(phi)))
-    phis.reverse()
+        sines.append(torch.sin(phi))
+        phi_prev, phi = phi, 0.5 * (phi + torch.asin((c / an) * sines[-1]))
+    sines.reverse()
     sn, cn = torch.sin(phi), torch.cos(phi)
     # dn = cos φ₀ / cos(φ₁ − φ₀) keeps full relative accuracy as m → 1 (DLMF 22.20.2)
     if not cs:
-        return sn, cn, torch.ones_like(sn), phi, as_, phis
+        return sn, cn, torch.ones_like(sn), phi, as_, sines, phi_top
     dn = torch.where(steps > 0, cn / torch.cos(phi_prev - phi), 1.0)
-    return sn, cn, dn, phi, as_, phis
+    return sn, cn, dn, phi, as_, sines, phi_top
 
 
 class _Ellipj(torch.autograd.Function):
@@ -96,18 +97,18 @@ class _Ellipj(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, u: Tensor, m: Tensor):
-        sn, cn, dn, am, as_, phis = _agm_landen(u, m)
+        sn, cn, dn, am, as_, sines, phi_top = _agm_landen(u, m)
         ctx.n_levels = len(as_)
         ctx.set_materialize_grads(False)
-        ctx.save_for_backward(u, m, sn, cn, dn, am, *as_, *phis)
+        ctx.save_for_backward(u, m, sn, cn, dn, am, phi_top, *as_, *sines)
         return sn, cn, dn, am
 
     @staticmethod
     @once_differentiable
     def backward(ctx, g_sn, g_cn, g_dn, g_am):
-        u, m, sn, cn, dn, am, *rest = ctx.saved_tensors
-        as_, phis = rest[: ctx.n_levels], rest[ctx.n_levels :]
+        u, m, sn, cn, dn, am, phi_top, *rest = ctx.saved_tensors
+        landen = (rest[: ctx.n_levels], rest[ctx.n_levels :], phi_top)
         want_u, want_m = ctx.needs_input_grad
         grads = (g_sn, g_cn, g_dn, g_am)
-        gu, gm = jacobi_grads(u, m, sn, cn, dn, am, as_, phis, grads, want_m)
+        gu, gm = jacobi_grads(u, m, sn, cn, dn, am, landen, grads, want_m)
         return (gu if want_u else None), gm
