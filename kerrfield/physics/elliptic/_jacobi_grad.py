@@ -102,7 +102,15 @@ def landen_g(
     return zeta + u * (0.5 - m * squares)
 
 
-def _d_am(u, m, sn, cn, dn, am, landen):
+def _d_am(
+    u: Tensor,
+    m: Tensor,
+    sn: Tensor,
+    cn: Tensor,
+    dn: Tensor,
+    am: Tensor,
+    landen: tuple[list[Tensor], list[Tensor], Tensor],
+) -> Tensor:
     """∂am/∂m: the Landen form, its series for small |u|, and the R_D form on the lanes where
     the Landen form cancels (module docstring)."""
     one_m = 1.0 - m
