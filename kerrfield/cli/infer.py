@@ -52,10 +52,20 @@ def _cli_infer(args: argparse.Namespace) -> int:
     cfg = load_inference_config(args.config, output=args.output)
     if args.check:
         units = plan_units(cfg)
-        print(f"{args.config}: valid; mode {cfg.mode}, {len(units)} fit(s) -> {cfg.output}")
+        later = (" (the grid; refinements and profile points follow)"
+                 if cfg.mode == "search" and "observation" not in cfg.target else "")
+        print(f"{args.config}: valid; mode {cfg.mode}, {len(units)} fit(s){later} -> "
+              f"{cfg.output}")  # fmt: skip
         if "observation" in cfg.target:
             t, o = cfg.target["observation"], cfg.fit["observation"]
             data = t.get("uvfits") or f"EHT 2017 M87, day {t['day']} {t['band']}"
+            if "uvfits" not in t:
+                from ..vlbi.dataset import EHT_M87_2017_URL, locate_eht_m87_2017
+
+                found = locate_eht_m87_2017(t["day"], t["band"])
+                data += (f" (found: {found})" if found is not None else
+                         f" (not on this machine: it will be downloaded from "
+                         f"{EHT_M87_2017_URL}; without network set KERRFIELD_DATA_DIR)")
             print(f"  observation {data}"
                   f"; weights {o.get('weights', {'cphase': 1.0, 'lcamp': 1.0})}, "
                   f"systematic {o.get('systematic', 0.02)}; field and sky fitted at fixed "

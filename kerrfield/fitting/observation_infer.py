@@ -125,8 +125,8 @@ def run_observation_scan(cfg: InferenceConfig, *, overwrite: bool = False,
 
     t_start = time.perf_counter()
     out, unit_dir = cfg.output, cfg.output / "units"
+    obs = load_config_observation(cfg)  # first: a missing file or network writes nothing
     prepare_output(cfg, out, unit_dir, overwrite)
-    obs = load_config_observation(cfg)
     units = plan_units(cfg)
     done = load_done(units, unit_dir, cfg.fingerprint)
     resumed = len(done)

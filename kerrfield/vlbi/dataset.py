@@ -88,6 +88,27 @@ def _local_copy(name: str) -> Path | None:
     return None
 
 
+def locate_eht_m87_2017(day: int | str = 6, band: str = "hi", *,
+                        cache: str | os.PathLike | None = None) -> Path | None:
+    """The local, hash-checked copy of one EHT 2017 M87 file, or None (nothing downloaded).
+
+    Looks where :func:`fetch_eht_m87_2017` looks first: ``KERRFIELD_DATA_DIR``, then the
+    download cache. For checks before a run (``kerrfield infer --check``).
+    """
+    name = eht_m87_2017_filename(day, band)
+    local = _local_copy(name)
+    if local is not None:
+        return local
+    if cache is None:
+        try:
+            import pooch
+        except ImportError:  # pragma: no cover - pooch is a core dependency
+            return None
+        cache = Path(pooch.os_cache("kerrfield")) / "eht-m87-2017"
+    p = Path(cache) / name
+    return p if p.is_file() and _sha256(p) == EHT_M87_2017_REGISTRY[name] else None
+
+
 def fetch_eht_m87_2017(day: int | str = 6, band: str = "hi", *, cache: str | os.PathLike |
                        None = None, base_url: str = EHT_M87_2017_URL) -> Path:
     """Path of one uvfits file of the EHT 2017 M87 release, downloading it if needed.
@@ -119,6 +140,9 @@ def fetch_eht_m87_2017(day: int | str = 6, band: str = "hi", *, cache: str | os.
         (the corrupt file is removed; rerun to download again).
     ImportError
         If pooch is not installed and the file is not in ``KERRFIELD_DATA_DIR``.
+    ConnectionError
+        The file is neither local nor downloadable (no network, server down): the message
+        names the file, the URL and ``KERRFIELD_DATA_DIR``.
     """
     name = eht_m87_2017_filename(day, band)
     local = _local_copy(name)
@@ -134,6 +158,11 @@ def fetch_eht_m87_2017(day: int | str = 6, band: str = "hi", *, cache: str | os.
                            retry_if_failed=1)
     try:
         return Path(fetcher.fetch(name, progressbar=False))
+    except (OSError, _request_errors()) as err:  # no network on an air-gapped node
+        raise ConnectionError(
+            f"could not download {name} from {base_url} ({type(err).__name__}); on a machine "
+            f"without network, put the release's uvfits files in a folder and set "
+            f"KERRFIELD_DATA_DIR to it (looked in: {_data_dir_text()})") from None
     except ValueError as err:
         if "hash" not in str(err).lower():
             raise
@@ -141,3 +170,17 @@ def fetch_eht_m87_2017(day: int | str = 6, band: str = "hi", *, cache: str | os.
                          f"{EHT_M87_2017_REGISTRY[name]} (corrupted or changed upstream); it was "
                          "not kept. Rerun to retry, or put a verified copy in "
                          "KERRFIELD_DATA_DIR") from err
+
+
+def _request_errors() -> type[Exception]:
+    """The exception base of the HTTP client pooch uses (requests), or OSError."""
+    try:
+        from requests.exceptions import RequestException
+    except ImportError:  # pragma: no cover - requests comes with pooch
+        return OSError
+    return RequestException
+
+
+def _data_dir_text() -> str:
+    env = os.environ.get("KERRFIELD_DATA_DIR")
+    return f"KERRFIELD_DATA_DIR={env}" if env else "KERRFIELD_DATA_DIR is not set"

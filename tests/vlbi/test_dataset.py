@@ -102,3 +102,43 @@ def test_air_gapped_data_dir(shared_data_dir, tmp_path, monkeypatch):
 def test_bad_day_band(day, band, match):
     with pytest.raises(ValueError, match=match):
         eht_m87_2017_filename(day, band)
+
+
+def test_no_network_is_one_clear_error(tmp_path, monkeypatch):
+    """Neither local nor downloadable (a closed port stands for no network): one
+    ConnectionError naming the file and KERRFIELD_DATA_DIR, not a requests traceback."""
+    monkeypatch.delenv("KERRFIELD_DATA_DIR", raising=False)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ConnectionError, match="KERRFIELD_DATA_DIR") as info:
+        fetch_eht_m87_2017(6, "hi", cache=tmp_path, base_url=f"http://127.0.0.1:{port}/")
+    assert "SR1_M87_2017_096_hi" in str(info.value) and info.value.__cause__ is None
+
+
+def test_locate_finds_local_copies_only(shared_data_dir, tmp_path, monkeypatch):
+    """``locate_eht_m87_2017`` (used by ``infer --check``) never downloads: the data-dir
+    copy when there is one, else a hash-checked cached copy, else None."""
+    from kerrfield.vlbi.dataset import locate_eht_m87_2017
+
+    monkeypatch.setenv("KERRFIELD_DATA_DIR", str(shared_data_dir))
+    assert locate_eht_m87_2017(6, "hi").name.startswith("SR1_M87_2017_096_hi")
+    monkeypatch.setenv("KERRFIELD_DATA_DIR", str(tmp_path / "empty"))
+    assert locate_eht_m87_2017(6, "hi", cache=tmp_path) is None
+    src = next((shared_data_dir / "eht-m87-2017" / "uvfits").glob("SR1_M87_2017_096_hi_*"))
+    shutil.copy(src, tmp_path / src.name)
+    assert locate_eht_m87_2017(6, "hi", cache=tmp_path) == tmp_path / src.name
+    (tmp_path / src.name).write_bytes(b"corrupt")
+    assert locate_eht_m87_2017(6, "hi", cache=tmp_path) is None
+
+
+def test_infer_check_says_where_the_data_come_from(shared_data_dir, tmp_path, monkeypatch,
+                                                   capsys):  # fmt: skip
+    from kerrfield.cli import main
+
+    monkeypatch.setenv("KERRFIELD_DATA_DIR", str(shared_data_dir))
+    cfg = tmp_path / "m87.toml"
+    cfg.write_text('[target.observation]\nday = 6\nband = "hi"\n[mode]\nspin = 0.94\n'
+                   'inclination = [158.0, 163.0]\n')
+    assert main(["infer", str(cfg), "--check"]) == 0
+    assert "(found: " in capsys.readouterr().out
