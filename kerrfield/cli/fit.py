@@ -76,7 +76,8 @@ def add_cli(subparsers: Any) -> None:
     add_fit_args(p)
     add_observation_args(p)
     p.add_argument("--output", "-o", default="fit-output", help="output directory")
-    p.set_defaults(func=_cli_fit, interrupt_hint=_interrupt_hint)
+    p.set_defaults(func=_cli_fit, interrupt_hint=_interrupt_hint, synthetic_defaults={
+        k: p.get_default(k) for k in _SYNTHETIC_ONLY})  # fmt: skip
 
 
 def _interrupt_hint(args: argparse.Namespace) -> str:
@@ -105,15 +106,34 @@ def _fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     )  # fmt: skip
 
 
+#: options that describe a synthesised target only (--fov/--npix also size an observation
+#: fit's screen, so they are checked for image targets only)
+_SYNTHETIC_ONLY = ("spin", "inclination", "emission", "noise", "blur_fwhm", "target_seed",
+                   "fov", "npix")
+
+
+def _check_target_options(args: argparse.Namespace, observation: bool) -> None:
+    """Refuse synthetic-target options given with a --target (they would be ignored)."""
+    given = [k for k, v in args.synthetic_defaults.items() if getattr(args, k) != v
+             and not (observation and k in ("fov", "npix"))]  # fmt: skip
+    if given:
+        raise ValueError(f"{', '.join('--' + k.replace('_', '-') for k in given)}: describe a "
+                         "synthetic target and do not apply with --target (the screen and "
+                         "physics come from the target); the model starts at --spin0 / "
+                         "--inclination0")  # fmt: skip
+
+
 def _cli_fit(args: argparse.Namespace) -> int:
     out = Path(args.output)
-    claim_output(out, resume=args.resume, overwrite=args.overwrite)
     if args.target:
         target = args.target if is_observation(args.target) else load_netcdf(args.target,
                                                                              "--target")
+        _check_target_options(args, is_observation(target))
+        claim_output(out, resume=args.resume, overwrite=args.overwrite)
         if is_observation(target):
             return _cli_fit_observation(args, target, out)
     else:
+        claim_output(out, resume=args.resume, overwrite=args.overwrite)
         target = synthesize(
             args.emission, args.spin, args.inclination, fov=args.fov, npix=args.npix,
             noise=args.noise, blur_fwhm=args.blur_fwhm, seed=args.target_seed,

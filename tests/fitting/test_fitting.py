@@ -144,7 +144,7 @@ def test_cli_synth_fit_render(tmp_path, toy, capsys):
     tgt = tmp_path / "t.nc"
     assert main(["synth", "--emission", "disk", "--npix", "12", "--output", str(tgt)]) == 0
     out = tmp_path / "fit"
-    rc = main(["fit", "--target", str(tgt), "--steps", "40", "--npix", "12", "--no-progress",
+    rc = main(["fit", "--target", str(tgt), "--steps", "40", "--no-progress",
                "--output", str(out), "--width", "8"])
     assert rc == 0
     for name in ("model.pt", "model.json", "history.nc", "fit.png", "loss.png",
@@ -162,6 +162,12 @@ def test_cli_synth_fit_render(tmp_path, toy, capsys):
     assert "PSNR" in capsys.readouterr().out
     assert xr.load_dataset(nc).image.shape == (12, 12)
     assert main(["fit", "--target", str(tmp_path / "missing.nc")]) == 2
+    # synthetic-target options with a --target would be ignored: refused, nothing written
+    capsys.readouterr()
+    assert main(["fit", "--target", str(tgt), "--spin", "0.9", "--npix", "8",
+                 "--output", str(tmp_path / "ignored")]) == 2
+    err = capsys.readouterr().err
+    assert "--spin, --npix" in err and "--spin0" in err and not (tmp_path / "ignored").exists()
     assert main(["fit", "--npix", "8", "--activation", "gelu", "--steps", "1",
                  "--output", str(out)]) == 2
 
