@@ -200,18 +200,27 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
     # another basin of one parameter on the coarse grid makes the other's local profile
     # conditional on the basin chosen (hidden-truth hot spot: θo 119.7° fitted at 15.7° with
     # χ²/N 0.95, its spin 0.14 instead of 0.30 with a tight interval): flag both
-    coarse = any(_unconstrained(res, n, k) for k, n in enumerate(("spin", "inclination"))
-                 if n in res["intervals"])  # fmt: skip
+    coarse = [n for k, n in enumerate(("spin", "inclination"))
+              if n in res["intervals"] and _unconstrained(res, n, k)]  # fmt: skip
+    birge = max(1.0, out["estimate"]["reduced_chi2"]) if out["statistical"] else 1.0
     for name in ("spin", "inclination"):
         if name in res["intervals"]:
             # the local grid could not close the 95 % interval either: not determined
             out.setdefault("extrapolated", {})[name] = _extrapolated(res, name)
-            out.setdefault("at_range_edge", {})[name] = _clip_to_range(res, name)
-            flagged = (coarse or out["multimodal"] or out["extrapolated"][name]
-                       or out["misfit"] or not res.get("resolved", True))  # fmt: skip
-            out["unconstrained"][name] = flagged
-            birge = max(1.0, out["estimate"]["reduced_chi2"]) if out["statistical"] else 1.0
-            _quote(res, name, flagged, birge, truth.get(name))
+            _clip_to_range(res, name)
+            why = [text for cond, text in (
+                (out["misfit"], "misfit: the model does not reach the noise floor"),
+                (bool(coarse), f"coarse grid: a range edge or a second basin of "
+                               f"{' and '.join(coarse)} inside the 95 % region"),
+                (out["multimodal"], "two refinements ended in different basins of equal χ²"),
+                (out["extrapolated"][name], "the local grid does not close the 95 % interval"),
+                (not res.get("resolved", True), "no quadratic minimum on the local grid"),
+            ) if cond]  # fmt: skip
+            out["unconstrained"][name] = bool(why)
+            out.setdefault("flag_reasons", {})[name] = why
+            _quote(res, name, bool(why), birge, truth.get(name))
+            iv = res["intervals"][name]["95"]
+            out.setdefault("at_range_edge", {})[name] = bool(iv["open_lo"] or iv["open_hi"])
     conv = [bool(done[u.name].attrs["converged"]) for u in res["run"].units if u.name in done]
     out["convergence"] = {"fraction_converged": float(np.mean(conv)) if conv else 0.0,
                           "n_units": len(conv)}  # fmt: skip
@@ -255,13 +264,19 @@ def format_estimate(search: dict[str, Any], truth: dict[str, float]) -> list[str
         if iv is None:
             lines.append(f"  {name}: {est[name]:.4g}{unit} (held fixed){t}")
             continue
-        why = ("the model does not reach the noise floor" if search.get("misfit") else
-               "a grid edge or a second basin is inside the 95 % region")
+        why = "; ".join(search.get("flag_reasons", {}).get(name, [])) or "see the summary"
         flag = (f"  UNCONSTRAINED ({why}; intervals from the coarse grid)"
                 if search["unconstrained"].get(name) else "")  # fmt: skip
         lines.append(f"  {name}: {est[name]:.4g}{unit}  68% [{iv['68']['lo']:.4g}, "
                      f"{iv['68']['hi']:.4g}]  95% [{iv['95']['lo']:.4g}, {iv['95']['hi']:.4g}]"
                      f"{flag}{t}")  # fmt: skip
+    conv = search.get("convergence", {})
+    if conv.get("n_units") and conv.get("fraction_converged", 1.0) < 1.0:
+        n = conv["n_units"]
+        k = n - round(conv["fraction_converged"] * n)
+        lines.append(f"  {k} of {n} fits stopped at their step limit before the convergence "
+                     "criterion (per unit in summary.json 'units'; raise fit.steps or "
+                     "search.refine_steps if the estimate moves)")  # fmt: skip
     edge = [n for n, v in search.get("at_range_edge", {}).items() if v]
     if edge:
         lines.append(f"  {' and '.join(edge)}: an interval reaches the edge of the searched "

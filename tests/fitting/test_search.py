@@ -159,8 +159,12 @@ def test_search_smoke_and_resume(tmp_path):
     red = se["estimate"]["reduced_chi2"]
     assert se["misfit"] == (red > 1.0 + 5.0 * np.sqrt(2.0 / 144)) and red > 2.0, red
     assert se["unconstrained"] == {"spin": True, "inclination": True}
+    assert any(r.startswith("misfit") for r in se["flag_reasons"]["spin"])
     from kerrfield.fitting.search_report import format_estimate
-    assert any("misfit" in line for line in format_estimate(se, {}))
+    lines = format_estimate(se, {})
+    assert any("UNCONSTRAINED (misfit" in line for line in lines)
+    if se["convergence"]["fraction_converged"] < 1.0:  # 20-step fits: said, not hidden
+        assert any("stopped at their step limit" in line for line in lines)
     assert (tmp_path / "out" / "profiles.png").is_file()
     assert (tmp_path / "out" / "delta_chi2_map.png").is_file()
     again = run_inference(path)
