@@ -136,6 +136,17 @@ def _range95(e: Mapping[str, Any]) -> tuple[float, float]:
     return (min([lo, *near]), max([hi, *near]))
 
 
+def _range_text(lo: float, hi: float) -> str:
+    """A range that may be open at the grid's edge, without printing ±inf."""
+    if np.isinf(lo) and np.isinf(hi):
+        return "(the whole grid and beyond)"
+    if np.isinf(lo):
+        return f"(≤ {hi:.4g}, open below the grid)"
+    if np.isinf(hi):
+        return f"(≥ {lo:.4g}, open above the grid)"
+    return f"[{lo:.4g}, {hi:.4g}]"
+
+
 def _judge_axis(name: str, prof: Mapping[str, Any], ok: list[dict[str, Any]],
                 fixed: float) -> tuple[bool, str]:  # fmt: skip
     vals = ", ".join(f"{r[name]:.4g}" for r in ok) or "none"
@@ -149,9 +160,9 @@ def _judge_axis(name: str, prof: Mapping[str, Any], ok: list[dict[str, Any]],
     out = [r[name] for r in ok if not lo <= r[name] <= hi]
     if out:
         return True, (f"{name} unconstrained: refined fits at {', '.join(f'{v:.4g}' for v in out)}"
-                      f" lie outside the grid's 95 % range [{lo:.4g}, {hi:.4g}]")  # fmt: skip
+                      f" lie outside the grid's 95 % range {_range_text(lo, hi)}")  # fmt: skip
     return False, (f"{name}: refined fits ({vals}) agree with the grid's 95 % range "
-                   f"[{lo:.4g}, {hi:.4g}]; the interval is the grid's")  # fmt: skip
+                   f"{_range_text(lo, hi)}; the interval is the grid's")  # fmt: skip
 
 
 def search_summary(summary: dict[str, Any], grid_best: Mapping[str, Any],

@@ -205,3 +205,11 @@ def test_refine_unit_marks_bounds_and_failures(monkeypatch):
     assert np.isnan(a["chi2_total"]) and "non-finite" in a["failed"]
     assert a["spin"] == 0.9 and a["init_from"] == "spin001_inc000"
     assert refined_row(unit, a)["failed"]
+
+
+def test_range_text_never_prints_infinity():
+    from kerrfield.fitting.observation_search import _range_text
+
+    assert _range_text(-np.inf, -0.8839) == "(≤ -0.8839, open below the grid)"
+    assert _range_text(150.0, np.inf) == "(≥ 150, open above the grid)"
+    assert "inf" not in _range_text(-np.inf, np.inf) and _range_text(1.0, 2.0) == "[1, 2]"
