@@ -85,8 +85,8 @@ def _cli_infer(args: argparse.Namespace) -> int:
     best = summary.get("best", {})
     print(f"kerrfield infer: {summary['n_done']}/{summary['n_units']} fits; best spin "
           f"{best.get('spin', float('nan')):.4f}, inclination "
-          f"{best.get('inclination', float('nan')):.3f} deg, loss "
-          f"{best.get('loss', float('nan')):.3e}; results in {cfg.output}")  # fmt: skip
+          f"{best.get('inclination', float('nan')):.3f} deg, {best.get('loss_name', 'loss')} "
+          f"{best.get('loss', float('nan')):.4g}; results in {cfg.output}")  # fmt: skip
     if summary.get("target") == "observation" and "best" in summary:
         print(f"  best unit: theta_g {summary['theta_g_uas']:.3f} uas, PA "
               f"{summary['position_angle_deg']:.1f} deg, ring d {summary['ring_diameter_uas']:.1f}"

@@ -163,7 +163,8 @@ def write_observation_report(cfg: InferenceConfig, units: list[Unit],
         return summary
     best = _lowest(rows + refined)
     summary["best"] = {"unit": best["unit"], "spin": best["spin"],
-                       "inclination": best["inclination"], "loss": best["chi2_total"]}
+                       "inclination": best["inclination"], "loss": best["chi2_total"],
+                       "loss_name": "total chi2"}
     if search:
         summary["best"]["stage"] = best.get("stage", "grid")
     summary.update({k: v for k, v in best.items() if k not in ("unit", "spin", "inclination",

@@ -346,7 +346,8 @@ def _run_search_mode(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, e
         est = summary["search"]["estimate"]
         summary["best"] = {"unit": est["unit"], "spin": est["spin"],
                            "inclination": est["inclination"],
-                           "loss": float(run.done[est["unit"]].attrs["loss"])}  # fmt: skip
+                           "loss": float(run.done[est["unit"]].attrs["loss"]),
+                           "loss_name": _loss_label(str(est["loss"]))}  # fmt: skip
         write_netcdf(search_results(res), cfg.output / "results.nc")
         files.append("results.nc")
         if cfg.plots:
@@ -369,3 +370,8 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _loss_label(name: str) -> str:
+    """What ``best.loss`` is, for the terminal (the image losses are means over pixels)."""
+    return {"chi2": "chi2/N", "nmse": "normalised MSE"}.get(name, name)
