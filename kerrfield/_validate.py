@@ -94,3 +94,47 @@ def check_device(device: object, name: str = "device") -> torch.device:
     if dev.type not in ("cpu", "cuda", "mps"):
         raise ValueError(f"{name}={device!r}: kerrfield runs on 'cpu', 'cuda' or 'mps'")
     return dev
+
+
+def check_sky_placement(theta_g: object = None, position_angle: object = 0.0,
+                        flux: object = None) -> tuple[float | None, float, float | None]:
+    """Check the numbers that place an image on the sky; ``None`` passes through.
+
+    Parameters
+    ----------
+    theta_g : float or None
+        Angular scale, µas per M (a scale factor for sky images): finite and > 0. A zero
+        would collapse the image to a point, a negative one point-mirror it, NaN poison every
+        visibility.
+    position_angle : float
+        Degrees east of north: finite (any value; it is periodic).
+    flux : float or None
+        Total flux in Jy: finite and >= 0.
+
+    Returns
+    -------
+    tuple
+        ``(theta_g, position_angle, flux)`` as floats (``None`` kept).
+
+    Raises
+    ------
+    TypeError
+        A value that is not a real number.
+    ValueError
+        A value outside its range; the message names the argument and the allowed range.
+    """
+    tg = None
+    if theta_g is not None:
+        tg = _as_float(theta_g, "theta_g")
+        if not math.isfinite(tg) or tg <= 0:
+            raise ValueError(f"theta_g must be a finite number in (0, inf) µas per M, got {tg}")
+    pa = _as_float(position_angle, "position_angle")
+    if not math.isfinite(pa):
+        raise ValueError(f"position_angle must be a finite number of degrees east of north, "
+                         f"got {pa}")  # fmt: skip
+    fx = None
+    if flux is not None:
+        fx = _as_float(flux, "flux")
+        if not math.isfinite(fx) or fx < 0:
+            raise ValueError(f"flux must be a finite number in [0, inf) Jy, got {fx}")
+    return tg, pa, fx

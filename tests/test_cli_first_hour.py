@@ -27,6 +27,15 @@ def test_help_shows_defaults(command, capsys):
         assert "(default: 30)" in out  # --npix
 
 
+@pytest.mark.parametrize("command", ["synth", "render", "fit-obs"])
+def test_help_states_each_default_once(command, capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in out and "(default: False)" not in out
+    assert "(default: [])" not in out and ") (default:" not in out
+
+
 def test_raytrace_writes_every_output(tmp_path, capsys):
     nc, png, nc2 = tmp_path / "a.nc", tmp_path / "b.png", tmp_path / "c.nc"
     assert main(["raytrace", "--npix", "6", "--orders", "0", "-o", str(nc), "-o", str(png),

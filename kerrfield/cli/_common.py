@@ -14,6 +14,24 @@ UNITS = ("Units: G = c = M = 1; screen coordinates alpha/beta, fov, field scale 
          "FWHM in M; inclination in degrees; spin dimensionless (a/M).")  # fmt: skip
 
 
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with ``(default: X)`` appended once.
+
+    Unlike :class:`argparse.ArgumentDefaultsHelpFormatter`, nothing is appended when the
+    help text already says what the default is (it contains "default") or when the default
+    is ``None``, ``False`` or an empty list (the text describes what happens without the
+    option).
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        empty = default is None or default is False or (isinstance(default, list) and not default)
+        if "default" in text.lower() or empty:
+            return text
+        return super()._get_help_string(action)
+
+
 def parse_surface(text: str) -> str | Cone:
     """``equatorial`` or ``cone:DEGREES``."""
     try:

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from ._common import UNITS
+from ._common import UNITS, DefaultsHelpFormatter
 
 
 def add_cli(subparsers: Any) -> None:
@@ -16,9 +16,10 @@ def add_cli(subparsers: Any) -> None:
         description="Fit field, θ_g and position angle to closure phases / log closure "
         f"amplitudes / visibilities of a uvfits file, as a TOML config describes "
         f"(see examples/m87_2017.toml). {UNITS}",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )  # fmt: skip
-    p.add_argument("config", help="TOML configuration")
+    p.add_argument("config", help="TOML configuration: a relative [data] uvfits is relative to "
+                   "this file, a relative [output] directory to the working directory")
     p.add_argument("--steps", type=int, default=None, help="override fit.steps")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cli_fit_obs)

@@ -13,7 +13,7 @@ from ..io.atomic import write_netcdf
 from ..io.readers import load_netcdf
 from ..models.builders import psnr, render
 from ..models.persistence import load_model
-from ._common import UNITS
+from ._common import UNITS, DefaultsHelpFormatter
 
 
 def add_cli(subparsers: Any) -> None:
@@ -21,12 +21,13 @@ def add_cli(subparsers: Any) -> None:
     r = subparsers.add_parser(
         "render", help="render a fitted model at any resolution, spin or inclination",
         description=f"Render a model written by 'kerrfield fit'. {UNITS}",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )  # fmt: skip
     r.add_argument("model", help="directory containing model.pt and model.json")
     r.add_argument("--spin", type=float, default=None, help="spin (default: fitted)")
     r.add_argument("--inclination", type=float, default=None, help="deg (default: fitted)")
-    r.add_argument("--fov", type=float, default=None, help="screen half-width in M")
+    r.add_argument("--fov", type=float, default=None,
+                   help="screen half-width in M (default: the model's)")
     r.add_argument("--npix", type=int, default=256, help="pixels per side")
     r.add_argument("--reference", default=None, help="netCDF image to report PSNR against")
     r.add_argument("--device", default="auto", help="auto | cpu | cuda")

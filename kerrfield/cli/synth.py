@@ -7,7 +7,7 @@ from typing import Any
 
 from ..io.atomic import write_netcdf
 from ..models.synthetic import FAMILIES, synthesize
-from ._common import add_geometry_args, parse_params, synth_physics
+from ._common import DefaultsHelpFormatter, add_geometry_args, parse_params, synth_physics
 
 
 def add_cli(subparsers: Any) -> None:
@@ -18,12 +18,13 @@ def add_cli(subparsers: Any) -> None:
         description="Synthesise a lensed target image. Units: G = c = M = 1; screen "
         "coordinates, fov and blur FWHM in M; inclination in degrees; noise as a fraction "
         "of the image peak.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     p.add_argument("--emission", default="mlp", choices=FAMILIES, help="emission family")
     add_geometry_args(p)
     p.add_argument("--noise", type=float, default=0.0, help="noise sigma / image peak")
-    p.add_argument("--blur-fwhm", type=float, default=None, help="Gaussian beam FWHM in M")
+    p.add_argument("--blur-fwhm", type=float, default=None,
+                   help="Gaussian beam FWHM in M (default: no blur)")
     p.add_argument("--seed", type=int, default=0, help="seed of the MLP and the noise")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="emission parameter, e.g. radius=5 (lengths in M, phase in deg)")

@@ -4,7 +4,9 @@ Sections: ``[data]`` (``uvfits`` path, or ``day``/``band`` of the EHT 2017 M87 r
 ``[model]`` (geometry and field), ``[sky]`` (θ_g, PA starts, flux, what is learnt),
 ``[fit]`` (data-term weights, systematic, steps, regularisers) and ``[output]``
 (``directory``: ``summary.json`` and ``image.fits`` are written there, atomically).
-Changing ``data.uvfits`` is all it takes to fit another data set.
+Changing ``data.uvfits`` is all it takes to fit another data set. As with
+``kerrfield infer``, a relative ``data.uvfits`` is relative to the TOML file and a relative
+``output.directory`` to the working directory.
 """
 
 from __future__ import annotations
@@ -64,7 +66,9 @@ def _merge(config: dict[str, Any], base: Path) -> dict[str, dict[str, Any]]:
     if out["data"]["uvfits"]:
         p = Path(os.path.expandvars(str(out["data"]["uvfits"]))).expanduser()
         out["data"]["uvfits"] = p if p.is_absolute() else base / p
-    out["output"]["directory"] = base / Path(out["output"]["directory"])
+    # relative to the working directory, as kerrfield infer's output.directory (the data
+    # file above is relative to the config file, as infer's target.observation.uvfits)
+    out["output"]["directory"] = Path(str(out["output"]["directory"])).expanduser()
     return out
 
 
@@ -87,7 +91,9 @@ def run_observation_config(config: str | os.PathLike | dict[str, Any], *,
     Parameters
     ----------
     config : path or dict
-        TOML file (relative paths in it are relative to the file) or the parsed mapping.
+        TOML file or the parsed mapping. A relative ``data.uvfits`` is relative to the TOML
+        file (to the working directory for a mapping); a relative ``output.directory`` is
+        relative to the working directory, as in ``kerrfield infer``.
     steps : int, optional
         Override ``fit.steps``.
     progress : bool

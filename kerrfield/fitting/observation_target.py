@@ -265,10 +265,11 @@ def fit_observation_target(model: LensedImage, target: Any, *,
 
 
 def observation_summary(res: ObservationFit) -> dict[str, Any]:
-    """``res.summary()`` plus the number of data and the un-reduced χ² of each term.
+    """``res.summary()`` plus the number of data of each term and the total χ².
 
-    ``n_<term>`` counts real numbers (2 per complex visibility for ``vis``); ``chi2_total``
-    sums χ²_reduced · n over the terms of positive weight and ``n_data`` their n.
+    ``chi2_<term>`` (from ``res.summary()``) are reduced χ²; ``n_<term>`` counts real
+    numbers (2 per complex visibility for ``vis``); ``chi2_total`` sums χ²_reduced · n over
+    the terms of positive weight and ``n_data`` their n.
     """
     out = res.summary()
     obs = res.terms.obs

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 import xarray as xr
 
+from kerrfield._validate import check_sky_placement
+
 __all__ = ["MUAS_TO_RAD", "image_axes", "sky_image", "sky_matrix", "theta_g_uas"]
 
 #: One microarcsecond in radians
@@ -168,9 +170,19 @@ def sky_image(image: xr.DataArray, theta_g: float, position_angle: float = 0.0,
         attrs ``theta_g_uas``, ``position_angle_deg``. Bilinear resampling; zero outside.
         At PA = 0 without ``npix``/``fov`` the pixels are kept exactly (ra = −θ_g α,
         dec = θ_g β) and the screen axes ride along as coordinates ``alpha``, ``beta``.
+
+    Raises
+    ------
+    ValueError
+        Not a screen image; ``theta_g`` missing, not finite or <= 0; ``flux`` not finite
+        and >= 0; ``position_angle`` not finite; an image that sums to <= 0 with ``flux``.
     """
     from scipy.ndimage import map_coordinates
 
+    tg, position_angle, flux = check_sky_placement(theta_g, position_angle, flux)
+    if tg is None:
+        raise ValueError("theta_g (µas per M) is required to put a screen image on the sky")
+    theta_g = tg
     a, b, screen = image_axes(image)
     if not screen:
         raise ValueError("image must be a screen image on ('beta', 'alpha') in units of M")

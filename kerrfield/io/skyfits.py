@@ -20,6 +20,7 @@ import xarray as xr
 from astropy.io import fits
 from astropy.time import Time
 
+from .._validate import check_sky_placement
 from .atomic import atomic_write
 from .sky import SKY_DIMS, image_axes, sky_image
 
@@ -69,8 +70,11 @@ def write_fits_image(image: xr.DataArray, path: str | os.PathLike, *,
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
     ValueError
-        Bad dims or pixel scale, a screen image without ``theta_g``, non-square pixels.
+        Bad dims or pixel scale, a screen image without ``theta_g``, non-square pixels,
+        ``theta_g`` not finite and > 0, ``flux`` not finite and >= 0, ``position_angle`` not
+        finite.
     """
+    theta_g, position_angle, flux = check_sky_placement(theta_g, position_angle, flux)
     a, b, screen = image_axes(image)
     if screen:
         if theta_g is None:

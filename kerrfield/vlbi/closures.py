@@ -158,6 +158,10 @@ def _check(obs: xr.Dataset, need: int, what: str) -> None:
         raise ValueError(f"{what} need at least {need} stations; obs has {n}")
 
 
+#: ``units`` attribute of each closure quantity and its sigma (as ``obs.vis`` carries "Jy")
+CLOSURE_UNITS = {"cphase": "deg", "lcamp": "dimensionless"}
+
+
 def _finish(obs, table, values, sigma, name, legs_names, avg, gap):
     rows, signs, stat, trow, labels = table
     ds = xr.Dataset(
@@ -170,7 +174,12 @@ def _finish(obs, table, values, sigma, name, legs_names, avg, gap):
         ds[n] = ("closure", stat[:, k])
     ds["scan"] = ("closure", scans(ds.time.values, gap))
     ds.attrs["n_stations"] = int(len(set(obs.t1.values) | set(obs.t2.values)))
-    return _scan_average(ds, name) if avg else ds
+    out = _scan_average(ds, name) if avg else ds
+    unit = CLOSURE_UNITS[name]
+    out[name].attrs["units"] = unit
+    out[f"sigma_{name}"].attrs["units"] = unit
+    out["time"].attrs["units"] = "hours UTC"
+    return out
 
 
 def _scan_average(ds: xr.Dataset, name: str) -> xr.Dataset:
@@ -217,7 +226,8 @@ def closure_phases(obs: xr.Dataset, *, minimal: bool = True, scan_average: bool 
     Returns
     -------
     xarray.Dataset
-        On dim ``closure``: ``cphase`` and ``sigma_cphase`` (degrees), ``time`` (hours),
+        On dim ``closure``: ``cphase`` and ``sigma_cphase`` (degrees; ``units`` attribute
+        ``"deg"``), ``time`` (hours),
         ``t1, t2, t3`` (stations), ``baselines`` (the legs as text), ``scan``, ``row`` and
         ``sign`` (closure, leg): the obs rows of the legs and ±1 such that
         ψ = Σ sign·arg V[row].
@@ -250,7 +260,8 @@ def log_closure_amplitudes(obs: xr.Dataset, *, minimal: bool = True,
     Returns
     -------
     xarray.Dataset
-        On dim ``closure``: ``lcamp``, ``sigma_lcamp``, ``time``, ``t1..t4`` (the four
+        On dim ``closure``: ``lcamp``, ``sigma_lcamp`` (natural log of a ratio: ``units``
+        attribute ``"dimensionless"``), ``time``, ``t1..t4`` (the four
         stations, sorted), ``scan``, ``row`` and ``sign`` (legs 0, 1 in the numerator: +1;
         legs 2, 3 in the denominator: −1).
     """

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import xarray as xr
 
+from kerrfield._validate import check_sky_placement
 from kerrfield.vlbi._uvfits_write import check_obs
 from kerrfield.vlbi.closures import scans
 from kerrfield.vlbi.visibilities import visibilities
@@ -175,8 +176,10 @@ def observe(image: xr.DataArray | str | os.PathLike, like: xr.Dataset, *, noise:
     Raises
     ------
     ValueError
-        From :func:`visibilities`, or for a negative ``gain_error``.
+        From :func:`visibilities` (e.g. ``theta_g`` not finite and > 0, ``flux`` not finite
+        and >= 0, ``position_angle`` not finite), or for a negative ``gain_error``.
     """
+    theta_g, position_angle, flux = check_sky_placement(theta_g, position_angle, flux)
     check_obs(like, "like")
     if not (np.isfinite(gain_error) and gain_error >= 0):
         raise ValueError(f"gain_error must be a finite fraction >= 0, got {gain_error}")

@@ -18,6 +18,7 @@ import xarray as xr
 from scipy.ndimage import gaussian_filter, map_coordinates
 from scipy.optimize import minimize
 
+from kerrfield._validate import check_sky_placement
 from kerrfield.io.sky import image_axes, sky_matrix
 
 __all__ = ["ring_features"]
@@ -126,8 +127,10 @@ def ring_features(image: xr.DataArray, *, theta_g: float | None = None,
     Raises
     ------
     ValueError
-        Bad dims/pixel scale, zero image, no ring (no half-maximum crossing).
+        Bad dims/pixel scale, zero image, no ring (no half-maximum crossing), ``theta_g``
+        not finite and > 0, ``position_angle`` not finite.
     """
+    theta_g, position_angle, _ = check_sky_placement(theta_g, position_angle)
     if blur is not None and not (np.isfinite(blur) and blur >= 0):
         raise ValueError(f"blur must be a finite FWHM >= 0 in µas, got {blur}")
     sample = _Sampler(image, theta_g, position_angle, blur)

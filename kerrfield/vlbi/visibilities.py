@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from kerrfield._validate import check_sky_placement
 from kerrfield.io.sky import MUAS_TO_RAD, image_axes, sky_matrix
 
 __all__ = ["dft", "pixel_response", "visibilities"]
@@ -158,8 +159,11 @@ def visibilities(image: xr.DataArray | str | os.PathLike, u, v, *,
     Raises
     ------
     ValueError
-        Bad dims, missing pixel scale, screen image without ``theta_g``, bad ``method``.
+        Bad dims, missing pixel scale, screen image without ``theta_g``, bad ``method``,
+        ``theta_g`` not finite and > 0, ``flux`` not finite and >= 0, ``position_angle`` not
+        finite.
     """
+    theta_g, position_angle, flux = check_sky_placement(theta_g, position_angle, flux)
     if isinstance(image, (str, os.PathLike)):
         from kerrfield.io.skyfits import read_fits_image
 

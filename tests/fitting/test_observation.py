@@ -80,7 +80,7 @@ def test_bad_arguments(setting):
     assert float(relative_entropy(torch.ones(4, 4))) == pytest.approx(0.0, abs=1e-12)
 
 
-def test_config_run_and_cli(setting, tmp_path):
+def test_config_run_and_cli(setting, tmp_path, monkeypatch):
     import argparse
     import json
 
@@ -107,13 +107,19 @@ steps = 3
 [output]
 directory = "out"
 """)
+    # data.uvfits is relative to the config file, output.directory to the working directory
+    # (as in kerrfield infer)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
     parser = argparse.ArgumentParser()
     cli_observe.add_cli(parser.add_subparsers())
     args = parser.parse_args(["fit-obs", str(toml), "--no-progress"])
     assert args.func(args) == 0
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    summary = json.loads((work / "out" / "summary.json").read_text())
     assert summary["source"] == "M87" and np.isfinite(summary["chi2_cphase"])
-    assert (tmp_path / "out" / "image.fits").is_file()
+    assert (work / "out" / "image.fits").is_file()
+    assert not (tmp_path / "out").exists()
     with pytest.raises(ValueError, match="unknown key"):
         run_observation_config({"fit": {"stepz": 3}})
 

@@ -129,3 +129,13 @@ def test_agrees_with_ehtim(m87_path, m87_obs, eh):
             assert d < 1e-6 and s == pytest.approx(row["sigmacp"], rel=1e-5)
             n += 1
     assert n >= 0.9 * len(ecp) and n > 1000
+
+
+@pytest.mark.parametrize("scan_average", [False, True])
+def test_units_attributes(m87_obs, scan_average):
+    cp = closure_phases(m87_obs, scan_average=scan_average)
+    lc = log_closure_amplitudes(m87_obs, scan_average=scan_average)
+    assert cp.cphase.attrs["units"] == "deg" and cp.sigma_cphase.attrs["units"] == "deg"
+    assert lc.lcamp.attrs["units"] == "dimensionless"
+    assert lc.sigma_lcamp.attrs["units"] == "dimensionless"
+    assert cp.time.attrs["units"] == lc.time.attrs["units"] == "hours UTC"
