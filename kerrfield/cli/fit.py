@@ -24,6 +24,7 @@ from ..models.builders import fixed_image_model, kerr_image_model
 from ..models.synthetic import FAMILIES, synthesize
 from ._common import (
     UNITS,
+    DefaultsHelpFormatter,
     add_field_args,
     add_fit_args,
     add_geometry_args,
@@ -45,7 +46,7 @@ def add_cli(subparsers: Any) -> None:
         "a netCDF with 'vis', 'u', 'v', 'sigma', 't1', 't2') is fitted with theta_g and PA "
         "to its chi^2 terms instead; then summary.json and the best-fit image.fits are "
         f"written. {UNITS}",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )  # fmt: skip
     p.add_argument("--target", default=None, help="target netCDF (variable 'image') or an "
                    "observation (.uvfits or observation netCDF); synthesised from the "
