@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from ._common import UNITS, DefaultsHelpFormatter
@@ -28,6 +29,8 @@ def add_cli(subparsers: Any) -> None:
 def _cli_fit_obs(args: argparse.Namespace) -> int:
     from ..fitting.observation_config import run_observation_config
 
+    if not Path(args.config).is_file():
+        raise FileNotFoundError(f"config file {args.config!r} does not exist")
     _, summary = run_observation_config(args.config, steps=args.steps,
                                         progress=not args.no_progress)
     print(json.dumps(summary, indent=1, default=float))

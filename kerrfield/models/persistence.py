@@ -44,6 +44,10 @@ def load_model(directory: str | os.PathLike, device=None) -> LensedImage:
     if not directory.is_dir():
         raise FileNotFoundError(f"no model directory {str(directory)!r} (expected the --output "
                                 "of kerrfield fit, holding model.pt and model.json)")
+    if not (directory / "model.json").exists() and (directory / "image.fits").exists():
+        raise FileNotFoundError(f"{str(directory)!r} holds the fit of an observation (summary."
+                                "json, image.fits), which saves no model to re-render: read "
+                                "its sky image with kerrfield.read_fits_image")  # fmt: skip
     try:
         cfg = json.loads(_existing(directory / "model.json", "model description").read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -113,6 +113,11 @@ def test_cli_fit_observation(small_uvfits, tmp_path, capsys):
     assert "loss='chi2' does not apply" in capsys.readouterr().err
     assert cli.main([*argv, "--weights", "cp=1"]) == 2
     assert "unknown term 'cp'" in capsys.readouterr().err
+    # an observation fit saves no model: render says so instead of "no model.json"
+    assert cli.main(["render", str(out), "--output", str(tmp_path / "r.png")]) == 2
+    assert "read_fits_image" in capsys.readouterr().err
+    assert cli.main(["fit-obs", str(tmp_path / "nope.toml")]) == 2
+    assert "config file" in capsys.readouterr().err
 
 
 def _scan_config(uvfits, out, **mode):
