@@ -47,7 +47,6 @@ def rows(quick: bool) -> list[tuple[str, dict, dict]]:
         ("field width 16", {}, {"width": 16}),
     ]
     if not quick:
-        more.insert(3, ("family mlp", {"emission": "mlp", "emission_params": {}}, {}))
         more.append(("noise 0.5 %", {"noise": 0.005}, {}))
     return out + [(lab, {"npix": base_n, **t}, f) for lab, t, f in more]
 
