@@ -13,6 +13,7 @@ import mpmath
 import numpy as np
 import pytest
 import torch
+from support.grads import ray_vjps
 
 import kerrfield as kf
 from kerrfield.physics import elliptic as el
@@ -189,15 +190,7 @@ def test_tracer_gradients_equal_the_sweep_path(spin, inc, velocity):
         with el.autograd_through_sweep(old):
             rays = kf.trace_rays(a, i, aa.reshape(-1), bb.reshape(-1), orders=(0, 1),
                                  velocity=velocity)  # fmt: skip
-            ok = rays["status"] == 0
-            gen = torch.Generator().manual_seed(3)
-            out = []
-            for v in ("x", "y", "g", "t_s"):
-                val = torch.where(ok, rays[v], 0.0)
-                w = torch.randn(val.shape, generator=gen, dtype=torch.float64)
-                out.append(torch.stack(torch.autograd.grad((w * val).sum(), (a, i),
-                                                           retain_graph=True)))  # fmt: skip
-        res[old] = (torch.stack([rays[v].detach() for v in ("x", "y", "g", "t_s")]), out)
+            res[old] = ray_vjps(rays, (a, i))
     assert torch.equal(torch.nan_to_num(res[False][0]), torch.nan_to_num(res[True][0]))
     for a, b in zip(res[False][1], res[True][1], strict=True):
         assert torch.isfinite(a).all() and _close(a, b, 1e-9), (a, b)

@@ -14,6 +14,7 @@ import mpmath
 import numpy as np
 import pytest
 import torch
+from support.grads import ray_vjps
 
 import kerrfield as kf
 from kerrfield.physics import elliptic as el
@@ -167,15 +168,7 @@ def test_tracer_gradients_equal_the_sweep_path(spin, inc, velocity, surface, jac
         a, i = T(spin).requires_grad_(), T(inc).requires_grad_()
         rays = kf.trace_rays(a, i, alpha, beta, orders=(0, 1, 2), velocity=velocity,
                              surface=surf)  # fmt: skip
-        ok = rays["status"] == 0
-        gen = torch.Generator().manual_seed(3)
-        out = []
-        for v in ("x", "y", "g", "t_s"):
-            val = torch.where(ok, rays[v], 0.0)
-            w = torch.randn(val.shape, generator=gen, dtype=torch.float64)
-            out.append(torch.stack(torch.autograd.grad((w * val).sum(), (a, i),
-                                                       retain_graph=True)))  # fmt: skip
-        res[old] = (torch.stack([rays[v].detach() for v in ("x", "y", "g", "t_s")]), out)
+        res[old] = ray_vjps(rays, (a, i))
     cases = {c[0] for c in jacobi_calls}
     assert {"_case2", "_case3"} <= cases and ("_case4" in cases) == (surface != "equatorial")
     assert torch.equal(torch.nan_to_num(res[False][0]), torch.nan_to_num(res[True][0]))
