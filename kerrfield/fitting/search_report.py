@@ -205,6 +205,9 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
     birge = max(1.0, out["estimate"]["reduced_chi2"]) if out["statistical"] else 1.0
     for name in ("spin", "inclination"):
         if name in res["intervals"]:
+            iv = res["intervals"][name]
+            if "local" in iv:  # a summary made again judges the local intervals again
+                iv.update({c: dict(iv["local"][c]) for c in LEVELS_1D})
             # the local grid could not close the 95 % interval either: not determined
             out.setdefault("extrapolated", {})[name] = _extrapolated(res, name)
             _clip_to_range(res, name)

@@ -170,6 +170,8 @@ def test_search_smoke_and_resume(tmp_path):
     again = run_inference(path)
     assert again["timing"]["units_fitted"] == 0
     assert again["search"]["estimate"] == se["estimate"]
+    assert again["search"]["flag_reasons"] == se["flag_reasons"]
+    assert again["search"]["intervals"]["spin"]["68"] == se["intervals"]["spin"]["68"]
 
 
 def _unit_bytes(d: Path) -> dict[str, np.ndarray]:
