@@ -99,14 +99,17 @@ def locate_eht_m87_2017(day: int | str = 6, band: str = "hi", *,
     local = _local_copy(name)
     if local is not None:
         return local
-    if cache is None:
-        try:
-            import pooch
-        except ImportError:  # pragma: no cover - pooch is a core dependency
-            return None
-        cache = Path(pooch.os_cache("kerrfield")) / "eht-m87-2017"
-    p = Path(cache) / name
+    p = _cache_dir(cache) / name
     return p if p.is_file() and _sha256(p) == EHT_M87_2017_REGISTRY[name] else None
+
+
+def _cache_dir(cache: str | os.PathLike | None) -> Path:
+    """Where downloads go: ``cache``, else pooch's OS cache folder for kerrfield."""
+    if cache is not None:
+        return Path(cache)
+    import pooch
+
+    return Path(pooch.os_cache("kerrfield")) / "eht-m87-2017"
 
 
 def fetch_eht_m87_2017(day: int | str = 6, band: str = "hi", *, cache: str | os.PathLike |
@@ -153,12 +156,11 @@ def fetch_eht_m87_2017(day: int | str = 6, band: str = "hi", *, cache: str | os.
     except ImportError as err:  # pragma: no cover - pooch is a core dependency
         raise ImportError("fetching the EHT data needs pooch (pip install pooch), or set "
                           "KERRFIELD_DATA_DIR to a folder that holds the files") from err
-    path = Path(cache) if cache is not None else Path(pooch.os_cache("kerrfield")) / "eht-m87-2017"
-    fetcher = pooch.create(path=path, base_url=base_url, registry=EHT_M87_2017_REGISTRY,
-                           retry_if_failed=1)
+    fetcher = pooch.create(path=_cache_dir(cache), base_url=base_url,
+                           registry=EHT_M87_2017_REGISTRY, retry_if_failed=1)
     try:
         return Path(fetcher.fetch(name, progressbar=False))
-    except (OSError, _request_errors()) as err:  # no network on an air-gapped node
+    except (ConnectionError, TimeoutError, _request_errors()) as err:  # no network
         raise ConnectionError(
             f"could not download {name} from {base_url} ({type(err).__name__}); on a machine "
             f"without network, put the release's uvfits files in a folder and set "
@@ -173,11 +175,11 @@ def fetch_eht_m87_2017(day: int | str = 6, band: str = "hi", *, cache: str | os.
 
 
 def _request_errors() -> type[Exception]:
-    """The exception base of the HTTP client pooch uses (requests), or OSError."""
+    """The exception base of the HTTP client pooch uses (requests)."""
     try:
         from requests.exceptions import RequestException
     except ImportError:  # pragma: no cover - requests comes with pooch
-        return OSError
+        return ConnectionError
     return RequestException
 
 
