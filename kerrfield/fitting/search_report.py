@@ -65,15 +65,20 @@ def _multimodal(res: dict[str, Any]) -> bool:
 
 
 def coarse_intervals(x: np.ndarray, profile: np.ndarray, local: dict[str, Any],
-                     birge: float = 1.0) -> dict[str, Any]:  # fmt: skip
+                     birge: float = 1.0, misfit: bool = False) -> dict[str, Any]:
     """The intervals quoted for a flagged parameter, read off the coarse grid.
 
     Where the local profile cannot be trusted (another basin, a grid edge, a misfit), the
-    interval spans every coarse grid value whose profile χ² (relative to the coarse
-    minimum, divided by the Birge factor) is within the level, widened by one coarse step
-    on each side for the grid's resolution and the scatter of its cold-started fits,
-    clipped to the searched range, and joined with the local interval. Wide on purpose:
-    the data (or the model) do not decide the parameter better than the coarse grid shows.
+    interval spans every coarse grid value whose profile χ² (relative to the coarse minimum,
+    divided by the Birge factor) is within the level, widened on each side by the grid's
+    resolution, clipped to the searched range, and joined with the local interval. The grid
+    only says that the level's crossing lies between the last value inside and the first
+    outside: the 68 % interval takes the midpoint (half a coarse step: the grid cell of each
+    value inside), the 95 % interval the far end (a full step, which also covers a
+    neighbouring value winning through the scatter of the cold-started fits). After a misfit
+    (the model does not reach the noise floor, so Δχ² differences are not calibrated even
+    after the Birge factor) both take the full step. Wide on purpose: the data (or the
+    model) do not decide the parameter better than the coarse grid shows.
 
     Parameters
     ----------
@@ -85,6 +90,8 @@ def coarse_intervals(x: np.ndarray, profile: np.ndarray, local: dict[str, Any],
         The local profile's intervals, ``{"68": {"lo", "hi"}, "95": {...}}``.
     birge : float
         χ²_min/N when > 1 (the Δχ² are divided by it).
+    misfit : bool
+        The best fit failed the goodness-of-fit test: a full coarse step at both levels.
 
     Returns
     -------
@@ -99,8 +106,9 @@ def coarse_intervals(x: np.ndarray, profile: np.ndarray, local: dict[str, Any],
     out = {}
     for c, level in LEVELS_1D.items():
         inside = x[prof <= level]
-        lo = max(float(x[0]), min(float(inside.min()) - step, local[c]["lo"]))
-        hi = min(float(x[-1]), max(float(inside.max()) + step, local[c]["hi"]))
+        pad = step * (0.5 if c == "68" and not misfit else 1.0)
+        lo = max(float(x[0]), min(float(inside.min()) - pad, local[c]["lo"]))
+        hi = min(float(x[-1]), max(float(inside.max()) + pad, local[c]["hi"]))
         out[c] = {"lo": lo, "hi": hi, "open_lo": bool(lo <= x[0]), "open_hi": bool(hi >= x[-1])}
     return out
 
@@ -149,7 +157,7 @@ def _clip_to_range(res: dict[str, Any], name: str) -> bool:
 
 
 def _quote(res: dict[str, Any], name: str, flagged: bool, birge: float,
-           truth: float | None) -> None:  # fmt: skip
+           truth: float | None, misfit: bool = False) -> None:  # fmt: skip
     """Set the quoted intervals of one parameter (in place) and whether they hold the truth.
 
     A flagged parameter's quoted intervals come from the coarse grid; the local profile's
@@ -163,7 +171,7 @@ def _quote(res: dict[str, Any], name: str, flagged: bool, birge: float,
         axes, chi2 = chi2_grid(res["grid"], res["run"].done)
         k = ("spin", "inclination").index(name)
         prof = np.nanmin(chi2, axis=1 - k) if np.isfinite(chi2).any() else chi2[:, 0]
-        iv.update(coarse_intervals(axes[name], prof, iv["local"], birge))
+        iv.update(coarse_intervals(axes[name], prof, iv["local"], birge, misfit))
     else:
         iv.update(iv["local"])
     if truth is not None:
@@ -221,7 +229,7 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
             ) if cond]  # fmt: skip
             out["unconstrained"][name] = bool(why)
             out.setdefault("flag_reasons", {})[name] = why
-            _quote(res, name, bool(why), birge, truth.get(name))
+            _quote(res, name, bool(why), birge, truth.get(name), out["misfit"])
             iv = res["intervals"][name]["95"]
             out.setdefault("at_range_edge", {})[name] = bool(iv["open_lo"] or iv["open_hi"])
     conv = [bool(done[u.name].attrs["converged"]) for u in res["run"].units if u.name in done]

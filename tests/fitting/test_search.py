@@ -351,22 +351,34 @@ def test_local_grid_keeps_its_points_at_the_range_edge():
 
 
 def test_flagged_parameter_quotes_the_coarse_grid():
-    """Two coarse basins (θo 30° and 120°, equal χ²): the quoted intervals span both plus a
-    coarse step each side, not the narrow local profile around the one that was refined;
-    a single sharp basin gives one step either side; the Birge factor widens it."""
+    """Two coarse basins (θo 45° and 135°, equal χ²): the quoted intervals span both, not
+    the narrow local profile around the one that was refined; the grid values inside the
+    level are widened by half a coarse step at 68 % (the
+    crossing's midpoint) and a full step at 95 % (both after a misfit); the Birge factor
+    widens the level."""
     from kerrfield.fitting.search_report import coarse_intervals
 
     x = np.linspace(15.0, 165.0, 6)  # 30° steps
-    local = {c: {"lo": 29.5, "hi": 30.5} for c in ("68", "95")}
+    local = {c: {"lo": 44.5, "hi": 45.5} for c in ("68", "95")}
     two = coarse_intervals(x, np.array([500, 100, 400, 300, 100.5, 900.0]), local)
-    assert two["68"]["lo"] == pytest.approx(15.0) and two["68"]["hi"] == pytest.approx(165.0)
-    assert two["68"]["open_lo"] and two["68"]["open_hi"]
+    assert (two["68"]["lo"], two["68"]["hi"]) == pytest.approx((30.0, 150.0))
+    assert not two["68"]["open_lo"] and not two["68"]["open_hi"]
+    assert (two["95"]["lo"], two["95"]["hi"]) == pytest.approx((15.0, 165.0))
+    assert two["95"]["open_lo"] and two["95"]["open_hi"]
     one = coarse_intervals(x, np.array([500, 100, 400, 300, 200, 900.0]), local)
+    assert (one["68"]["lo"], one["68"]["hi"]) == pytest.approx((30.0, 60.0))
     assert (one["95"]["lo"], one["95"]["hi"]) == pytest.approx((15.0, 75.0))
     assert not one["95"]["open_hi"]
+    # the local interval is kept where it reaches further than the grid cell
+    far = coarse_intervals(x, np.array([500, 100, 400, 300, 200, 900.0]),
+                           {c: {"lo": 25.0, "hi": 62.0} for c in ("68", "95")})
+    assert (far["68"]["lo"], far["68"]["hi"]) == pytest.approx((25.0, 62.0))
+    # after a misfit the Δχ² are not calibrated: a full step at 68 % as well
+    bad = coarse_intervals(x, np.array([500, 100, 400, 300, 200, 900.0]), local, misfit=True)
+    assert (bad["68"]["lo"], bad["68"]["hi"]) == pytest.approx((15.0, 75.0))
     # χ²/N = 60: Δχ² = 100 at 135° is outside 1 × 60 (68 %) but inside 3.84 × 60 (95 %)
     wide = coarse_intervals(x, np.array([500, 100, 400, 300, 200, 900.0]), local, birge=60.0)
-    assert wide["68"]["hi"] == pytest.approx(75.0) and wide["95"]["hi"] == pytest.approx(165.0)
+    assert wide["68"]["hi"] == pytest.approx(60.0) and wide["95"]["hi"] == pytest.approx(165.0)
 
 
 def test_range_edge_is_reported_open_not_unconstrained():
