@@ -56,7 +56,7 @@ def _stations(obs: xr.Dataset) -> tuple[list[str], np.ndarray, np.ndarray]:
         m = obs.sizes["station"]
         xyz[:m] = obs["station_xyz"].values
     if "sefd" in obs:
-        sefd[: obs.sizes["station"]] = obs["sefd"].values
+        sefd[: obs.sizes["station"]] = np.nan_to_num(obs["sefd"].values, nan=0.0)  # AIPS: 0
     return names, xyz, sefd
 
 

@@ -27,6 +27,11 @@ def _ehtim():
     return ehtim
 
 
+def _known(sefd: np.ndarray) -> np.ndarray:
+    """SEFDs with ehtim's 0 ("not known") as NaN, as :func:`~kerrfield.load_uvfits` does."""
+    return np.where(sefd > 0, sefd, np.nan)
+
+
 def to_ehtim(obs: xr.Dataset):
     """An :class:`ehtim.obsdata.Obsdata` (Stokes I) holding the observation's visibilities.
 
@@ -45,8 +50,8 @@ def to_ehtim(obs: xr.Dataset):
                                 *obs.t1.values, *obs.t2.values]))
     xyz = {s: (obs.station_xyz.sel(station=s).values if "station_xyz" in obs and s in
                obs.station.values else np.zeros(3)) for s in names}
-    sefd = {s: (float(obs.sefd.sel(station=s)) if "sefd" in obs and s in obs.station.values
-                else 0.0) for s in names}
+    sefd = {s: (float(np.nan_to_num(obs.sefd.sel(station=s), nan=0.0))  # ehtim: 0 = unknown
+                if "sefd" in obs and s in obs.station.values else 0.0) for s in names}
     tarr = np.array([(str(s), *xyz[s], sefd[s], sefd[s], 0j, 0j, 0.0, 0.0, 0.0)
                      for s in names], dtype=DTARR)
     n = obs.sizes["row"]
@@ -96,7 +101,7 @@ def from_ehtim(obsdata) -> xr.Dataset:
          "vis": ("row", vis), "sigma": ("row", d["sigma"].astype(float)),
          "tint": ("row", d["tint"].astype(float)), "subarray": ("row", np.ones(len(d), int)),
          "station_xyz": (("station", "xyz"), xyz),
-         "sefd": ("station", np.asarray(tarr["sefdr"], float))},
+         "sefd": ("station", _known(np.asarray(tarr["sefdr"], float)))},
         coords={"station": np.array(names), "xyz": ["x", "y", "z"]},
         attrs={"source": str(obsdata.source), "ra": float(obsdata.ra) * 15.0,
                "dec": float(obsdata.dec), "frequency": float(obsdata.rf),

@@ -64,7 +64,10 @@ def _read_antennas(hdul: fits.HDUList, path: Path) -> list[dict]:
         nosta = np.asarray(d["NOSTA"], int) if "NOSTA" in cols else np.arange(1, n + 1)
         xyz = (np.asarray(d["STABXYZ"], float).reshape(n, 3) if "STABXYZ" in cols
                else np.zeros((n, 3)))
-        sefd = np.asarray(d["SEFD"], float).reshape(n) if "SEFD" in cols else np.zeros(n)
+        # AIPS and ehtim write SEFD = 0 for "not known"; NaN says so without posing as a value
+        sefd = (np.asarray(d["SEFD"], float).reshape(n) if "SEFD" in cols
+                else np.full(n, np.nan))
+        sefd = np.where(sefd > 0, sefd, np.nan)
         out.append({"subarray": int(t.header.get("EXTVER", k + 1)), "names": names,
                     "nosta": nosta, "xyz": xyz, "sefd": sefd})
     return out
@@ -174,9 +177,10 @@ def load_uvfits(path: str | os.PathLike) -> xr.Dataset:
         ``attrs['mjd']``), ``mjd`` (full MJD, days), ``t1``, ``t2`` (station names), ``u``,
         ``v`` (wavelengths), ``vis`` (complex, Jy), ``sigma`` (Jy), ``tint`` (s) and
         ``subarray``; dimension ``station`` with ``station_xyz`` (m, geocentric STABXYZ) and
-        ``sefd`` (Jy, 0 when unknown). Attributes: ``source``, ``ra``, ``dec`` (deg),
-        ``frequency``, ``bandwidth`` (Hz), ``mjd``, ``telescope``, ``polarizations``,
-        ``n_records``, ``n_flagged``, ``n_nan``, ``n_autocorrelations``, ``n_conjugated``.
+        ``sefd`` (Jy, NaN when unknown: no SEFD column, or 0 in the file). Attributes:
+        ``source``, ``ra``, ``dec`` (deg), ``frequency``, ``bandwidth`` (Hz), ``mjd``,
+        ``telescope``, ``polarizations``, ``n_records``, ``n_flagged``, ``n_nan``,
+        ``n_autocorrelations``, ``n_conjugated``.
 
     Raises
     ------

@@ -38,6 +38,19 @@ def test_round_trip_exact(m87_obs, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["rt.uvfits"]  # no temporary left
 
 
+def test_unknown_sefd_is_nan_and_known_sefd_round_trips(m87_obs, tmp_path):
+    """The release's AN tables carry SEFD = 0 ("not known" in AIPS/ehtim): read as NaN, not
+    as a 0 Jy station; written back as 0; a known SEFD survives the round trip."""
+    assert np.isnan(m87_obs.sefd.values).all()
+    with fits.open(save_uvfits(m87_obs, tmp_path / "a.uvfits"), memmap=False) as hdul:
+        assert (hdul["AIPS AN"].data["SEFD"] == 0).all()
+    obs = m87_obs.copy()
+    obs["sefd"] = ("station", np.where(obs.station == "AA", 74.0, np.nan))
+    back = load_uvfits(save_uvfits(obs, tmp_path / "b.uvfits"))
+    assert float(back.sefd.sel(station="AA")) == 74.0
+    assert np.isnan(back.sefd.drop_sel(station="AA").values).all()
+
+
 def _edit(src, dst, fn):
     with fits.open(src, memmap=False) as hdul:
         fn(hdul)
