@@ -67,7 +67,9 @@ the field, θ_g and PA at fixed geometry with :func:`kerrfield.fit`. A search ru
 and then refines its ``search.refine`` best points (default 2) with spin and inclination
 fitted too for ``search.refine_steps`` steps (default 2 × ``fit.steps``); the estimate is the
 lowest χ² of both stages, the intervals stay the grid's (``[search]`` takes only these two
-keys there; :mod:`kerrfield.fitting.observation_search`). Then ``[model]`` takes
+keys and ``refine_geometry_lr`` there; :mod:`kerrfield.fitting.observation_search`). A
+finished scan folder can be continued as a search: its grid units are reused
+(:attr:`InferenceConfig.grid_fingerprint`). Then ``[model]`` takes
 ``fov``, ``npix``, ``orders``, ``k``, ``velocity``, ``surface``, ``axisymmetric`` and
 ``match_steps`` (:data:`~kerrfield.fitting.observation_sections.OBSERVATION_MODEL`),
 ``[fit]`` takes ``steps``, ``lr``, ``tv_weight`` and the table ``[fit.observation]`` (the

@@ -106,7 +106,8 @@ def test_observation_search_refines_and_resumes(small_uvfits, tmp_path, capsys):
     assert again["timing"]["units_fitted"] == 0 and again["timing"]["units_resumed"] == 4
     assert (out / "units" / "refine_00.nc").stat().st_mtime_ns == stamp
     assert cli.main(["infer", str(path), "--check"]) == 0
-    assert "then 2 refinement(s)" in capsys.readouterr().out
+    assert "then 2 refinement(s)" in (text := capsys.readouterr().out)
+    assert "geometry learning rate 0.02" in text
 
 
 def test_observation_search_config_errors(small_uvfits, tmp_path):
