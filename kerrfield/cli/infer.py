@@ -73,7 +73,8 @@ def _cli_infer(args: argparse.Namespace) -> int:
             if cfg.mode == "search":
                 n = min(cfg.search["refine"], len(units))
                 print(f"  then {n} refinement(s) of the best grid point(s) with spin and "
-                      f"inclination fitted too, {cfg.search['refine_steps']} steps each")
+                      f"inclination fitted too, {cfg.search['refine_steps']} steps each at "
+                      f"geometry learning rate {cfg.search['refine_geometry_lr']:g}")
         for u in units:
             print(f"  {u.name}: spin {u.spin:.4g} ({'free' if u.fit_spin else 'fixed'}), "
                   f"inclination {u.inclination:.4g} ({'free' if u.fit_inclination else 'fixed'})"

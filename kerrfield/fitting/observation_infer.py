@@ -54,11 +54,14 @@ def fit_observation_unit(cfg: InferenceConfig, unit: Unit, obs: xr.Dataset) -> x
 
 
 def fit_seed(cfg: InferenceConfig, unit: Unit, obs: xr.Dataset, seed: int, *,
-             refine_steps: int | None = None) -> xr.Dataset:
+             refine_steps: int | None = None, geometry_lr: float | None = None) -> xr.Dataset:
     """One fit of ``unit`` from field seed ``seed`` at its fixed geometry; with
     ``refine_steps``, that fit continued for ``refine_steps`` Adam steps with spin and
-    inclination fitted too (the attributes ``spin``/``inclination`` are then the fitted
-    values, ``chi2_start`` the χ² of the fixed-geometry fit it started from)."""
+    inclination fitted too, at learning rate ``geometry_lr`` of their parameters u, v
+    (default fit_observation's). The attributes ``spin``/``inclination`` are then the fitted
+    values, ``chi2_start`` the χ² of the fixed-geometry fit it started from, and
+    ``fingerprint`` the configuration's full :attr:`~InferenceConfig.fingerprint` (a grid
+    fit's is its :attr:`~InferenceConfig.grid_fingerprint`)."""
     import torch
 
     from ..fields.emission import EmissionField
@@ -74,7 +77,8 @@ def fit_seed(cfg: InferenceConfig, unit: Unit, obs: xr.Dataset, seed: int, *,
     kw = {k: v for k, v in cfg.fit.items() if k not in ("observation", "field_seeds")}
     res = fit(model, obs, seed=seed, progress=cfg.progress, observation=cfg.fit["observation"],
               **kw)  # fmt: skip
-    extra: dict[str, Any] = {"spin": unit.spin, "inclination": unit.inclination}
+    extra: dict[str, Any] = {"spin": unit.spin, "inclination": unit.inclination,
+                             "fingerprint": cfg.grid_fingerprint}  # fmt: skip
     if refine_steps is not None:  # the same field, θ_g, PA and flux, now with free geometry
         extra["chi2_start"] = float(observation_summary(res)["chi2_total"])
         free = observation_image_model(model.field, unit.spin, unit.inclination, **screen,
@@ -85,15 +89,18 @@ def fit_seed(cfg: InferenceConfig, unit: Unit, obs: xr.Dataset, seed: int, *,
                 "flux": float(sky.flux.detach())}  # fmt: skip
         history = res.history
         res = fit(free, obs, seed=seed, progress=cfg.progress, observation=opts,
-                  **{**kw, "steps": refine_steps})  # fmt: skip
+                  **{**kw, "steps": refine_steps}, geometry_lr=geometry_lr)  # fmt: skip
         res.history = history + res.history
+        extra["fingerprint"] = cfg.fingerprint
+        if geometry_lr is not None:
+            extra["refine_geometry_lr"] = float(geometry_lr)
     s = observation_summary(res)
     attrs = {k: v for k, v in s.items() if isinstance(v, (int, float, str)) and v is not None}
     if refine_steps is not None:
         extra.update(spin=float(s["spin"]), inclination=float(s["inclination_deg"]))
     attrs.update(unit=unit.name, seed=seed, **extra,
                  loss=float(s["chi2_total"]), weights=json.dumps(s["weights"]),
-                 index=json.dumps(unit.index), fingerprint=cfg.fingerprint)  # fmt: skip
+                 index=json.dumps(unit.index))  # fmt: skip
     image = res.sky_image()
     image.attrs = {k: v for k, v in image.attrs.items() if isinstance(v, (int, float, str))}
     loss = np.array([h["loss"] for h in res.history], dtype=float)
@@ -119,6 +126,15 @@ def run_observation_scan(cfg: InferenceConfig, *, overwrite: bool = False,
     as ``image.fits`` and, with ``output.plots``, ``profile.png``. With ``mode = "search"``
     the refinements of :mod:`.observation_search` run once the grid is complete (within
     ``max_units`` new fits in all).
+
+    The grid units carry the configuration's
+    :attr:`~kerrfield.fitting.config.InferenceConfig.grid_fingerprint` (everything but
+    ``mode.kind`` and the ``[search]`` refinement keys), the refinements its full
+    ``fingerprint``. So a finished ``scan`` folder rerun as a ``search`` (or a search rerun
+    with other ``search.refine``/``refine_steps``/``refine_geometry_lr``) reuses every grid
+    unit and fits only the refinements (those of other refinement settings are fitted
+    again); any other change is refused. Grid units written before grid fingerprints existed
+    (their fingerprint the full one) are still resumed by the same configuration.
     """
     from .observation_report import write_observation_report
     from .observation_search import load_refined, plan_refine, refine_unit_task
@@ -128,7 +144,7 @@ def run_observation_scan(cfg: InferenceConfig, *, overwrite: bool = False,
     obs = load_config_observation(cfg)  # first: a missing file or network writes nothing
     prepare_output(cfg, out, unit_dir, overwrite)
     units = plan_units(cfg)
-    done = load_done(units, unit_dir, cfg.fingerprint)
+    done = load_done(units, unit_dir, (cfg.grid_fingerprint, cfg.fingerprint))
     resumed = len(done)
     if cfg.progress and resumed:
         print(f"kerrfield infer: resuming, {resumed} of {len(units)} grid fits already done",

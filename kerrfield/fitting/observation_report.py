@@ -207,36 +207,22 @@ def _write_products(cfg: InferenceConfig, axes: Mapping[str, list[float]],
                      mjd=a.get("mjd"), overwrite=True)  # fmt: skip
     summary["files"] += ["results.nc", "image.fits"]
     if cfg.plots and "profile" in summary:
-        _plot_profile(summary["profile"], out / "profile.png")
+        _save_profile(summary, obs, out / "profile.png")
         summary["files"].append("profile.png")
     summary["files"].append("summary.json")
 
 
-def _plot_profile(prof: Mapping[str, Any], path: Any) -> None:
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def _save_profile(summary: Mapping[str, Any], obs: xr.Dataset, path: Any) -> None:
+    """``profile.png``: the grid's Δχ² profiles and, for a search, its refinements."""
+    from pathlib import Path
 
     from ..io.atomic import atomic_write
+    from .observation_plot import plot_observation_profile
 
-    names = [n for n in ("spin", "inclination") if n in prof]
-    if not names:
-        return
-    fig, axs = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.2), squeeze=False)
-    for ax, name in zip(axs[0], names, strict=True):
-        e = prof[name]
-        if prof.get("scatter") is not None:  # cannot be told from the minimum
-            ax.axhspan(0.0, (1.0 + 2.0 * prof["scatter"]) / prof["inflation"], color="0.9",
-                       label="1 + 2 × optimiser scatter")  # fmt: skip
-            ax.legend(fontsize=7, loc="upper right")
-        ax.plot(e["grid"], e["delta_chi2"], "o-")
-        for level, style in ((1.0, "--"), (3.84, ":")):
-            ax.axhline(level, color="0.5", ls=style, lw=0.8)
-        ax.set_xlabel(name + (" [deg]" if name == "inclination" else ""))
-        ax.set_ylabel(f"Δχ² (÷ {prof['inflation']:.2f})")
-        ax.set_title(("flat: " if e["flat"] else "") + name, fontsize=9)
-    fig.tight_layout()
+    a = obs.attrs
+    data = ", ".join(str(v) for v in (a.get("source") or "observation",
+                                      Path(str(a.get("file", ""))).name,
+                                      f"MJD {a['mjd']}" if a.get("mjd") else "") if v)
+    fig = plot_observation_profile(summary["profile"], title=data, grid=summary["units"],
+                                   refined=summary.get("refined", ()))  # fmt: skip
     atomic_write(lambda p: fig.savefig(p, dpi=110, format="png"), path)
-    plt.close(fig)

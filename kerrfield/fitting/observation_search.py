@@ -11,12 +11,15 @@ The affordable analogue of the image-target ``search`` strategy (:mod:`.search_r
    :func:`~kerrfield.fitting.observation_target.observation_image_model` with
    ``learn_geometry=True`` (the rays re-traced at every step). The model's reparametrisation
    (spin = 0.999 tanh u, inclination = 180° sigmoid v) keeps the geometry inside the
-   physical range; a fit that ends within 0.01 of |spin| = 0.999 or 1° of 0°/180° is marked
-   ``at_bound``, one whose loss becomes non-finite is recorded with χ² = NaN (``failed``)
-   and never chosen. Each is written atomically to ``<output>/units/refine_XX.nc`` with the
-   attributes of a grid unit (spin and inclination: the fitted values) plus ``stage``,
-   ``init_from``, ``start_spin`` and ``start_inclination``; a rerun skips it unless its
-   start unit changed;
+   physical range, and ``search.refine_geometry_lr`` (default 0.02) is the Adam learning
+   rate of u and v. A fit that ends within 0.01 of |spin| = 0.999 or 1° of 0°/180° is
+   marked ``at_bound``, one whose loss becomes non-finite is recorded with χ² = NaN
+   (``failed``) and never chosen. Each is written atomically to
+   ``<output>/units/refine_XX.nc`` with the attributes of a grid unit (spin and
+   inclination: the fitted values; ``fingerprint``: the configuration's full one) plus
+   ``stage``, ``init_from``, ``start_spin``, ``start_inclination`` and
+   ``refine_geometry_lr``; a rerun skips it unless its start unit or the configuration
+   (refinement settings included) changed;
 3. **report** (:func:`search_summary`, called by
    :func:`~kerrfield.fitting.observation_report.write_observation_report`): the estimate is
    the lowest-χ² unit of both stages; the intervals stay those of the grid's Δχ² profiles
@@ -75,10 +78,13 @@ def plan_refine(cfg: InferenceConfig, grid: list[Unit],
 
 
 def load_refined(units: list[Unit], unit_dir: Path, fingerprint: str) -> dict[str, xr.Dataset]:
-    """The finished refinements on disk whose start unit is still the planned one."""
+    """The finished refinements on disk of this configuration (``fingerprint``: its full
+    one) whose start unit is still the planned one; the others are fitted again."""
     out = {}
     for u in units:
-        ds = load_unit(unit_dir / f"{u.name}.nc", fingerprint)
+        # the folder was accepted on the grid fingerprint: a refinement of other settings
+        # (or a scan's leftover) is stale, not an error
+        ds = load_unit(unit_dir / f"{u.name}.nc", fingerprint, refit_other=True)
         if ds is not None and ds.attrs.get("init_from") == u.init_from:
             out[u.name] = ds
     return out
@@ -93,7 +99,8 @@ def fit_refine_unit(cfg: InferenceConfig, unit: Unit, obs: xr.Dataset) -> xr.Dat
     start = {"start_spin": unit.spin, "start_inclination": unit.inclination,
              "stage": "refine", "init_from": unit.init_from}  # fmt: skip
     try:
-        ds = fit_seed(cfg, unit, obs, unit.seed, refine_steps=cfg.search["refine_steps"])
+        ds = fit_seed(cfg, unit, obs, unit.seed, refine_steps=cfg.search["refine_steps"],
+                      geometry_lr=cfg.search["refine_geometry_lr"])  # fmt: skip
     except FloatingPointError as exc:  # the geometry ran into a singular screen
         ds = xr.Dataset(attrs={"unit": unit.name, "seed": unit.seed, "spin": unit.spin,
                                "inclination": unit.inclination, "chi2_total": np.nan,

@@ -4,9 +4,9 @@
 or ``day``/``band`` of the EHT 2017 M87 release); then ``[mode] kind = "scan"`` (the
 default) over spin and/or inclination fits, in each unit, the field and the sky parameters at
 fixed geometry, and ``kind = "search"`` runs that grid and then refines its best
-``search.refine`` points with spin and inclination fitted too (``[search]`` takes ``refine``
-and ``refine_steps`` only; see :mod:`~kerrfield.fitting.observation_search`). ``[model]``
-takes the screen and physics of
+``search.refine`` points with spin and inclination fitted too (``[search]`` takes
+``refine``, ``refine_steps`` and ``refine_geometry_lr`` only; see
+:mod:`~kerrfield.fitting.observation_search`). ``[model]`` takes the screen and physics of
 :func:`~kerrfield.fitting.observation_target.observation_image_model`, ``[fit]`` the
 options of :func:`kerrfield.fit` that apply to observations, with the ``fit_observation``
 options in ``[fit.observation]``. A violation raises
@@ -21,14 +21,19 @@ from typing import Any
 from ._schema import ConfigError, _bool, _number, _str, _table, _unknown
 from .config_sections import _lensing_spec, field_section, mode_section, output_section
 
-__all__ = ["observation_target_section", "observation_sections", "OBSERVATION_MODEL"]
+__all__ = ["observation_target_section", "observation_sections", "OBSERVATION_MODEL",
+           "REFINEMENT_KEYS"]
 
 #: ``[model]`` keys for an observation target and their defaults
 OBSERVATION_MODEL: dict[str, Any] = {
     "orders": [0, 1], "k": 3.0, "velocity": "keplerian", "surface": "equatorial", "fov": 8.0,
     "npix": 40, "axisymmetric": True, "match_steps": 300}
 _FIT_KEYS = ("steps", "lr", "tv_weight", "field_seeds", "observation")
-_SEARCH_KEYS = ("refine", "refine_steps")
+#: ``[search]`` keys of an observation search; each changes only the refinements, never a
+#: grid unit (so they are left out of :attr:`InferenceConfig.grid_fingerprint`)
+REFINEMENT_KEYS = ("refine", "refine_steps", "refine_geometry_lr")
+#: default Adam learning rate of the refinements' geometry parameters u, v: fit_observation's
+REFINE_GEOMETRY_LR = 0.02
 _DAYS = (5, 6, 10, 11, 95, 96, 100, 101)
 
 
@@ -99,8 +104,10 @@ def _fit(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _search(raw: dict[str, Any], kind: str, steps: int) -> dict[str, Any]:
-    """``[search]`` of an observation search: ``refine`` (grid points refined, default 2)
-    and ``refine_steps`` (Adam steps of each refinement, default 2 × ``fit.steps``)."""
+    """``[search]`` of an observation search: ``refine`` (grid points refined, default 2),
+    ``refine_steps`` (Adam steps of each refinement, default 2 × ``fit.steps``) and
+    ``refine_geometry_lr`` (Adam learning rate of the refinement's geometry parameters u, v,
+    where spin = 0.999 tanh u and inclination = 180° sigmoid v; default 0.02)."""
     if kind != "search":
         if "search" in raw:
             raise ConfigError("config section [search] applies to an observation target only "
@@ -108,16 +115,20 @@ def _search(raw: dict[str, Any], kind: str, steps: int) -> dict[str, Any]:
         return {}
     search = _table("search", raw.get("search", {}))
     for key in search:
-        if key not in _SEARCH_KEYS:
+        if key not in REFINEMENT_KEYS:
             raise ConfigError(f"config key 'search.{key}' does not apply to an observation "
-                              f"search; allowed: {', '.join(_SEARCH_KEYS)} (refine: grid "
+                              f"search; allowed: {', '.join(REFINEMENT_KEYS)} (refine: grid "
                               "points refined, an integer >= 1; refine_steps: Adam steps of "
-                              "each refinement, an integer >= 1)")  # fmt: skip
+                              "each refinement, an integer >= 1; refine_geometry_lr: their "
+                              "learning rate of spin/inclination, a number > 0)")  # fmt: skip
     return {"refine": int(_number("search.refine", search.get("refine", 2), lo=1, hi=64,
                                   integer=True)),
             "refine_steps": int(_number("search.refine_steps",
                                         search.get("refine_steps", 2 * steps), lo=1,
-                                        integer=True))}  # fmt: skip
+                                        integer=True)),
+            "refine_geometry_lr": _number("search.refine_geometry_lr",
+                                          search.get("refine_geometry_lr", REFINE_GEOMETRY_LR),
+                                          lo=0, lo_open=True)}  # fmt: skip
 
 
 def observation_sections(raw: dict[str, Any], seed: int) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -86,8 +87,15 @@ def plan_grid(cfg: InferenceConfig) -> list[Unit]:
     return out
 
 
-def load_unit(path: Path, fingerprint: str) -> xr.Dataset | None:
-    """A finished unit from disk, or None if absent; error if from another config."""
+def load_unit(path: Path, fingerprint: str | Collection[str], *,
+              refit_other: bool = False) -> xr.Dataset | None:  # fmt: skip
+    """A finished unit from disk, or None if absent.
+
+    A unit whose fingerprint is not ``fingerprint`` (or not one of them) is an error, or,
+    with ``refit_other``, None (fitted again: for the refinements of an observation search,
+    whose folder :func:`prepare_output` has already accepted on the grid fingerprint).
+    """
+    accepted = {fingerprint} if isinstance(fingerprint, str) else set(fingerprint)
     if not path.exists():
         return None
     try:
@@ -96,7 +104,9 @@ def load_unit(path: Path, fingerprint: str) -> xr.Dataset | None:
         print(f"kerrfield infer: {exc.args[0].split(';')[0]}; fitting this unit again",
               file=sys.stderr)  # fmt: skip
         return None
-    if ds.attrs.get("fingerprint") != fingerprint:
+    if ds.attrs.get("fingerprint") not in accepted:
+        if refit_other:
+            return None
         raise ConfigError(
             f"{path} was written by a different configuration; use a new output.directory "
             "or pass overwrite=True (--overwrite) to start again"
@@ -104,7 +114,8 @@ def load_unit(path: Path, fingerprint: str) -> xr.Dataset | None:
     return ds
 
 
-def load_done(units: list[Unit], unit_dir: Path, fingerprint: str) -> dict[str, xr.Dataset]:
+def load_done(units: list[Unit], unit_dir: Path,
+              fingerprint: str | Collection[str]) -> dict[str, xr.Dataset]:  # fmt: skip
     """The finished units among ``units`` (by name), read from ``unit_dir``."""
     done: dict[str, xr.Dataset] = {}
     for unit in units:
@@ -115,18 +126,25 @@ def load_done(units: list[Unit], unit_dir: Path, fingerprint: str) -> dict[str, 
 
 
 def prepare_output(cfg: InferenceConfig, out: Path, unit_dir: Path, overwrite: bool) -> None:
-    """Create the folders, clear them on ``overwrite``, refuse another config's results."""
+    """Create the folders, clear them on ``overwrite``, refuse another config's results.
+
+    A folder is accepted when its stamp matches :attr:`InferenceConfig.fingerprint` or, for
+    an observation scan or search, :attr:`InferenceConfig.grid_fingerprint` (a scan
+    continued as a search, or a search with other refinement settings).
+    """
     unit_dir.mkdir(parents=True, exist_ok=True)
     if overwrite:
         for f in [*unit_dir.glob("*.nc"), *unit_dir.glob("*.ckpt.pt")]:
             f.unlink()
     stamp = out / "config.json"
     if stamp.exists() and not overwrite:
-        previous = json.loads(stamp.read_text()).get("fingerprint")
-        if previous != cfg.fingerprint:
+        old = json.loads(stamp.read_text())
+        previous = old.get("fingerprint")
+        if previous != cfg.fingerprint and old.get("grid_fingerprint") != cfg.grid_fingerprint:
             raise ConfigError(
                 f"{out} holds results of a different configuration (fingerprint {previous}, "
                 f"now {cfg.fingerprint}); use a new output.directory or --overwrite"
             )
-    atomic_write_text(json.dumps({"fingerprint": cfg.fingerprint, "config": cfg.raw}, indent=2,
-                            default=str), stamp)  # fmt: skip
+    atomic_write_text(json.dumps({"fingerprint": cfg.fingerprint,
+                                  "grid_fingerprint": cfg.grid_fingerprint, "config": cfg.raw},
+                                 indent=2, default=str), stamp)  # fmt: skip

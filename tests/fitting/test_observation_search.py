@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +13,11 @@ from kerrfield.fitting.config import ConfigError, load_inference_config
 from kerrfield.fitting.observation_search import plan_refine, search_summary
 from kerrfield.fitting.plan import Unit
 from kerrfield.vlbi import save_uvfits
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +106,8 @@ def test_observation_search_refines_and_resumes(small_uvfits, tmp_path, capsys):
     assert again["timing"]["units_fitted"] == 0 and again["timing"]["units_resumed"] == 4
     assert (out / "units" / "refine_00.nc").stat().st_mtime_ns == stamp
     assert cli.main(["infer", str(path), "--check"]) == 0
-    assert "then 2 refinement(s)" in capsys.readouterr().out
+    assert "then 2 refinement(s)" in (text := capsys.readouterr().out)
+    assert "geometry learning rate 0.02" in text
 
 
 def test_observation_search_config_errors(small_uvfits, tmp_path):
@@ -110,14 +117,19 @@ def test_observation_search_config_errors(small_uvfits, tmp_path):
     path = tmp_path / "c.toml"
     path.write_text(good)
     cfg = load_inference_config(path)
-    assert cfg.mode == "search" and cfg.search == {"refine": 2, "refine_steps": 3}
+    assert cfg.mode == "search" and cfg.search == {"refine": 2, "refine_steps": 3,
+                                                   "refine_geometry_lr": 0.02}  # fmt: skip
     path.write_text(good.replace("refine = 2\nrefine_steps = 3\n", ""))
-    assert load_inference_config(path).search == {"refine": 1 + 1, "refine_steps": 4}
+    assert load_inference_config(path).search == {"refine": 1 + 1, "refine_steps": 4,
+                                                  "refine_geometry_lr": 0.02}  # fmt: skip
     bad = {
         "refine = 2": ("refine = 0", r"'search.refine' must lie in \[1"),
         "refine_steps = 3": ("refine_steps = 2.5", "'search.refine_steps' must be an integer"),
         "refine = 2\n": ('refine = 2\nprofile_points = 5\n',
-                         "'search.profile_points' does not apply.*refine, refine_steps"),
+                         "'search.profile_points' does not apply.*refine, refine_steps, "
+                         "refine_geometry_lr"),
+        "refine_steps = 3\n": ("refine_steps = 3\nrefine_geometry_lr = 0\n",
+                               r"'search.refine_geometry_lr' must lie in \(0"),
         'kind = "search"': ('kind = "joint"', "must be 'scan' or 'search', got 'joint'"),
         'kind = "search"\n': ('kind = "scan"\n', r"\[search\] applies .* only with"),
         "inclination = 163.0": ("inclination = 163.0\nfit_inclination = true",
@@ -186,7 +198,7 @@ def test_refine_unit_marks_bounds_and_failures(monkeypatch):
     from kerrfield.fitting.observation_search import fit_refine_unit, refined_row
 
     class Cfg:
-        search = {"refine_steps": 3}
+        search = {"refine_steps": 3, "refine_geometry_lr": 0.02}
         fingerprint = "f"
 
     unit = Unit("refine_00", 3, 0.9, 170.0, True, True, {"spin": 1}, stage="refine",
@@ -213,3 +225,127 @@ def test_range_text_never_prints_infinity():
     assert _range_text(-np.inf, -0.8839) == "(≤ -0.8839, open below the grid)"
     assert _range_text(150.0, np.inf) == "(≥ 150, open above the grid)"
     assert "inf" not in _range_text(-np.inf, np.inf) and _range_text(1.0, 2.0) == "[1, 2]"
+
+
+def _scan_toml(text: str) -> str:
+    """The search config ``text`` as a scan: its ``[search]`` section (before ``[output]``)
+    dropped."""
+    head, tail = text.split("[search]\n")
+    return head.replace('kind = "search"', 'kind = "scan"') + tail[tail.index("[output]"):]
+
+
+def _mtimes(folder) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in sorted(folder.glob("*.nc"))}
+
+
+def test_scan_folder_continued_as_search(small_uvfits, tmp_path):
+    """A finished scan rerun as a search reuses its grid units and fits only refinements;
+    other refinement settings refit only those; a grid-relevant change is refused."""
+    from kerrfield.fitting.runner import run_inference
+
+    out, path = tmp_path / "run", tmp_path / "c.toml"
+    search = _TOML.format(uvfits=small_uvfits, out=out).replace(
+        "refine_steps = 3\n", "refine_steps = 3\nrefine_geometry_lr = 0.05\n")
+    path.write_text(_scan_toml(search))
+    scan = run_inference(path)
+    assert scan["complete"] and scan["timing"]["units_fitted"] == 2 and "refined" not in scan
+    grid = _mtimes(out / "units")
+    assert list(grid) == ["spin000_inc000.nc", "spin001_inc000.nc"]
+    path.write_text(search)
+    s = run_inference(path)
+    assert s["complete"] and s["timing"]["units_resumed"] == 2  # the whole grid
+    assert s["timing"]["units_fitted"] == 2 and len(s["refined"]) == 2  # the refinements only
+    after = _mtimes(out / "units")
+    assert {k: after[k] for k in grid} == grid and set(after) - set(grid) == {
+        "refine_00.nc", "refine_01.nc"}
+    assert {u["unit"]: u["chi2_total"] for u in s["units"]} == {
+        u["unit"]: u["chi2_total"] for u in scan["units"]}
+    a = xr.load_dataset(out / "units" / "refine_00.nc").attrs
+    assert a["refine_geometry_lr"] == 0.05 and a["fingerprint"] == load_inference_config(
+        path).fingerprint != load_inference_config(path).grid_fingerprint
+    stamp = json.loads((out / "config.json").read_text())
+    assert stamp["fingerprint"] == s["fingerprint"] != scan["fingerprint"]
+    assert (out / "profile.png").stat().st_size > 0 and "profile.png" in s["files"]
+    # one refinement fewer: the grid stays, refine_00 (of other settings) is fitted again
+    path.write_text(search.replace("refine = 2", "refine = 1"))
+    fewer = run_inference(path)
+    assert fewer["timing"]["units_resumed"] == 2 and fewer["timing"]["units_fitted"] == 1
+    assert _mtimes(out / "units")["refine_00.nc"] != after["refine_00.nc"]
+    # back to the scan: nothing fitted
+    path.write_text(_scan_toml(search))
+    assert run_inference(path)["timing"] == {**scan["timing"], "units_fitted": 0,
+                                             "units_resumed": 2,
+                                             "seconds": pytest.approx(0, abs=60)}  # fmt: skip
+    # a setting of the grid fits is another configuration: refused, nothing touched
+    path.write_text(search.replace("steps = 2\n", "steps = 3\n", 1))
+    with pytest.raises(ConfigError, match="holds results of a different configuration"):
+        run_inference(path)
+    assert _mtimes(out / "units")["spin000_inc000.nc"] == grid["spin000_inc000.nc"]
+
+
+def test_grid_fingerprint_observation_only(small_uvfits, tmp_path):
+    text = _TOML.format(uvfits=small_uvfits, out=tmp_path / "o")
+    cfgs = [load_inference_config(tomllib.loads(t)) for t in (
+        text, _scan_toml(text), text.replace("refine_steps = 3", "refine_steps = 9"),
+        text.replace("refine = 2\n", "refine = 2\nrefine_geometry_lr = 0.1\n"))]
+    assert len({c.grid_fingerprint for c in cfgs}) == 1
+    assert len({c.fingerprint for c in cfgs}) == 4
+    for changed in (text.replace("steps = 2\n", "steps = 3\n", 1),
+                    text.replace("inclination = 163.0", "inclination = 160.0"),
+                    text.replace("field_seeds = 2", "field_seeds = 1")):  # fmt: skip
+        assert load_inference_config(tomllib.loads(changed)).grid_fingerprint not in {
+            c.grid_fingerprint for c in cfgs}
+    image = load_inference_config({"target": {"synthetic": {"npix": 8}},
+                                   "mode": {"kind": "search", "spin": [0.1, 0.5]}})
+    assert image.grid_fingerprint == image.fingerprint  # image targets: unchanged
+
+
+def test_refine_geometry_lr_reaches_the_optimiser(small_uvfits, tmp_path, monkeypatch):
+    """search.refine_geometry_lr is the Adam learning rate of the refinement's u, v."""
+    from kerrfield.fitting import observation
+    from kerrfield.fitting.observation_search import fit_refine_unit
+    from kerrfield.vlbi import load_uvfits
+
+    seen: list[float] = []
+    real = observation._optimizer
+
+    def spy(sky, lr, sky_lr, geometry_lr):
+        opt = real(sky, lr, sky_lr, geometry_lr)
+        geo = {id(p) for p in getattr(sky.image_model, "geometry_parameters", list)()}
+        seen.extend(g["lr"] for g in opt.param_groups
+                    if geo and {id(p) for p in g["params"]} == geo)  # fmt: skip
+        return opt
+
+    monkeypatch.setattr(observation, "_optimizer", spy)
+    text = _TOML.format(uvfits=small_uvfits, out=tmp_path / "o").replace(
+        "refine_steps = 3\n", "refine_steps = 2\nrefine_geometry_lr = 0.037\n")
+    cfg = load_inference_config(tomllib.loads(text))
+    unit = Unit("refine_00", 0, 0.5, 163.0, True, True, {"spin": 0}, stage="refine",
+                init_from="spin000_inc000")  # fmt: skip
+    ds = fit_refine_unit(cfg, unit, load_uvfits(small_uvfits))
+    assert seen and set(seen) == {0.037} and ds.attrs["refine_geometry_lr"] == 0.037
+
+
+def test_profile_figure_draws_refinements():
+    from kerrfield.fitting.observation_plot import plot_observation_profile
+
+    prof = {"spin": {"grid": [0.0, 0.5, 0.9], "delta_chi2": [2.0, 0.0, 5.0], "flat": False},
+            "inflation": 2.0, "chi2_min": 100.0, "scatter": 0.5}
+    grid = [{"spin": s, "inclination": 163.0, "chi2_total": 100.0 + 4 * d}
+            for s, d in zip([0.0, 0.5, 0.9], [1.0, 0.0, 2.5], strict=True)]
+    refined = [{"spin": 0.6, "inclination": 158.0, "chi2_total": 96.0, "start_spin": 0.5,
+                "start_inclination": 163.0, "chi2_start": 100.0},
+               {"spin": 0.9, "inclination": 150.0, "chi2_total": np.nan, "start_spin": 0.0,
+                "start_inclination": 163.0, "chi2_start": 104.0}]  # failed: not drawn
+    fig = plot_observation_profile(prof, title="M87", grid=grid, refined=refined)
+    spin_ax, plane = fig.axes[:2]
+    assert "joint refinement" in [t.get_text() for t in spin_ax.get_legend().get_texts()]
+    assert "joint refinement" in [t.get_text() for t in plane.get_legend().get_texts()]
+    assert spin_ax.get_xlabel() == "spin a/M" and plane.get_ylabel() == "inclination [deg]"
+    assert len([c for c in spin_ax.get_children() if type(c).__name__ == "Annotation"]) == 1
+    star = [ln for ln in spin_ax.lines if ln.get_label() == "joint refinement"][0]
+    assert star.get_xydata().tolist() == [[0.6, -2.0]]  # (96 - 100) / 2
+    assert "M87" in fig._suptitle.get_text() and "joint refinement" in fig._suptitle.get_text()
+    bare = plot_observation_profile(prof)
+    assert len(bare.axes) == 1 and bare.axes[0].get_legend() is not None
+    assert "joint" not in bare._suptitle.get_text()
