@@ -57,6 +57,8 @@ def target_section(raw: dict[str, Any], source: Path | None) -> dict[str, Any]:
             raise ConfigError(f"config key 'target.file': no such file {str(path)!r}")
         target["file"] = str(path)
         _str("target.variable", target.setdefault("variable", "image"))
+        if "sigma_variable" in target:  # default: the file's `sigma`, if it has one
+            _str("target.sigma_variable", target["sigma_variable"])
     else:
         from ..models import synthetic
 

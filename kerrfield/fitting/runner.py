@@ -42,8 +42,16 @@ def _load_target(cfg: InferenceConfig) -> xr.Dataset:
             raise ConfigError(f"config key 'target.variable': {var!r} must be an image on "
                               f"('beta', 'alpha'), got dims {img.dims}")  # fmt: skip
         out = xr.Dataset({"image": img.transpose("beta", "alpha")}, attrs=dict(ds.attrs))
-        sv = cfg.target.get("sigma_variable")
+        # a target written by kf.synthesize / kerrfield synth carries its noise as `sigma`:
+        # use it unless told otherwise ("" = no σ), so χ² is the default where it can be
+        sv = cfg.target.get("sigma_variable", "sigma" if "sigma" in ds else "")
         if sv:
+            if sv not in ds:
+                raise ConfigError(f"config key 'target.sigma_variable': {sv!r} is not in "
+                                  f"{cfg.target['file']} (variables: {list(ds.data_vars)})")
+            if set(ds[sv].dims) != {"alpha", "beta"}:
+                raise ConfigError(f"config key 'target.sigma_variable': {sv!r} must be on "
+                                  f"('beta', 'alpha') like the image, got {ds[sv].dims}")
             out["sigma"] = ds[sv].transpose("beta", "alpha")
         return out
     from ..models.synthetic import synthesize

@@ -158,6 +158,41 @@ def test_file_target_relative_to_config(tmp_path):
     assert not (tmp_path / "res" / "images.png").exists()
 
 
+def test_file_target_noise_sigma_is_used_by_default(tmp_path):
+    """A target written by synthesize with noise carries ``sigma``: the loaded target uses it
+    (so a search fits χ², not nmse) unless ``sigma_variable = ""``; a named variable that
+    is missing or not an image is a config error before any fit."""
+    from kerrfield.models.synthetic import synthesize
+
+    t = synthesize("ring", 0.3, 50.0, npix=8, fov=8.0, noise=0.02, noise_seed=1)
+    t["sigma2"] = 2.0 * t["sigma"]
+    t["flat"] = ("n", [1.0, 2.0])
+    t.to_netcdf(tmp_path / "target.nc")
+
+    def load(extra: str) -> xr.Dataset:
+        (tmp_path / "c.toml").write_text(f'[target]\nfile = "target.nc"\n{extra}')
+        return inference._load_target(load_inference_config(tmp_path / "c.toml"))
+
+    assert float(load("")["sigma"].mean()) == pytest.approx(float(t["sigma"].mean()))
+    assert "sigma" not in load('sigma_variable = ""\n')
+    assert float(load('sigma_variable = "sigma2"\n')["sigma"].mean()) == pytest.approx(
+        2.0 * float(t["sigma"].mean()))
+    with pytest.raises(ConfigError, match="'target.sigma_variable': 'nope' is not in"):
+        load('sigma_variable = "nope"\n')
+    with pytest.raises(ConfigError, match="must be on"):
+        load('sigma_variable = "flat"\n')
+    with pytest.raises(ConfigError, match="must be a string"):
+        load("sigma_variable = 3\n")
+    s = run_inference({"target": {"file": str(tmp_path / "target.nc")},
+                       "field": {"width": 4, "depth": 1}, "fit": {"steps": 2},
+                       "mode": {"kind": "search", "spin": {"start": 0.1, "stop": 0.5, "num": 2},
+                                "inclination": {"start": 40.0, "stop": 60.0, "num": 2}},
+                       "search": {"refine": 1, "profile_points": 3, "profile_rounds": 1,
+                                  "refine_steps": 2, "polish_steps": 2, "profile_steps": 2},
+                       "output": {"directory": "srch", "progress": False, "plots": False}})
+    assert s["search"]["statistical"] and s["search"]["estimate"]["loss"] == "chi2"
+
+
 def test_cli_check_lists_units(tmp_path, capsys):
     cfg = _write(tmp_path, '[mode]\nkind = "scan"\nspin = [0.2, 0.8]\ninclination = 30.0\n')
     assert cli.main(["infer", str(cfg), "--check"]) == 0
