@@ -107,9 +107,9 @@ def _cli_infer(args: argparse.Namespace) -> int:
             rec = summary[f"profile_{name}"]["recovered"]
             print(f"  profile over {name}: minimum at {rec:.4g}")
     if "search" in summary:
-        from ..fitting.search_report import format_estimate
+        from ..fitting.search_report import format_estimate, search_header
 
-        print("  search (profile likelihood, noise-aware chi2):")
+        print(f"  {search_header(summary['search'])}")  # the loss the fits used
         for line in format_estimate(summary["search"], summary.get("truth", {})):
             print(line)
     elif summary.get("truth"):

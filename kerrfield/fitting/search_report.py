@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,10 +10,11 @@ import xarray as xr
 
 from .profile import LEVELS_1D, LEVELS_2D, interval
 from .search import unit_chi2
+from .search_plots import search_plots
 from .search_run import chi2_grid
 
 __all__ = ["coarse_intervals", "search_summary", "search_results", "search_plots",
-           "format_estimate"]
+           "format_estimate", "format_interval", "search_header"]
 
 
 def _unconstrained(res: dict[str, Any], name: str, k: int) -> bool:
@@ -180,6 +180,12 @@ def _quote(res: dict[str, Any], name: str, flagged: bool, birge: float,
             c: bool(iv["local"][c]["lo"] <= truth <= iv["local"][c]["hi"]) for c in LEVELS_1D}
 
 
+def _rejected_text(res: dict[str, Any]) -> str:
+    """The flag reason for an untrusted local quadratic: what failed, with its numbers."""
+    rec = res.get("quadratic_rejected") or {}
+    return str(rec.get("text", "no trusted quadratic minimum on the local grid"))
+
+
 def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, Any]:
     """The ``search`` block of ``summary.json`` (call when ``res["complete"]``)."""
     done = res["run"].done
@@ -200,6 +206,9 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
         if "estimate" in res["intervals"].get(name, {}):
             out["estimate"][name] = float(res["intervals"][name]["estimate"])
     out["multimodal"] = _multimodal(res)
+    out["quadratic_rejected"] = res.get("quadratic_rejected")
+    out["searched_range"] = {n: list(_searched_range(res, n)) for n in ("spin", "inclination")
+                             if n in res["intervals"]}  # fmt: skip
     # goodness of fit: with Gaussian noise χ²/N has standard deviation √(2/N); a minimum
     # more than 5 of those above 1 means the model does not describe the data, and the
     # Δχ² intervals (even Birge-widened) are not to be trusted
@@ -225,7 +234,7 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
                                f"{' and '.join(coarse)} inside the 95 % region"),
                 (out["multimodal"], "two refinements ended in different basins of equal χ²"),
                 (out["extrapolated"][name], "the local grid does not close the 95 % interval"),
-                (not res.get("resolved", True), "no quadratic minimum on the local grid"),
+                (not res.get("resolved", True), _rejected_text(res)),
             ) if cond]  # fmt: skip
             out["unconstrained"][name] = bool(why)
             out.setdefault("flag_reasons", {})[name] = why
@@ -266,6 +275,54 @@ def search_results(res: dict[str, Any]) -> xr.Dataset:
     return out
 
 
+def format_interval(iv: dict[str, Any], searched: list[float] | None = None) -> str:
+    """One interval for the terminal, its open ends spelled out.
+
+    Parameters
+    ----------
+    iv : dict
+        ``{"lo", "hi", "open_lo", "open_hi"}``.
+    searched : list of float, optional
+        ``[lo, hi]`` of the searched range (``searched_range`` in the summary).
+
+    Returns
+    -------
+    str
+        ``"[0.475, 0.63]"``; an end at the searched range's edge is a bound of the range,
+        not of the data: ``"[0.475, ≥ 0.9 (range edge)]"``; both: ``"the whole searched
+        range [20, 70]"``; an open end elsewhere (read past the local grid): ``"(open)"``.
+
+    Examples
+    --------
+    >>> format_interval({"lo": 0.475, "hi": 0.9, "open_lo": False, "open_hi": True}, [0.2, 0.9])
+    '[0.475, ≥ 0.9 (range edge)]'
+    >>> format_interval({"lo": 20.0, "hi": 70.0, "open_lo": True, "open_hi": True}, [20, 70])
+    'the whole searched range [20, 70]'
+    """
+    lo, hi = float(iv["lo"]), float(iv["hi"])
+    if searched is not None:
+        tol = 1e-9 * max(abs(searched[1] - searched[0]), 1.0)
+        at_lo = bool(iv.get("open_lo")) and abs(lo - searched[0]) <= tol
+        at_hi = bool(iv.get("open_hi")) and abs(hi - searched[1]) <= tol
+    else:
+        at_lo = at_hi = False
+    if at_lo and at_hi:
+        return f"the whole searched range [{lo:.4g}, {hi:.4g}]"
+    left = (f"≤ {lo:.4g} (range edge)" if at_lo else
+            f"{lo:.4g} (open)" if iv.get("open_lo") else f"{lo:.4g}")  # fmt: skip
+    right = (f"≥ {hi:.4g} (range edge)" if at_hi else
+             f"{hi:.4g} (open)" if iv.get("open_hi") else f"{hi:.4g}")  # fmt: skip
+    return f"[{left}, {right}]"
+
+
+def search_header(search: dict[str, Any]) -> str:
+    """The terminal's header line for a search: names the loss the fits actually used."""
+    loss = str(search.get("estimate", {}).get("loss", "chi2"))
+    if loss == "chi2":
+        return "search (profile likelihood, noise-aware chi2):"
+    return f"search (profile of the {loss} loss: not chi2, so not a likelihood):"
+
+
 def format_estimate(search: dict[str, Any], truth: dict[str, float]) -> list[str]:
     """Lines for the terminal: estimate, 68 %/95 % intervals, flags, truth beside."""
     est, lines = search["estimate"], []
@@ -278,9 +335,9 @@ def format_estimate(search: dict[str, Any], truth: dict[str, float]) -> list[str
         why = "; ".join(search.get("flag_reasons", {}).get(name, [])) or "see the summary"
         flag = (f"  UNCONSTRAINED ({why}; intervals from the coarse grid)"
                 if search["unconstrained"].get(name) else "")  # fmt: skip
-        lines.append(f"  {name}: {est[name]:.4g}{unit}  68% [{iv['68']['lo']:.4g}, "
-                     f"{iv['68']['hi']:.4g}]  95% [{iv['95']['lo']:.4g}, {iv['95']['hi']:.4g}]"
-                     f"{flag}{t}")  # fmt: skip
+        rng = search.get("searched_range", {}).get(name)
+        lines.append(f"  {name}: {est[name]:.4g}{unit}  68% {format_interval(iv['68'], rng)}"
+                     f"  95% {format_interval(iv['95'], rng)}{flag}{t}")  # fmt: skip
     conv = search.get("convergence", {})
     if conv.get("n_units") and conv.get("fraction_converged", 1.0) < 1.0:
         n = conv["n_units"]
@@ -300,72 +357,3 @@ def format_estimate(search: dict[str, Any], truth: dict[str, float]) -> list[str
         lines.append("  (loss is not chi2: the intervals use Δloss, not Δχ², and are not "
                      "statistical; give the target a noise sigma)")  # fmt: skip
     return lines
-
-
-def search_plots(plt: Any, res: dict[str, Any], truth: dict[str, float], out: Path
-                 ) -> dict[str, Any]:  # fmt: skip
-    """``profiles.png`` (Δχ² curves, intervals, truth) and ``delta_chi2_map.png``."""
-    figs = {}
-    names = [n for n in ("spin", "inclination") if n in res["intervals"]]
-    fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 3.6),
-                             constrained_layout=True, squeeze=False)  # fmt: skip
-    for ax, name in zip(axes[0], names, strict=True):
-        iv = res["intervals"][name]
-        ax.plot(iv["grid"], iv["delta_chi2"], "o", label="profile Δχ² (fits)")
-        if "sigma" in iv:  # the quadratic profile the intervals come from
-            xs = np.linspace(min(iv["grid"]), max(iv["grid"]), 200)
-            ax.plot(xs, ((xs - iv["estimate"]) / iv["sigma"]) ** 2, "-", color="C0",
-                    label="quadratic profile")  # fmt: skip
-        spans = iv.get("local", iv)  # a flagged parameter's quoted interval is in the title
-        for cov, col in (("95", "0.85"), ("68", "0.65")):
-            ax.axvspan(spans[cov]["lo"], spans[cov]["hi"], color=col,
-                       label=f"{cov} % interval (local profile)")  # fmt: skip
-            ax.axhline(LEVELS_1D[cov], color="0.4", lw=0.8, ls=":")
-        if iv.get("source") == "coarse grid":
-            ax.set_title(f"UNCONSTRAINED: coarse-grid 95 % [{iv['95']['lo']:.3g}, "
-                         f"{iv['95']['hi']:.3g}]", fontsize=9, color="C3")  # fmt: skip
-        if name in truth:
-            ax.axvline(truth[name], color="k", ls="--", label=f"truth {truth[name]:.4g}")
-        ax.set(xlabel="spin a" if name == "spin" else "inclination θo [deg]", ylabel="Δχ²",
-               ylim=(0, max(10.0, min(np.nanmax(iv["delta_chi2"]), 50.0))))  # fmt: skip
-        ax.legend(fontsize=8)
-    figs["profiles.png"] = fig
-    if len(names) == 2:
-        figs["delta_chi2_map.png"] = _map(plt, res, truth)
-    return figs
-
-
-def _map(plt: Any, res: dict[str, Any], truth: dict[str, float]) -> Any:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-    for ax, key in zip(axes, ("grid", "local"), strict=True):
-        grid_axes, chi2 = chi2_grid(res[key], res["run"].done)
-        d = chi2 - res["chi2_min"]
-        x, y = grid_axes["inclination"], grid_axes["spin"]
-        im = ax.pcolormesh(x, y, np.log10(np.clip(d, 1e-2, None)), shading="nearest")
-        fig.colorbar(im, ax=ax, label="log10 Δχ²")
-        q = res.get("quadratic")
-        if key == "local" and q is not None and len(q["names"]) == 2:
-            _ellipses(ax, q)
-        elif d.shape[0] > 1 and d.shape[1] > 1:
-            cs = ax.contour(x, y, d, levels=[LEVELS_2D["68"], LEVELS_2D["95"]],
-                            colors=["w", "0.8"])  # fmt: skip
-            ax.clabel(cs, fmt={LEVELS_2D["68"]: "68%", LEVELS_2D["95"]: "95%"}, fontsize=7)
-        if truth:
-            ax.plot(truth.get("inclination", np.nan), truth.get("spin", np.nan), "r*", ms=12,
-                    label="truth")  # fmt: skip
-            ax.legend(fontsize=8)
-        ax.set(xlabel="inclination θo [deg]", ylabel="spin a",
-               title="coarse grid" if key == "grid" else "local profile grid")  # fmt: skip
-    return fig
-
-
-def _ellipses(ax: Any, q: dict[str, Any]) -> None:
-    """Joint 68 % / 95 % regions Δχ² = 2.30 / 6.18 of the quadratic profile (spin, incl.)."""
-    cov = np.asarray(q["cov1"])
-    vals, vecs = np.linalg.eigh(cov)
-    t = np.linspace(0, 2 * np.pi, 200)
-    for cov_name, col in (("68", "w"), ("95", "0.8")):
-        r = np.sqrt(LEVELS_2D[cov_name] * vals)
-        pts = vecs @ np.stack([r[0] * np.cos(t), r[1] * np.sin(t)])
-        ax.plot(q["vertex"][1] + pts[1], q["vertex"][0] + pts[0], color=col, lw=1.2,
-                label=f"{cov_name} % joint")  # fmt: skip

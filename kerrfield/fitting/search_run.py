@@ -145,18 +145,46 @@ def _vertex_centre(best: Unit, q: dict | None, axes: dict, spans: dict[str, floa
     return dataclasses.replace(best, spin=spin, inclination=inc)
 
 
-def _trustworthy(q: dict | None, axes: dict, observed: float) -> bool:
-    """A quadratic profile whose vertex lies on the local grid and whose minimum is not far
-    below every fitted point (else it extrapolates: use the grid itself)."""
+def _rejection(q: dict | None, axes: dict, observed: float) -> dict[str, Any] | None:
+    """Why the local quadratic profile is not trusted, or None when it is.
+
+    Checked in this order, the first that fails is returned with its numbers: a fit exists
+    (``"no fit"``); its vertex lies on the local grid (``"vertex off grid"``: ``parameter``,
+    ``vertex``, ``grid``); its rms residual is within ``5 + 0.01 |χ²_observed|`` (``"noisy"``:
+    ``scatter``, ``allowed``); its minimum is not more than ``max(5, 3 × scatter)`` below the
+    best fitted point (``"extrapolated"``: ``chi2_min``, ``observed``, ``allowed``). Each
+    record has a one-line ``text`` for the summary's flag reasons.
+    """
     if q is None:
-        return False
+        return {"reason": "no fit", "text": "no quadratic fit to the local grid (too few "
+                "finite points, or χ² not bowl-shaped: no positive curvature)"}  # fmt: skip
     for i, name in enumerate(q["names"]):
         x = np.asarray(axes[name], dtype=float)
         if not x.min() <= q["vertex"][i] <= x.max():
-            return False
-    if q["scatter"] > 5.0 + 0.01 * abs(observed):  # not a quadratic bowl at this scale
-        return False
-    return bool(q["chi2_min"] >= observed - max(5.0, 3.0 * q["scatter"]))
+            return {"reason": "vertex off grid", "parameter": name,
+                    "vertex": float(q["vertex"][i]), "grid": [float(x.min()), float(x.max())],
+                    "text": f"the quadratic's vertex is off the local grid ({name} "
+                            f"{q['vertex'][i]:.4g} outside {x.min():.4g}..{x.max():.4g})"
+                    }  # fmt: skip
+    allowed = 5.0 + 0.01 * abs(observed)
+    if q["scatter"] > allowed:  # not a quadratic bowl at this scale
+        return {"reason": "noisy", "scatter": float(q["scatter"]), "allowed": float(allowed),
+                "text": f"local χ² too noisy for a quadratic (scatter {q['scatter']:.3g} > "
+                        f"{allowed:.3g}); raise search.profile_steps or fit.steps"}  # fmt: skip
+    floor = observed - max(5.0, 3.0 * q["scatter"])
+    if not q["chi2_min"] >= floor:
+        return {"reason": "extrapolated", "chi2_min": float(q["chi2_min"]),
+                "observed": float(observed), "allowed": float(floor),
+                "text": f"the quadratic's minimum (χ² {q['chi2_min']:.6g}) lies far below "
+                        f"every fitted point (best {observed:.6g})"}  # fmt: skip
+    return None
+
+
+def _trustworthy(q: dict | None, axes: dict, observed: float) -> bool:
+    """A quadratic profile whose vertex lies on the local grid and whose minimum is not far
+    below every fitted point (else it extrapolates: use the grid itself); see
+    :func:`_rejection` for why one is not."""
+    return _rejection(q, axes, observed) is None
 
 
 def run_search(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, executor: Any,
@@ -195,7 +223,8 @@ def run_search(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, executo
         centre = _vertex_centre(best, q, axes, spans, int(cfg.search["profile_points"]))
         spans = nxt
     observed = min(unit_chi2(run.done[n]) for n in run.done)
-    q = q if _trustworthy(q, axes, observed) else None
+    rejected = _rejection(q, axes, observed)  # recorded: the flag reason quotes it
+    q = q if rejected is None else None
     chi2_min = min(observed, q["chi2_min"]) if q is not None else observed
     intervals = profile_intervals(axes, chi2, chi2_min)
     npix = int(target["image"].size)
@@ -209,5 +238,5 @@ def run_search(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, executo
                 c: intervals[name][c] for c in ("68", "95")}}
     out.update(complete=True, grid=grid, refine=refine, local=local, rounds=rounds,
                axes=axes, chi2=chi2, chi2_min=chi2_min, quadratic=q, intervals=intervals,
-               resolved=q is not None)
+               resolved=q is not None, quadratic_rejected=rejected)
     return out
