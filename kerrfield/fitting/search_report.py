@@ -239,8 +239,10 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
             out["unconstrained"][name] = bool(why)
             out.setdefault("flag_reasons", {})[name] = why
             _quote(res, name, bool(why), birge, truth.get(name), out["misfit"])
-            iv = res["intervals"][name]["95"]
-            out.setdefault("at_range_edge", {})[name] = bool(iv["open_lo"] or iv["open_hi"])
+            # the searched range, not the local grid (a quadratic read a little past its
+            # points is open there, but that is "extrapolated", not the prior's edge)
+            iv, (lo, hi) = res["intervals"][name]["95"], _searched_range(res, name)
+            out.setdefault("at_range_edge", {})[name] = bool(iv["lo"] <= lo or iv["hi"] >= hi)
     conv = [bool(done[u.name].attrs["converged"]) for u in res["run"].units if u.name in done]
     out["convergence"] = {"fraction_converged": float(np.mean(conv)) if conv else 0.0,
                           "n_units": len(conv)}  # fmt: skip

@@ -196,3 +196,20 @@ def test_profiles_png_unflagged_is_linear_without_hatching():
         assert ax.get_ylim()[0] < 0 and ax.get_ylim()[1] == 10.0
     finally:
         plt.close(figs["profiles.png"])
+
+
+def test_at_range_edge_means_the_searched_range_not_the_local_grid():
+    """A local 95 % interval read a little past the local grid (open there) but far inside
+    the searched range is not 'at the range edge'; one that reaches the range is."""
+    res = _noisy_search()
+    for name, u in res["run"].done.items():  # χ²/N ≈ 1 and a clean quadratic bowl
+        u.attrs["chi2"] = (u.attrs["chi2"] - 860.0 if name.startswith("profile")
+                           else 144.0 + 10 * (u.attrs["chi2"] - 900.0))  # fmt: skip
+    res.update(resolved=True, quadratic_rejected=None,
+               chi2_min=min(u.attrs["chi2"] for u in res["run"].done.values()))
+    res["intervals"]["spin"]["95"] = {"lo": 0.47, "hi": 0.56, "open_lo": False, "open_hi": True}
+    res["intervals"]["inclination"]["95"] = {"lo": 20.0, "hi": 46.0, "open_lo": True,
+                                             "open_hi": False}  # fmt: skip
+    s = search_summary(res, {})
+    assert not s["unconstrained"]["spin"] and s["intervals"]["spin"]["source"] == "local profile"
+    assert s["at_range_edge"] == {"spin": False, "inclination": True}
