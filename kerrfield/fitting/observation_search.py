@@ -179,7 +179,7 @@ def _judge_axis(name: str, prof: Mapping[str, Any], ok: list[dict[str, Any]],
     if gain > span:
         why.append(f"a refinement lowered χ² by {gain:.4g} below the best grid point, more "
                    f"than the grid's whole χ² range along {name} ({span:.4g}): the grid fits "
-                   "are not converged, so their profile cannot bound it (raise fit.steps)")  # fmt: skip
+                   "are not converged, so their profile cannot bound it (raise fit.steps)")
     if why:
         return True, f"{name} unconstrained: {'; '.join(why)}; refined {name}: {vals}"
     lo, hi = _range95(e)

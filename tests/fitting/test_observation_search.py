@@ -402,6 +402,16 @@ def test_profile_figure_draws_refinements():
     star = [ln for ln in spin_ax.lines if ln.get_label() == "joint refinement"][0]
     assert star.get_xydata().tolist() == [[0.6, -2.0]]  # (96 - 100) / 2
     assert "M87" in fig._suptitle.get_text() and "joint refinement" in fig._suptitle.get_text()
+    # a long file name: the title is wrapped and stays inside the figure
+    long = ("M87, SR1_M87_2017_096_hi_hops_netcal_StokesI_with_a_much_longer_name.uvfits, "
+            "MJD 57849")  # fmt: skip
+    for shown in ([], refined):
+        fig = plot_observation_profile(prof, title=long, grid=grid, refined=shown)
+        fig.canvas.draw()
+        box, page = fig._suptitle.get_window_extent(), fig.bbox
+        text = fig._suptitle.get_text()
+        assert "\n" in text and "".join(long.split()) in "".join(text.split())  # all of it
+        assert page.x0 <= box.x0 and box.x1 <= page.x1 and box.y1 <= page.y1, (box, page)
     bare = plot_observation_profile(prof)
     assert len(bare.axes) == 1 and bare.axes[0].get_legend() is not None
     assert "joint" not in bare._suptitle.get_text()
