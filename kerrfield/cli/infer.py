@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..fitting.config import load_inference_config
-from ..fitting.plan import plan_units
+from ..fitting.plan import output_status, plan_units
 from ..fitting.runner import run_inference
 
 
@@ -56,6 +56,8 @@ def _cli_infer(args: argparse.Namespace) -> int:
                  if cfg.mode == "search" and "observation" not in cfg.target else "")
         print(f"{args.config}: valid; mode {cfg.mode}, {len(units)} fit(s){later} -> "
               f"{cfg.output}")  # fmt: skip
+        if (status := output_status(cfg, units)) is not None:  # reads attributes, fits nothing
+            print(f"  {status}")
         if "observation" in cfg.target:
             t, o = cfg.target["observation"], cfg.fit["observation"]
             data = t.get("uvfits") or f"EHT 2017 M87, day {t['day']} {t['band']}"

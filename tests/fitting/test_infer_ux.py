@@ -59,3 +59,63 @@ def test_other_os_errors_keep_their_traceback(tmp_path, monkeypatch):
     (tmp_path / "c.toml").write_text(_DAY_TOML)
     with pytest.raises(OSError, match="Input/output"):
         main(["infer", "c.toml", "-q"])
+
+
+_SCAN = """[target.synthetic]
+emission = "ring"
+npix = 8
+fov = 8.0
+[fit]
+steps = 2
+[mode]
+kind = "scan"
+spin = 0.5
+inclination = [30.0, 40.0, 50.0]
+[output]
+directory = "out"
+progress = false
+plots = false
+"""
+
+
+def test_check_reports_reused_units_and_refusal_says_what_changed(tmp_path, monkeypatch,
+                                                                 capsys):  # fmt: skip
+    from kerrfield.fitting.config import ConfigError
+    from kerrfield.fitting.runner import run_inference
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "c.toml"
+    path.write_text(_SCAN)
+    assert main(["infer", "c.toml", "--check"]) == 0
+    assert "output folder" not in capsys.readouterr().out  # nothing there yet
+    assert run_inference(path, max_units=2)["n_done"] == 2
+    units = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "out" / "units").glob("*.nc")}
+    assert main(["infer", "c.toml", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "  output folder: 2 of 3 grid units already done (will be reused" in out
+    assert {p.name: p.stat().st_mtime_ns
+            for p in (tmp_path / "out" / "units").glob("*.nc")} == units  # nothing fitted
+    # another configuration: --check says so, the run refuses and names what changed
+    path.write_text(_SCAN.replace("steps = 2", "steps = 3").replace(
+        'emission = "ring"', 'emission = "ring"\nnoise = 0.01'))
+    assert main(["infer", "c.toml", "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "different configuration" in out and "fit.steps: 2 → 3" in out
+    with pytest.raises(ConfigError) as err:
+        run_inference(path)
+    assert "changed: fit.steps: 2 → 3, target.synthetic.noise: (unset) → 0.01" in str(err.value)
+    path.write_text(_SCAN.replace('directory = "out"', 'directory = "elsewhere"'))
+    assert main(["infer", "c.toml", "--check"]) == 0  # output is not part of the comparison
+    assert "output folder" not in capsys.readouterr().out
+
+
+def test_config_changes_nested_and_ignores_output():
+    from kerrfield.fitting.plan import config_changes
+
+    old = {"fit": {"steps": 20, "observation": {"weights": {"cphase": 1.0}}},
+           "output": {"directory": "a"}, "mode": {"spin": [0.1, 0.5]}}
+    new = {"fit": {"steps": 25, "observation": {"weights": {"cphase": 2.0}}},
+           "output": {"directory": "b"}, "mode": {"spin": [0.1, 0.5]}, "seed": 1}
+    assert config_changes(old, new) == ["fit.observation.weights.cphase: 1.0 → 2.0",
+                                        "fit.steps: 20 → 25", "seed: (unset) → 1"]
+    assert config_changes(new, new) == []
