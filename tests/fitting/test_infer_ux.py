@@ -119,3 +119,56 @@ def test_config_changes_nested_and_ignores_output():
     assert config_changes(old, new) == ["fit.observation.weights.cphase: 1.0 → 2.0",
                                         "fit.steps: 20 → 25", "seed: (unset) → 1"]
     assert config_changes(new, new) == []
+
+
+def test_progress_bars_only_on_a_terminal_by_default(m87_obs, monkeypatch, capsys):
+    """progress=None draws tqdm bars only when stderr is a terminal (capsys' is not);
+    explicit True/False are unchanged."""
+    import sys
+
+    import kerrfield as kf
+    from kerrfield.fitting.observation import Axisymmetric, fit_observation
+
+    obs = m87_obs.isel(row=slice(0, 300))
+    geo = kf.raytrace(0.5, 163.0, fov=12.0, npix=8, orders=(0,))
+
+    def bar_drawn(progress):
+        field = Axisymmetric(kf.EmissionField(in_features=2, width=4, depth=1, seed=0))
+        capsys.readouterr()
+        fit_observation(kf.fixed_image_model(field, geo, k=3.0), obs, steps=2,
+                        scout_steps=1, position_angle=[0.0, 90.0], progress=progress)
+        return "fit_observation" in capsys.readouterr().err
+
+    assert not sys.stderr.isatty()
+    assert [bar_drawn(p) for p in (None, True, False)] == [False, True, False]
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    assert bar_drawn(None)
+
+
+def test_inference_fits_ask_for_terminal_only_bars(monkeypatch):
+    """A scripted observation run with output.progress asks each fit for bars only on a
+    terminal (its per-unit lines are printed by the run); without it, for none."""
+    from kerrfield.fitting import loop
+    from kerrfield.fitting.observation_infer import fit_seed
+    from kerrfield.fitting.plan import Unit
+
+    asked = []
+
+    def spy(*a, progress, **k):
+        asked.append(progress)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(loop, "fit", spy)
+
+    class Cfg:
+        model = {"fov": 8.0, "npix": 8, "orders": [0], "k": 3.0, "velocity": "keplerian",
+                 "surface": "equatorial", "axisymmetric": True, "match_steps": 0}
+        field = {"width": 4, "depth": 1}
+        fit = {"steps": 2, "observation": {}}
+
+    for progress, want in ((True, None), (False, False)):
+        cfg = Cfg()
+        cfg.progress = progress
+        with pytest.raises(RuntimeError, match="stop"):
+            fit_seed(cfg, Unit("u", 0, 0.5, 163.0, False, False, {}), None, 0)
+        assert asked.pop() is want
