@@ -8,9 +8,33 @@ and falls back to the text bar; this picks the text bar directly in that case (i
 from __future__ import annotations
 
 import importlib.util
+import sys
 from typing import Any
 
-__all__ = ["progress_bar"]
+__all__ = ["progress_bar", "show_progress"]
+
+
+def show_progress(progress: bool | None) -> bool:
+    """Whether to draw progress bars: ``progress``, or for None whether stderr is a terminal.
+
+    None is tqdm's ``disable=None``: a bar redrawn in place is useful on a terminal and
+    noise in a piped log (one line per refresh).
+
+    Parameters
+    ----------
+    progress : bool or None
+        True or False: that; None: ``sys.stderr.isatty()``.
+
+    Returns
+    -------
+    bool
+    """
+    if progress is not None:
+        return bool(progress)
+    try:
+        return bool(sys.stderr.isatty())
+    except (AttributeError, ValueError):  # no stderr, or a closed one
+        return False
 
 
 def progress_bar(*args: Any, **kwargs: Any) -> Any:

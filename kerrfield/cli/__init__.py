@@ -42,7 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError, MemoryError) as exc:
+    # ConnectionError: data that are neither local nor downloadable (the message says what
+    # to do); other OSErrors (a full or failing disk) keep their traceback
+    except (ValueError, TypeError, FileNotFoundError, MemoryError, ConnectionError) as exc:
         print(f"kerrfield {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

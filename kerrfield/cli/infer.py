@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..fitting.config import load_inference_config
-from ..fitting.plan import plan_units
+from ..fitting.plan import output_status, plan_units
 from ..fitting.runner import run_inference
 
 
@@ -15,8 +15,11 @@ def add_cli(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "infer",
         help="scripted spin/inclination inference from a TOML config (resumable)",
-        description="Run a joint fit, a profile scan over inclination/spin, or a seed "
-        "ensemble described by a TOML file (see examples/*.toml). A [target.observation] "
+        description="Run the inference described by a TOML file (see examples/*.toml); "
+        "[mode] kind is one of: search (the default: a coarse spin x inclination grid, "
+        "joint refinements of its best points, then profile likelihood), joint (one fit "
+        "with spin and/or inclination free), scan (a profile over a spin/inclination grid) "
+        "or ensemble (the joint fit repeated over seeds). A [target.observation] "
         "(uvfits) is scanned over spin x inclination with the field and theta_g/PA fitted "
         "at each point (examples/m87_2017_scan.toml); kind = \"search\" then refines the "
         "best grid points with spin and inclination fitted too "
@@ -29,7 +32,8 @@ def add_cli(subparsers: Any) -> None:
                    help="discard earlier results in the output directory instead of resuming")
     p.add_argument("--check", action="store_true",
                    help="validate the configuration, list the fits and exit")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress lines or bars (bars are drawn only on a terminal)")
     p.add_argument("--dask", action="store_true",
                    help="run the fits on a dask LocalCluster (one worker per core, or --workers)")
     p.add_argument("--workers", type=int, default=None, help="workers of the local cluster")
@@ -56,6 +60,8 @@ def _cli_infer(args: argparse.Namespace) -> int:
                  if cfg.mode == "search" and "observation" not in cfg.target else "")
         print(f"{args.config}: valid; mode {cfg.mode}, {len(units)} fit(s){later} -> "
               f"{cfg.output}")  # fmt: skip
+        if (status := output_status(cfg, units)) is not None:  # reads attributes, fits nothing
+            print(f"  {status}")
         if "observation" in cfg.target:
             t, o = cfg.target["observation"], cfg.fit["observation"]
             data = t.get("uvfits") or f"EHT 2017 M87, day {t['day']} {t['band']}"

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from .._progress import show_progress
 from .._validate import check_device, check_nonnegative, check_npoints, check_positive
 from ..models.lensed import LensedImage
 from .losses import get_loss
@@ -120,7 +121,7 @@ def fit(
     seed: int | None = 0,
     device: torch.device | str | None = None,
     amp: bool = False,
-    progress: bool = True,
+    progress: bool | None = True,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int = 500,
     resume: bool = False,
@@ -177,8 +178,9 @@ def fit(
     amp : bool
         CUDA mixed precision (float16 autocast + gradient scaling) for the field; the
         field is converted to float32, geometry and loss stay float64. Ignored on CPU.
-    progress : bool
-        Show a tqdm bar with the loss, spin and inclination.
+    progress : bool or None
+        Show a tqdm bar with the loss, spin and inclination (None: when stderr is a
+        terminal).
     checkpoint : path, optional
         File written atomically every ``checkpoint_every`` steps and at the end (model,
         optimiser, scheduler, history, RNG state).
@@ -221,6 +223,7 @@ def fit(
     """
     if not isinstance(model, LensedImage):
         raise TypeError(f"model must be a LensedImage, got {type(model).__name__}")
+    progress = show_progress(progress)
     if is_observation(target):
         if device is not None and resolve_device(device).type != "cpu":
             raise ValueError(f"device={device!r}: observation fits run on the CPU")

@@ -20,6 +20,7 @@ import torch
 import xarray as xr
 from torch import nn
 
+from .._progress import show_progress
 from ..io.sky import sky_matrix
 from ..models.lensed import LensedImage
 from ..vlbi.losses import DataTerms
@@ -177,9 +178,9 @@ def _run(objective: _Objective, steps: int, lr: float, sky_lr: float, geometry_l
         opt, lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(s / max(steps, 1), 1))))
     bar = range(steps)
     if progress:
-        from tqdm.auto import tqdm
+        from .._progress import progress_bar
 
-        bar = tqdm(bar, desc="fit_observation", leave=False)
+        bar = progress_bar(bar, desc="fit_observation", leave=False)
     for _ in bar:
         opt.zero_grad()
         total, chi2 = objective()
@@ -238,7 +239,7 @@ def fit_observation(model: LensedImage, obs: xr.Dataset, *,
                     lr: float = 1e-2, sky_lr: float = 0.02, geometry_lr: float = 0.02,
                     minimal: bool = True, scan_average: bool = False, gains: bool = False,
                     gain_sigma: float = 0.1, pixel: str = "box", method: str = "dft",
-                    seed: int | None = 0, progress: bool = False) -> ObservationFit:
+                    seed: int | None = 0, progress: bool | None = False) -> ObservationFit:
     """Fit a lensed image model (field, θ_g, PA, flux; spin and inclination if the model
     learns its geometry) to an observation's closure quantities and/or visibilities.
 
@@ -286,8 +287,8 @@ def fit_observation(model: LensedImage, obs: xr.Dataset, *,
         Visibility forward model.
     seed : int, optional
         Torch seed.
-    progress : bool
-        Show a progress bar.
+    progress : bool or None
+        Show a progress bar per start (None: when stderr is a terminal).
 
     Returns
     -------
@@ -299,6 +300,7 @@ def fit_observation(model: LensedImage, obs: xr.Dataset, *,
     ValueError
         Bad weights, parameters or observation (see :class:`DataTerms`).
     """
+    progress = show_progress(progress)
     if seed is not None:
         torch.manual_seed(seed)
     for name, val in (("tv", tv), ("mem", mem), ("flux_weight", flux_weight)):

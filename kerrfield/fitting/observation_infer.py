@@ -75,7 +75,8 @@ def fit_seed(cfg: InferenceConfig, unit: Unit, obs: xr.Dataset, seed: int, *,
         EmissionField(**cfg.field, seed=seed), unit.spin, unit.inclination, **screen,
         axisymmetric=m["axisymmetric"], match_steps=m["match_steps"])
     kw = {k: v for k, v in cfg.fit.items() if k not in ("observation", "field_seeds")}
-    res = fit(model, obs, seed=seed, progress=cfg.progress, observation=cfg.fit["observation"],
+    bars = None if cfg.progress else False  # per-step bars: on a terminal only, not in logs
+    res = fit(model, obs, seed=seed, progress=bars, observation=cfg.fit["observation"],
               **kw)  # fmt: skip
     extra: dict[str, Any] = {"spin": unit.spin, "inclination": unit.inclination,
                              "fingerprint": cfg.grid_fingerprint}  # fmt: skip
@@ -88,7 +89,7 @@ def fit_seed(cfg: InferenceConfig, unit: Unit, obs: xr.Dataset, seed: int, *,
                 "position_angle": float(sky.position_angle.detach()),
                 "flux": float(sky.flux.detach())}  # fmt: skip
         history = res.history
-        res = fit(free, obs, seed=seed, progress=cfg.progress, observation=opts,
+        res = fit(free, obs, seed=seed, progress=bars, observation=opts,
                   **{**kw, "steps": refine_steps}, geometry_lr=geometry_lr)  # fmt: skip
         res.history = history + res.history
         extra["fingerprint"] = cfg.fingerprint

@@ -11,6 +11,7 @@ inclination plane, where an axis held fixed on the grid can be seen moving too.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -60,7 +61,11 @@ def plot_observation_profile(prof: Mapping[str, Any], *, title: str = "",
         _plane_panel(axs[len(names)], grid, shown, scale)
     what = "Δχ² profiles of the spin × inclination grid" + (
         " and joint refinements (spin, inclination free)" if shown else "")
-    fig.suptitle(f"{title}: {what}" if title else what, fontsize=9)
+    # wrapped to the figure's width (about 13 characters per inch at 9 pt; 12 leaves a
+    # margin): long uvfits names ran off both sides; the constrained layout makes room
+    # for the lines
+    width = max(30, int(12 * fig.get_figwidth()))
+    fig.suptitle(textwrap.fill(f"{title}: {what}" if title else what, width), fontsize=9)
     return fig
 
 

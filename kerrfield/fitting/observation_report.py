@@ -13,10 +13,13 @@ The Δχ² of neural-field fits also carry optimiser scatter (each unit stops af
 ``fit.field_seeds >= 2`` the median spread of χ² between the seeds of a unit is reported as
 ``optimiser_scatter``; grid values whose profile Δχ² lies within 1 + 2 × that scatter of the
 minimum cannot be told from it, and an axis where both grid ends can is reported as flat
-(unconstrained) as well. For ``mode = "search"`` the best unit may be a refinement (spin and
+(unconstrained) as well. An axis with fewer than 3 grid values is unconstrained too (two
+points cannot tell a minimum from a slope). The summary's ``unconstrained`` says per
+parameter whether the grid leaves it unconstrained (flat, fewer than 3 values, or held
+fixed). For ``mode = "search"`` the best unit may be a refinement (spin and
 inclination fitted too); the intervals are still the grid's, and
 :func:`~kerrfield.fitting.observation_search.search_summary` adds the estimate, the refined
-geometries and the ``unconstrained`` flags.
+geometries and its own ``unconstrained`` flags.
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ def observation_profile(axes: Mapping[str, list[float]], chi2: np.ndarray, n_dat
                         scatter: float | None = None) -> dict[str, Any]:  # fmt: skip
     """Δχ² profiles and intervals of a ``(spin, inclination)`` grid of total χ².
 
-    Each free axis gets ``flat`` and a ``constraint`` sentence. Without ``scatter`` it is flat
+    Each free axis gets ``flat``, ``unconstrained`` (flat, or fewer than 3 grid values) and
+    a ``constraint`` sentence. Without ``scatter`` it is flat
     when its 68 % interval spans the grid. With ``scatter`` (the optimiser scatter of χ², the
     median spread between field seeds) the grid values whose profile lies within
     ``1 + 2 scatter`` of the minimum cannot be told from it (``consistent``); the axis is flat
@@ -80,6 +84,18 @@ def observation_profile(axes: Mapping[str, list[float]], chi2: np.ndarray, n_dat
 
 def _judge(e: dict[str, Any], name: str, x: list[float], inflation: float,
            scatter: float | None) -> None:  # fmt: skip
+    """Set ``flat``, ``unconstrained`` and the ``constraint`` sentence of one axis' profile;
+    fewer than 3 grid values cannot tell a minimum from a slope: unconstrained."""
+    _judge_profile(e, name, x, inflation, scatter)
+    e["unconstrained"] = bool(e["flat"] or len(x) < 3)
+    if len(x) < 3 and not e["flat"]:
+        e["constraint"] = (f"{name} unconstrained: only {len(x)} grid values [{x[0]:g}, "
+                           f"{x[-1]:g}], too few for a profile (use at least 3); "
+                           f"{e['constraint'].removeprefix(name).lstrip(': ')}")  # fmt: skip
+
+
+def _judge_profile(e: dict[str, Any], name: str, x: list[float], inflation: float,
+                   scatter: float | None) -> None:  # fmt: skip
     iv, rng = e["68"], f"[{x[0]:g}, {x[-1]:g}]"
     ends = [w for w, o in (("below", iv["open_lo"]), ("above", iv["open_hi"])) if o]
     formal = (f"68 % interval (Δχ² = 1) [{iv['lo']:.4g}, {iv['hi']:.4g}]"
@@ -180,6 +196,10 @@ def write_observation_report(cfg: InferenceConfig, units: list[Unit],
                                              summary["optimiser_scatter"]["median"])
     summary["constraints"] = [summary["profile"][n]["constraint"]
                               for n in ("spin", "inclination") if n in summary["profile"]]
+    summary["unconstrained"] = {n: bool(summary["profile"].get(n, {}).get("unconstrained", True))
+                                for n in ("spin", "inclination")}  # fmt: skip
+    summary["constraints"] += [f"{n} unconstrained: held at {v[0]:g} on the grid (no interval)"
+                               for n, v in axes.items() if len(v) < 2 and not search]
     if search:
         from .observation_search import refined_row, search_summary
 

@@ -25,9 +25,13 @@ The affordable analogue of the image-target ``search`` strategy (:mod:`.search_r
    the lowest-χ² unit of both stages; the intervals stay those of the grid's Δχ² profiles
    (a refined point cannot narrow an interval the grid does not resolve). A parameter is
    ``unconstrained`` when its grid profile is flat, when it is not on the grid (held fixed
-   there: no interval), or when an acceptable refinement (Δχ² <= 3.84 × inflation + 2 ×
-   optimiser scatter from the best fit) lands outside the grid's 95 % range (its 95 %
-   interval joined with the grid values within the optimiser scatter of the minimum).
+   there: no interval), when the grid has fewer than 3 values along it (two points cannot
+   tell a minimum from a slope), when a refinement's χ² lies further below the best grid
+   χ² than the grid's whole χ² range along it (the grid fits were not converged: their
+   profile is not one of converged fits), or when an acceptable refinement (Δχ² <= 3.84 ×
+   inflation + 2 × optimiser scatter from the best fit) lands outside the grid's 95 %
+   range (its 95 % interval joined with the grid values within the optimiser scatter of
+   the minimum).
 """
 
 from __future__ import annotations
@@ -155,14 +159,29 @@ def _range_text(lo: float, hi: float) -> str:
 
 
 def _judge_axis(name: str, prof: Mapping[str, Any], ok: list[dict[str, Any]],
-                fixed: float) -> tuple[bool, str]:  # fmt: skip
+                fixed: float, gain: float) -> tuple[bool, str]:  # fmt: skip
+    """Whether the search leaves ``name`` unconstrained, and the sentence saying why.
+
+    ``gain`` is how far the best refinement's χ² lies below the best grid χ² (-inf
+    without one): beyond the grid's whole χ² range along the axis, the grid fits were not
+    converged and their profile says nothing about the axis.
+    """
     vals = ", ".join(f"{r[name]:.4g}" for r in ok) or "none"
     if name not in prof:
         return True, (f"{name} unconstrained by the grid (held at {fixed:g} there, so no "
                       f"interval); refined {name}: {vals}")  # fmt: skip
     e = prof[name]
-    if e["flat"]:
-        return True, f"{name} unconstrained: flat on the grid; refined {name}: {vals}"
+    why = ["flat on the grid"] if e["flat"] else []
+    if len(e["grid"]) < 3:
+        why.append(f"only {len(e['grid'])} grid values, too few for a profile")
+    delta = np.asarray(e["delta_chi2"], float)
+    span = float(np.max(delta[np.isfinite(delta)], initial=0.0)) * prof["inflation"]
+    if gain > span:
+        why.append(f"a refinement lowered χ² by {gain:.4g} below the best grid point, more "
+                   f"than the grid's whole χ² range along {name} ({span:.4g}): the grid fits "
+                   "are not converged, so their profile cannot bound it (raise fit.steps)")
+    if why:
+        return True, f"{name} unconstrained: {'; '.join(why)}; refined {name}: {vals}"
     lo, hi = _range95(e)
     out = [r[name] for r in ok if not lo <= r[name] <= hi]
     if out:
@@ -189,9 +208,11 @@ def search_summary(summary: dict[str, Any], grid_best: Mapping[str, Any],
         "inclination": best["inclination"], "chi2_total": best["loss"],
         "grid_best": {k: grid_best[k] for k in ("unit", "spin", "inclination", "chi2_total")},
         "acceptable_refinements": [r["unit"] for r in ok], "acceptable_delta_chi2": tol}
+    finite = [r["chi2_total"] for r in refined if np.isfinite(r["chi2_total"])]
+    gain = grid_best["chi2_total"] - min(finite) if finite else -np.inf
     flags, lines = {}, []
     for name in ("spin", "inclination"):
-        flags[name], line = _judge_axis(name, prof, ok, fixed[name])
+        flags[name], line = _judge_axis(name, prof, ok, fixed[name], gain)
         lines.append(line)
     summary["unconstrained"] = flags
     where = ("a refinement" if best["stage"] == "refine" else "the grid (no refinement "

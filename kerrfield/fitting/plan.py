@@ -9,8 +9,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -19,7 +20,8 @@ from ..io.atomic import atomic_write_text
 from ..io.readers import CorruptFileError, load_netcdf
 from .config import ConfigError, InferenceConfig
 
-__all__ = ["Unit", "plan_units", "plan_grid", "load_unit", "prepare_output"]
+__all__ = ["Unit", "plan_units", "plan_grid", "load_unit", "prepare_output", "config_changes",
+           "output_status"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,12 +141,87 @@ def prepare_output(cfg: InferenceConfig, out: Path, unit_dir: Path, overwrite: b
     stamp = out / "config.json"
     if stamp.exists() and not overwrite:
         old = json.loads(stamp.read_text())
-        previous = old.get("fingerprint")
-        if previous != cfg.fingerprint and old.get("grid_fingerprint") != cfg.grid_fingerprint:
+        if not _stamp_accepts(old, cfg):
+            changed = config_changes(old.get("config", {}), cfg.raw)
+            what = ("; changed: " + ", ".join(changed)) if changed else ""
             raise ConfigError(
-                f"{out} holds results of a different configuration (fingerprint {previous}, "
-                f"now {cfg.fingerprint}); use a new output.directory or --overwrite"
+                f"{out} holds results of a different configuration (fingerprint "
+                f"{old.get('fingerprint')}, now {cfg.fingerprint}){what}; use a new "
+                "output.directory or --overwrite"
             )
     atomic_write_text(json.dumps({"fingerprint": cfg.fingerprint,
                                   "grid_fingerprint": cfg.grid_fingerprint, "config": cfg.raw},
                                  indent=2, default=str), stamp)  # fmt: skip
+
+
+def _stamp_accepts(old: Mapping[str, Any], cfg: InferenceConfig) -> bool:
+    return (old.get("fingerprint") == cfg.fingerprint
+            or old.get("grid_fingerprint") == cfg.grid_fingerprint)  # fmt: skip
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, Mapping):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def config_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """The keys in which two raw configurations differ, ``output`` aside.
+
+    Parameters
+    ----------
+    old, new : mapping
+        Parsed configurations (``old`` as stored in an output folder's ``config.json``).
+
+    Returns
+    -------
+    list of str
+        ``"dotted.key: old → new"`` per differing key, sorted; ``(unset)`` for a key only
+        one of them has.
+
+    Examples
+    --------
+    >>> config_changes({"fit": {"steps": 20}}, {"fit": {"steps": 25, "lr": 0.01}})
+    ['fit.lr: (unset) → 0.01', 'fit.steps: 20 → 25']
+    """
+    # as config.json stores it: through JSON, paths and other objects as strings
+    a, b = (_flatten({k: v for k, v in json.loads(json.dumps(dict(c), default=str)).items()
+                      if k != "output"}) for c in (old, new))  # fmt: skip
+    unset = "(unset)"
+    return [f"{k}: {json.dumps(a[k]) if k in a else unset} → "
+            f"{json.dumps(b[k]) if k in b else unset}"
+            for k in sorted(set(a) | set(b)) if a.get(k, unset) != b.get(k, unset)]
+
+
+def output_status(cfg: InferenceConfig, units: list[Unit]) -> str | None:
+    """What a run would find in ``cfg.output``, for ``kerrfield infer --check`` (reads the
+    stamp and the units' attributes; fits nothing, writes nothing).
+
+    Returns
+    -------
+    str or None
+        A line: how many of ``units`` are already done and will be reused, or that the
+        folder holds another configuration's results (and what changed); None without an
+        earlier run's ``config.json``.
+    """
+    stamp = cfg.output / "config.json"
+    if not stamp.is_file():
+        return None
+    try:
+        old = json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        return f"output folder: {stamp} is unreadable; the run will refuse it"
+    if not _stamp_accepts(old, cfg):
+        changed = config_changes(old.get("config", {}), cfg.raw)
+        return ("output folder: holds results of a different configuration (the run will "
+                "refuse it; --overwrite discards them)"
+                + (f"; changed: {', '.join(changed)}" if changed else ""))  # fmt: skip
+    accepted = {cfg.fingerprint, cfg.grid_fingerprint}
+    n = sum(load_unit(cfg.output / "units" / f"{u.name}.nc", accepted, refit_other=True)
+            is not None for u in units)  # fmt: skip
+    kind = "grid units" if cfg.mode in ("scan", "search") else "units"
+    return (f"output folder: {n} of {len(units)} {kind} already done"
+            + (" (will be reused; --overwrite discards them)" if n else ""))

@@ -163,6 +163,7 @@ def test_plan_refine_lowest_distinct_finite():
 
 def _profile(flat: bool) -> dict:
     e = {"grid": [0.0, 0.5, 0.9], "flat": flat, "consistent": [0.5],
+         "delta_chi2": [20.0, 0.0, 30.0],
          "95": {"lo": 0.3, "hi": 0.7, "open_lo": False, "open_hi": False}}
     return {"spin": e, "inflation": 1.0, "scatter": 1.0}
 
@@ -189,6 +190,56 @@ def test_search_summary_flags():
         assert s["estimate"]["stage"] == "refine" and s["constraints"][0] == "grid line"
         assert s["refined"][0]["delta_chi2_vs_grid"] == -10.0
         assert "estimate from a refinement" in s["constraints"][1]
+
+
+def _newcomer(spins: list[float], chi2: list[float], refined_chi2: float) -> dict:
+    """The summary of a search on a spin grid at inclination 160 with one refinement (the
+    case of a newcomer's 2-point grid, 20 steps, one field seed)."""
+    from kerrfield.fitting.observation_report import observation_profile
+
+    prof = observation_profile({"spin": spins, "inclination": [160.0]},
+                               np.array(chi2)[:, None], 10262)  # fmt: skip
+    k = int(np.argmin(chi2))
+    grid_best = {"unit": f"spin{k:03d}_inc000", "spin": spins[k], "inclination": 160.0,
+                 "chi2_total": chi2[k]}  # fmt: skip
+    best = {"unit": "refine_00", "spin": spins[k] - 0.13, "inclination": 156.1,
+            "loss": refined_chi2, "stage": "refine"}  # fmt: skip
+    s = {"profile": prof, "best": best, "constraints": []}
+    ref = _refined([spins[k] - 0.13], [refined_chi2])
+    ref[0].update(start_spin=spins[k], start_inclination=160.0, chi2_start=chi2[k])
+    search_summary(s, grid_best, ref, {"spin": 0.0, "inclination": 160.0})
+    return s
+
+
+def test_search_flags_too_few_points_and_unconverged_grid():
+    """Spin is unconstrained on a 2-point grid, and when a refinement beats the best grid
+    point by more than the grid's whole χ² range along spin (unconverged grid fits)."""
+    s = _newcomer([-0.5, 0.5], [16923.6, 18175.8], 14916.7)  # the newcomer's numbers
+    assert s["unconstrained"] == {"spin": True, "inclination": True}
+    line = next(c for c in s["constraints"] if c.startswith("spin unconstrained"))
+    assert "only 2 grid values" in line and "not converged" in line
+    assert "2007" in line and "1252" in line  # the gain and the grid's χ² range
+    three = [-0.5, 0.0, 0.5]
+    s = _newcomer(three, [16923.6, 17500.0, 18175.8], 14916.7)  # 3 points, gain > range
+    line = next(c for c in s["constraints"] if c.startswith("spin unconstrained"))
+    assert s["unconstrained"]["spin"] and "only" not in line and "not converged" in line
+    s = _newcomer(three, [16923.6, 17500.0, 18175.8], 16900.0)  # a small, converged gain
+    assert not s["unconstrained"]["spin"]
+    assert not any(c.startswith("spin unconstrained") for c in s["constraints"])
+
+
+def test_scan_profile_flags_fewer_than_three_points():
+    from kerrfield.fitting.observation_report import observation_profile
+
+    for spins, chi2, scatter, free in (([-0.5, 0.5], [100.0, 900.0], None, True),
+                                       ([-0.5, 0.5], [100.0, 900.0], 1.0, True),
+                                       ([-0.5, 0.0, 0.5], [300.0, 100.0, 900.0], None, False),
+                                       ([-0.5, 0.0, 0.5], [300.0, 100.0, 900.0], 1.0, False)):
+        e = observation_profile({"spin": spins, "inclination": [163.0]},
+                                np.array(chi2)[:, None], 100, scatter)["spin"]  # fmt: skip
+        assert e["unconstrained"] is free and not e["flat"], (spins, scatter)
+        assert e["constraint"].startswith("spin unconstrained: only 2") is free
+        assert "68 % interval" in e["constraint"]  # the formal interval is still named
 
 
 def test_refine_unit_marks_bounds_and_failures(monkeypatch):
@@ -249,6 +300,11 @@ def test_scan_folder_continued_as_search(small_uvfits, tmp_path):
     path.write_text(_scan_toml(search))
     scan = run_inference(path)
     assert scan["complete"] and scan["timing"]["units_fitted"] == 2 and "refined" not in scan
+    # 2 spin values, inclination held: a scan flags both, in the key a search has
+    assert scan["unconstrained"] == {"spin": True, "inclination": True}
+    assert any("only 2 grid values" in c for c in scan["constraints"])
+    assert "inclination unconstrained: held at 163 on the grid (no interval)" in scan[
+        "constraints"]
     grid = _mtimes(out / "units")
     assert list(grid) == ["spin000_inc000.nc", "spin001_inc000.nc"]
     path.write_text(search)
@@ -346,6 +402,16 @@ def test_profile_figure_draws_refinements():
     star = [ln for ln in spin_ax.lines if ln.get_label() == "joint refinement"][0]
     assert star.get_xydata().tolist() == [[0.6, -2.0]]  # (96 - 100) / 2
     assert "M87" in fig._suptitle.get_text() and "joint refinement" in fig._suptitle.get_text()
+    # a long file name: the title is wrapped and stays inside the figure
+    long = ("M87, SR1_M87_2017_096_hi_hops_netcal_StokesI_with_a_much_longer_name.uvfits, "
+            "MJD 57849")  # fmt: skip
+    for shown in ([], refined):
+        fig = plot_observation_profile(prof, title=long, grid=grid, refined=shown)
+        fig.canvas.draw()
+        box, page = fig._suptitle.get_window_extent(), fig.bbox
+        text = fig._suptitle.get_text()
+        assert "\n" in text and "".join(long.split()) in "".join(text.split())  # all of it
+        assert page.x0 <= box.x0 and box.x1 <= page.x1 and box.y1 <= page.y1, (box, page)
     bare = plot_observation_profile(prof)
     assert len(bare.axes) == 1 and bare.axes[0].get_legend() is not None
     assert "joint" not in bare._suptitle.get_text()
