@@ -109,9 +109,11 @@ def _fit_unit(cfg: InferenceConfig, unit: Unit, target: xr.Dataset,
     if "checkpoint_every" in fit_kw:
         fit_kw["checkpoint_every"] = int(fit_kw["checkpoint_every"])
     t0 = time.perf_counter()
-    # an interrupted unit continues from its last checkpoint (kerrfield.fit's resume)
+    # an interrupted unit continues from its last checkpoint (kerrfield.fit's resume); its
+    # per-step bar only on a terminal (None), so piped logs keep one line per unit
     result = fit(
-        model, target, seed=unit.seed, progress=cfg.progress, checkpoint=checkpoint,
+        model, target, seed=unit.seed, progress=None if cfg.progress else False,
+        checkpoint=checkpoint,
         resume=checkpoint is not None, **fit_kw,
     )  # fmt: skip
     elapsed = time.perf_counter() - t0
