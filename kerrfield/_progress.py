@@ -23,7 +23,8 @@ def show_progress(progress: bool | None) -> bool:
     Parameters
     ----------
     progress : bool or None
-        True or False: that; None: ``sys.stderr.isatty()``.
+        True or False: that; None: in a Jupyter kernel or when ``sys.stderr`` is a
+        terminal.
 
     Returns
     -------
@@ -31,10 +32,18 @@ def show_progress(progress: bool | None) -> bool:
     """
     if progress is not None:
         return bool(progress)
+    if _in_notebook():  # tqdm.auto draws a widget there, not lines in a log
+        return True
     try:
         return bool(sys.stderr.isatty())
     except (AttributeError, ValueError):  # no stderr, or a closed one
         return False
+
+
+def _in_notebook() -> bool:
+    """Running in a Jupyter kernel (stderr is not a terminal there, but bars are wanted)."""
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
 def progress_bar(*args: Any, **kwargs: Any) -> Any:

@@ -118,9 +118,15 @@ def test_infer_shows_progress_inside_each_unit(tmp_path, monkeypatch, capsys):
            "field": {"width": 4, "depth": 1}, "fit": {"steps": 3},
            "mode": {"kind": "joint", "spin": 0.5, "inclination": 40.0},
            "output": {"directory": "out", "progress": True, "plots": False}}
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a terminal: per-step bars
     kf.run_inference(cfg)
     err = capsys.readouterr().err
     assert "joint fits" in err and "fit:" in err and "resid=" in err
+    # piped into a log: the units' bar only (one line per unit, not one per step)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    kf.run_inference({**cfg, "output": {**cfg["output"], "directory": "out2"}})
+    err = capsys.readouterr().err
+    assert "joint fits" in err and "resid=" not in err
 
 
 def test_render_checks_the_reference_before_tracing(tmp_path, capsys, monkeypatch):
@@ -148,3 +154,21 @@ def test_render_checks_the_reference_before_tracing(tmp_path, capsys, monkeypatc
     assert main(["render", str(d), "--npix", "8", "--reference", str(tmp_path / "ref.nc"),
                  "-o", str(outs[0]), "-o", str(outs[1])]) == 0
     assert all(p.exists() for p in outs)
+
+
+def test_progress_auto_draws_bars_in_a_notebook_and_on_a_terminal(monkeypatch):
+    """progress=None: bars in a Jupyter kernel (stderr is no terminal there) and on a
+    terminal, none in a piped log."""
+    from types import SimpleNamespace
+
+    from kerrfield._progress import show_progress
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    monkeypatch.setitem(sys.modules, "IPython", SimpleNamespace(get_ipython=lambda: None))
+    assert not show_progress(None) and show_progress(True) and not show_progress(False)
+    kernel = SimpleNamespace(config={"IPKernelApp": {"connection_file": "k.json"}})
+    monkeypatch.setitem(sys.modules, "IPython", SimpleNamespace(get_ipython=lambda: kernel))
+    assert show_progress(None) and not show_progress(False)
+    monkeypatch.setitem(sys.modules, "IPython", SimpleNamespace(get_ipython=lambda: None))
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert show_progress(None)
