@@ -102,7 +102,46 @@ def run_one(spec: dict, workdir: Path, args: argparse.Namespace, i: int) -> dict
         row[f"{name}_at_range_edge"] = bool(se.get("at_range_edge", {}).get(name))
     row["multimodal"] = bool(se.get("multimodal"))
     row["misfit"] = bool(se.get("misfit"))
+    row["flag_reasons"] = se.get("flag_reasons", {})
     return row
+
+
+_TAGS = (("misfit", "misfit"), ("coarse grid", "coarse grid"), ("two refinements", "two basins"),
+         ("the local grid does not close", "extrapolated"), ("quadratic", "no bowl"))
+
+
+def _why(r: dict) -> str:
+    """Short flag tags of a row: from its ``flag_reasons`` (or the older ``why`` record)."""
+    reasons = [t for ts in (r.get("flag_reasons") or {}).values() for t in ts]
+    tags = [tag for key, tag in _TAGS if any(key in t for t in reasons)]
+    w = r.get("why") or {}
+    if w and not reasons:
+        tags = [tag for tag, on in (
+            ("misfit", w.get("misfit")), ("coarse grid", any((w.get("coarse") or {}).values())),
+            ("two basins", w.get("multimodal")),
+            ("extrapolated", any((w.get("extrap") or {}).values())),
+            ("no bowl", not w.get("resolved", True))) if on]  # fmt: skip
+    if r.get("spin_at_range_edge") or r.get("inclination_at_range_edge"):
+        tags.append("range edge")
+    return ", ".join(tags) or "–"
+
+
+def markdown(rows: list[dict]) -> str:
+    """The per-target table of docs/identifiability.md."""
+    yn = "ny"
+    out = ["| # | family | truth a, θo | estimate a [68 %] | estimate θo [68 %] | in 68 % | "
+           "in 95 % | flag | why | χ²/N |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: r["i"]):
+        (a0, a1), (t0, t1) = r["spin_68"] or (np.nan,) * 2, r["inclination_68"] or (np.nan,) * 2
+        flag = "a" * r["spin_unconstrained"] + "θ" * r["inclination_unconstrained"]
+        out.append(
+            f"| {r['i']} | {r['family']} | {r['truth_spin']:+.3f}, {r['truth_inclination']:.1f}° "
+            f"| {r['spin_estimate']:+.3f} [{a0:+.3f}, {a1:+.3f}] | "
+            f"{r['inclination_estimate']:.2f}° [{t0:.1f}, {t1:.1f}] | "
+            f"{yn[r['spin_in68']]}{yn[r['inclination_in68']]} | "
+            f"{yn[r['spin_in95']]}{yn[r['inclination_in95']]} | {flag or '–'} | {_why(r)} | "
+            f"{r['reduced_chi2']:.2f} |")
+    return "\n".join(out)
 
 
 def table(rows: list[dict]) -> dict:
@@ -145,8 +184,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", help="write each target's run directory here (default: a "
                    "temporary directory, deleted at the end)")
     p.add_argument("--merge", nargs="+", help="combine shard results into --output")
+    p.add_argument("--markdown", metavar="RESULT", help="print the per-target table of a "
+                   "result file (as in docs/identifiability.md) and exit")
     p.add_argument("--output", default=str(Path(__file__).parent / "results" / "coverage.json"))
     args = p.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(Path(args.markdown).read_text())["rows"]))
+        return 0
     if args.merge:
         parts = [json.loads(Path(f).read_text()) for f in args.merge]
         rows = sorted((r for part in parts for r in part["rows"]), key=lambda r: r["i"])
