@@ -322,6 +322,9 @@ def test_hidden_truth_protocol_subset(tmp_path):
     assert table["n"] == 2
     for name in ("spin", "inclination"):
         assert 0.0 <= table[name]["coverage68"] <= table[name]["coverage95"] <= 1.0
+    lines = cov.markdown(rows).splitlines()  # the docs table: header, rule, one row each
+    assert len(lines) == 4 and lines[2].startswith(f"| 0 | {targets[0]['emission']} |")
+    assert all(isinstance(r["flag_reasons"], dict) for r in rows)
 
 
 def test_interval_when_no_grid_point_is_inside():
