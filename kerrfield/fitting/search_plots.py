@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .profile import LEVELS_1D, LEVELS_2D
-from .search_run import chi2_grid
+from .search_run import chi2_grid, coarse_profile
 
 __all__ = ["search_plots", "profile_panel"]
 
@@ -71,11 +71,9 @@ def _coarse_profile(res: dict[str, Any], name: str) -> tuple[np.ndarray, np.ndar
     """The coarse grid's profile of ``name`` relative to its own minimum, or None."""
     if "grid" not in res:
         return None
-    axes, chi2 = chi2_grid(res["grid"], res["run"].done)
-    x = np.asarray(axes[name], dtype=float)
-    if x.size < 2 or not np.isfinite(chi2).any():
+    x, prof = coarse_profile(res, name)
+    if x.size < 2 or not np.isfinite(prof).any():
         return None
-    prof = np.nanmin(chi2, axis=1 - ("spin", "inclination").index(name))
     return x, prof - np.nanmin(prof)
 
 

@@ -11,7 +11,7 @@ import xarray as xr
 from .profile import LEVELS_1D, LEVELS_2D, interval
 from .search import unit_chi2
 from .search_plots import search_plots
-from .search_run import chi2_grid
+from .search_run import chi2_grid, coarse_profile
 
 __all__ = ["coarse_intervals", "search_summary", "search_results", "search_plots",
            "format_estimate", "format_interval", "search_header"]
@@ -24,7 +24,7 @@ _MISFIT = ("misfit: the model does not reach the noise floor (a compact source's
            "or a wider field)")
 
 
-def _unconstrained(res: dict[str, Any], name: str, k: int) -> bool:
+def _unconstrained(res: dict[str, Any], name: str) -> bool:
     """The coarse grid does not single out one region along this axis.
 
     True when the coarse profile (χ² relative to the coarse grid's own minimum: its fits
@@ -33,11 +33,9 @@ def _unconstrained(res: dict[str, Any], name: str, k: int) -> bool:
     coarse region is within Δχ² = 3.84 of the best one (several basins: the data do not
     determine the parameter, or the grid is too coarse to tell which basin is right).
     """
-    axes, chi2 = chi2_grid(res["grid"], res["run"].done)
-    x = axes[name]
+    x, prof = coarse_profile(res, name)
     if x.size < 2:
         return False
-    prof = np.nanmin(chi2, axis=1 - k)
     prof = prof - np.nanmin(prof)
     iv = interval(x, prof, LEVELS_1D["95"])
     # an edge inside the 95 % region counts unless the local profile resolved the minimum
@@ -138,8 +136,7 @@ def _extrapolated(res: dict[str, Any], name: str) -> bool:
 
 
 def _searched_range(res: dict[str, Any], name: str) -> tuple[float, float]:
-    axes, _ = chi2_grid(res["grid"], res["run"].done)
-    x = np.asarray(axes[name], dtype=float)
+    x, _ = coarse_profile(res, name)
     return float(x.min()), float(x.max())
 
 
@@ -175,10 +172,7 @@ def _quote(res: dict[str, Any], name: str, flagged: bool, birge: float,
         iv["local"] = {c: iv[c] for c in LEVELS_1D}
     iv["source"] = "coarse grid" if flagged else "local profile"
     if flagged:
-        axes, chi2 = chi2_grid(res["grid"], res["run"].done)
-        k = ("spin", "inclination").index(name)
-        prof = np.nanmin(chi2, axis=1 - k) if np.isfinite(chi2).any() else chi2[:, 0]
-        iv.update(coarse_intervals(axes[name], prof, iv["local"], birge, misfit))
+        iv.update(coarse_intervals(*coarse_profile(res, name), iv["local"], birge, misfit))
     else:
         iv.update(iv["local"])
     if truth is not None:
@@ -224,8 +218,8 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
     # another basin of one parameter on the coarse grid makes the other's local profile
     # conditional on the basin chosen (hidden-truth hot spot: θo 119.7° fitted at 15.7° with
     # χ²/N 0.95, its spin 0.14 instead of 0.30 with a tight interval): flag both
-    coarse = [n for k, n in enumerate(("spin", "inclination"))
-              if n in res["intervals"] and _unconstrained(res, n, k)]  # fmt: skip
+    coarse = [n for n in ("spin", "inclination")
+              if n in res["intervals"] and _unconstrained(res, n)]  # fmt: skip
     birge = max(1.0, out["estimate"]["reduced_chi2"]) if out["statistical"] else 1.0
     for name in ("spin", "inclination"):
         if name in res["intervals"]:

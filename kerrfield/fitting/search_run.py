@@ -88,6 +88,16 @@ def chi2_grid(units: list[Unit], done: dict[str, xr.Dataset]) -> tuple[dict, np.
     return {"spin": np.array(spins), "inclination": np.array(incs)}, chi2
 
 
+def coarse_profile(res: dict[str, Any], name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The coarse grid's values of ``name`` and its profile χ² there (minimum over the other
+    parameter; all NaN while no coarse unit is done)."""
+    axes, chi2 = chi2_grid(res["grid"], res["run"].done)
+    x = np.asarray(axes[name], dtype=float)
+    if not np.isfinite(chi2).any():
+        return x, np.full(x.size, np.nan)
+    return x, np.nanmin(chi2, axis=1 - ("spin", "inclination").index(name))
+
+
 def _centre(run: _Run, names: list[str]) -> Unit:
     """The fitted point of the best unit among ``names``, as a profile centre."""
     best = min(names, key=lambda n: unit_chi2(run.done[n]))
@@ -178,13 +188,6 @@ def _rejection(q: dict | None, axes: dict, observed: float) -> dict[str, Any] | 
                 "text": f"the quadratic's minimum (χ² {q['chi2_min']:.6g}) lies far below "
                         f"every fitted point (best {observed:.6g})"}  # fmt: skip
     return None
-
-
-def _trustworthy(q: dict | None, axes: dict, observed: float) -> bool:
-    """A quadratic profile whose vertex lies on the local grid and whose minimum is not far
-    below every fitted point (else it extrapolates: use the grid itself); see
-    :func:`_rejection` for why one is not."""
-    return _rejection(q, axes, observed) is None
 
 
 def run_search(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, executor: Any,
