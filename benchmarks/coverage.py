@@ -106,14 +106,17 @@ def run_one(spec: dict, workdir: Path, args: argparse.Namespace, i: int) -> dict
     return row
 
 
-_TAGS = (("misfit", "misfit"), ("coarse grid", "coarse grid"), ("two refinements", "two basins"),
-         ("the local grid does not close", "extrapolated"), ("quadratic", "no bowl"))
+# each flag reason starts with one of these (the misfit text itself mentions "coarse grid")
+_TAGS = (("misfit:", "misfit"), ("coarse grid:", "coarse grid"),
+         ("two refinements", "two basins"), ("the local grid does not close", "extrapolated"),
+         (("no quadratic", "no trusted quadratic", "the quadratic", "local χ² too noisy"),
+          "no bowl"))
 
 
 def _why(r: dict) -> str:
     """Short flag tags of a row: from its ``flag_reasons`` (or the older ``why`` record)."""
     reasons = [t for ts in (r.get("flag_reasons") or {}).values() for t in ts]
-    tags = [tag for key, tag in _TAGS if any(key in t for t in reasons)]
+    tags = [tag for key, tag in _TAGS if any(t.startswith(key) for t in reasons)]
     w = r.get("why") or {}
     if w and not reasons:
         tags = [tag for tag, on in (

@@ -322,6 +322,10 @@ def test_hidden_truth_protocol_subset(tmp_path):
     assert table["n"] == 2
     for name in ("spin", "inclination"):
         assert 0.0 <= table[name]["coverage68"] <= table[name]["coverage95"] <= 1.0
+    from kerrfield.fitting.search_report import _MISFIT
+
+    # the misfit reason mentions the coarse grid but is not the "coarse grid" flag
+    assert cov._why({"flag_reasons": {"spin": [_MISFIT]}}) == "misfit"
     lines = cov.markdown(rows).splitlines()  # the docs table: header, rule, one row each
     assert len(lines) == 4 and lines[2].startswith(f"| 0 | {targets[0]['emission']} |")
     assert all(isinstance(r["flag_reasons"], dict) for r in rows)
