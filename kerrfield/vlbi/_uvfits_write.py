@@ -15,6 +15,17 @@ from kerrfield.io.atomic import atomic_write
 _NEEDED = ("time", "t1", "t2", "u", "v", "vis", "sigma")
 
 
+def sefd_from_file(sefd: np.ndarray) -> np.ndarray:
+    """SEFDs as read (AIPS AN table, ehtim array): 0 means "not known" there, NaN here."""
+    sefd = np.asarray(sefd, dtype=float)
+    return np.where(sefd > 0, sefd, np.nan)
+
+
+def sefd_to_file(sefd: np.ndarray) -> np.ndarray:
+    """SEFDs to write: NaN ("not known") back to the files' 0."""
+    return np.nan_to_num(np.asarray(sefd, dtype=float), nan=0.0)
+
+
 def check_obs(obs: object, name: str = "obs", needed: tuple[str, ...] = _NEEDED) -> xr.Dataset:
     """Check that ``obs`` is an observation Dataset with the variables ``needed`` and σ > 0.
 
@@ -56,7 +67,7 @@ def _stations(obs: xr.Dataset) -> tuple[list[str], np.ndarray, np.ndarray]:
         m = obs.sizes["station"]
         xyz[:m] = obs["station_xyz"].values
     if "sefd" in obs:
-        sefd[: obs.sizes["station"]] = np.nan_to_num(obs["sefd"].values, nan=0.0)  # AIPS: 0
+        sefd[: obs.sizes["station"]] = sefd_to_file(obs["sefd"].values)
     return names, xyz, sefd
 
 

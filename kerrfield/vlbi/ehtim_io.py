@@ -13,7 +13,7 @@ import io
 import numpy as np
 import xarray as xr
 
-from kerrfield.vlbi._uvfits_write import check_obs
+from kerrfield.vlbi._uvfits_write import check_obs, sefd_from_file, sefd_to_file
 
 __all__ = ["from_ehtim", "to_ehtim"]
 
@@ -25,11 +25,6 @@ def _ehtim():
     except ImportError as err:
         raise ImportError("ehtim is not installed: pip install 'kerrfield[ehtim]'") from err
     return ehtim
-
-
-def _known(sefd: np.ndarray) -> np.ndarray:
-    """SEFDs with ehtim's 0 ("not known") as NaN, as :func:`~kerrfield.load_uvfits` does."""
-    return np.where(sefd > 0, sefd, np.nan)
 
 
 def to_ehtim(obs: xr.Dataset):
@@ -50,7 +45,7 @@ def to_ehtim(obs: xr.Dataset):
                                 *obs.t1.values, *obs.t2.values]))
     xyz = {s: (obs.station_xyz.sel(station=s).values if "station_xyz" in obs and s in
                obs.station.values else np.zeros(3)) for s in names}
-    sefd = {s: (float(np.nan_to_num(obs.sefd.sel(station=s), nan=0.0))  # ehtim: 0 = unknown
+    sefd = {s: (float(sefd_to_file(obs.sefd.sel(station=s).values))
                 if "sefd" in obs and s in obs.station.values else 0.0) for s in names}
     tarr = np.array([(str(s), *xyz[s], sefd[s], sefd[s], 0j, 0j, 0.0, 0.0, 0.0)
                      for s in names], dtype=DTARR)
@@ -101,7 +96,7 @@ def from_ehtim(obsdata) -> xr.Dataset:
          "vis": ("row", vis), "sigma": ("row", d["sigma"].astype(float)),
          "tint": ("row", d["tint"].astype(float)), "subarray": ("row", np.ones(len(d), int)),
          "station_xyz": (("station", "xyz"), xyz),
-         "sefd": ("station", _known(np.asarray(tarr["sefdr"], float)))},
+         "sefd": ("station", sefd_from_file(tarr["sefdr"]))},
         coords={"station": np.array(names), "xyz": ["x", "y", "z"]},
         attrs={"source": str(obsdata.source), "ra": float(obsdata.ra) * 15.0,
                "dec": float(obsdata.dec), "frequency": float(obsdata.rf),

@@ -16,6 +16,8 @@ import numpy as np
 import xarray as xr
 from astropy.io import fits
 
+from kerrfield.vlbi._uvfits_write import sefd_from_file
+
 __all__ = ["load_uvfits", "save_uvfits"]
 
 _UU = ("UU---SIN", "UU", "UU--")
@@ -64,10 +66,8 @@ def _read_antennas(hdul: fits.HDUList, path: Path) -> list[dict]:
         nosta = np.asarray(d["NOSTA"], int) if "NOSTA" in cols else np.arange(1, n + 1)
         xyz = (np.asarray(d["STABXYZ"], float).reshape(n, 3) if "STABXYZ" in cols
                else np.zeros((n, 3)))
-        # AIPS and ehtim write SEFD = 0 for "not known"; NaN says so without posing as a value
-        sefd = (np.asarray(d["SEFD"], float).reshape(n) if "SEFD" in cols
+        sefd = (sefd_from_file(np.asarray(d["SEFD"], float).reshape(n)) if "SEFD" in cols
                 else np.full(n, np.nan))
-        sefd = np.where(sefd > 0, sefd, np.nan)
         out.append({"subarray": int(t.header.get("EXTVER", k + 1)), "names": names,
                     "nosta": nosta, "xyz": xyz, "sefd": sefd})
     return out
