@@ -30,29 +30,28 @@ __all__ = ["run_inference"]
 
 
 # -- target ---------------------------------------------------------------------------------
+def _screen_variable(ds: xr.Dataset, key: str, name: str, file: str) -> xr.DataArray:
+    """Variable ``name`` of a target file (config key ``key``), an image on the screen."""
+    if name not in ds:
+        raise ConfigError(f"config key {key!r}: {name!r} is not in {file} "
+                          f"(variables: {list(ds.data_vars)})")  # fmt: skip
+    if set(ds[name].dims) != {"alpha", "beta"}:
+        raise ConfigError(f"config key {key!r}: {name!r} must be on ('beta', 'alpha') (an "
+                          f"image), got dims {ds[name].dims}")  # fmt: skip
+    return ds[name].transpose("beta", "alpha")
+
+
 def _load_target(cfg: InferenceConfig) -> xr.Dataset:
     if "file" in cfg.target:
-        ds = load_netcdf(cfg.target["file"], "target file (config key 'target.file')")
-        var = cfg.target["variable"]
-        if var not in ds:
-            raise ConfigError(f"config key 'target.variable': {var!r} is not in "
-                              f"{cfg.target['file']} (variables: {list(ds.data_vars)})")
-        img = ds[var]
-        if set(img.dims) != {"alpha", "beta"}:
-            raise ConfigError(f"config key 'target.variable': {var!r} must be an image on "
-                              f"('beta', 'alpha'), got dims {img.dims}")  # fmt: skip
-        out = xr.Dataset({"image": img.transpose("beta", "alpha")}, attrs=dict(ds.attrs))
+        file = cfg.target["file"]
+        ds = load_netcdf(file, "target file (config key 'target.file')")
+        img = _screen_variable(ds, "target.variable", cfg.target["variable"], file)
+        out = xr.Dataset({"image": img}, attrs=dict(ds.attrs))
         # a target written by kf.synthesize / kerrfield synth carries its noise as `sigma`:
         # use it unless told otherwise ("" = no σ), so χ² is the default where it can be
         sv = cfg.target.get("sigma_variable", "sigma" if "sigma" in ds else "")
         if sv:
-            if sv not in ds:
-                raise ConfigError(f"config key 'target.sigma_variable': {sv!r} is not in "
-                                  f"{cfg.target['file']} (variables: {list(ds.data_vars)})")
-            if set(ds[sv].dims) != {"alpha", "beta"}:
-                raise ConfigError(f"config key 'target.sigma_variable': {sv!r} must be on "
-                                  f"('beta', 'alpha') like the image, got {ds[sv].dims}")
-            out["sigma"] = ds[sv].transpose("beta", "alpha")
+            out["sigma"] = _screen_variable(ds, "target.sigma_variable", sv, file)
         return out
     from ..models.synthetic import synthesize
 
