@@ -183,6 +183,10 @@ def test_file_target_noise_sigma_is_used_by_default(tmp_path):
         load('sigma_variable = "flat"\n')
     with pytest.raises(ConfigError, match="must be a string"):
         load("sigma_variable = 3\n")
+    with pytest.raises(ConfigError, match="'target.variable': 'flat' must be on"):
+        load('variable = "flat"\n')
+    with pytest.raises(ConfigError, match="'target.variable': 'img' is not in"):
+        load('variable = "img"\n')
     s = run_inference({"target": {"file": str(tmp_path / "target.nc")},
                        "field": {"width": 4, "depth": 1}, "fit": {"steps": 2},
                        "mode": {"kind": "search", "spin": {"start": 0.1, "stop": 0.5, "num": 2},
