@@ -142,11 +142,9 @@ def prepare_output(cfg: InferenceConfig, out: Path, unit_dir: Path, overwrite: b
     if stamp.exists() and not overwrite:
         old = json.loads(stamp.read_text())
         if not _stamp_accepts(old, cfg):
-            changed = config_changes(old.get("config", {}), cfg.raw)
-            what = ("; changed: " + ", ".join(changed)) if changed else ""
             raise ConfigError(
                 f"{out} holds results of a different configuration (fingerprint "
-                f"{old.get('fingerprint')}, now {cfg.fingerprint}){what}; use a new "
+                f"{old.get('fingerprint')}, now {cfg.fingerprint}){_changed(old, cfg)}; use a new "
                 "output.directory or --overwrite"
             )
     atomic_write_text(json.dumps({"fingerprint": cfg.fingerprint,
@@ -157,6 +155,12 @@ def prepare_output(cfg: InferenceConfig, out: Path, unit_dir: Path, overwrite: b
 def _stamp_accepts(old: Mapping[str, Any], cfg: InferenceConfig) -> bool:
     return (old.get("fingerprint") == cfg.fingerprint
             or old.get("grid_fingerprint") == cfg.grid_fingerprint)  # fmt: skip
+
+
+def _changed(old: Mapping[str, Any], cfg: InferenceConfig) -> str:
+    """``"; changed: key: old → new, ..."`` against a stamp's stored config, or ``""``."""
+    changed = config_changes(old.get("config", {}), cfg.raw)
+    return f"; changed: {', '.join(changed)}" if changed else ""
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -215,10 +219,8 @@ def output_status(cfg: InferenceConfig, units: list[Unit]) -> str | None:
     except (OSError, ValueError):
         return f"output folder: {stamp} is unreadable; the run will refuse it"
     if not _stamp_accepts(old, cfg):
-        changed = config_changes(old.get("config", {}), cfg.raw)
         return ("output folder: holds results of a different configuration (the run will "
-                "refuse it; --overwrite discards them)"
-                + (f"; changed: {', '.join(changed)}" if changed else ""))  # fmt: skip
+                f"refuse it; --overwrite discards them){_changed(old, cfg)}")  # fmt: skip
     accepted = {cfg.fingerprint, cfg.grid_fingerprint}
     n = sum(load_unit(cfg.output / "units" / f"{u.name}.nc", accepted, refit_other=True)
             is not None for u in units)  # fmt: skip
