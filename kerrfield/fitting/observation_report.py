@@ -43,6 +43,10 @@ SKY_KEYS = ("theta_g_uas", "position_angle_deg", "flux_jy", "ring_diameter_uas",
             "ring_resolution_uas")
 
 
+#: fewer grid values along an axis cannot tell a minimum from a slope: unconstrained
+MIN_PROFILE_VALUES = 3
+
+
 def _axes(cfg: InferenceConfig) -> dict[str, list[float]]:
     return {n: [float(v) for v in (g if isinstance(g, list) else [g])]
             for n, g in (("spin", cfg.spin), ("inclination", cfg.inclination))}
@@ -87,10 +91,11 @@ def _judge(e: dict[str, Any], name: str, x: list[float], inflation: float,
     """Set ``flat``, ``unconstrained`` and the ``constraint`` sentence of one axis' profile;
     fewer than 3 grid values cannot tell a minimum from a slope: unconstrained."""
     _judge_profile(e, name, x, inflation, scatter)
-    e["unconstrained"] = bool(e["flat"] or len(x) < 3)
-    if len(x) < 3 and not e["flat"]:
+    e["unconstrained"] = bool(e["flat"] or len(x) < MIN_PROFILE_VALUES)
+    if len(x) < MIN_PROFILE_VALUES and not e["flat"]:
         e["constraint"] = (f"{name} unconstrained: only {len(x)} grid values [{x[0]:g}, "
-                           f"{x[-1]:g}], too few for a profile (use at least 3); "
+                           f"{x[-1]:g}], too few for a profile (use at least "
+                           f"{MIN_PROFILE_VALUES}); "
                            f"{e['constraint'].removeprefix(name).lstrip(': ')}")  # fmt: skip
 
 

@@ -47,6 +47,7 @@ import xarray as xr
 
 from ..io.atomic import write_netcdf
 from .config import InferenceConfig
+from .observation_report import MIN_PROFILE_VALUES
 from .plan import Unit, load_unit
 
 __all__ = ["plan_refine", "load_refined", "fit_refine_unit", "refine_unit_task",
@@ -172,7 +173,7 @@ def _judge_axis(name: str, prof: Mapping[str, Any], ok: list[dict[str, Any]],
                       f"interval); refined {name}: {vals}")  # fmt: skip
     e = prof[name]
     why = ["flat on the grid"] if e["flat"] else []
-    if len(e["grid"]) < 3:
+    if len(e["grid"]) < MIN_PROFILE_VALUES:
         why.append(f"only {len(e['grid'])} grid values, too few for a profile")
     delta = np.asarray(e["delta_chi2"], float)
     span = float(np.max(delta[np.isfinite(delta)], initial=0.0)) * prof["inflation"]
