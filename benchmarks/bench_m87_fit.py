@@ -8,6 +8,7 @@ Usage::
     python benchmarks/bench_m87_fit.py --profile-pa 0,30,60   # best χ² at fixed spin-axis PA
     python benchmarks/bench_m87_fit.py --real --fix-pa 108    # jet-direction prior (explicit)
     python benchmarks/bench_m87_fit.py --real --json out.json
+    python benchmarks/bench_m87_fit.py --real --day 11 --band lo  # another file of the release
 
 Model: spin 0.94, inclination 163° (M87 convention; ``--inclination 17`` for the other
 one), Keplerian emitters, I ∝ g³ f(r) with f an axisymmetric 2→32→32→1 MLP pre-trained to a
@@ -51,13 +52,13 @@ THETA_G_STARTS = (2.8, 3.4, 4.0, 4.6)
 PA_STARTS = tuple(float(p) for p in range(0, 360, 45))
 
 
-def _data_path() -> Path:
+def _data_path(day: int = 6, band: str = "hi") -> Path:
     for base in (os.environ.get("KERRFIELD_DATA_DIR"), ROOT.parent / "shared" / "data",
                  ROOT.parent.parent / "shared" / "data"):
         if base and (Path(base) / "eht-m87-2017").is_dir():
             os.environ.setdefault("KERRFIELD_DATA_DIR", str(base))
             break
-    return fetch_eht_m87_2017(6, "hi")
+    return fetch_eht_m87_2017(day, band)
 
 
 def _model(geo, k: float, seed: int, free: bool = False):
@@ -117,6 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--truth-p2", type=float, default=4.0)
     ap.add_argument("--noise-seed", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0, help="field initialisation seed")
+    ap.add_argument("--day", type=int, default=6, choices=(5, 6, 10, 11),
+                    help="observing day, April 2017 (the release's four days)")
+    ap.add_argument("--band", default="hi", choices=("lo", "hi"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--fits", type=Path, default=None, help="write the fitted image here")
     ap.add_argument("--json", type=Path, default=None)
@@ -186,7 +190,7 @@ def _profile(args, obs, geo) -> list[dict]:
 def main() -> None:
     args = _parser().parse_args()
     torch.set_num_threads(args.threads)
-    obs = load_uvfits(_data_path())
+    obs = load_uvfits(_data_path(args.day, args.band))
     geo = kf.raytrace(0.94, args.inclination, fov=args.fov, npix=args.npix, orders=(0, 1),
                       velocity="keplerian")
     out = {}

@@ -66,7 +66,7 @@ def config(spec: dict, outdir: Path, args: argparse.Namespace) -> dict:
         "mode": {"kind": "search",
                  "spin": {"start": -0.9, "stop": 0.95, "num": args.n_spin},
                  "inclination": {"start": 15.0, "stop": 165.0, "num": args.n_inc}},
-        "search": {"field_seeds": 1, "refine": 2, "profile_points": 5},
+        "search": {"field_seeds": 1, "profile_points": 5},
         "output": {"directory": str(outdir), "progress": False, "plots": False},
     }
 

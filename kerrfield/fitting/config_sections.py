@@ -242,7 +242,8 @@ _SEARCH_INC = {"start": 10.0, "stop": 80.0, "num": 8}
 #: [search] keys: (default, lower bound, upper bound, integer)
 _SEARCH_KEYS: dict[str, tuple[float, float, float | None, bool]] = {
     "field_seeds": (2, 1, 64, True),          # field seeds per grid point (best kept)
-    "refine": (2, 0, 64, True),               # best grid points refined jointly
+    "refine": (4, 0, 64, True),               # best grid points (not neighbours) refined
+                                              #   jointly; 4: docs/identifiability.md
     "refine_steps": (3000, 1, None, True),    # max steps of a joint refinement (it stops
                                               #   earlier once converged)
     "refine_geometry_lr": (0.01, 0, None, False),
