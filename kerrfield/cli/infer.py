@@ -62,6 +62,8 @@ def _cli_infer(args: argparse.Namespace) -> int:
               f"{cfg.output}")  # fmt: skip
         if (status := output_status(cfg, units)) is not None:  # reads attributes, fits nothing
             print(f"  {status}")
+        if later:
+            print(f"  {_search_plan(cfg, len(units))}")
         if "observation" in cfg.target:
             t, o = cfg.target["observation"], cfg.fit["observation"]
             data = t.get("uvfits") or f"EHT 2017 M87, day {t['day']} {t['band']}"
@@ -128,3 +130,16 @@ def _cli_infer(args: argparse.Namespace) -> int:
               f"inclination {e['inclination_mean']:.3f} ± {e['inclination_std']:.3f} deg "
               "(optimiser spread, not a statistical interval)")
     return 0
+
+
+def _search_plan(cfg: Any, n_grid: int) -> str:
+    """What an image search fits after its grid (the counts depend on the grid's results,
+    so they are upper bounds)."""
+    sc = cfg.search
+    free = [n for n, v in (("spin", cfg.spin), ("inclination", cfg.inclination))
+            if isinstance(v, list)]  # fmt: skip
+    n_ref = min(int(sc["refine"]), n_grid)
+    per_round = int(sc["profile_points"]) ** len(free)
+    return (f"then up to {n_ref} joint refinement(s) of the best non-neighbouring grid points "
+            f"(each polished on its geometry), then up to {sc['profile_rounds']} local "
+            f"profile grid(s) of {per_round} point(s) over {' x '.join(free) or 'nothing'}")

@@ -205,6 +205,16 @@ def test_cli_check_lists_units(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_cli_check_search_says_what_follows_the_grid(tmp_path, capsys):
+    cfg = _write(tmp_path, '[mode]\nkind = "search"\nspin = [0.2, 0.5, 0.8]\n'
+                 'inclination = [20.0, 40.0]\n[search]\nrefine = 9\nprofile_points = 5\n')
+    assert cli.main(["infer", str(cfg), "--check"]) == 0
+    out = capsys.readouterr().out
+    # at most one refinement per grid point; a round's grid spans both free axes
+    assert "6 fit(s) (the grid" in out and "up to 6 joint refinement(s)" in out
+    assert "up to 4 local profile grid(s) of 25 point(s) over spin x inclination" in out
+
+
 BASE = {"target": {"synthetic": {"npix": 8}}}
 
 
