@@ -6,7 +6,9 @@ An exact joint step traces every pixel with spin and inclination in the graph an
 back-propagates through the elliptic integrals. For each screen size this prints, for both
 paths measured side by side (interleaved repeats, best of ``--repeat``), the forward and
 backward seconds of ``trace_rays`` (orders 0 and 1, x/y/g summed), their sum, and the ratio
-old/new; then the seconds per Adam step of ``kerr_image_model(..., relinearize_every=1)``.
+old/new; then the seconds per Adam step of ``kerr_image_model(..., relinearize_every=1)``
+and, for scale, of the same fit on fixed geometry (``fixed_image_model``): the part of a
+joint step no tracer change can remove.
 Only the ratios are meaningful on a shared machine; absolute times move with its load.
 Usage: python benchmarks/bench_gradients.py [--sizes 32 64] [--repeat 5] [--threads 2]
 """
@@ -51,6 +53,19 @@ def _fit_step(npix: int, old: bool, steps: int) -> float:
     return (time.perf_counter() - t0) / steps
 
 
+def _fixed_step(npix: int, steps: int) -> float:
+    """Seconds per Adam step of the same fit on fixed, traced-once geometry: what a joint step
+    costs besides its exact trace (field, image, loss, optimiser)."""
+    target = kf.synthesize("mlp", 0.94, 20.0, npix=npix, seed=0)
+    geo = kf.raytrace(0.5, 60.0, alpha=target["alpha"].values, beta=target["beta"].values,
+                      orders=(0, 1))  # fmt: skip
+    model = kf.fixed_image_model(kf.EmissionField(seed=1), geo)
+    kf.fit(model, target, steps=1, progress=False, lr=1e-3, schedule=None)  # warm-up
+    t0 = time.perf_counter()
+    kf.fit(model, target, steps=steps, progress=False, lr=1e-3, schedule=None)
+    return (time.perf_counter() - t0) / steps
+
+
 def _best(fn, repeat: int) -> dict[bool, list]:
     """``fn(old)`` for both paths, interleaved, after one warm-up round of each."""
     runs: dict[bool, list] = {True: [], False: []}
@@ -88,8 +103,11 @@ def main() -> None:
         if args.fit_steps:
             fit = _best(lambda old, n=npix: _fit_step(n, old, args.fit_steps), args.repeat)
             so, sn = min(fit[True]), min(fit[False])
+            sf = min(_fixed_step(npix, 10 * args.fit_steps) for _ in range(args.repeat))
             print(f"{npix:4d}² exact joint step  old {so:.3f} s ({1 / so:.1f}/s)  new {sn:.3f} "
-                  f"s ({1 / sn:.1f}/s)  old/new {so / sn:.2f}", flush=True)  # fmt: skip
+                  f"s ({1 / sn:.1f}/s)  old/new {so / sn:.2f} | fixed-geometry step "
+                  f"{sf:.4f} s: old/fixed {so / sf:.1f} (the ceiling of any tracer speed-up)",
+                  flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
