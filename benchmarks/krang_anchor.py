@@ -54,6 +54,7 @@ def run_one(seed: int, workdir: Path, noise_seed: int | None = None) -> dict:
         row[f"{name}_in68"] = bool(iv["68"]["lo"] <= truth <= iv["68"]["hi"])
         row[f"{name}_in95"] = bool(iv["95"]["lo"] <= truth <= iv["95"]["hi"])
         row[f"{name}_unconstrained"] = bool(se["unconstrained"][name])
+    row["flag_reasons"] = se.get("flag_reasons", {})
     row["pass"] = abs(row["spin_error"]) <= 0.01 and abs(row["inclination_error"]) <= 0.5
     return row
 
