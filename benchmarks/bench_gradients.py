@@ -8,7 +8,8 @@ paths measured side by side (interleaved repeats, best of ``--repeat``), the for
 backward seconds of ``trace_rays`` (orders 0 and 1, x/y/g summed), their sum, and the ratio
 old/new; then the seconds per Adam step of ``kerr_image_model(..., relinearize_every=1)``
 and, for scale, of the same fit on fixed geometry (``fixed_image_model``): the part of a
-joint step no tracer change can remove.
+joint step no tracer change can remove. Seconds per step are marginal: a (2 + N)-step fit
+minus a 2-step fit, divided by N, so the loss evaluations before and after a fit cancel.
 Only the ratios are meaningful on a shared machine; absolute times move with its load.
 Usage: python benchmarks/bench_gradients.py [--sizes 32 64] [--repeat 5] [--threads 2]
 """
@@ -41,16 +42,27 @@ def _trace_once(npix: int, old: bool) -> tuple[float, float]:
     return t1 - t0, t2 - t1
 
 
+def _timed_fit(model, target, steps: int) -> float:
+    t0 = time.perf_counter()
+    kf.fit(model, target, steps=steps, progress=False, lr=1e-3, schedule=None)
+    return time.perf_counter() - t0
+
+
+def _marginal(model, target, steps: int) -> float:
+    """Seconds per additional Adam step: the difference of a (2 + steps)- and a 2-step fit,
+    so that ``kf.fit``'s evaluations of the loss before and after its steps cancel."""
+    kf.fit(model, target, steps=1, progress=False, lr=1e-3, schedule=None)  # warm-up
+    short = _timed_fit(model, target, 2)
+    return (_timed_fit(model, target, 2 + steps) - short) / steps
+
+
 def _fit_step(npix: int, old: bool, steps: int) -> float:
     """Seconds per Adam step of an exact joint fit (geometry re-traced every step)."""
     target = kf.synthesize("mlp", 0.94, 20.0, npix=npix, seed=0)
     model = kf.kerr_image_model(kf.EmissionField(seed=1), 0.5, 60.0, npix=npix,
                                 relinearize_every=1)  # fmt: skip
     with autograd_through_sweep(old):
-        kf.fit(model, target, steps=1, progress=False, lr=1e-3, schedule=None)  # warm-up
-        t0 = time.perf_counter()
-        kf.fit(model, target, steps=steps, progress=False, lr=1e-3, schedule=None)
-    return (time.perf_counter() - t0) / steps
+        return _marginal(model, target, steps)
 
 
 def _fixed_step(npix: int, steps: int) -> float:
@@ -59,11 +71,7 @@ def _fixed_step(npix: int, steps: int) -> float:
     target = kf.synthesize("mlp", 0.94, 20.0, npix=npix, seed=0)
     geo = kf.raytrace(0.5, 60.0, alpha=target["alpha"].values, beta=target["beta"].values,
                       orders=(0, 1))  # fmt: skip
-    model = kf.fixed_image_model(kf.EmissionField(seed=1), geo)
-    kf.fit(model, target, steps=1, progress=False, lr=1e-3, schedule=None)  # warm-up
-    t0 = time.perf_counter()
-    kf.fit(model, target, steps=steps, progress=False, lr=1e-3, schedule=None)
-    return (time.perf_counter() - t0) / steps
+    return _marginal(kf.fixed_image_model(kf.EmissionField(seed=1), geo), target, steps)
 
 
 def _best(fn, repeat: int) -> dict[bool, list]:
@@ -82,7 +90,8 @@ def main() -> None:
     p.add_argument("--sizes", type=int, nargs="+", default=[32, 64])
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--fit-steps", type=int, default=3, help="Adam steps per timing (0: skip)")
+    p.add_argument("--fit-steps", type=int, default=6,
+                   help="Adam steps per timing, beyond a 2-step reference fit (0: skip)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     print(
