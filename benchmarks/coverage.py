@@ -11,6 +11,7 @@ where the profile is not flagged, and every flagged case.
     python benchmarks/coverage.py                       # the full protocol: 40 targets, 64²
     python benchmarks/coverage.py --n 40 --npix 24 --shard 0/2 --output a.json  # one core
     python benchmarks/coverage.py --merge a.json b.json --output coverage.json
+    python benchmarks/coverage.py --pool run1.json run2.json  # unflagged z-scores by family
 
 Results: ``benchmarks/results/coverage.json`` (written atomically).
 """
@@ -25,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import binom
 
 import kerrfield as kf
 from kerrfield.io.atomic import atomic_write_text
@@ -173,6 +175,41 @@ def table(rows: list[dict]) -> dict:
     return out
 
 
+def _z(r: dict, name: str) -> float:
+    """Error in units of the 68 % half-width on the side of the truth (the intervals are not
+    symmetric about the estimate)."""
+    lo, hi = r[f"{name}_68"]
+    est, true = r[f"{name}_estimate"], r[f"truth_{name}"]
+    half = hi - est if true > est else est - lo
+    return (true - est) / half if half > 0 else float("inf")
+
+
+def pooled(results: list[dict]) -> str:
+    """Markdown table of the unflagged parameters of one or more result files by family:
+    coverage, the binomial probability of so few truths in the 95 % interval were it
+    calibrated, and the rms and median |z| (a calibrated interval: median |z| ≈ 0.67)."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for res in results:
+        for r in res["rows"]:
+            for name in ("spin", "inclination"):
+                if not r[f"{name}_unconstrained"]:
+                    for fam in (r["family"], "all"):
+                        groups.setdefault((fam, name), []).append(r)
+    out = ["| family | parameter | unflagged | in 68 % | in 95 % | P(≤ in 95 %) | rms z | "
+           "median abs z |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for fam in (*FAMILIES, "all"):
+        for name in ("spin", "inclination"):
+            rs = groups.get((fam, name), [])
+            if not rs:
+                continue
+            n, z = len(rs), np.abs([_z(r, name) for r in rs])
+            k68, k95 = (sum(bool(r[f"{name}_in{c}"]) for r in rs) for c in (68, 95))
+            out.append(f"| {fam} | {name} | {n} | {k68} ({k68 / n:.0%}) | {k95} ({k95 / n:.0%})"
+                       f" | {binom.cdf(k95, n, 0.95):.2g} | {np.sqrt(np.mean(z**2)):.2f} | "
+                       f"{np.median(z):.2f} |")  # fmt: skip
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=40, help="number of hidden targets")
@@ -189,10 +226,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--merge", nargs="+", help="combine shard results into --output")
     p.add_argument("--markdown", metavar="RESULT", help="print the per-target table of a "
                    "result file (as in docs/identifiability.md) and exit")
+    p.add_argument("--pool", nargs="+", metavar="RESULT", help="print the unflagged "
+                   "parameters' coverage and z-scores by family, pooled over result files")
     p.add_argument("--output", default=str(Path(__file__).parent / "results" / "coverage.json"))
     args = p.parse_args(argv)
     if args.markdown:
         print(markdown(json.loads(Path(args.markdown).read_text())["rows"]))
+        return 0
+    if args.pool:
+        print(pooled([json.loads(Path(f).read_text()) for f in args.pool]))
         return 0
     if args.merge:
         parts = [json.loads(Path(f).read_text()) for f in args.merge]

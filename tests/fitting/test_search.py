@@ -331,6 +331,37 @@ def test_hidden_truth_protocol_subset(tmp_path):
     assert all(isinstance(r["flag_reasons"], dict) for r in rows)
 
 
+def test_coverage_pooled_table_counts_unflagged_parameters_by_family():
+    """benchmarks/coverage.py --pool: hand-made rows with known z-scores and coverage."""
+    import importlib.util
+
+    path = Path(__file__).parents[2] / "benchmarks" / "coverage.py"
+    spec = importlib.util.spec_from_file_location("kf_coverage_pool", path)
+    cov = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cov)
+
+    def row(family, truth, flagged=False):  # estimate 0, 68 % interval [-1, 2]
+        r = {"family": family}
+        for name in ("spin", "inclination"):
+            r.update({f"{name}_68": [-1.0, 2.0], f"{name}_estimate": 0.0,
+                      f"truth_{name}": truth, f"{name}_unconstrained": flagged,
+                      f"{name}_in68": -1 <= truth <= 2, f"{name}_in95": -2 <= truth <= 4})
+        return r
+
+    rows = [row("ring", 1.0), row("ring", -3.0), row("ring", 9.0, flagged=True),
+            row("disk", 0.5)]  # fmt: skip
+    lines = {tuple(c.strip() for c in ln.split("|")[1:3]): ln
+             for ln in cov.pooled([{"rows": rows}]).splitlines()[2:]}
+    ring = [c.strip() for c in lines[("ring", "spin")].split("|")[1:-1]]
+    # z = 1/2 (towards the upper end, half-width 2) and -3 (lower, half-width 1); flagged out
+    assert ring[2:5] == ["2", "1 (50%)", "1 (50%)"]
+    assert float(ring[5]) == pytest.approx(1 - 0.95**2, abs=5e-4)  # P(≤ 1 of 2 in 95 %), 2 digits
+    assert float(ring[6]) == pytest.approx(np.sqrt((0.25 + 9.0) / 2), abs=0.005)
+    assert float(ring[7]) == pytest.approx(1.75)
+    assert [c.strip() for c in lines[("all", "inclination")].split("|")][3] == "3"
+    assert ("mlp", "spin") not in lines
+
+
 def test_interval_when_no_grid_point_is_inside():
     x = np.linspace(0, 1, 5)
     iv = interval(x, np.full(5, 10.0) + x, 1.0)
