@@ -77,7 +77,10 @@ def check_nonnegative(value: object, name: str) -> float:
 
 
 def check_device(device: object, name: str = "device") -> torch.device:
-    """A usable torch device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` (if available), ``"mps"``."""
+    """A usable torch device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` (if available), ``"mps"``,
+    or ``"auto"``: CUDA when available, else the CPU."""
+    if isinstance(device, str) and device.strip().lower() == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)  # type: ignore[arg-type]
     except (RuntimeError, TypeError, ValueError):

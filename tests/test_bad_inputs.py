@@ -57,6 +57,7 @@ RAYTRACE = (
     + _cases("raytrace", "backend", ["foo", None, "Julia"])
     + _cases("raytrace", "dtype", [torch.float16, torch.bfloat16, torch.int32, "float64"])
     + _cases("raytrace", "device", BAD_DEVICES)
+    + [("raytrace", "device", "auto", OK)]  # CUDA when available, else the CPU
     + _cases("raytrace", "alpha", [[], [NAN, 1.0], [1e160, 0.0], [[1.0, 2.0]]], "alpha|beta")
 )
 
@@ -140,7 +141,8 @@ MODELS = (
        ("kerr_model", "orders", np.array([0, 1]), OK),
        ("kerr_model", "orders", 1, OK),
        ("kerr_model", "spin", np.float64(0.3), OK),
-       ("kerr_model", "relinearize_every", np.int64(5), OK)]
+       ("kerr_model", "relinearize_every", np.int64(5), OK),
+       ("kerr_model", "device", "auto", OK)]
 )
 
 
@@ -179,7 +181,7 @@ FIXED = (
     + _cases("fixed_model", "k", [NAN, "1"], "k")
     + _cases("fixed_model", "device", BAD_DEVICES)
     + [("fixed_model", "negative_g", True, "g"),
-       ("fixed_model", "k", 2, OK)]
+       ("fixed_model", "k", 2, OK), ("fixed_model", "device", "AUTO", OK)]
 )
 
 

@@ -44,6 +44,15 @@ def test_raytrace_writes_every_output(tmp_path, capsys):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.parametrize("opts", [["--png", "x.jpg"], ["-o", "out.txt"], ["-o", "a.nc", "-o", "b"]])
+def test_raytrace_refuses_an_output_it_would_write_in_another_format(tmp_path, capsys, opts):
+    opts = [str(tmp_path / o) if i % 2 else o for i, o in enumerate(opts)]
+    assert main(["raytrace", "--npix", "4", "--orders", "0", *opts]) == 2
+    err = capsys.readouterr().err
+    assert ("--png" if opts[0] == "--png" else "--output") in err and ".png" in err
+    assert not any(p.is_file() for p in tmp_path.iterdir())  # refused before tracing
+
+
 def test_missing_julia_is_one_line_with_a_working_command(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("KERRFIELD_JULIA", str(tmp_path / "no-julia"))
     monkeypatch.setenv("KERRFIELD_JULIA_BRIDGE", "subprocess")

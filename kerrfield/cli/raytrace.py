@@ -54,7 +54,9 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--backend", choices=BACKENDS, default="torch", help="implementation (default torch)"
     )
-    p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default cpu)")
+    p.add_argument(
+        "--device", default=None, help="torch device: auto | cpu | cuda | cuda:N (default cpu)"
+    )
     p.add_argument(
         "--compiled",
         action="store_true",
@@ -72,8 +74,17 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cli_raytrace)
 
 
+_NETCDF = (".nc", ".nc4", ".netcdf", ".h5")
+
+
 def _cli_raytrace(args: argparse.Namespace) -> int:
     outputs = list(args.output or ["raytrace.nc"]) + ([args.png] if args.png else [])
+    if args.png and not str(args.png).lower().endswith(".png"):
+        raise ValueError(f"--png must name a .png file, got {args.png!r}")
+    for out in outputs:
+        if not str(out).lower().endswith((".png", *_NETCDF)):
+            raise ValueError(f"--output {out!r}: the format follows the extension, "
+                             f"one of .png or {', '.join(_NETCDF)} (netCDF)")  # fmt: skip
     if (not any(str(o).lower().endswith(".png") for o in outputs)
             and args.npix**2 * len(args.orders) >= STREAM_RAYS):  # fmt: skip
         # large screens go to disk block by block: bounded memory at any npix

@@ -57,9 +57,7 @@ def resolve_device(device: torch.device | str | None) -> torch.device:
     >>> resolve_device("cpu")
     device(type='cpu')
     """
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return check_device(device)
+    return check_device("auto" if device is None else device)
 
 
 def target_tensor(target: Any, model: LensedImage | None = None) -> torch.Tensor:

@@ -21,6 +21,7 @@ import xarray as xr
 from torch import nn
 
 from .._progress import show_progress
+from .._validate import check_npoints
 from ..io.sky import sky_matrix
 from ..models.lensed import LensedImage
 from ..vlbi.losses import DataTerms
@@ -306,6 +307,10 @@ def fit_observation(model: LensedImage, obs: xr.Dataset, *,
     for name, val in (("tv", tv), ("mem", mem), ("flux_weight", flux_weight)):
         if not (math.isfinite(val) and val >= 0):
             raise ValueError(f"{name} must be finite and >= 0, got {val}")
+    steps, scout_steps = (check_npoints(v, n, minimum=0) for v, n in
+                          ((steps, "steps"), (scout_steps, "scout_steps")))  # fmt: skip
+    scout_rounds, finalists = (check_npoints(v, n) for v, n in
+                               ((scout_rounds, "scout_rounds"), (finalists, "finalists")))
     terms = DataTerms(obs, weights, systematic=systematic, minimal=minimal,
                       scan_average=scan_average, gains=gains)
     prior = _gaussian_prior(model, prior_fwhm) if prior_fwhm else None

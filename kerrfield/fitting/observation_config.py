@@ -11,14 +11,12 @@ Changing ``data.uvfits`` is all it takes to fit another data set. As with
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from ..fields.emission import EmissionField
-from ..io.atomic import atomic_write_text
 from ..models.builders import fixed_image_model
 from ..models.synthetic import AnalyticEmission
 from ..physics.raytrace import raytrace
@@ -26,6 +24,7 @@ from ..vlbi.dataset import fetch_eht_m87_2017
 from ..vlbi.uvfits import load_uvfits
 from .observation import Axisymmetric, fit_observation, match_emission
 from .observation_result import ObservationFit
+from .observation_target import write_observation_outputs
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -122,15 +121,12 @@ def run_observation_config(config: str | os.PathLike | dict[str, Any], *,
     res = fit_observation(
         _model(cfg["model"]), obs, weights=f["weights"], systematic=f["systematic"],
         theta_g=s["theta_g"], position_angle=s["position_angle"], flux=s["flux"],
-        learn=s["learn"], tv=f["tv"], mem=f["mem"], steps=steps or f["steps"],
+        learn=s["learn"], tv=f["tv"], mem=f["mem"],
+        steps=f["steps"] if steps is None else steps,
         scout_steps=f["scout_steps"], scout_rounds=f["scout_rounds"],
         finalists=f["finalists"], lr=f["lr"], sky_lr=f["sky_lr"],
         scan_average=f["scan_average"], gains=f["gains"], method=f["method"],
         seed=cfg["model"]["seed"], progress=progress)
-    summary = {**res.summary(), "source": obs.attrs.get("source", ""),
-               "file": obs.attrs.get("file", ""), "mjd": obs.attrs.get("mjd")}
-    out = cfg["output"]["directory"]
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(json.dumps(summary, indent=1, default=float), out / "summary.json")
-    res.to_fits(out / "image.fits", overwrite=True)
+    # the same summary (χ² total, data counts, weights) as `fit --target X.uvfits` and `infer`
+    summary = write_observation_outputs(res, cfg["output"]["directory"])
     return res, summary

@@ -186,6 +186,19 @@ def load_checkpoint_file(path: Path, dev: torch.device | str = "cpu") -> dict[st
     return ck
 
 
+def _mismatch(model: dict, saved: dict, most: int = 3) -> str:
+    """The first few differences between two state dicts, e.g. ``field.mlp.0.weight: (16, 2)
+    in the model, (8, 2) in the checkpoint``."""
+    diffs = [f"{k}: {tuple(v.shape)} in the model, {tuple(saved[k].shape)} in the checkpoint"
+             for k, v in model.items() if k in saved and hasattr(saved[k], "shape")
+             and tuple(saved[k].shape) != tuple(v.shape)]  # fmt: skip
+    missing, extra = sorted(set(model) - set(saved)), sorted(set(saved) - set(model))
+    diffs += [f"{k} not in the checkpoint" for k in missing]
+    diffs += [f"{k} not in the model" for k in extra]
+    more = f" and {len(diffs) - most} more" if len(diffs) > most else ""
+    return "; ".join(diffs[:most]) + more
+
+
 def restore_checkpoint(st: TrainState, path: Path, dev: torch.device) -> int:
     """Load a checkpoint into ``st``; returns the step it was written at."""
     ck = load_checkpoint_file(path, dev)
@@ -194,8 +207,9 @@ def restore_checkpoint(st: TrainState, path: Path, dev: torch.device) -> int:
         st.opt.load_state_dict(ck["optimizer"])
     except (RuntimeError, ValueError, KeyError) as exc:
         raise CheckpointError(
-            f"checkpoint {path} belongs to a different model or optimiser ({str(exc)[:160]}); "
-            "use a new output directory, or --overwrite / resume=False to start again"
+            f"checkpoint {path} belongs to a different model or optimiser "
+            f"({_mismatch(st.model.state_dict(), ck['model']) or type(exc).__name__}); use a "
+            "new output directory, or start again (CLI: --overwrite; Python: resume=False)"
         ) from exc  # fmt: skip
     if st.sched is not None and ck.get("scheduler") is not None:
         st.sched.load_state_dict(ck["scheduler"])

@@ -161,8 +161,8 @@ def run_demo(
     model = kerr_image_model(field, d["spin0"], d["inclination0"], fov=d["fov"],
                              npix=npix, relinearize_every=d["relinearize_every"],
                              relinearize_tol=d["relinearize_tol"])  # fmt: skip
-    kw = dict(steps=steps or d["steps"], lr=d["lr"], geometry_lr=d["geometry_lr"],
-              schedule=d["schedule"], lr_final=d["lr_final"],
+    kw = dict(steps=d["steps"] if steps is None else steps, lr=d["lr"],
+              geometry_lr=d["geometry_lr"], schedule=d["schedule"], lr_final=d["lr_final"],
               device=resolve_device(device), progress=progress)  # fmt: skip
     summary = run_fit_workflow(target, model, out, kw)
     return {**summary, "total_time_s": time.perf_counter() - t0}

@@ -118,10 +118,20 @@ directory = "out"
     assert args.func(args) == 0
     summary = json.loads((work / "out" / "summary.json").read_text())
     assert summary["source"] == "M87" and np.isfinite(summary["chi2_cphase"])
+    # the same summary as `kerrfield fit --target X.uvfits` and `kerrfield infer`
+    assert summary["n_data"] == summary["n_cphase"] + summary["n_lcamp"] > 0
+    assert summary["chi2_total"] == pytest.approx(
+        summary["chi2_cphase"] * summary["n_cphase"] + summary["chi2_lcamp"] * summary["n_lcamp"])
+    assert summary["weights"] == {"cphase": 1.0, "lcamp": 1.0}
     assert (work / "out" / "image.fits").is_file()
     assert not (tmp_path / "out").exists()
     with pytest.raises(ValueError, match="unknown key"):
         run_observation_config({"fit": {"stepz": 3}})
+    with pytest.raises(ValueError, match="steps must be >= 0"):
+        run_observation_config(toml, steps=-3)
+    # 0 steps means no final steps after the scouts, not fit.steps
+    none, two = (run_observation_config(toml, steps=n)[0] for n in (0, 2))
+    assert len(two.history) - len(none.history) == 2
 
 
 def test_multi_start_search_and_profile(setting):

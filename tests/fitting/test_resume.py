@@ -256,3 +256,10 @@ def test_cli_fit_refuses_existing_checkpoint(tmp_path, capsys):
     assert main([*args, "--resume", "--overwrite"]) == 2
     assert main([*args, "--overwrite"]) == 0
     assert main([*args, "--resume"]) == 0  # finished fit: resumes to the same end
+    # a different field width: the message names the parameter and both shapes, in one line
+    wide = [a if a != "4" or args[i - 1] != "--width" else "6" for i, a in enumerate(args)]
+    capsys.readouterr()
+    assert main([*wide, "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "different model" in err
+    assert "(6, 2) in the model, (4, 2) in the checkpoint" in err and "--overwrite" in err

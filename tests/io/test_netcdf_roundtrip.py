@@ -78,3 +78,22 @@ def test_multiscale_history_round_trips(tmp_path, toy):
     res = kf.fit_multiscale(model, target, factors=(2, 1), steps=(2, 2), lr=(1e-2, 1e-2),
                             progress=False)
     _roundtrip(res.history, tmp_path, "h.nc")
+
+
+def test_atomic_writes_get_the_umask_mode_not_mkstemps_0600(tmp_path):
+    """Result files must be readable by collaborators: mode 0666 & ~umask, as open() gives."""
+    import os
+
+    from kerrfield.io.atomic import atomic_torch_save, atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        paths = [atomic_write_text("{}", tmp_path / "s.json"),
+                 atomic_torch_save({"a": 1}, tmp_path / "c.pt"),
+                 write_netcdf(xr.Dataset({"v": ("x", [1.0])}), tmp_path / "v.nc")]
+        os.umask(0o077)
+        private = atomic_write_text("{}", tmp_path / "p.json")
+    finally:
+        os.umask(old)
+    assert [p.stat().st_mode & 0o777 for p in paths] == [0o644] * 3
+    assert private.stat().st_mode & 0o777 == 0o600
