@@ -235,7 +235,8 @@ def check_inference_inputs(target: xr.Dataset, *, loss: str = "nmse",
         raise ValueError(f"beam FWHM {beam_fwhm:g} M is not smaller than the screen "
                          f"({width:g} M across)")  # fmt: skip
     if screen is not None:
-        a2, b2 = (np.asarray(torch.as_tensor(v).cpu(), dtype=float) for v in screen)
+        a2, b2 = (np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v,
+                             dtype=float) for v in screen)  # fmt: skip
         for name, mine, theirs in (("alpha", alpha, a2), ("beta", beta, b2)):
             if mine.shape != theirs.shape or not np.allclose(mine, theirs, rtol=1e-6,
                                                               atol=1e-9):  # fmt: skip

@@ -267,7 +267,7 @@ def fit(
     st = TrainState(
         model, opt, lr_schedule(opt, schedule, max(steps, 1), lr_final),
         torch.amp.GradScaler("cuda", enabled=use_amp), gen, use_amp, loss_fn, loss_name,
-        tgt_flat, sig_flat, tv_weight, weight_decay_weight, params, [],
+        tgt_flat, sig_flat, tv_weight, weight_decay_weight, params, [], total_steps=steps,
     )  # fmt: skip
     start = 0
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
@@ -279,10 +279,10 @@ def fit(
     initial_loss = st.initial_loss
     if not start or len(st.good) != len(params):
         st.good = [p.detach().clone() for p in params]
-    t0 = time.perf_counter()
+    t0 = st.t_start = time.perf_counter()
     step = _run_steps(st, start, steps, batch_size, progress, ckpt_path, checkpoint_every,
                       callback, initial_loss, t0)  # fmt: skip
-    wall = time.perf_counter() - t0
+    wall = st.elapsed + time.perf_counter() - t0  # all sessions of a resumed fit
     with torch.no_grad():
         final_loss = float(st.data_loss())
     save_checkpoint(st, ckpt_path, step)

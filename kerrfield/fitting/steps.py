@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,9 @@ class TrainState:
     skipped: int = 0  # consecutive steps skipped for non-finite gradients
     n_skipped: int = 0  # total
     initial_loss: float | None = None  # full-image data loss before the first step
+    total_steps: int = 0  # the fit's ``steps`` (its schedule's length)
+    elapsed: float = 0.0  # wall seconds of earlier sessions of a resumed fit
+    t_start: float = dataclasses.field(default_factory=time.perf_counter)  # this session's
     last_pred: Any = None  # model image and target pixels of the last data_loss call
     last_target: Any = None
 
@@ -163,6 +168,8 @@ def save_checkpoint(st: TrainState, path: Path | None, step: int) -> None:
             "model_config": model.config(), "good": st.good,
             "skipped": st.skipped, "n_skipped": st.n_skipped, "initial_loss": st.initial_loss,
             "lin": getattr(model, "_lin", None), "lin_calls": getattr(model, "_lin_calls", 0),
+            "total_steps": st.total_steps,
+            "wall_time": st.elapsed + time.perf_counter() - st.t_start,
         },
         path,
     )  # fmt: skip
@@ -213,6 +220,13 @@ def restore_checkpoint(st: TrainState, path: Path, dev: torch.device) -> int:
         ) from exc  # fmt: skip
     if st.sched is not None and ck.get("scheduler") is not None:
         st.sched.load_state_dict(ck["scheduler"])
+        planned = ck.get("total_steps")
+        if planned and planned != st.total_steps and ck["step"] < st.total_steps:
+            warnings.warn(
+                f"resuming a fit planned for {planned} steps with steps={st.total_steps}: the "
+                f"learning-rate schedule is recomputed for {st.total_steps} steps, so the "
+                f"learning rate changes abruptly at step {ck['step']}", stacklevel=3)
+    st.elapsed = float(ck.get("wall_time", 0.0))
     if st.use_amp and ck.get("scaler"):
         st.scaler.load_state_dict(ck.get("scaler", {}))
     st.gen.set_state(ck["generator"].to(st.gen.get_state().device))

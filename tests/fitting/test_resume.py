@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -263,3 +264,21 @@ def test_cli_fit_refuses_existing_checkpoint(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "different model" in err
     assert "(6, 2) in the model, (4, 2) in the checkpoint" in err and "--overwrite" in err
+
+
+def test_resume_with_more_steps_warns_and_counts_every_session(tmp_path, tracer):
+    """The cosine schedule is recomputed for the new length (said, not silent), and the
+    wall time (hence steps/s) covers the earlier session too."""
+    target = _target(tracer)
+    ck = tmp_path / "ck.pt"
+    _, first = _run("fixed", target, checkpoint=ck)
+    model = _model("fixed", target)
+    with pytest.warns(UserWarning, match=rf"planned for {STEPS} steps with steps={STEPS + 4}"):
+        res = kf.fit(model, target, steps=STEPS + 4, lr=2e-2, progress=False, schedule="cosine",
+                     seed=0, checkpoint=ck, resume=True)  # fmt: skip
+    assert res.steps == STEPS + 4
+    assert res.wall_time > first.wall_time
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same length again: nothing to say
+        kf.fit(_model("fixed", target), target, steps=STEPS + 4, lr=2e-2, progress=False,
+               schedule="cosine", seed=0, checkpoint=ck, resume=True)  # fmt: skip
