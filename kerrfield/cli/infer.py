@@ -7,7 +7,7 @@ from typing import Any
 
 from ..fitting.config import load_inference_config
 from ..fitting.plan import output_status, plan_units
-from ..fitting.runner import run_inference
+from ..fitting.runner import check_target, run_inference
 
 
 def add_cli(subparsers: Any) -> None:
@@ -53,14 +53,22 @@ def _interrupt_hint(args: argparse.Namespace) -> str:
 
 
 def _cli_infer(args: argparse.Namespace) -> int:
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    if args.workers is not None and args.scheduler:
+        raise ValueError("--workers sizes a local cluster; with --scheduler the workers are "
+                         "those of the running cluster (drop one of the two)")
     cfg = load_inference_config(args.config, output=args.output)
     if args.check:
         units = plan_units(cfg)
+        if "observation" not in cfg.target:
+            check_target(cfg)  # the target and the checks made before any fit
         later = (" (the grid; refinements and profile points follow)"
                  if cfg.mode == "search" and "observation" not in cfg.target else "")
         print(f"{args.config}: valid; mode {cfg.mode}, {len(units)} fit(s){later} -> "
               f"{cfg.output}")  # fmt: skip
-        if (status := output_status(cfg, units)) is not None:  # reads attributes, fits nothing
+        # reads attributes, fits nothing
+        if (status := output_status(cfg, units, args.overwrite)) is not None:
             print(f"  {status}")
         if later:
             print(f"  {_search_plan(cfg, len(units))}")

@@ -55,33 +55,48 @@ class Executor:
     def __init__(self, scheduler: str | None = None, workers: int | None = None,
                  processes: bool = True):  # fmt: skip
         self.scheduler, self.client, self._cluster = scheduler, None, None
-        if scheduler is None:
-            return
+        self._workers, self._processes = workers, processes
+
+    def connect(self) -> Executor:
+        """Start the local cluster or connect to the scheduler (idempotent). :meth:`map` calls
+        it at its first call with work to do, so a run whose units are all done needs none."""
+        if self.client is not None or self.scheduler is None:
+            return self
         try:
             from distributed import Client, LocalCluster
         except ImportError as exc:  # pragma: no cover - dask is a dependency
             raise ImportError("running units on dask needs `pip install distributed`") from exc
-        if scheduler == "local":
-            n = int(workers or os.cpu_count() or 1)
-            self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes,
-                                         dashboard_address=None)  # fmt: skip
+        if self.scheduler == "local":
+            n = int(self._workers or os.cpu_count() or 1)
+            self._cluster = LocalCluster(n_workers=n, threads_per_worker=1,
+                                         processes=self._processes, dashboard_address=None)
             self.client = Client(self._cluster)
-        else:
-            self.client = Client(scheduler)
+            return self
+        try:
+            self.client = Client(self.scheduler)
+        except (OSError, TimeoutError) as exc:  # distributed raises OSError on a timeout
+            raise ConnectionError(
+                f"no dask scheduler answers at {self.scheduler!r} ({exc}); start one (e.g. "
+                "`dask scheduler`, or dask-jobqueue on a cluster) or drop --scheduler"
+            ) from None
+        return self
 
     @property
     def parallel(self) -> bool:
-        return self.client is not None
+        return self.scheduler is not None
 
     def map(self, fn: Callable[..., Any], calls: Sequence[tuple]) -> Iterator[Any]:
         """``fn(*args)`` for every ``args`` in ``calls``; results as they complete."""
         import torch
 
         threads = torch.get_num_threads()
-        if self.client is None:
+        if self.scheduler is None:
             for args in calls:
                 yield run_call(fn, args, threads)
             return
+        if not calls:
+            return
+        self.connect()
         from distributed import as_completed
 
         futures = [self.client.submit(run_call, fn, args, threads, pure=False) for args in calls]

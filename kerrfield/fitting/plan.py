@@ -200,7 +200,8 @@ def config_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
             for k in sorted(set(a) | set(b)) if a.get(k, unset) != b.get(k, unset)]
 
 
-def output_status(cfg: InferenceConfig, units: list[Unit]) -> str | None:
+def output_status(cfg: InferenceConfig, units: list[Unit],
+                  overwrite: bool = False) -> str | None:
     """What a run would find in ``cfg.output``, for ``kerrfield infer --check`` (reads the
     stamp and the units' attributes; fits nothing, writes nothing).
 
@@ -214,6 +215,8 @@ def output_status(cfg: InferenceConfig, units: list[Unit]) -> str | None:
     stamp = cfg.output / "config.json"
     if not stamp.is_file():
         return None
+    if overwrite:
+        return f"output folder: {cfg.output} holds an earlier run; --overwrite discards it"
     try:
         old = json.loads(stamp.read_text())
     except (OSError, ValueError):

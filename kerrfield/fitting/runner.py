@@ -266,6 +266,14 @@ def run_inference(
     return summary
 
 
+def check_target(cfg: InferenceConfig) -> xr.Dataset:
+    """Load (or synthesise) an image target and run the checks a run makes before fitting:
+    for ``kerrfield infer --check``, so that it rejects what the run would (fits nothing)."""
+    target = _load_target(cfg)
+    _check_before_fitting(cfg, target)
+    return target
+
+
 def _check_before_fitting(cfg: InferenceConfig, target: xr.Dataset) -> None:
     """Clear errors (and the deliberate physics mismatches) before any unit is fitted."""
     from .convergence import check_inference_inputs, resolve_physics, target_sigma

@@ -49,3 +49,23 @@ def test_cone_and_general_velocity_configs_run(tmp_path, monkeypatch):
     assert main(["infer", "c.toml", "--check"]) == 0
     assert main(["infer", "c.toml", "--quiet"]) == 0
     assert (tmp_path / "out" / "results.nc").exists()
+
+
+def test_check_runs_the_target_checks_and_the_option_checks(tmp_path, monkeypatch, capsys):
+    """A beam wider than the screen is refused by --check as by the run; so are --workers 0
+    and --workers with --scheduler; --check --overwrite says the earlier run is discarded."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.toml").write_text(BASE.replace('fov = 8.0', 'fov = 8.0\nblur_fwhm = 50.0'))
+    assert main(["infer", "c.toml", "--check"]) == 2
+    assert "beam FWHM 50 M is not smaller than the screen" in capsys.readouterr().err
+    (tmp_path / "c.toml").write_text(BASE)
+    for opts, says in ((["--workers", "0"], "--workers must be >= 1"),
+                       (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "--scheduler")):
+        assert main(["infer", "c.toml", "--check", *opts]) == 2
+        assert says in capsys.readouterr().err
+    assert main(["infer", "c.toml", "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["infer", "c.toml", "--check", "--overwrite"]) == 0
+    assert "--overwrite discards it" in capsys.readouterr().out
+    assert main(["infer", "c.toml", "--check"]) == 0
+    assert "1 of 1 units already done (will be reused" in capsys.readouterr().out

@@ -196,7 +196,7 @@ def test_dask_local_cluster_matches_serial_and_survives_a_killed_worker(tmp_path
 
     path = _cfg(tmp_path, "killed")
     units = tmp_path / "killed" / "units"
-    ex = Executor("local", 2)
+    ex = Executor("local", 2).connect()
     pids = list(ex.client.run(os.getpid).values())
 
     def killer():
