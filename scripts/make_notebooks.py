@@ -405,7 +405,7 @@ Image(filename=str(workdir / "ensemble" / "ensemble.png"))
 The intervals are profile-likelihood intervals: at every point the emission field is
 re-fitted, so they include the degeneracy between emission and geometry. They assume
 Gaussian pixel noise of the recorded σ and a field flexible enough to reach the noise floor
-($\\chi^2/N \approx 1$); when it is not ($\\chi^2/N > 1$) the intervals are widened by
+($\\chi^2/N \\approx 1$); when it is not ($\\chi^2/N > 1$) the intervals are widened by
 $\\sqrt{\\chi^2_{min}/N}$. A parameter whose 95 % region reaches the edge of the searched grid
 is flagged *unconstrained*: the data do not determine it there, and the point estimate
 should not be quoted. How often the intervals contain the truth on targets the strategy was
