@@ -1,4 +1,5 @@
-"""Every Sphinx cross-reference in the prose docs names a documented public object.
+"""The prose docs agree with the code: every Sphinx cross-reference names a documented public
+object, and the configuration table quotes the code's defaults.
 
 The API reference is generated for the flat ``kerrfield.*`` namespace only, and Sphinx (not
 nitpicky) renders an unresolved ``{func}`kerrfield.vlbi.x``` as plain text without a
@@ -31,3 +32,15 @@ def test_every_role_target_is_a_public_kerrfield_name():
             if not ok:
                 bad.append(f"{md.relative_to(DOCS)}: {m.group(0)}")
     assert not bad, "references without an API page:\n" + "\n".join(bad)
+
+
+def test_search_defaults_in_the_configuration_table_match_the_code():
+    """docs/inference.md's `[search]` row quotes each default; they drift when changed."""
+    from kerrfield.fitting.config_sections import _SEARCH_KEYS
+
+    row = next(line for line in (DOCS / "inference.md").read_text(encoding="utf-8").splitlines()
+               if line.startswith("| `[search]` |"))
+    quoted = dict(re.findall(r"`(\w+)` \(([^);]+)", row.split("|")[2]))
+    assert set(quoted) >= set(_SEARCH_KEYS)
+    for key, (default, *_rest) in _SEARCH_KEYS.items():
+        assert float(quoted[key]) == float(default), (key, quoted[key], default)
