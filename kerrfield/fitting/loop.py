@@ -26,6 +26,7 @@ import xarray as xr
 
 from .._progress import show_progress
 from .._validate import check_device, check_nonnegative, check_npoints, check_positive
+from ..models.forward import warn_physics_mismatch
 from ..models.lensed import LensedImage
 from .losses import get_loss
 from .observation_target import IMAGE_ONLY_OPTIONS, fit_observation_target, is_observation
@@ -234,6 +235,7 @@ def fit(
         raise ValueError("observation options need an observation target (a Dataset with "
                          "'vis', 'u', 'v', ... or a .uvfits path)")
     steps = check_npoints(steps, "steps", minimum=0)
+    warn_physics_mismatch(model, target)
     _check_fit_args(lr=lr, geometry_lr=geometry_lr, geometry_betas=geometry_betas,
                     lr_final=lr_final, tv_weight=tv_weight,
                     weight_decay_weight=weight_decay_weight, seed=seed,

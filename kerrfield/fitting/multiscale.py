@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from ..models.forward import physics_reported, warn_physics_mismatch
 from ..models.lensed import LensedImage
 from .loop import fit, target_tensor
 from .losses import get_loss
@@ -124,6 +125,7 @@ def fit_multiscale(
         raise TypeError("fit_multiscale needs an xarray target (screen coordinates)")
     ds = target.to_dataset(name="image") if isinstance(target, xr.DataArray) else target
     full = target_tensor(ds, model)
+    warn_physics_mismatch(model, ds)  # once here, not per stage
     checkpoint = fit_kwargs.pop("checkpoint", None)
     with torch.no_grad():
         initial = float(get_loss(fit_kwargs.get("loss", "nmse"))(
@@ -145,11 +147,13 @@ def fit_multiscale(
                 spin_bound=model.spin_bound, surface=model.surface, velocity=model.velocity,
                 relinearize_every=model.relinearize_every, trust_radius=model.trust_radius,
                 relinearize_tol=model.relinearize_tol, sensitivity_cut=model.sensitivity_cut,
+                beam_fwhm=model.beam_fwhm,  # the telescope beam at every stage (in M)
             ).to(model.pix_alpha.device)  # fmt: skip
-        res = fit(stage_model, stage_target, steps=n_steps, lr=stage_lr,
-                  geometry_lr=stage_glr, progress=progress,
-                  checkpoint=checkpoint if last else stage_checkpoint(checkpoint, stage),
-                  **fit_kwargs)  # fmt: skip
+        with physics_reported():
+            res = fit(stage_model, stage_target, steps=n_steps, lr=stage_lr,
+                      geometry_lr=stage_glr, progress=progress,
+                      checkpoint=checkpoint if last else stage_checkpoint(checkpoint, stage),
+                      **fit_kwargs)  # fmt: skip
         wall += res.wall_time
         histories.append(res.history.assign(stage=("step", np.full(res.history.sizes["step"],
                                                                      stage))))  # fmt: skip

@@ -20,6 +20,7 @@ import xarray as xr
 
 from ..io.atomic import atomic_write_text, write_netcdf
 from ..io.readers import load_netcdf
+from ..models.forward import physics_reported
 from .config import ConfigError, InferenceConfig, load_inference_config
 from .executor import executor_workers
 from .plan import Unit, load_done, plan_units, prepare_output
@@ -290,21 +291,22 @@ def _check_before_fitting(cfg: InferenceConfig, target: xr.Dataset) -> None:
 
 def unit_task(cfg: InferenceConfig, unit: Unit, target: xr.Dataset, unit_dir: str) -> str:
     """Fit one joint/scan/ensemble unit and write it (and its model) atomically."""
-    unit_dir_p = Path(unit_dir)
-    ckpt = unit_dir_p / f"{unit.name}.ckpt.pt"
-    try:
-        ds, model = _fit_unit(cfg, unit, target, checkpoint=ckpt)
-    except CheckpointError as exc:  # unreadable checkpoint: this unit starts again
-        print(f"kerrfield infer: {exc.args[0].split(';')[0]}; fitting this unit again",
-              file=sys.stderr)  # fmt: skip
+    with physics_reported():  # the run printed the mismatches asked for, once
+        unit_dir_p = Path(unit_dir)
+        ckpt = unit_dir_p / f"{unit.name}.ckpt.pt"
+        try:
+            ds, model = _fit_unit(cfg, unit, target, checkpoint=ckpt)
+        except CheckpointError as exc:  # unreadable checkpoint: this unit starts again
+            print(f"kerrfield infer: {exc.args[0].split(';')[0]}; fitting this unit again",
+                  file=sys.stderr)  # fmt: skip
+            ckpt.unlink(missing_ok=True)
+            ds, model = _fit_unit(cfg, unit, target, checkpoint=ckpt)
+        write_netcdf(ds, unit_dir_p / f"{unit.name}.nc")
         ckpt.unlink(missing_ok=True)
-        ds, model = _fit_unit(cfg, unit, target, checkpoint=ckpt)
-    write_netcdf(ds, unit_dir_p / f"{unit.name}.nc")
-    ckpt.unlink(missing_ok=True)
-    if cfg.save_models:
-        from ..models.persistence import save_model
+        if cfg.save_models:
+            from ..models.persistence import save_model
 
-        save_model(model, cfg.output / "models" / unit.name)
+            save_model(model, cfg.output / "models" / unit.name)
     return unit.name
 
 

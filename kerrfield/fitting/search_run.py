@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from ..io.atomic import write_netcdf
+from ..models.forward import physics_reported
 from .config import InferenceConfig
 from .plan import Unit, load_unit, plan_grid
 from .profile import profile_intervals, quadratic_fit, quadratic_intervals
@@ -29,7 +30,8 @@ __all__ = ["run_search", "search_task", "chi2_grid"]
 def search_task(cfg: InferenceConfig, unit: Unit, target: xr.Dataset,
                 init_params: np.ndarray | None, path: str) -> str:  # fmt: skip
     """Fit one search unit and write it atomically to ``path`` (what a worker runs)."""
-    write_netcdf(fit_search_unit(cfg, unit, target, init_params), path)
+    with physics_reported():  # the run printed the mismatches asked for, once
+        write_netcdf(fit_search_unit(cfg, unit, target, init_params), path)
     return unit.name
 
 

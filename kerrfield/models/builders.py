@@ -212,8 +212,9 @@ def kerr_image_model(
         a, b = screen(fov, npix)
         alpha = a if alpha is None else alpha
         beta = b if beta is None else beta
-    alpha = torch.as_tensor(alpha, dtype=torch.float64)
-    beta = torch.as_tensor(beta, dtype=torch.float64)
+    # a copy for arrays (xarray's .values may be read-only, which torch warns about)
+    alpha, beta = (t.to(torch.float64) if isinstance(t, torch.Tensor) else
+                   torch.tensor(np.asarray(t, dtype=np.float64)) for t in (alpha, beta))
     model = LensedImage(
         field, alpha, beta, k=k, orders=orders, kind="kerr", spin=spin,
         inclination=inclination, learn_geometry=learn_geometry,

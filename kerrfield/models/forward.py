@@ -11,12 +11,17 @@ text (``kerrfield.physics._spec``: ``surface_text``/``parse_surface`` and the ve
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 
-__all__ = ["gaussian_beam", "fwhm_to_sigma", "target_physics", "PHYSICS_KEYS"]
+__all__ = ["gaussian_beam", "fwhm_to_sigma", "target_physics", "PHYSICS_KEYS",
+           "PhysicsMismatchWarning", "physics_reported", "warn_physics_mismatch"]
 
 #: the forward-model options a target records and a fit reads back
 PHYSICS_KEYS = ("orders", "k", "surface", "velocity", "beam_fwhm")
@@ -111,4 +116,53 @@ def target_physics(target: Any) -> dict[str, Any]:
         if key in attrs:
             out["beam_fwhm"] = float(attrs[key])
             break
+    return out
+
+
+class PhysicsMismatchWarning(UserWarning):
+    """A fit whose model uses other forward-model physics than the target records."""
+
+
+_REPORTED: contextvars.ContextVar[bool] = contextvars.ContextVar("kf_physics", default=False)
+
+
+@contextlib.contextmanager
+def physics_reported() -> Iterator[None]:
+    """Inside this block fits do not warn about physics mismatches: the caller (``kerrfield
+    fit``, ``kerrfield infer``) has printed the ones the user asked for."""
+    token = _REPORTED.set(True)
+    try:
+        yield
+    finally:
+        _REPORTED.reset(token)
+
+
+def warn_physics_mismatch(model: Any, target: Any) -> list[str]:
+    """Warn (:class:`PhysicsMismatchWarning`) for each option the target records that the
+    model does not use; returns the messages. Issue 10, item 1: a fit uses the physics that
+    made the target unless told otherwise, and a mismatch is allowed but said."""
+    from ..physics._spec import parse_surface, parse_velocity, surface_text, velocity_text
+
+    if _REPORTED.get() or not hasattr(model, "config"):
+        return []
+    cfg, out = model.config(), []
+    for key, recorded in target_physics(target).items():
+        mine = cfg.get(key)
+        if key == "surface":
+            recorded = surface_text(parse_surface(recorded))
+        elif key == "velocity":
+            recorded = velocity_text(parse_velocity(recorded))
+        if key == "orders":
+            same = tuple(mine) == tuple(recorded)
+        elif key in ("k", "beam_fwhm"):
+            same = math.isclose(float(mine), float(recorded), rel_tol=1e-9, abs_tol=1e-12)
+        else:
+            same = str(mine) == str(recorded)
+        if not same:
+            out.append(f"the model uses {key} = {mine!r} but the target was made with "
+                       f"{recorded!r}")  # fmt: skip
+    for text in out:
+        warnings.warn(f"forward-model mismatch: {text} (build the model with "
+                      "kf.kerr_image_model(..., **kf.target_physics(target)) to match)",
+                      PhysicsMismatchWarning, stacklevel=3)  # fmt: skip
     return out

@@ -265,3 +265,43 @@ def test_fit_multiscale_runs_stages_and_carries_geometry(toy):
     with pytest.raises(TypeError, match="kerr_image_model"):
         kf.fit_multiscale(kf.fixed_image_model(kf.AnalyticEmission("ring"),
                                                toy.raytrace(0.8, 30.0, npix=16)), target)
+
+
+def test_fit_says_when_the_model_physics_differ_from_the_target(monkeypatch):
+    """Issue 10, item 1: a mismatch is allowed but said: by kf.fit, once by fit_multiscale
+    (whose coarse stages keep the telescope beam), and not where the caller printed it."""
+    import warnings
+
+    from kerrfield.fitting import multiscale
+    from kerrfield.models.forward import PhysicsMismatchWarning, physics_reported
+
+    target = kf.synthesize("hotspot", 0.9, 30.0, npix=8, k=3.0, velocity="keplerian",
+                           blur_fwhm=2.0)  # fmt: skip
+    ab = dict(alpha=target.alpha.values, beta=target.beta.values)
+
+    def model(**phys):
+        return kf.kerr_image_model(kf.EmissionField(seed=0, width=4, depth=1), 0.5, 40.0,
+                                   **ab, **phys)  # fmt: skip
+
+    with pytest.warns(PhysicsMismatchWarning) as rec:
+        kf.fit(model(), target, steps=1, progress=False)
+    said = " ".join(str(w.message) for w in rec)
+    assert "k = 1.0" in said and "3.0" in said and "'zamo'" in said and "beam_fwhm" in said
+    matched = model(**kf.target_physics(target))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PhysicsMismatchWarning)
+        kf.fit(matched, target, steps=1, progress=False)
+        with physics_reported():
+            kf.fit(model(), target, steps=1, progress=False)
+    beams, real_fit = [], multiscale.fit
+    monkeypatch.setattr(multiscale, "fit", lambda m, *a, **kw: beams.append(m.beam_fwhm)
+                        or real_fit(m, *a, **kw))  # fmt: skip
+    with pytest.warns(PhysicsMismatchWarning) as rec:
+        kf.fit_multiscale(model(k=3.0, velocity="keplerian"), target, factors=(2, 1),
+                          steps=(1, 1), lr=(1e-2, 1e-2), progress=False)  # fmt: skip
+    assert len(rec) == 1 and "beam_fwhm" in str(rec[0].message)  # once, not per stage
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PhysicsMismatchWarning)
+        kf.fit_multiscale(model(**kf.target_physics(target)), target, factors=(2, 1),
+                          steps=(1, 1), lr=(1e-2, 1e-2), progress=False)  # fmt: skip
+    assert beams[-2:] == [2.0, 2.0]  # the coarse stage fits through the beam too
