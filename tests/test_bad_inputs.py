@@ -225,6 +225,10 @@ FIT = (
 
 
 # -- synthesize, EmissionField, downsample ---------------------------------------------------
+def _synthesize_mlp(**kw):
+    return _synthesize(emission="mlp", **kw)
+
+
 def _synthesize(**kw):
     args = dict(emission="ring", spin=0.5, inclination=30.0, npix=4, fov=5.0)
     args.update(kw)
@@ -242,7 +246,14 @@ SYNTH = (
     + _cases("synthesize", "velocity", ["foo", "general:2,0,0"], "velocity|GeneralVelocity")
     + _cases("synthesize", "surface", ["foo", "cone:0"], "surface|opening_angle")
     + [("synthesize", "velocity", kf.GeneralVelocity(0.8, 0.5, 0.9), OK),
-       ("synthesize", "surface", kf.Cone(70.0), OK)]
+       ("synthesize", "surface", kf.Cone(70.0), OK),
+       ("synthesize", "blur_fwhm", 50.0, "blur_fwhm 50 M is not smaller than the screen"),
+       ("synthesize", "orders", (6,), "zero on every pixel"),  # 4 pixels over ±5 M
+       ("synthesize", "emission_params", {"radius": -6.0}, "ring parameter radius .* > 0"),
+       ("synthesize", "emission_params", {"width": 0.0}, "ring parameter width .* > 0"),
+       ("synthesize", "emission_params", {"radius": NAN}, "radius must be a finite"),
+       ("synthesize", "emission_params", {"wdith": 1.0}, r"unknown parameters \['wdith'\]")]
+    + [("synthesize_mlp", "emission_params", {"radius": 5.0}, "expected EmissionField options")]
 )
 
 
@@ -309,7 +320,8 @@ CONFIG = (
 RUNNERS = {
     "raytrace": _raytrace, "trace_rays": _trace_rays, "cone": _cone, "general": _general,
     "kerr_model": _kerr_model, "fixed_model": _fixed_model, "fit": _fit,
-    "synthesize": _synthesize, "field": _field, "downsample": _downsample, "config": _config,
+    "synthesize": _synthesize, "synthesize_mlp": _synthesize_mlp, "field": _field,
+    "downsample": _downsample, "config": _config,
 }
 ALL = RAYTRACE + TRACE_RAYS + SPECS + MODELS + FIXED + FIT + SYNTH + FIELD + DOWNSAMPLE + CONFIG
 

@@ -27,7 +27,7 @@ def test_help_shows_defaults(command, capsys):
         assert "(default: 30)" in out  # --npix
 
 
-@pytest.mark.parametrize("command", ["synth", "render", "fit-obs"])
+@pytest.mark.parametrize("command", ["synth", "render", "fit-obs", "demo"])
 def test_help_states_each_default_once(command, capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args([command, "--help"])

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..fitting.workflow import DEMO, run_demo
-from ._common import UNITS
+from ._common import UNITS, DefaultsHelpFormatter
 
 
 def add_cli(subparsers: Any) -> None:
@@ -18,10 +18,13 @@ def add_cli(subparsers: Any) -> None:
         "ZAMO redshift (k = 1), 30×30 pixels over ±10 M; fit a fresh MLP with spin and "
         f"inclination from {DEMO['spin0']} and {DEMO['inclination0']:g} deg with Adam on the "
         f"normalised MSE ({DEMO['steps']} steps). {UNITS}",
+        formatter_class=DefaultsHelpFormatter,
     )  # fmt: skip
-    d.add_argument("--output", "-o", default="demo-output", help="output directory")
+    d.add_argument("--output", "-o", default="demo-output",
+                   help="output directory; an earlier demo there is replaced")
     d.add_argument("--npix", type=int, default=30, help="pixels per side")
-    d.add_argument("--steps", type=int, default=None, help="Adam steps (default: reference)")
+    d.add_argument("--steps", type=int, default=None,
+                   help=f"Adam steps (default: the reference's {DEMO['steps']})")
     d.add_argument("--device", default="auto", help="auto | cpu | cuda")
     d.add_argument("--no-progress", action="store_true", help="no progress bar")
     d.set_defaults(func=_cli_demo)

@@ -52,6 +52,46 @@ def _interrupt_hint(args: argparse.Namespace) -> str:
     return f"{n} unit{'s' if n != 1 else ''} saved in {out}, rerun to resume"
 
 
+def _print_check(args: argparse.Namespace, cfg: Any) -> None:
+    """``--check``: validate what the run would (the target's checks too), list the fits and
+    say what the output folder holds; fits nothing, writes nothing."""
+    units = plan_units(cfg)
+    if "observation" not in cfg.target:
+        check_target(cfg)  # the target and the checks made before any fit
+    later = (" (the grid; refinements and profile points follow)"
+             if cfg.mode == "search" and "observation" not in cfg.target else "")
+    print(f"{args.config}: valid; mode {cfg.mode}, {len(units)} fit(s){later} -> "
+          f"{cfg.output}")  # fmt: skip
+    # reads attributes, fits nothing
+    if (status := output_status(cfg, units, args.overwrite)) is not None:
+        print(f"  {status}")
+    if later:
+        print(f"  {_search_plan(cfg, len(units))}")
+    if "observation" in cfg.target:
+        t, o = cfg.target["observation"], cfg.fit["observation"]
+        data = t.get("uvfits") or f"EHT 2017 M87, day {t['day']} {t['band']}"
+        if "uvfits" not in t:
+            from ..vlbi.dataset import EHT_M87_2017_URL, locate_eht_m87_2017
+
+            found = locate_eht_m87_2017(t["day"], t["band"])
+            data += (f" (found: {found})" if found is not None else
+                     f" (not on this machine: it will be downloaded from "
+                     f"{EHT_M87_2017_URL}; without network set KERRFIELD_DATA_DIR)")
+        print(f"  observation {data}"
+              f"; weights {o.get('weights', {'cphase': 1.0, 'lcamp': 1.0})}, "
+              f"systematic {o.get('systematic', 0.02)}; field and sky fitted at fixed "
+              "geometry in each unit")  # fmt: skip
+        if cfg.mode == "search":
+            n = min(cfg.search["refine"], len(units))
+            print(f"  then {n} refinement(s) of the best grid point(s) with spin and "
+                  f"inclination fitted too, {cfg.search['refine_steps']} steps each at "
+                  f"geometry learning rate {cfg.search['refine_geometry_lr']:g}")
+    for u in units:
+        print(f"  {u.name}: spin {u.spin:.4g} ({'free' if u.fit_spin else 'fixed'}), "
+              f"inclination {u.inclination:.4g} ({'free' if u.fit_inclination else 'fixed'})"
+              f", seed {u.seed}")  # fmt: skip
+
+
 def _cli_infer(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be >= 1, got {args.workers}")
@@ -60,41 +100,7 @@ def _cli_infer(args: argparse.Namespace) -> int:
                          "those of the running cluster (drop one of the two)")
     cfg = load_inference_config(args.config, output=args.output)
     if args.check:
-        units = plan_units(cfg)
-        if "observation" not in cfg.target:
-            check_target(cfg)  # the target and the checks made before any fit
-        later = (" (the grid; refinements and profile points follow)"
-                 if cfg.mode == "search" and "observation" not in cfg.target else "")
-        print(f"{args.config}: valid; mode {cfg.mode}, {len(units)} fit(s){later} -> "
-              f"{cfg.output}")  # fmt: skip
-        # reads attributes, fits nothing
-        if (status := output_status(cfg, units, args.overwrite)) is not None:
-            print(f"  {status}")
-        if later:
-            print(f"  {_search_plan(cfg, len(units))}")
-        if "observation" in cfg.target:
-            t, o = cfg.target["observation"], cfg.fit["observation"]
-            data = t.get("uvfits") or f"EHT 2017 M87, day {t['day']} {t['band']}"
-            if "uvfits" not in t:
-                from ..vlbi.dataset import EHT_M87_2017_URL, locate_eht_m87_2017
-
-                found = locate_eht_m87_2017(t["day"], t["band"])
-                data += (f" (found: {found})" if found is not None else
-                         f" (not on this machine: it will be downloaded from "
-                         f"{EHT_M87_2017_URL}; without network set KERRFIELD_DATA_DIR)")
-            print(f"  observation {data}"
-                  f"; weights {o.get('weights', {'cphase': 1.0, 'lcamp': 1.0})}, "
-                  f"systematic {o.get('systematic', 0.02)}; field and sky fitted at fixed "
-                  "geometry in each unit")  # fmt: skip
-            if cfg.mode == "search":
-                n = min(cfg.search["refine"], len(units))
-                print(f"  then {n} refinement(s) of the best grid point(s) with spin and "
-                      f"inclination fitted too, {cfg.search['refine_steps']} steps each at "
-                      f"geometry learning rate {cfg.search['refine_geometry_lr']:g}")
-        for u in units:
-            print(f"  {u.name}: spin {u.spin:.4g} ({'free' if u.fit_spin else 'fixed'}), "
-                  f"inclination {u.inclination:.4g} ({'free' if u.fit_inclination else 'fixed'})"
-                  f", seed {u.seed}")  # fmt: skip
+        _print_check(args, cfg)
         return 0
     scheduler = args.scheduler or ("local" if args.dask or args.workers else None)
     summary = run_inference(cfg, overwrite=args.overwrite, progress=not args.quiet,

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from .._validate import check_npoints
 from ..io.atomic import atomic_write_text, write_netcdf
 from ..models.lensed import LensedImage
 from .loop import fit, resolve_device, target_tensor
@@ -144,6 +145,9 @@ def run_demo(
     from ..physics.raytrace import raytrace
     from ..plotting import plot_emission_and_image, plot_geometry
 
+    npix = check_npoints(npix, "npix", minimum=2)  # before any tracing
+    if steps is not None:
+        check_npoints(steps, "steps", minimum=0)
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     d = DEMO

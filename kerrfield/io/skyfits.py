@@ -99,8 +99,9 @@ def write_fits_image(image: xr.DataArray, path: str | os.PathLike, *,
     h["OBJECT"] = source or "UNKNOWN"
     h["CTYPE1"], h["CTYPE2"] = "RA---SIN", "DEC--SIN"
     h["CDELT1"], h["CDELT2"] = -ra_step / UAS_PER_DEG, step / UAS_PER_DEG
-    h["CRPIX1"] = 1.0 + float(ra_uas[0]) / ra_step  # ra(i) = CDELT1·(i − CRPIX1), i from 1
-    h["CRPIX2"] = 1.0 - float(dec_uas[0]) / step
+    # ra(i) = CDELT1·(i − CRPIX1), i from 1; rounded so a centred grid reads N/2 + 0.5
+    h["CRPIX1"] = round(1.0 + float(ra_uas[0]) / ra_step, 9)
+    h["CRPIX2"] = round(1.0 - float(dec_uas[0]) / step, 9)
     h["CRVAL1"], h["CRVAL2"] = float(ra), float(dec)
     h["CUNIT1"], h["CUNIT2"] = "deg", "deg"
     h["OBSRA"], h["OBSDEC"] = float(ra), float(dec)

@@ -133,7 +133,9 @@ class LensedImage(nn.Module):
         if kind == "kerr":
             spin, inclination = check_spin(spin), check_inclination(inclination)
             if not -spin_bound < spin < spin_bound:
-                raise ValueError(f"spin must lie in (-{spin_bound}, {spin_bound}), got {spin}")
+                raise ValueError(f"spin must lie in (-{spin_bound}, {spin_bound}) (the model's "
+                                 f"spin_bound, which keeps a fitted spin off the extremal "
+                                 f"|a| = 1 where the tracer's gradients diverge), got {spin}")
             if not 0.0 < inclination < 180.0:
                 raise ValueError(f"inclination must lie in (0, 180) degrees, got {inclination}")
             u = torch.tensor(math.atanh(spin / spin_bound), **f64)

@@ -16,6 +16,7 @@ geometry), optionally blurs it with a Gaussian beam (FWHM in M) and adds Gaussia
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 from collections.abc import Sequence
@@ -41,6 +42,8 @@ _DEFAULTS: dict[str, dict[str, float]] = {
     "disk": {"R": 5.0, "p1": 3.0, "p2": 3.0},
     "hotspot": {"radius": 6.0, "phase": 30.0, "sigma": 1.5},
 }
+#: the analytic families' parameters that must be > 0 (lengths in M)
+_POSITIVE = {("ring", "radius"), ("ring", "width"), ("disk", "R"), ("hotspot", "sigma")}
 _MLP_DEFAULTS: dict[str, Any] = {"width": 20, "depth": 2, "activation": "tanh",
                                  "output": "sigmoid", "scale": 1.0}  # fmt: skip
 
@@ -76,6 +79,12 @@ class AnalyticEmission(nn.Module):
             )
         self.family = family
         self.params = {**_DEFAULTS[family], **{k: float(v) for k, v in params.items()}}
+        for name, value in self.params.items():
+            positive = (family, name) in _POSITIVE
+            if not math.isfinite(value) or (positive and value <= 0):
+                raise ValueError(f"{family} parameter {name} must be a finite number"
+                                 f"{' > 0' if positive else ''}"
+                                 f" ({'deg' if name == 'phase' else 'M'}), got {value!r}")
 
     def forward(self, xyz: torch.Tensor) -> torch.Tensor:
         x, y = xyz[:, 0], xyz[:, 1]
@@ -115,6 +124,10 @@ def make_emission(family: str = "mlp", *, seed: int = 0, **params: Any) -> nn.Mo
     if not isinstance(family, str):
         raise TypeError(f"emission must be a family name, got {type(family).__name__}")
     if family == "mlp":
+        allowed = set(inspect.signature(EmissionField).parameters) - {"seed"}
+        if unknown := set(params) - allowed:
+            raise TypeError(f"unknown parameters {sorted(unknown)} for emission 'mlp'; "
+                            f"expected EmissionField options {sorted(allowed)}")  # fmt: skip
         return EmissionField(**{**_MLP_DEFAULTS, **params, "seed": seed})
     return AnalyticEmission(family, **params)
 
@@ -199,6 +212,14 @@ def synthesize(
         velocity=velocity, geometry=geometry, device=device,
     )  # fmt: skip
     alpha, beta = clean["alpha"].values, clean["beta"].values
+    if not np.any(clean.values):
+        raise ValueError(f"the lensed {family} image is zero on every pixel: no emission of "
+                         f"orders {tuple(orders)} reaches this screen (fov {fov:g} M); check "
+                         "the emission parameters, the orders and the field of view")
+    width = float(min(np.ptp(alpha), np.ptp(beta)))
+    if blur_fwhm and blur_fwhm >= width:
+        raise ValueError(f"blur_fwhm {blur_fwhm:g} M is not smaller than the screen "
+                         f"({width:g} M across)")  # fmt: skip
     img = clean.values.copy()
     if blur_fwhm:  # the same differentiable beam the fitted model applies
         img = gaussian_beam(torch.from_numpy(img), blur_fwhm, float(beta[1] - beta[0]),

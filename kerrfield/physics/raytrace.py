@@ -321,7 +321,7 @@ def raytrace(
         flat, orders, al_axis, be_axis,
         spin=a, inclination=th, inclination_units="deg",
         surface="equatorial" if not isinstance(surface, Cone) else "cone",
-        surface_theta_deg=math.degrees(theta_s), backend=backend,
+        surface_theta_deg=round(math.degrees(theta_s), 10), backend=backend,
         kerrfield_version=__version__, units="G = c = M = 1", **velocity_attrs(velocity),
     )  # fmt: skip
 

@@ -148,8 +148,9 @@ def ring_features(image: xr.DataArray, *, theta_g: float | None = None,
     grid = [c0 + np.array([dx, dy]) for dx in np.linspace(-span, span, 7)
             for dy in np.linspace(-span, span, 7)]
     best = min(grid, key=spread)
-    res = minimize(spread, best, method="Nelder-Mead",
-                   options={"xatol": 1e-3 * sample.pixel, "fatol": 1e-6, "maxiter": 400})
+    with np.errstate(invalid="ignore"):  # inf spreads (centre on the ring) give inf − inf
+        res = minimize(spread, best, method="Nelder-Mead",
+                       options={"xatol": 1e-3 * sample.pixel, "fatol": 1e-6, "maxiter": 400})
     center = res.x if res.fun <= spread(best) else best
     prof = _profiles(sample, center, radii, thetas)
     peaks = _peaks(prof, radii)

@@ -193,7 +193,11 @@ def load_uvfits(path: str | os.PathLike) -> xr.Dataset:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"path: no uvfits file at {path}")
-    with fits.open(path, memmap=False) as hdul:
+    try:
+        hdul = fits.open(path, memmap=False)
+    except OSError as exc:  # astropy: "No SIMPLE card found, this file does not appear..."
+        raise ValueError(f"path: {path} is not a FITS file ({exc})") from None
+    with hdul:
         if not isinstance(hdul[0], fits.GroupsHDU):
             raise ValueError(f"path: {path} is not a random-groups (uvfits) FITS file")
         header = hdul[0].header

@@ -4,6 +4,7 @@ scheduler does not answer."""
 from __future__ import annotations
 
 import dask
+import distributed  # noqa: F401 - its config defaults must exist before dask.config.set
 import pytest
 
 from kerrfield.fitting.executor import Executor

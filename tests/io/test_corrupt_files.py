@@ -50,6 +50,13 @@ def test_missing_and_garbage_files(tmp_path):
         load_torch(pt, weights_only=True)
 
 
+def test_a_file_that_is_not_uvfits_is_one_clear_error(tmp_path):
+    nc = tmp_path / "trace.nc"
+    _dataset().to_netcdf(nc)
+    with pytest.raises(ValueError, match=r"path: .*trace\.nc is not a FITS file"):
+        kf.load_uvfits(nc)
+
+
 @pytest.mark.parametrize("flag", ["--target", "--geometry"])
 def test_cli_fit_with_truncated_netcdf_is_one_line(tmp_path, capsys, flag):
     p = tmp_path / "bad.nc"

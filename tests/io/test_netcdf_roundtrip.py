@@ -58,7 +58,9 @@ def test_model_outputs_round_trip(tmp_path):
                                 alpha=torch.tensor(target.alpha.values),
                                 beta=torch.tensor(target.beta.values),
                                 velocity=GV, surface=kf.Cone(80.0))
-    res = kf.fit(model, target, steps=2, progress=False)
+    with pytest.warns(UserWarning, match="forward-model mismatch") as rec:  # deliberate
+        res = kf.fit(model, target, steps=2, progress=False)
+    assert {"surface", "velocity"} <= {str(w.message).split()[5] for w in rec}
     _roundtrip(res.history, tmp_path, "history.nc")
     _roundtrip(model.to_xarray(), tmp_path, "image.nc")
     _roundtrip(kf.render(model.field, 0.4, 35.0, npix=6, velocity=GV), tmp_path, "r.nc")
