@@ -181,3 +181,19 @@ def test_progress_auto_draws_bars_in_a_notebook_and_on_a_terminal(monkeypatch):
     monkeypatch.setitem(sys.modules, "IPython", SimpleNamespace(get_ipython=lambda: None))
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     assert show_progress(None)
+
+
+@pytest.mark.parametrize("opts, says", [
+    (["--weights", "cphase=1"], "--weights: options of a fit to an observation"),
+    (["--gains", "--method", "dft"], "--gains, --method"),
+    (["--geometry", "GEO", "--spin0", "0.2"], "--spin0: the start of a joint fit"),
+])
+def test_fit_refuses_options_it_would_ignore(tmp_path, capsys, opts, says):
+    geo = tmp_path / "geo.nc"
+    assert main(["raytrace", "--npix", "6", "--fov", "8", "--orders", "0", "1",
+                 "-o", str(geo)]) == 0  # fmt: skip
+    opts = [str(geo) if o == "GEO" else o for o in opts]
+    out = tmp_path / "fit"
+    assert main(["fit", "--emission", "ring", "--npix", "6", "--fov", "8", "--steps", "1",
+                 "--no-progress", "-o", str(out), *opts]) == 2  # fmt: skip
+    assert says in capsys.readouterr().err and not out.exists()

@@ -79,8 +79,9 @@ def add_cli(subparsers: Any) -> None:
     add_fit_args(p)
     add_observation_args(p)
     p.add_argument("--output", "-o", default="fit-output", help="output directory")
-    p.set_defaults(func=_cli_fit, interrupt_hint=_interrupt_hint, synthetic_defaults={
-        k: p.get_default(k) for k in _SYNTHETIC_ONLY})  # fmt: skip
+    p.set_defaults(func=_cli_fit, interrupt_hint=_interrupt_hint, option_defaults={
+        k: p.get_default(k) for k in (*_SYNTHETIC_ONLY, *_OBSERVATION_ONLY, "spin0",
+                                      "inclination0")})  # fmt: skip
 
 
 def _interrupt_hint(args: argparse.Namespace) -> str:
@@ -115,12 +116,33 @@ _SYNTHETIC_ONLY = ("spin", "inclination", "emission", "noise", "blur_fwhm", "tar
                    "fov", "npix")
 
 
+#: options of a fit to an observation only
+_OBSERVATION_ONLY = ("weights", "systematic", "theta_g", "position_angle", "flux", "learn",
+                     "scout_steps", "scout_rounds", "finalists", "mem", "gains", "method",
+                     "axisymmetric")
+
+
+def _given(args: argparse.Namespace, names: tuple[str, ...]) -> list[str]:
+    """The options among ``names`` set to other than their defaults, as --flags."""
+    return ["--" + k.replace("_", "-") for k in names
+            if getattr(args, k) != args.option_defaults[k]]  # fmt: skip
+
+
+def _check_image_options(args: argparse.Namespace) -> None:
+    """Refuse options that an image fit would ignore."""
+    if given := _given(args, _OBSERVATION_ONLY):
+        raise ValueError(f"{', '.join(given)}: options of a fit to an observation (a .uvfits "
+                         "--target); this target is an image")  # fmt: skip
+    if args.geometry and (given := _given(args, ("spin0", "inclination0"))):
+        raise ValueError(f"{', '.join(given)}: the start of a joint fit; with --geometry the spin "
+                         "and inclination are fixed at the geometry file's")  # fmt: skip
+
+
 def _check_target_options(args: argparse.Namespace, observation: bool) -> None:
     """Refuse synthetic-target options given with a --target (they would be ignored)."""
-    given = [k for k, v in args.synthetic_defaults.items() if getattr(args, k) != v
-             and not (observation and k in ("fov", "npix"))]  # fmt: skip
-    if given:
-        raise ValueError(f"{', '.join('--' + k.replace('_', '-') for k in given)}: describe a "
+    names = tuple(k for k in _SYNTHETIC_ONLY if not (observation and k in ("fov", "npix")))
+    if given := _given(args, names):
+        raise ValueError(f"{', '.join(given)}: describe a "
                          "synthetic target and do not apply with --target (the screen and "
                          "physics come from the target); the model starts at --spin0 / "
                          "--inclination0")  # fmt: skip
@@ -131,11 +153,15 @@ def _cli_fit(args: argparse.Namespace) -> int:
     if args.target:
         target = args.target if is_observation(args.target) else load_netcdf(args.target,
                                                                              "--target")
-        _check_target_options(args, is_observation(target))
+        observation = is_observation(target)
+        _check_target_options(args, observation)
+        if not observation:
+            _check_image_options(args)
         claim_output(out, resume=args.resume, overwrite=args.overwrite)
-        if is_observation(target):
+        if observation:
             return _cli_fit_observation(args, target, out)
     else:
+        _check_image_options(args)
         claim_output(out, resume=args.resume, overwrite=args.overwrite)
         target = synthesize(
             args.emission, args.spin, args.inclination, fov=args.fov, npix=args.npix,
