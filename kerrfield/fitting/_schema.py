@@ -50,10 +50,14 @@ def _number(key: str, value: Any, *, lo: float | None = None, hi: float | None =
     if hi is not None:
         bad |= v >= hi if hi_open else v > hi
     if bad:
-        left = "(" if lo_open else "["
-        right = ")" if hi_open else "]"
-        rng = f"{left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{right}"
-        raise ConfigError(f"config key {key!r} must lie in {rng}, got {value!r}")
+        if hi is None and lo is not None:  # a one-sided bound reads better as one
+            rng = f"be {'>' if lo_open else '>='} {lo:g} (and finite)"
+        elif lo is None and hi is not None:
+            rng = f"be {'<' if hi_open else '<='} {hi:g} (and finite)"
+        else:
+            rng = (f"lie in {'(' if lo_open else '['}{'-inf' if lo is None else format(lo, 'g')}"
+                   f", {'inf' if hi is None else format(hi, 'g')}{')' if hi_open else ']'}")
+        raise ConfigError(f"config key {key!r} must {rng}, got {value!r}")
     return int(v) if integer else v
 
 

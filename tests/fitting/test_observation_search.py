@@ -123,13 +123,13 @@ def test_observation_search_config_errors(small_uvfits, tmp_path):
     assert load_inference_config(path).search == {"refine": 1 + 1, "refine_steps": 4,
                                                   "refine_geometry_lr": 0.02}  # fmt: skip
     bad = {
-        "refine = 2": ("refine = 0", r"'search.refine' must lie in \[1"),
+        "refine = 2": ("refine = 0", r"'search.refine' must lie in \[1, 64\]"),
         "refine_steps = 3": ("refine_steps = 2.5", "'search.refine_steps' must be an integer"),
         "refine = 2\n": ('refine = 2\nprofile_points = 5\n',
                          "'search.profile_points' does not apply.*refine, refine_steps, "
                          "refine_geometry_lr"),
         "refine_steps = 3\n": ("refine_steps = 3\nrefine_geometry_lr = 0\n",
-                               r"'search.refine_geometry_lr' must lie in \(0"),
+                               r"'search.refine_geometry_lr' must be > 0"),
         'kind = "search"': ('kind = "joint"', "must be 'scan' or 'search', got 'joint'"),
         'kind = "search"\n': ('kind = "scan"\n', r"\[search\] applies .* only with"),
         "inclination = 163.0": ("inclination = 163.0\nfit_inclination = true",
