@@ -72,15 +72,17 @@ def load_observation(target: Any, name: str = "target") -> xr.Dataset:
 
     Raises
     ------
+    FileNotFoundError
+        Naming ``name`` when the file does not exist (as :func:`kerrfield.load_uvfits`).
     ValueError
-        Naming ``name`` when the file does not exist or holds no visibilities.
+        When it holds no visibilities.
     """
     if isinstance(target, xr.Dataset):
         obs = target
     else:
         path = Path(target)
         if not path.is_file():
-            raise ValueError(f"{name}: no such file {str(path)!r}")
+            raise FileNotFoundError(f"{name}: no such file {str(path)!r}")
         if path.suffix.lower() in _UVFITS:
             from ..vlbi.uvfits import load_uvfits
 

@@ -76,7 +76,7 @@ def test_fit_observation_bad_options(small_obs):
     with pytest.raises(ValueError, match="need an observation target"):
         kf.fit(m, np.zeros(m.shape), steps=1, progress=False, observation={})
     assert is_observation("a.UVFITS") and not is_observation("a.nc")
-    with pytest.raises(ValueError, match="no such file"):
+    with pytest.raises(FileNotFoundError, match="target: no such file"):
         load_observation("missing.uvfits")
     assert check_observation_options({"position_angle": 30}) == {"position_angle": 30.0}
     # the multi-start search of fit_observation: several theta_g starts, rounds, finalists
