@@ -25,7 +25,7 @@ from .config import ConfigError, InferenceConfig, load_inference_config
 from .executor import executor_workers
 from .plan import Unit, load_done, plan_units, prepare_output
 from .steps import CheckpointError, model_relative_residual
-from .summary import _collect, _jsonable, _plots, _summarise
+from .summary import _collect, _jsonable, _loss_label, _plots, _summarise
 
 __all__ = ["run_inference"]
 
@@ -389,8 +389,3 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _loss_label(name: str) -> str:
-    """What ``best.loss`` is, for the terminal (the image losses are means over pixels)."""
-    return {"chi2": "chi2/N", "nmse": "normalised MSE"}.get(name, name)

@@ -63,6 +63,7 @@ def _summarise(cfg: InferenceConfig, units: list[Unit], done: Mapping[str, xr.Da
     best = min(rows, key=lambda r: r["loss"])
     summary["best"] = {k: best[k] for k in ("unit", "spin", "inclination", "loss",
                                              "relative_residual")}  # fmt: skip
+    summary["best"]["loss_name"] = _loss_label(str(cfg.fit.get("loss", "nmse")))
     if cfg.mode == "ensemble":
         s = np.array([r["spin"] for r in rows])
         t = np.array([r["inclination"] for r in rows])
@@ -224,3 +225,8 @@ def _plot_profile(plt: Any, name: str, summary: dict[str, Any]) -> Any:
            ylabel="loss", yscale="log")  # fmt: skip
     ax.legend()
     return fig
+
+
+def _loss_label(name: str) -> str:
+    """What ``best.loss`` is, for the terminal (the image losses are means over pixels)."""
+    return {"chi2": "chi2/N", "nmse": "normalised MSE"}.get(name, name)
