@@ -60,6 +60,7 @@ def test_joint_fit_cli_end_to_end(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["complete"] and summary["mode"] == "joint"
     assert summary["truth"]["spin"] == pytest.approx(0.6)
+    assert summary["best"]["loss_name"] == "normalised MSE"  # as in a search's best
     for f in ("results.nc", "target.nc", "images.png", "history.png", "units/joint.nc"):
         assert (out / f).is_file(), f
         assert f in summary["files"]
