@@ -21,10 +21,10 @@ import json
 import time
 
 import torch
-from kerrfield.raytrace import raytrace  # (kf.raytrace may resolve to the submodule)
 
 import kerrfield as kf
 from kerrfield.io.atomic import atomic_write_text
+from kerrfield.physics.raytrace import raytrace
 
 
 def _time_fit(model, target, steps: int, warmup: int, **kw) -> float:

@@ -17,10 +17,10 @@ import json
 import time
 
 import torch
-from kerrfield.raytrace import raytrace  # (kf.raytrace may resolve to the submodule)
 
 import kerrfield as kf
 from kerrfield.io.atomic import atomic_write_text
+from kerrfield.physics.raytrace import raytrace
 
 FIELD = dict(width=64, depth=3, activation="sine", omega0=10.0, scale=10.0, output="softplus")
 
