@@ -239,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.merge:
         parts = [json.loads(Path(f).read_text()) for f in args.merge]
         rows = sorted((r for part in parts for r in part["rows"]), key=lambda r: r["i"])
-        result = {"args": parts[0]["args"], "table": table(rows), "rows": rows}
+        merged = {**parts[0]["args"], "shard": "merged", "merged_from": list(args.merge),
+                  "output": args.output}  # fmt: skip
+        result = {"args": merged, "table": table(rows), "rows": rows}
         atomic_write_text(json.dumps(result, indent=1), Path(args.output))
         print(json.dumps(result["table"], indent=1))
         return 0
