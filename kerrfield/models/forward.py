@@ -120,7 +120,14 @@ def target_physics(target: Any) -> dict[str, Any]:
 
 
 class PhysicsMismatchWarning(UserWarning):
-    """A fit whose model uses other forward-model physics than the target records."""
+    """A fit whose model uses other forward-model physics than the target records.
+
+    Issued by :func:`kerrfield.fit` and :func:`kerrfield.fit_multiscale` once per differing
+    option (``orders``, ``k``, ``surface``, ``velocity``, ``beam_fwhm``; issue 10: a fit uses
+    the physics that made the target unless told otherwise, and a deliberate mismatch is
+    allowed but said). Silence a deliberate one with
+    ``warnings.simplefilter("ignore", kerrfield.PhysicsMismatchWarning)``.
+    """
 
 
 _REPORTED: contextvars.ContextVar[bool] = contextvars.ContextVar("kf_physics", default=False)
@@ -148,6 +155,8 @@ def warn_physics_mismatch(model: Any, target: Any) -> list[str]:
     cfg, out = model.config(), []
     for key, recorded in target_physics(target).items():
         mine = cfg.get(key)
+        if mine is None:  # a model that does not describe this option
+            continue
         if key == "surface":
             recorded = surface_text(parse_surface(recorded))
         elif key == "velocity":
