@@ -43,13 +43,13 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
         "--surface",
         type=parse_surface,
         default="equatorial",
-        help="'equatorial' or 'cone:DEG' (cone opening angle in degrees)",
+        help="'equatorial' or 'cone:DEG' (cone opening angle in degrees; default equatorial)",
     )
     p.add_argument(
         "--velocity",
         type=parse_velocity,
         default="zamo",
-        help="zamo | keplerian | general:XI,BETA_R,BETA_PHI",
+        help="zamo | keplerian | general:XI,BETA_R,BETA_PHI (default zamo)",
     )
     p.add_argument(
         "--backend", choices=BACKENDS, default="torch", help="implementation (default torch)"

@@ -52,7 +52,8 @@ def plot_observation_profile(prof: Mapping[str, Any], *, title: str = "",
     names = [n for n in ("spin", "inclination") if n in prof]
     shown = [r for r in refined if np.isfinite(float(r["chi2_total"]))]
     n = len(names) + bool(shown)
-    fig = NotebookFigure(layout="constrained", figsize=(4.2 * max(n, 1), 3.4))
+    # at least 6.4 in wide: one panel with a uvfits name in the title wrapped to four lines
+    fig = NotebookFigure(layout="constrained", figsize=(max(4.2 * max(n, 1), 6.4), 3.4))
     axs = fig.subplots(1, max(n, 1), squeeze=False)[0]
     scale = (float(prof["chi2_min"]), float(prof["inflation"]))
     for ax, name in zip(axs, names, strict=False):
@@ -94,7 +95,7 @@ def _profile_panel(ax: Any, name: str, prof: Mapping[str, Any],
     ax.set_xlabel(_LABELS[name])
     ax.set_ylabel(f"Δχ² (÷ {prof['inflation']:.2f})")
     ax.set_title(("flat: " if e["flat"] else "") + name, fontsize=9)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="best")  # "upper right" covered a profile point
 
 
 def _plane_panel(ax: Any, grid: Sequence[Mapping[str, Any]],
