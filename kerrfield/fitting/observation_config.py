@@ -49,18 +49,29 @@ SECTIONS = {
 }
 
 
+#: where a `kerrfield infer` setting goes in a fit-obs config, for the unknown-key message
+_INFER_NAMES = {("fit", "tv_weight"): "infer's fit.tv_weight is fit.tv here",
+                ("fit", "observation"): "infer's [fit.observation] keys go directly in [fit]",
+                ("target", None): "infer's [target.observation] is [data] here",
+                ("field", None): "infer's [field] width/depth are [model] width/depth here"}
+
+
 def _merge(config: dict[str, Any], base: Path) -> dict[str, dict[str, Any]]:
     unknown = set(config) - set(SECTIONS)
     if unknown:
+        hint = "; ".join(_INFER_NAMES[(s, None)] for s in sorted(unknown)
+                         if (s, None) in _INFER_NAMES)  # fmt: skip
         raise ValueError(f"config: unknown section(s) {sorted(unknown)}; expected "
-                         f"{sorted(SECTIONS)}")
+                         f"{sorted(SECTIONS)}{' (' + hint + ')' if hint else ''}")
     out = {}
     for name, defaults in SECTIONS.items():
         given = dict(config.get(name, {}))
         bad = set(given) - set(defaults)
         if bad:
+            hint = "; ".join(_INFER_NAMES[(name, k)] for k in sorted(bad)
+                             if (name, k) in _INFER_NAMES)  # fmt: skip
             raise ValueError(f"config [{name}]: unknown key(s) {sorted(bad)}; expected "
-                             f"{sorted(defaults)}")
+                             f"{sorted(defaults)}{' (' + hint + ')' if hint else ''}")
         out[name] = {**defaults, **given}
     if out["data"]["uvfits"]:
         p = Path(os.path.expandvars(str(out["data"]["uvfits"]))).expanduser()

@@ -127,6 +127,11 @@ directory = "out"
     assert not (tmp_path / "out").exists()
     with pytest.raises(ValueError, match="unknown key"):
         run_observation_config({"fit": {"stepz": 3}})
+    # a kerrfield infer name is pointed to its fit-obs twin
+    with pytest.raises(ValueError, match=r"infer's fit.tv_weight is fit.tv here"):
+        run_observation_config({"fit": {"tv_weight": 1.0}})
+    with pytest.raises(ValueError, match=r"infer's \[field\] width/depth are \[model\]"):
+        run_observation_config({"field": {"width": 8}})
     with pytest.raises(ValueError, match="steps must be >= 0"):
         run_observation_config(toml, steps=-3)
     # 0 steps means no final steps after the scouts, not fit.steps
