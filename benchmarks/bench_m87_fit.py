@@ -9,6 +9,7 @@ Usage::
     python benchmarks/bench_m87_fit.py --real --fix-pa 108    # jet-direction prior (explicit)
     python benchmarks/bench_m87_fit.py --real --json out.json
     python benchmarks/bench_m87_fit.py --real --day 11 --band lo  # another file of the release
+    python benchmarks/bench_m87_fit.py --real --pretrain ring:radius=4,width=1.5  # field start
 
 Model: spin 0.94, inclination 163° (M87 convention; ``--inclination 17`` for the other
 one), Keplerian emitters, I ∝ g³ f(r) with f an axisymmetric 2→32→32→1 MLP pre-trained to a
@@ -61,10 +62,21 @@ def _data_path(day: int = 6, band: str = "hi") -> Path:
     return fetch_eht_m87_2017(day, band)
 
 
-def _model(geo, k: float, seed: int, free: bool = False):
+#: the field's starting profile (``--pretrain``): a neutral Krang-like disk by default
+PRETRAIN = "disk:R=5,p1=3,p2=3"
+
+
+def _pretrain(text: str) -> AnalyticEmission:
+    """``FAMILY:k=v,...`` (e.g. ``ring:radius=4,width=1.5``) as the field's starting profile."""
+    family, _, params = text.partition(":")
+    kw = dict(p.split("=") for p in params.split(",") if p)
+    return AnalyticEmission(family, **{k: float(v) for k, v in kw.items()})
+
+
+def _model(geo, k: float, seed: int, free: bool = False, pretrain: str = PRETRAIN):
     field = kf.EmissionField(in_features=2, width=32, depth=2, scale=10.0, seed=seed)
     field = field if free else Axisymmetric(field)
-    match_emission(field, AnalyticEmission("disk", R=5.0, p1=3.0, p2=3.0))
+    match_emission(field, _pretrain(pretrain))
     return kf.fixed_image_model(field, geo, k=k)
 
 
@@ -108,6 +120,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="also fit |V| with per-station, per-scan gains (10 %% prior)")
     ap.add_argument("--scan-average", action="store_true")
     ap.add_argument("--fov", type=float, default=8.0, help="screen half-width [M]")
+    ap.add_argument("--pretrain", default=PRETRAIN,
+                    help="the field's starting profile, FAMILY:k=v,... (ring/disk/hotspot)")
     ap.add_argument("--mem", type=float, default=0.0, help="MEM weight")
     ap.add_argument("--prior-fwhm", type=float, default=None, help="MEM prior FWHM [M]")
     ap.add_argument("--free-field", action="store_true",
@@ -153,7 +167,7 @@ def _synthetic(args, obs, geo) -> dict:
     data = observe(truth, like=obs, theta_g=tg, position_angle=pa, flux=0.6,
                    seed=args.noise_seed)
     t0 = time.perf_counter()
-    model = _model(geo, args.k, args.seed, args.free_field)
+    model = _model(geo, args.k, args.seed, args.free_field, args.pretrain)
     res = fit_observation(model, data, **_fit_kwargs(args))
     out = {**res.summary(), "seconds": time.perf_counter() - t0, "scouts": _scouts(res)}
     true_sky = sky_image(truth, tg, pa, 0.6, npix=96, fov=120.0)
@@ -166,7 +180,8 @@ def _synthetic(args, obs, geo) -> dict:
 
 def _real(args, obs, geo) -> dict:
     t0 = time.perf_counter()
-    res = fit_observation(_model(geo, args.k, args.seed, args.free_field), obs, **_fit_kwargs(args))
+    model = _model(geo, args.k, args.seed, args.free_field, args.pretrain)
+    res = fit_observation(model, obs, **_fit_kwargs(args))
     out = {**res.summary(), "seconds": time.perf_counter() - t0, "scouts": _scouts(res)}
     if args.fits is not None:
         res.to_fits(args.fits, overwrite=True)
@@ -176,7 +191,7 @@ def _real(args, obs, geo) -> dict:
 def _profile(args, obs, geo) -> list[dict]:
     t0 = time.perf_counter()
     kw = {k: v for k, v in _fit_kwargs(args).items() if k not in ("position_angle", "learn")}
-    rows = profile_observation(_model(geo, args.k, args.seed, args.free_field), obs,
+    rows = profile_observation(_model(geo, args.k, args.seed, args.free_field, args.pretrain), obs,
                                "position_angle", args.profile_pa, **kw)
     for r in rows:
         print(f"PA {r['value']:6.1f}: loss {r['loss']:.3f}  chi2 cp {r['chi2_cphase']:.3f} "
