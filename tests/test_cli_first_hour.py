@@ -186,7 +186,8 @@ def test_progress_auto_draws_bars_in_a_notebook_and_on_a_terminal(monkeypatch):
 @pytest.mark.parametrize("opts, says", [
     (["--weights", "cphase=1"], "--weights: options of a fit to an observation"),
     (["--gains", "--method", "dft"], "--gains, --method"),
-    (["--geometry", "GEO", "--spin0", "0.2"], "--spin0: the start of a joint fit"),
+    (["--geometry", "GEO", "--spin0", "0.2"], "--spin0: options of a joint fit"),
+    (["--geometry", "GEO", "--coarse-steps", "2"], "--coarse-steps: options of a joint fit"),
 ])
 def test_fit_refuses_options_it_would_ignore(tmp_path, capsys, opts, says):
     geo = tmp_path / "geo.nc"

@@ -80,8 +80,8 @@ def add_cli(subparsers: Any) -> None:
     add_observation_args(p)
     p.add_argument("--output", "-o", default="fit-output", help="output directory")
     p.set_defaults(func=_cli_fit, interrupt_hint=_interrupt_hint, option_defaults={
-        k: p.get_default(k) for k in (*_SYNTHETIC_ONLY, *_OBSERVATION_ONLY, "spin0",
-                                      "inclination0")})  # fmt: skip
+        k: p.get_default(k) for k in (*_SYNTHETIC_ONLY, *_OBSERVATION_ONLY,
+                                      *_JOINT_ONLY)})  # fmt: skip
 
 
 def _interrupt_hint(args: argparse.Namespace) -> str:
@@ -116,6 +116,10 @@ _SYNTHETIC_ONLY = ("spin", "inclination", "emission", "noise", "blur_fwhm", "tar
                    "fov", "npix")
 
 
+#: options of a joint (spin, inclination) fit, ignored with a fixed --geometry
+_JOINT_ONLY = ("spin0", "inclination0", "fix_geometry", "relinearize_every",
+               "relinearize_tol", "coarse_steps")
+
 #: options of a fit to an observation only
 _OBSERVATION_ONLY = ("weights", "systematic", "theta_g", "position_angle", "flux", "learn",
                      "scout_steps", "scout_rounds", "finalists", "mem", "gains", "method",
@@ -133,8 +137,8 @@ def _check_image_options(args: argparse.Namespace) -> None:
     if given := _given(args, _OBSERVATION_ONLY):
         raise ValueError(f"{', '.join(given)}: options of a fit to an observation (a .uvfits "
                          "--target); this target is an image")  # fmt: skip
-    if args.geometry and (given := _given(args, ("spin0", "inclination0"))):
-        raise ValueError(f"{', '.join(given)}: the start of a joint fit; with --geometry the spin "
+    if args.geometry and (given := _given(args, _JOINT_ONLY)):
+        raise ValueError(f"{', '.join(given)}: options of a joint fit; with --geometry the spin "
                          "and inclination are fixed at the geometry file's")  # fmt: skip
 
 
@@ -155,6 +159,9 @@ def _cli_fit(args: argparse.Namespace) -> int:
                                                                              "--target")
         observation = is_observation(target)
         _check_target_options(args, observation)
+        if observation and args.geometry:
+            raise ValueError("--geometry: a fixed geometry for an image target; an observation "
+                             "fit traces its own screen (--fov/--npix)")
         if not observation:
             _check_image_options(args)
         claim_output(out, resume=args.resume, overwrite=args.overwrite)

@@ -125,7 +125,7 @@ def fit_multiscale(
         raise TypeError("fit_multiscale needs an xarray target (screen coordinates)")
     ds = target.to_dataset(name="image") if isinstance(target, xr.DataArray) else target
     full = target_tensor(ds, model)
-    warn_physics_mismatch(model, ds)  # once here, not per stage
+    warn_physics_mismatch(model, target)  # once here, not per stage (a DataArray's own attrs)
     checkpoint = fit_kwargs.pop("checkpoint", None)
     with torch.no_grad():
         initial = float(get_loss(fit_kwargs.get("loss", "nmse"))(

@@ -215,7 +215,7 @@ def restore_checkpoint(st: TrainState, path: Path, dev: torch.device) -> int:
     except (RuntimeError, ValueError, KeyError) as exc:
         raise CheckpointError(
             f"checkpoint {path} belongs to a different model or optimiser "
-            f"({_mismatch(st.model.state_dict(), ck['model']) or type(exc).__name__}); use a "
+            f"({_mismatch(st.model.state_dict(), ck['model']) or str(exc)[:200]}); use a "
             "new output directory, or start again (CLI: --overwrite; Python: resume=False)"
         ) from exc  # fmt: skip
     if st.sched is not None and ck.get("scheduler") is not None:

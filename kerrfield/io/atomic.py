@@ -41,8 +41,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
-        # mkstemp creates 0600; a result file gets the mode open() would give it
-        os.chmod(tmp, 0o666 & ~_umask())
+        # mkstemp creates 0600; a result file gets the mode open() would give it (where the
+        # file system allows modes at all: vfat or some network mounts refuse chmod)
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

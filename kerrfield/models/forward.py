@@ -92,7 +92,9 @@ def target_physics(target: Any) -> dict[str, Any]:
 
     Reads ``orders``, ``k``, ``surface``, ``velocity`` and the beam FWHM (``beam_fwhm`` or
     the older ``blur_fwhm``) from the attrs of a :func:`kerrfield.synthesize` Dataset or any
-    netCDF target carrying them; orders become a tuple of ints, text stays text.
+    netCDF target carrying them; orders become a tuple of ints, surface and velocity their
+    text forms (also from the ``"cone"`` + ``surface_theta_deg`` and ``"general"`` +
+    ``velocity_*`` attrs that :func:`kerrfield.raytrace` and ``LensedImage.to_xarray`` write).
 
     Examples
     --------
@@ -109,9 +111,17 @@ def target_physics(target: Any) -> dict[str, Any]:
         out["orders"] = tuple(int(n) for n in orders)
     if "k" in attrs:
         out["k"] = float(attrs["k"])
-    for key in ("surface", "velocity"):
-        if key in attrs:
-            out[key] = str(attrs[key])
+    if "surface" in attrs or "velocity" in attrs:
+        # kf.raytrace and LensedImage.to_xarray write "cone" + surface_theta_deg and
+        # "general" + velocity_xi/... : read them back as the text form parse_* accepts
+        from ..physics._spec import spec_from_attrs, surface_text, velocity_text
+
+        try:
+            surface, velocity = spec_from_attrs(attrs)
+            spec = {"surface": surface_text(surface), "velocity": velocity_text(velocity)}
+        except (KeyError, TypeError, ValueError):  # malformed: keep the text as written
+            spec = {k: str(attrs[k]) for k in ("surface", "velocity") if k in attrs}
+        out.update({k: spec[k] for k in ("surface", "velocity") if k in attrs})
     for key in ("beam_fwhm", "blur_fwhm"):
         if key in attrs:
             out["beam_fwhm"] = float(attrs[key])
@@ -157,21 +167,25 @@ def warn_physics_mismatch(model: Any, target: Any) -> list[str]:
         mine = cfg.get(key)
         if mine is None:  # a model that does not describe this option
             continue
-        if key == "surface":
-            recorded = surface_text(parse_surface(recorded))
-        elif key == "velocity":
-            recorded = velocity_text(parse_velocity(recorded))
-        if key == "orders":
-            same = tuple(mine) == tuple(recorded)
-        elif key in ("k", "beam_fwhm"):
-            same = math.isclose(float(mine), float(recorded), rel_tol=1e-9, abs_tol=1e-12)
-        else:
-            same = str(mine) == str(recorded)
+        try:  # a warning helper must never stop a fit: an unreadable attr is not compared
+            if key == "surface":
+                recorded = surface_text(parse_surface(recorded))
+            elif key == "velocity":
+                recorded = velocity_text(parse_velocity(recorded))
+            if key == "orders":  # the image sums the orders: their order does not matter
+                same = sorted(mine) == sorted(recorded)
+            elif key in ("k", "beam_fwhm"):
+                same = math.isclose(float(mine), float(recorded), rel_tol=1e-9, abs_tol=1e-12)
+            else:
+                same = str(mine) == str(recorded)
+        except (TypeError, ValueError):
+            continue
         if not same:
             out.append(f"the model uses {key} = {mine!r} but the target was made with "
                        f"{recorded!r}")  # fmt: skip
     for text in out:
-        warnings.warn(f"forward-model mismatch: {text} (build the model with "
-                      "kf.kerr_image_model(..., **kf.target_physics(target)) to match)",
+        warnings.warn(f"forward-model mismatch: {text} (kf.target_physics(target) lists the "
+                      "target's options; pass them to kf.kerr_image_model, or to kf.raytrace "
+                      "and kf.fixed_image_model, to match)",
                       PhysicsMismatchWarning, stacklevel=3)  # fmt: skip
     return out

@@ -82,9 +82,9 @@ class AnalyticEmission(nn.Module):
         for name, value in self.params.items():
             positive = (family, name) in _POSITIVE
             if not math.isfinite(value) or (positive and value <= 0):
+                unit = {"phase": " (deg)", "p1": "", "p2": ""}.get(name, " (M)")
                 raise ValueError(f"{family} parameter {name} must be a finite number"
-                                 f"{' > 0' if positive else ''}"
-                                 f" ({'deg' if name == 'phase' else 'M'}), got {value!r}")
+                                 f"{' > 0' if positive else ''}{unit}, got {value!r}")
 
     def forward(self, xyz: torch.Tensor) -> torch.Tensor:
         x, y = xyz[:, 0], xyz[:, 1]
@@ -214,7 +214,7 @@ def synthesize(
     alpha, beta = clean["alpha"].values, clean["beta"].values
     if not np.any(clean.values):
         raise ValueError(f"the lensed {family} image is zero on every pixel: no emission of "
-                         f"orders {tuple(orders)} reaches this screen (fov {fov:g} M); check "
+                         f"orders {orders!r} reaches this screen (fov {fov:g} M); check "
                          "the emission parameters, the orders and the field of view")
     width = float(min(np.ptp(alpha), np.ptp(beta)))
     if blur_fwhm and blur_fwhm >= width:

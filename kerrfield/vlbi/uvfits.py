@@ -196,6 +196,8 @@ def load_uvfits(path: str | os.PathLike) -> xr.Dataset:
     try:
         hdul = fits.open(path, memmap=False)
     except OSError as exc:  # astropy: "No SIMPLE card found, this file does not appear..."
+        if exc.errno is not None:  # a real I/O error (permissions, a failing disk) stays one
+            raise
         raise ValueError(f"path: {path} is not a FITS file ({exc})") from None
     with hdul:
         if not isinstance(hdul[0], fits.GroupsHDU):

@@ -305,3 +305,32 @@ def test_fit_says_when_the_model_physics_differ_from_the_target(monkeypatch):
         kf.fit_multiscale(model(**kf.target_physics(target)), target, factors=(2, 1),
                           steps=(1, 1), lr=(1e-2, 1e-2), progress=False)  # fmt: skip
     assert beams[-2:] == [2.0, 2.0]  # the coarse stage fits through the beam too
+
+
+def test_physics_check_reads_every_attr_form_and_never_stops_a_fit(tmp_path):
+    """Targets written by LensedImage.to_xarray ("general" + velocity_*) and kf.raytrace
+    ("cone" + surface_theta_deg) are compared, not refused; orders in another order are the
+    same physics; a DataArray target's attrs reach fit_multiscale's check."""
+    import warnings
+
+    from kerrfield.models.forward import PhysicsMismatchWarning
+
+    gv = kf.GeneralVelocity(0.8, 0.5, 0.9)
+
+    def model(**kw):
+        return kf.kerr_image_model(kf.EmissionField(seed=1, width=4, depth=1), 0.5, 40.0,
+                                   npix=8, **kw)  # fmt: skip
+
+    image = model(velocity=gv, orders=(1, 0)).to_xarray()
+    assert kf.target_physics(image)["velocity"] == "general:0.8,0.5,0.9"
+    assert kf.target_physics(kf.raytrace(0.5, 40.0, npix=4, surface=kf.Cone(60.0)))[
+        "surface"] == "cone:60.0"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PhysicsMismatchWarning)
+        kf.fit(model(velocity=gv), image, steps=1, progress=False)  # (0, 1) == (1, 0)
+    with pytest.warns(PhysicsMismatchWarning, match="velocity"):
+        kf.fit(model(), image, steps=1, progress=False)
+    rendered = kf.render(kf.EmissionField(seed=0, width=4, depth=1), 0.5, 40.0, npix=8, k=3.0)
+    with pytest.warns(PhysicsMismatchWarning, match="k = 1.0"):
+        kf.fit_multiscale(model(), rendered, factors=(2, 1), steps=(1, 1), lr=(1e-2, 1e-2),
+                          progress=False)  # fmt: skip

@@ -99,3 +99,17 @@ def test_atomic_writes_get_the_umask_mode_not_mkstemps_0600(tmp_path):
         os.umask(old)
     assert [p.stat().st_mode & 0o777 for p in paths] == [0o644] * 3
     assert private.stat().st_mode & 0o777 == 0o600
+
+
+def test_atomic_write_survives_a_file_system_that_refuses_chmod(tmp_path, monkeypatch):
+    """vfat and some network mounts refuse chmod: the result is still written."""
+    import os
+
+    from kerrfield.io import atomic
+
+    def refuse(*_args, **_kw):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(atomic.os, "chmod", refuse)
+    path = atomic.atomic_write_text("{}", tmp_path / "s.json")
+    assert path.read_text() == "{}" and not [p for p in os.listdir(tmp_path) if p != "s.json"]
