@@ -224,7 +224,8 @@ def fit(
         raise TypeError(f"model must be a LensedImage, got {type(model).__name__}")
     progress = show_progress(progress)
     if is_observation(target):
-        if device is not None and resolve_device(device).type != "cpu":
+        # "auto" means the CPU here: observation fits run there (NUFFT, station terms)
+        if device not in (None, "auto") and resolve_device(device).type != "cpu":
             raise ValueError(f"device={device!r}: observation fits run on the CPU")
         image_only = {k: v for k, v in locals().items() if k in IMAGE_ONLY_OPTIONS}
         return fit_observation_target(model, target, observation=observation, steps=steps,
