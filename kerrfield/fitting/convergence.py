@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..models.forward import target_physics
+from ..models.forward import check_beam_width, target_physics
 from ..physics._spec import parse_surface, parse_velocity
 from .loop import fit
 
@@ -230,10 +230,7 @@ def check_inference_inputs(target: xr.Dataset, *, loss: str = "nmse",
         if not 0.0 < t < 180.0:
             raise ValueError(f"inclination {t:g} deg is outside the physical range (0, 180)")
     alpha, beta = target["alpha"].values, target["beta"].values
-    width = float(min(alpha.max() - alpha.min(), beta.max() - beta.min()))
-    if beam_fwhm and beam_fwhm >= width:
-        raise ValueError(f"beam FWHM {beam_fwhm:g} M is not smaller than the screen "
-                         f"({width:g} M across)")  # fmt: skip
+    check_beam_width(beam_fwhm, alpha, beta)
     if screen is not None:
         a2, b2 = (np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v,
                              dtype=float) for v in screen)  # fmt: skip

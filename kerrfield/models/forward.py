@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["gaussian_beam", "fwhm_to_sigma", "target_physics", "PHYSICS_KEYS",
+__all__ = ["gaussian_beam", "fwhm_to_sigma", "check_beam_width", "target_physics", "PHYSICS_KEYS",
            "PhysicsMismatchWarning", "physics_reported", "warn_physics_mismatch"]
 
 #: the forward-model options a target records and a fit reads back
@@ -85,6 +85,22 @@ def gaussian_beam(image: torch.Tensor, fwhm: float | None, dbeta: float, dalpha:
     x = torch.nn.functional.conv2d(x, kb.view(1, 1, -1, 1), padding=(kb.numel() // 2, 0))
     x = torch.nn.functional.conv2d(x, ka.view(1, 1, 1, -1), padding=(0, ka.numel() // 2))
     return x.reshape(shape)
+
+
+def check_beam_width(beam_fwhm: float | None, alpha: Any, beta: Any,
+                     name: str = "beam FWHM") -> None:
+    """Refuse a beam whose FWHM (M) is not smaller than the screen ``alpha`` × ``beta`` (M):
+    blurring by it leaves nothing of the image. ``name`` is how the error names the beam.
+
+    Raises
+    ------
+    ValueError
+        ``beam_fwhm`` ≥ the smaller side of the screen.
+    """
+    width = float(min(max(alpha) - min(alpha), max(beta) - min(beta)))
+    if beam_fwhm and beam_fwhm >= width:
+        raise ValueError(f"{name} {beam_fwhm:g} M is not smaller than the screen "
+                         f"({width:g} M across)")
 
 
 def target_physics(target: Any) -> dict[str, Any]:

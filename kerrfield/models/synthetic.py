@@ -31,7 +31,7 @@ from .._validate import check_nonnegative
 from ..fields import EmissionField, emission_map, field_from_config
 from ..physics._spec import parse_surface, parse_velocity, surface_text, velocity_text
 from .builders import render
-from .forward import gaussian_beam
+from .forward import check_beam_width, gaussian_beam
 
 __all__ = ["AnalyticEmission", "make_emission", "synthesize", "truth_emission", "FAMILIES"]
 
@@ -216,10 +216,7 @@ def synthesize(
         raise ValueError(f"the lensed {family} image is zero on every pixel: no emission of "
                          f"orders {orders!r} reaches this screen (fov {fov:g} M); check "
                          "the emission parameters, the orders and the field of view")
-    width = float(min(np.ptp(alpha), np.ptp(beta)))
-    if blur_fwhm and blur_fwhm >= width:
-        raise ValueError(f"blur_fwhm {blur_fwhm:g} M is not smaller than the screen "
-                         f"({width:g} M across)")  # fmt: skip
+    check_beam_width(blur_fwhm, alpha, beta, "blur_fwhm")
     img = clean.values.copy()
     if blur_fwhm:  # the same differentiable beam the fitted model applies
         img = gaussian_beam(torch.from_numpy(img), blur_fwhm, float(beta[1] - beta[0]),
