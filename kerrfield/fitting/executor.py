@@ -81,10 +81,6 @@ class Executor:
             ) from None
         return self
 
-    @property
-    def parallel(self) -> bool:
-        return self.scheduler is not None
-
     def map(self, fn: Callable[..., Any], calls: Sequence[tuple]) -> Iterator[Any]:
         """``fn(*args)`` for every ``args`` in ``calls``; results as they complete."""
         import torch

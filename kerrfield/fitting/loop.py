@@ -225,7 +225,8 @@ def fit(
     progress = show_progress(progress)
     if is_observation(target):
         # "auto" means the CPU here: observation fits run there (NUFFT, station terms)
-        if device not in (None, "auto") and resolve_device(device).type != "cpu":
+        auto = device is None or (isinstance(device, str) and device.strip().lower() == "auto")
+        if not auto and resolve_device(device).type != "cpu":
             raise ValueError(f"device={device!r}: observation fits run on the CPU")
         image_only = {k: v for k, v in locals().items() if k in IMAGE_ONLY_OPTIONS}
         return fit_observation_target(model, target, observation=observation, steps=steps,

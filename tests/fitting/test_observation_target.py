@@ -282,12 +282,14 @@ def test_fit_observation_learns_geometry(small_obs):
         observation_image_model(field, 0.9, 160.0, npix=6, match_steps=0, relinearize_every=2)
 
 
-def test_observation_fit_takes_device_auto_on_a_cuda_host(small_obs, monkeypatch):
-    """'auto' means the CPU for an observation fit, even where CUDA exists."""
+@pytest.mark.parametrize("auto", ["auto", " AUTO "])
+def test_observation_fit_takes_device_auto_on_a_cuda_host(small_obs, monkeypatch, auto):
+    """'auto' (any case, as check_device reads it) means the CPU for an observation fit,
+    even where CUDA exists."""
     import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    res = kf.fit(_model(npix=6), small_obs, steps=1, progress=False, device="auto",
+    res = kf.fit(_model(npix=6), small_obs, steps=1, progress=False, device=auto,
                  observation={"scout_steps": 1, "scout_rounds": 1, "finalists": 1,
                               "theta_g": 3.8, "position_angle": 0.0})  # fmt: skip
     assert np.isfinite(res.summary()["chi2_cphase"])
