@@ -159,14 +159,19 @@ def _cli_fit(args: argparse.Namespace) -> int:
                                                                              "--target")
         observation = is_observation(target)
         _check_target_options(args, observation)
+        if observation and _given(args, ("coarse_steps",)):
+            raise ValueError("--coarse-steps: a coarse-to-fine stage of image fits; an "
+                             "observation fit scouts its start instead (--scout-steps)")
         if observation and args.geometry:
             raise ValueError("--geometry: a fixed geometry for an image target; an observation "
                              "fit traces its own screen (--fov/--npix)")
         if not observation:
             _check_image_options(args)
-        claim_output(out, resume=args.resume, overwrite=args.overwrite)
+        # an observation fit deletes an earlier fit's files once it has succeeded
+        stale = claim_output(out, resume=args.resume, overwrite=args.overwrite,
+                             delete=not observation)  # fmt: skip
         if observation:
-            return _cli_fit_observation(args, target, out)
+            return _cli_fit_observation(args, target, out, stale)
     else:
         _check_image_options(args)
         claim_output(out, resume=args.resume, overwrite=args.overwrite)
@@ -212,7 +217,8 @@ def _cli_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cli_fit_observation(args: argparse.Namespace, obs: Any, out: Path) -> int:
+def _cli_fit_observation(args: argparse.Namespace, obs: Any, out: Path, stale: list[Path]
+                         ) -> int:  # fmt: skip
     """``kerrfield fit --target OBS``: fit_observation through :func:`kerrfield.fit`."""
     if args.scale is None:
         args.scale = 10.0  # the disk plane out to ~10 M, not the image fields' 1 M
@@ -226,6 +232,8 @@ def _cli_fit_observation(args: argparse.Namespace, obs: Any, out: Path) -> int:
     kw = _fit_kwargs(args)
     kw["device"] = None if args.device == "auto" else kw["device"]  # observation fits: CPU
     res = fit(model, obs, observation=observation_options(args), **kw)
+    for p in stale:
+        p.unlink(missing_ok=True)
     summary = write_observation_outputs(res, out)
     print(json.dumps({k: summary[k] for k in ("theta_g_uas", "position_angle_deg",
                       "ring_diameter_uas", "brightness_pa_deg", "ring_resolution_uas",

@@ -93,7 +93,10 @@ def target_tensor(target: Any, model: LensedImage | None = None) -> torch.Tensor
         try:
             t = torch.tensor(np.asarray(target, dtype=np.float64))
         except (TypeError, ValueError) as exc:
-            raise TypeError(f"target must be an image array, got {type(target).__name__}") from exc
+            raise TypeError(
+                "target must be an image (array, tensor, DataArray, or a Dataset with 'image' "
+                "such as kerrfield.synthesize makes), an observation Dataset, or a .nc/.uvfits "
+                f"path; got {type(target).__name__}") from exc  # fmt: skip
     if model is not None and tuple(t.shape) != model.shape:
         raise ValueError(
             f"target shape {tuple(t.shape)} does not match the model screen {model.shape} "
@@ -223,6 +226,10 @@ def fit(
     if not isinstance(model, LensedImage):
         raise TypeError(f"model must be a LensedImage, got {type(model).__name__}")
     progress = show_progress(progress)
+    if isinstance(target, (str, os.PathLike)) and not is_observation(target):
+        from ..io.readers import load_netcdf  # a netCDF image or observation
+
+        target = load_netcdf(target, "target")
     if is_observation(target):
         # "auto" means the CPU here: observation fits run there (NUFFT, station terms)
         auto = device is None or (isinstance(device, str) and device.strip().lower() == "auto")

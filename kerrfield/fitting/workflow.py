@@ -31,26 +31,36 @@ DEMO = {"spin": 0.94, "inclination": 20.0, "spin0": 0.5, "inclination0": 60.0, "
         "relinearize_tol": (0.01, 0.5)}  # fmt: skip
 
 
-def claim_output(out: Path, *, resume: bool, overwrite: bool) -> None:
-    """Refuse to restart over an earlier fit's checkpoint unless told to resume or overwrite.
+#: the files ``kerrfield fit`` writes into its output folder (image and observation fits)
+FIT_OUTPUTS = ("summary.json", "model.pt", "model.json", "history.nc", "fitted.nc",
+               "target.nc", "fit.png", "loss.png", "parameters.png", "image.fits")
 
-    Raises ``ValueError`` naming the checkpoint and both options when ``out`` holds a
-    checkpoint and neither ``resume`` nor ``overwrite`` is set; deletes the checkpoints when
-    ``overwrite`` is set.
+
+def claim_output(out: Path, *, resume: bool, overwrite: bool, delete: bool = True
+                 ) -> list[Path]:  # fmt: skip
+    """Refuse to write over an earlier fit unless told to resume or overwrite.
+
+    Raises ``ValueError`` naming the earlier fit's file and both options when ``out`` holds
+    a checkpoint or any of :data:`FIT_OUTPUTS` and neither ``resume`` nor ``overwrite`` is
+    set. With ``overwrite`` returns those files (and only those) and, unless ``delete`` is
+    False (the caller deletes them once its fit has succeeded), deletes them, so that no file
+    of the earlier fit is left beside the new one's.
     """
     if resume and overwrite:
         raise ValueError("--resume and --overwrite exclude each other")
     found = sorted(p for p in (out / "checkpoint.pt", *out.glob("checkpoint.stage*.pt"))
                    if p.exists())  # fmt: skip
+    found += [p for p in (out / name for name in FIT_OUTPUTS) if p.exists()]
     if not found or resume:
-        return
+        return []
     if not overwrite:
         raise ValueError(
-            f"{found[0]} holds an earlier fit; pass --resume to continue it or --overwrite to "
-            "start again (or choose another --output)"
+            f"{found[0]} holds an earlier fit; pass --resume to continue it (an image fit "
+            "with a checkpoint) or --overwrite to start again (or choose another --output)"
         )  # fmt: skip
-    for p in found:
+    for p in found if delete else ():
         p.unlink()
+    return found
 
 
 def run_fit_workflow(

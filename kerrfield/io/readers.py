@@ -37,7 +37,8 @@ def _existing(path: str | os.PathLike[str], what: str) -> Path:
 
 def load_netcdf(path: str | os.PathLike[str], what: str = "netCDF file",
                 advice: str | None = None) -> Any:  # fmt: skip
-    """``xarray.load_dataset(path)`` raising :class:`CorruptFileError` for unreadable files.
+    """``xarray.load_dataset(path, auto_complex=True)`` raising :class:`CorruptFileError` for
+    unreadable files (complex variables, such as an observation's ``vis``, come back complex).
 
     Parameters
     ----------
@@ -59,7 +60,9 @@ def load_netcdf(path: str | os.PathLike[str], what: str = "netCDF file",
 
     p = _existing(path, what)
     try:
-        return xr.load_dataset(p)
+        # complex variables (an observation's visibilities) are stored as netCDF compound
+        # types, which xarray reads back as complex only when asked
+        return xr.load_dataset(p, auto_complex=True)
     except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
         raise _corrupt(p, what, exc, advice) from exc
 

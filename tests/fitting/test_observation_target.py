@@ -109,9 +109,24 @@ def test_cli_fit_observation(small_uvfits, tmp_path, capsys):
     assert read_fits_image(out / "image.fits").sum() == pytest.approx(0.6, rel=1e-6)
     assert not list(out.glob("*.tmp*"))  # written atomically, nothing left over
     capsys.readouterr()
-    assert cli.main([*argv, "--loss", "chi2"]) == 2
+    assert cli.main(argv) == 2  # a second fit into the same folder: refused ...
+    assert "holds an earlier fit" in capsys.readouterr().err
+    assert cli.main([*argv, "--coarse-steps", "5"]) == 2  # ... as are image-fit options
+    assert "--coarse-steps" in capsys.readouterr().err
+    # an image fit's folder overwritten by an observation fit keeps none of its files
+    img = tmp_path / "img"
+    assert cli.main(["fit", "--npix", "8", "--steps", "1", "--fix-geometry", "--width", "4",
+                     "--depth", "1", "--no-progress", "-o", str(img)]) == 0
+    assert (img / "model.pt").exists()
+    assert cli.main([*argv[:-1], str(img)]) == 2
+    assert cli.main([*argv[:-1], str(img), "--overwrite"]) == 0
+    assert sorted(p.name for p in img.iterdir()) == ["image.fits", "summary.json"]
+    capsys.readouterr()
+    # a refused option with --overwrite leaves the earlier fit in place
+    assert cli.main([*argv, "--loss", "chi2", "--overwrite"]) == 2
     assert "loss='chi2' does not apply" in capsys.readouterr().err
-    assert cli.main([*argv, "--weights", "cp=1"]) == 2
+    assert (out / "summary.json").exists() and (out / "image.fits").exists()
+    assert cli.main([*argv, "--weights", "cp=1", "--overwrite"]) == 2
     assert "unknown term 'cp'" in capsys.readouterr().err
     # an observation fit saves no model: render says so instead of "no model.json"
     assert cli.main(["render", str(out), "--output", str(tmp_path / "r.png")]) == 2
@@ -295,3 +310,29 @@ def test_observation_fit_takes_device_auto_on_a_cuda_host(small_obs, monkeypatch
     assert np.isfinite(res.summary()["chi2_cphase"])
     with pytest.raises(ValueError, match="observation fits run on the CPU"):
         kf.fit(_model(npix=6), small_obs, steps=1, progress=False, device="cuda")
+
+
+def test_netcdf_observation_target(small_obs, tmp_path, capsys):
+    """An observation saved as netCDF (complex vis as a compound type) is read back complex
+    and fitted from a path, in Python and by the CLI; a bad target type names the options."""
+    from kerrfield import cli
+    from kerrfield.io.readers import load_netcdf
+
+    path = tmp_path / "obs.nc"
+    small_obs.to_netcdf(path, auto_complex=True)
+    back = load_netcdf(path)
+    assert back["vis"].dtype == np.complex128
+    np.testing.assert_array_equal(back["vis"].values, small_obs["vis"].values)
+    opts = {"scout_steps": 1, "scout_rounds": 1, "finalists": 1, "theta_g": 3.8,
+            "position_angle": 0.0}  # fmt: skip
+    a = kf.fit(_model(npix=6), path, steps=1, progress=False, observation=opts)
+    b = kf.fit(_model(npix=6), small_obs, steps=1, progress=False, observation=opts)
+    assert a.chi2["cphase"] == pytest.approx(b.chi2["cphase"], rel=1e-12)
+    out = tmp_path / "fit"
+    assert cli.main(["fit", "--target", str(path), "--fix-geometry", "--npix", "6", "--orders",
+                     "0", "--width", "4", "--depth", "1", "--steps", "1", "--scout-steps",
+                     "1", "--position-angle", "0", "--no-progress", "-o", str(out)]) == 0
+    assert (out / "image.fits").exists()
+    capsys.readouterr()
+    with pytest.raises(TypeError, match=r"\.nc/\.uvfits path; got dict"):
+        kf.fit(_model(npix=6), {"vis": 1}, steps=1, progress=False)
