@@ -53,12 +53,19 @@ def load_netcdf(path: str | os.PathLike[str], what: str = "netCDF file",
     ------
     FileNotFoundError
         No such file.
+    ValueError
+        The file is a FITS file (an image or uvfits given where netCDF is read).
     CorruptFileError
         The file exists but is not a readable netCDF file.
     """
     import xarray as xr
 
     p = _existing(path, what)
+    with p.open("rb") as fh:
+        if fh.read(6) == b"SIMPLE":  # every FITS file starts with this card
+            raise ValueError(f"{what} {p} is a FITS file, not netCDF: read a FITS image with "
+                             "kerrfield.read_fits_image, and give visibilities as a .uvfits "
+                             "file (kerrfield.load_uvfits)")  # fmt: skip
     try:
         # complex variables (an observation's visibilities) are stored as netCDF compound
         # types, which xarray reads back as complex only when asked

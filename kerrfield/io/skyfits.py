@@ -185,6 +185,9 @@ def read_fits_image(path: str | os.PathLike) -> xr.DataArray:
     h, data, extra = _read_hdus(path)
     if data is None:
         raise ValueError(f"path: {path} has no image in its primary HDU")
+    if h.get("GROUPS"):  # random groups: visibilities, not an image
+        raise ValueError(f"path: {path} is a uvfits (random-groups) file of visibilities, "
+                         "not a FITS image; read it with kerrfield.load_uvfits")
     data = np.asarray(data, float)
     data = data.reshape(data.shape[-2:]) if data.ndim > 2 and np.prod(
         data.shape[:-2]) == 1 else (data[(0,) * (data.ndim - 2)] if data.ndim > 2 else data)

@@ -57,6 +57,21 @@ def test_a_file_that_is_not_uvfits_is_one_clear_error(tmp_path):
         kf.load_uvfits(nc)
 
 
+def test_fits_and_uvfits_where_the_other_is_read(tmp_path, m87_path, capsys):
+    """A FITS image given as a netCDF target, or a uvfits file read as an image, is named for
+    what it is, not reported as corrupt or as a numpy cast error."""
+    img = tmp_path / "ring.fits"
+    kf.write_fits_image(kf.sky_image(kf.synthesize("ring", 0.5, 60.0, npix=12)["image"], 3.8,
+                                     0.0, flux=0.5), img)  # fmt: skip
+    with pytest.raises(ValueError, match=r"ring\.fits is a FITS file, not netCDF") as e:
+        load_netcdf(img, "--target")
+    assert not isinstance(e.value, CorruptFileError)
+    assert main(["fit", "--target", str(img), "--steps", "1", "-o", str(tmp_path / "o")]) == 2
+    assert "kerrfield.read_fits_image" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="is a uvfits .random-groups. file of visibilities"):
+        kf.read_fits_image(m87_path)
+
+
 @pytest.mark.parametrize("flag", ["--target", "--geometry"])
 def test_cli_fit_with_truncated_netcdf_is_one_line(tmp_path, capsys, flag):
     p = tmp_path / "bad.nc"
