@@ -43,8 +43,17 @@ class _Sampler:
         if blur:  # circular Gaussian of FWHM `blur` µas (m is a rotation times a scale)
             s = blur / (2 * np.sqrt(2 * np.log(2)))
             scale = float(np.sqrt(abs(np.linalg.det(m))))
-            self.img = gaussian_filter(self.img, (s / (scale * abs(self.db)),
-                                                  s / (scale * abs(self.da))), mode="constant")
+            # the blurred image reaches beyond the grid (the sky outside it is dark): pad by
+            # one FWHM so that a ring near the edge still falls to half maximum
+            pb, pa = (int(np.ceil(blur / (scale * abs(d)))) for d in (self.db, self.da))
+            self.img = gaussian_filter(np.pad(self.img, ((pb, pb), (pa, pa))),
+                                       (s / (scale * abs(self.db)), s / (scale * abs(self.da))),
+                                       mode="constant")  # fmt: skip
+            a = np.concatenate([a[0] + self.da * np.arange(-pa, 0), a, a[-1] + self.da *
+                                np.arange(1, pa + 1)])  # fmt: skip
+            b = np.concatenate([b[0] + self.db * np.arange(-pb, 0), b, b[-1] + self.db *
+                                np.arange(1, pb + 1)])  # fmt: skip
+            self.a0, self.b0 = a[0], b[0]
         ea, eb = np.meshgrid(a, b)
         east, north = m @ np.stack([ea.ravel(), eb.ravel()])
         w = self.img.ravel()

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+import kerrfield as kf
 from kerrfield.vlbi.ring import ring_features
 
 X = (np.arange(100) - 49.5) * 1.2  # µas
@@ -63,3 +64,17 @@ def test_blur_to_the_eht_resolution():
                                                                                    200.0))
     with pytest.raises(ValueError, match="blur"):
         ring_features(_ring(), blur=-1.0)
+
+
+def test_blurred_ring_near_the_grid_edge_is_found_on_screen_and_sky():
+    """A 20 µas blur spreads a ring past a tight grid: the sky image on the screen's own
+    extent gives the screen image's features (it failed before: 'no ring found')."""
+    img = kf.synthesize("ring", 0.94, 163.0, npix=24, fov=8.0)["image"]
+    screen = kf.ring_features(img, theta_g=3.8, position_angle=108.0, blur=20.0)
+    sky = kf.ring_features(kf.sky_image(img, 3.8, 108.0, flux=0.6), blur=20.0)
+    wide = kf.ring_features(kf.sky_image(img, 3.8, 108.0, flux=0.6, npix=64, fov=120.0),
+                            blur=20.0)  # fmt: skip
+    for other in (sky, wide):
+        assert other["ring_diameter_uas"] == pytest.approx(screen["ring_diameter_uas"], abs=0.5)
+        assert abs((other["brightness_pa_deg"] - screen["brightness_pa_deg"] + 180) % 360
+                   - 180) < 3.0  # fmt: skip
