@@ -131,9 +131,12 @@ def parse_weights(text: str) -> tuple[str, float]:
     """``TERM=WEIGHT`` (terms ``vis``, ``amp``, ``cphase``, ``lcamp``)."""
     name, sep, value = text.partition("=")
     try:
-        return name.strip(), float(value) if sep else float("nan")
+        if not sep:
+            raise ValueError
+        return name.strip(), float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected TERM=WEIGHT, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected TERM=WEIGHT (e.g. cphase=1), got "
+                                         f"{text!r}") from None
 
 
 def add_observation_args(p: argparse.ArgumentParser) -> None:

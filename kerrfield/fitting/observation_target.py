@@ -102,7 +102,9 @@ def _number(name: str, value: Any, lo: float, hi: float = math.inf, lo_open: boo
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not ok or not math.isfinite(value) or value > hi or value < lo or (lo_open and value == lo):
         side = "(" if lo_open else "["
-        raise ValueError(f"{name} must be a number in {side}{lo:g}, {hi:g}], got {value!r}")
+        end = ")" if math.isinf(hi) else "]"  # inf itself is never allowed
+        raise ValueError(f"{name} must be a finite number in {side}{lo:g}, {hi:g}{end}, got "
+                         f"{value!r}")  # fmt: skip
     return float(value)
 
 

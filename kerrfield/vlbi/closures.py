@@ -151,8 +151,14 @@ def _table(obs: xr.Dataset, quad: bool, minimal: bool):
     return rows, signs, names[np.array(stat)], np.array(times), labels
 
 
-def _check(obs: xr.Dataset, need: int, what: str) -> None:
+def _check(obs: xr.Dataset, need: int, what: str, scan_gap: float) -> None:
     check_obs(obs)
+    bad = int(np.sum(~np.isfinite(np.asarray(obs["vis"].values))))
+    if bad:  # load_uvfits drops such records; one NaN would spread to its closures
+        raise ValueError(f"obs.vis has {bad} non-finite value(s); drop those rows first "
+                         "(e.g. obs.isel(row=np.isfinite(obs.vis)))")  # fmt: skip
+    if not (isinstance(scan_gap, (int, float)) and np.isfinite(scan_gap) and scan_gap > 0):
+        raise ValueError(f"scan_gap must be a finite number of seconds > 0, got {scan_gap!r}")
     n = len(set(obs.t1.values) | set(obs.t2.values))
     if n < need:
         raise ValueError(f"{what} need at least {need} stations; obs has {n}")
@@ -235,9 +241,10 @@ def closure_phases(obs: xr.Dataset, *, minimal: bool = True, scan_average: bool 
     Raises
     ------
     ValueError
-        Fewer than 3 stations, no complete triangle, σ ≤ 0, bad ``systematic``.
+        Fewer than 3 stations, no complete triangle, σ ≤ 0, non-finite ``vis``, bad
+        ``systematic`` or ``scan_gap``.
     """
-    _check(obs, 3, "closure phases")
+    _check(obs, 3, "closure phases", scan_gap)
     if systematic:
         obs = add_systematic(obs, systematic)
     table = _table(obs, False, minimal)
@@ -265,7 +272,7 @@ def log_closure_amplitudes(obs: xr.Dataset, *, minimal: bool = True,
         stations, sorted), ``scan``, ``row`` and ``sign`` (legs 0, 1 in the numerator: +1;
         legs 2, 3 in the denominator: −1).
     """
-    _check(obs, 4, "log closure amplitudes")
+    _check(obs, 4, "log closure amplitudes", scan_gap)
     if systematic:
         obs = add_systematic(obs, systematic)
     table = _table(obs, True, minimal)

@@ -135,10 +135,18 @@ def ring_features(image: xr.DataArray, *, theta_g: float | None = None,
 
     Raises
     ------
+    TypeError
+        ``image`` not a DataArray.
     ValueError
         Bad dims/pixel scale, zero image, no ring (no half-maximum crossing), ``theta_g``
-        not finite and > 0, ``position_angle`` not finite.
+        not finite and > 0, ``position_angle`` not finite, ``n_theta`` < 8.
     """
+    if not isinstance(image, xr.DataArray):
+        raise TypeError("image must be an xarray.DataArray on ('beta', 'alpha') (a screen, "
+                        f"in M) or ('dec', 'ra') (a sky image, in µas), got "
+                        f"{type(image).__name__}")  # fmt: skip
+    if not (isinstance(n_theta, int) and n_theta >= 8):
+        raise ValueError(f"n_theta must be an int >= 8 (position angles sampled), got {n_theta!r}")
     theta_g, position_angle, _ = check_sky_placement(theta_g, position_angle)
     if blur is not None and not (np.isfinite(blur) and blur >= 0):
         raise ValueError(f"blur must be a finite FWHM >= 0 in µas, got {blur}")

@@ -190,6 +190,9 @@ def load_uvfits(path: str | os.PathLike) -> xr.Dataset:
         If the file is not random groups, lacks the AN table, a u/v/baseline/date parameter
         or a Stokes axis, or if every record is flagged.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike (a .uvfits file), got "
+                        f"{type(path).__name__}")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"path: no uvfits file at {path}")

@@ -128,6 +128,11 @@ def test_cli_fit_observation(small_uvfits, tmp_path, capsys):
     assert (out / "summary.json").exists() and (out / "image.fits").exists()
     assert cli.main([*argv, "--weights", "cp=1", "--overwrite"]) == 2
     assert "unknown term 'cp'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse's own usage error
+        cli.main([*argv, "--weights", "cphase"])
+    assert "expected TERM=WEIGHT (e.g. cphase=1), got 'cphase'" in capsys.readouterr().err
+    assert cli.main([*argv, "--theta-g", "inf", "--overwrite"]) == 2
+    assert "theta_g must be a finite number in (0, inf), got inf" in capsys.readouterr().err
     # an observation fit saves no model: render says so instead of "no model.json"
     assert cli.main(["render", str(out), "--output", str(tmp_path / "r.png")]) == 2
     assert "read_fits_image" in capsys.readouterr().err

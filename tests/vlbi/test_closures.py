@@ -89,6 +89,13 @@ def test_too_few_stations():
     bad["sigma"] = bad.sigma * 0
     with pytest.raises(ValueError, match="sigma"):
         closure_phases(bad)
+    nan = obs.copy()
+    nan["vis"] = nan.vis.where(np.arange(nan.sizes["row"]) != 1)  # one NaN record
+    with pytest.raises(ValueError, match=r"obs.vis has 1 non-finite value"):
+        closure_phases(nan)
+    for gap in (-5.0, 0.0, float("nan")):
+        with pytest.raises(ValueError, match="scan_gap must be a finite number of seconds > 0"):
+            closure_phases(obs, scan_average=True, scan_gap=gap)
 
 
 def test_scan_average_and_systematic(m87_obs):

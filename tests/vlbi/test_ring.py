@@ -78,3 +78,13 @@ def test_blurred_ring_near_the_grid_edge_is_found_on_screen_and_sky():
         assert other["ring_diameter_uas"] == pytest.approx(screen["ring_diameter_uas"], abs=0.5)
         assert abs((other["brightness_pa_deg"] - screen["brightness_pa_deg"] + 180) % 360
                    - 180) < 3.0  # fmt: skip
+
+
+def test_ring_features_argument_errors():
+    img = kf.synthesize("ring", 0.5, 60.0, npix=16)["image"]
+    with pytest.raises(TypeError, match="image must be an xarray.DataArray.*got ndarray"):
+        ring_features(img.values, theta_g=3.8)
+    with pytest.raises(ValueError, match="n_theta must be an int >= 8"):
+        ring_features(img, theta_g=3.8, n_theta=0)
+    with pytest.raises(TypeError, match="path must be a str or os.PathLike"):
+        kf.load_uvfits(5)
