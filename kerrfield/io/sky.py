@@ -207,10 +207,21 @@ def sky_image(image: xr.DataArray, theta_g: float, position_angle: float = 0.0,
         if not total > 0:
             raise ValueError("cannot scale to flux: the image sums to <= 0 on the sky grid")
         out *= flux / total
-    return xr.DataArray(out, dims=SKY_DIMS, coords={"dec": dec, "ra": ra},
-                        attrs={"units": "Jy/pixel" if flux is not None else "arbitrary",
-                               "theta_g_uas": float(theta_g),
-                               "position_angle_deg": float(position_angle)})
+    return label_sky(xr.DataArray(out, dims=SKY_DIMS, coords={"dec": dec, "ra": ra},
+                                  attrs={"units": "Jy/pixel" if flux is not None else "arbitrary",
+                                         "theta_g_uas": float(theta_g),
+                                         "position_angle_deg": float(position_angle)}))
+
+
+def label_sky(image: xr.DataArray) -> xr.DataArray:
+    """Set the units and names of a sky image's coordinates (in place; returns it): ``ra``
+    and ``dec`` offsets in µas, and the screen ``alpha``/``beta`` in M where present."""
+    image["ra"].attrs.update(units="µas", long_name="RA offset (east)")
+    image["dec"].attrs.update(units="µas", long_name="Dec offset (north)")
+    for c in ("alpha", "beta"):
+        if c in image.coords:
+            image[c].attrs.update(units="M")
+    return image
 
 
 def _unrotated(img: np.ndarray, a: np.ndarray, b: np.ndarray, theta_g: float,
@@ -222,8 +233,8 @@ def _unrotated(img: np.ndarray, a: np.ndarray, b: np.ndarray, theta_g: float,
         if not total > 0:
             raise ValueError("cannot scale to flux: the image sums to <= 0")
         out = out * (flux / total)
-    return xr.DataArray(
+    return label_sky(xr.DataArray(
         out, dims=SKY_DIMS,
         coords={"dec": b * theta_g, "ra": -a * theta_g, "beta": ("dec", b), "alpha": ("ra", a)},
         attrs={"units": "Jy/pixel" if flux is not None else "arbitrary",
-               "theta_g_uas": float(theta_g), "position_angle_deg": 0.0})
+               "theta_g_uas": float(theta_g), "position_angle_deg": 0.0}))

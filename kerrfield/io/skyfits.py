@@ -22,7 +22,7 @@ from astropy.time import Time
 
 from .._validate import check_sky_placement
 from .atomic import atomic_write
-from .sky import SKY_DIMS, image_axes, sky_image
+from .sky import SKY_DIMS, image_axes, label_sky, sky_image
 
 __all__ = ["read_fits_image", "write_fits_image"]
 
@@ -216,4 +216,4 @@ def read_fits_image(path: str | os.PathLike) -> xr.DataArray:
     coords = {"dec": dec_uas, "ra": ra_uas}
     if "ALPHA_M" in extra and "BETA_M" in extra:
         coords.update(alpha=("ra", extra["ALPHA_M"]), beta=("dec", extra["BETA_M"]))
-    return xr.DataArray(data, dims=SKY_DIMS, coords=coords, attrs=attrs)
+    return label_sky(xr.DataArray(data, dims=SKY_DIMS, coords=coords, attrs=attrs))

@@ -25,6 +25,7 @@ import xarray as xr
 from kerrfield._validate import check_sky_placement
 from kerrfield.vlbi._uvfits_write import check_obs
 from kerrfield.vlbi.closures import scans
+from kerrfield.vlbi.uvfits import OBS_ATTR_UNITS
 from kerrfield.vlbi.visibilities import visibilities
 
 __all__ = ["array_obs", "observe", "uv_from_stations"]
@@ -111,9 +112,12 @@ def array_obs(stations: Mapping[str, Sequence[float]], sefd: Mapping[str, float]
     names = list(stations)
     if len(names) < 2:
         raise ValueError(f"stations: need at least 2, got {len(names)}")
+    if missing := [s for s in names if s not in sefd]:
+        raise ValueError(f"sefd: no SEFD for the station(s) {missing} (give one in Jy for "
+                         "every station in stations)")  # fmt: skip
     for s in names:
-        if s not in sefd or not (np.isfinite(sefd[s]) and sefd[s] > 0):
-            raise ValueError(f"sefd[{s!r}] must be a positive SEFD in Jy")
+        if not (np.isfinite(sefd[s]) and sefd[s] > 0):
+            raise ValueError(f"sefd[{s!r}] must be a positive SEFD in Jy, got {sefd[s]!r}")
     xyz = np.array([stations[s] for s in names], float).reshape(-1, 3)
     t = np.asarray(times, float)
     h, d = _hour_angle(mjd + t / 24.0, ra, dec)
@@ -138,7 +142,7 @@ def array_obs(stations: Mapping[str, Sequence[float]], sefd: Mapping[str, float]
         coords={"station": st, "xyz": ["x", "y", "z"]},
         attrs={"source": source, "ra": float(ra), "dec": float(dec),
                "frequency": float(frequency), "bandwidth": float(bandwidth), "mjd": int(mjd),
-               "telescope": "VLBI", "instrument": "kerrfield"})
+               "telescope": "VLBI", "instrument": "kerrfield", **OBS_ATTR_UNITS})
 
 
 def observe(image: xr.DataArray | str | os.PathLike, like: xr.Dataset, *, noise: bool = True,

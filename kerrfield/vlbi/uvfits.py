@@ -114,7 +114,12 @@ def _header_attrs(header: fits.Header, hdul: fits.HDUList) -> dict:
     }
     if "AIPS FQ" in hdul and "TOTAL BANDWIDTH" in hdul["AIPS FQ"].columns.names:
         attrs["bandwidth"] = float(np.sum(hdul["AIPS FQ"].data["TOTAL BANDWIDTH"][0]))
-    return attrs
+    return {**attrs, **OBS_ATTR_UNITS}
+
+
+#: units of an observation's numeric attrs, stored beside them (``attrs["ra_units"]``, ...)
+OBS_ATTR_UNITS = {"ra_units": "deg", "dec_units": "deg", "frequency_units": "Hz",
+                  "bandwidth_units": "Hz"}
 
 
 def _baselines(groups, names: list[str], path: Path):

@@ -55,7 +55,10 @@ def test_array_obs_noise_and_elevation(m87_obs):
     assert set(np.unique(np.concatenate([obs.t1, obs.t2]))) <= set(pos)
     synth = observe(_ring(), like=obs, seed=0)
     assert np.all(np.isfinite(synth.vis))
-    with pytest.raises(ValueError, match="sefd"):
+    with pytest.raises(ValueError, match=r"no SEFD for the station\(s\) \['AZ', 'PV', 'SM'\]"):
         array_obs(pos, {"AA": 1.0}, ra=0, dec=0, mjd=57849, times=[0.0])
+    with pytest.raises(ValueError, match=r"sefd\['AZ'\] must be a positive SEFD in Jy, got -1"):
+        array_obs(pos, {**sefd, "AZ": -1.0}, ra=0, dec=0, mjd=57849, times=[0.0])
+    assert obs.attrs["dec_units"] == "deg" and obs.attrs["bandwidth_units"] == "Hz"
     with pytest.raises(ValueError, match="gain_error"):
         observe(_ring(), like=obs, gain_error=-1)

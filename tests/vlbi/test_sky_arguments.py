@@ -137,3 +137,15 @@ def test_write_fits_image(tmp_path, kw, match):
     with pytest.raises(ValueError, match=match):
         write_fits_image(_screen(), tmp_path / "x.fits", **kw)
     assert not (tmp_path / "x.fits").exists()
+
+
+@pytest.mark.parametrize("pa", [0.0, 108.0])  # unrotated (no resampling) and resampled
+def test_sky_image_coordinates_carry_units(tmp_path, pa):
+    screen = kf.synthesize("ring", 0.5, 60.0, npix=12)["image"]
+    sky = sky_image(screen, 3.8, pa, flux=0.5)
+    back = kf.read_fits_image(write_fits_image(sky, tmp_path / "s.fits"))
+    for img in (sky, back):
+        assert img["ra"].attrs["units"] == "µas" and img["dec"].attrs["units"] == "µas"
+        assert "east" in img["ra"].attrs["long_name"]
+    if pa == 0.0:
+        assert sky["alpha"].attrs["units"] == "M"

@@ -19,6 +19,7 @@ def test_real_file_contents(m87_obs):
     assert obs.attrs["source"] == "M87" and obs.attrs["mjd"] == 57849
     assert obs.attrs["frequency"] == pytest.approx(229.0707e9, rel=1e-6)
     assert obs.attrs["ra"] == pytest.approx(187.70593, abs=1e-4)
+    assert obs.attrs["ra_units"] == "deg" and obs.attrs["frequency_units"] == "Hz"
     # baseline lengths of the EHT: up to ~8.3 Gλ at 1.3 mm
     uvdist = np.hypot(obs.u, obs.v)
     assert 7e9 < float(uvdist.max()) < 9e9
