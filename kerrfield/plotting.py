@@ -315,7 +315,10 @@ def plot_geometry(ds: xr.Dataset, variables: Sequence[str] = ("r_s", "g")) -> Fi
 
 
 def plot_image(image: xr.DataArray, fov: float | None = None) -> Figure:
-    """One image on ``(beta, alpha)`` in M, titled with its spin and inclination attrs.
+    """One image: a screen image on ``(beta, alpha)`` in M, titled with its spin and
+    inclination attrs, or a sky image on ``(dec, ra)`` in µas (east to the left, as on the
+    sky), titled with its θ_g and position angle attrs. ``fov`` (screen only) is the
+    half-width of the plotted square in M.
 
     Examples
     --------
@@ -326,13 +329,34 @@ def plot_image(image: xr.DataArray, fov: float | None = None) -> Figure:
     ...                    "inclination": 30.0})
     >>> plot_image(img).axes[0].get_xlabel()
     'α [M]'
+    >>> sky = xr.DataArray(np.ones((8, 8)), dims=("dec", "ra"), coords={"dec": 4 * ax,
+    ...                    "ra": -4 * ax})
+    >>> plot_image(sky).axes[0].get_xlabel()
+    'RA offset (east) [µas]'
     """
-    fov = float(np.abs(image["alpha"].values).max()) if fov is None else fov
+    from .io.sky import image_axes
+
+    _, _, screen = image_axes(image)
     fig = _figure(figsize=(5, 4.3))
     ax = fig.subplots()
-    im = ax.imshow(image.values, origin="lower", cmap=CMAP, extent=(-fov, fov, -fov, fov))
-    ax.set_xlabel("α [M]")
-    ax.set_ylabel("β [M]")
-    ax.set_title(geometry_title(image.attrs), fontsize=10)
-    fig.colorbar(im, ax=ax, label=INTENSITY)
+    if screen:
+        fov = float(np.abs(image["alpha"].values).max()) if fov is None else fov
+        im = ax.imshow(image.transpose("beta", "alpha").values, origin="lower", cmap=CMAP,
+                       extent=(-fov, fov, -fov, fov))  # fmt: skip
+        ax.set_xlabel("α [M]")
+        ax.set_ylabel("β [M]")
+        ax.set_title(geometry_title(image.attrs), fontsize=10)
+    else:
+        img = image.transpose("dec", "ra").sortby("dec").sortby("ra", ascending=False)
+        ra, dec = img["ra"].values, img["dec"].values
+        im = ax.imshow(img.values, origin="lower", cmap=CMAP,
+                       extent=(ra[0], ra[-1], dec[0], dec[-1]))  # fmt: skip
+        ax.set_xlabel("RA offset (east) [µas]")
+        ax.set_ylabel("Dec offset [µas]")
+        a = image.attrs
+        if "theta_g_uas" in a:
+            ax.set_title(f"θ_g = {a['theta_g_uas']:.3g} µas, spin axis PA = "
+                         f"{a.get('position_angle_deg', 0.0):.0f}°", fontsize=10)  # fmt: skip
+    fig.colorbar(im, ax=ax, label=f"intensity [{image.attrs['units']}]"
+                 if image.attrs.get("units") not in (None, "arbitrary") else INTENSITY)
     return fig
