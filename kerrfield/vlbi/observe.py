@@ -182,11 +182,15 @@ def observe(image: xr.DataArray | str | os.PathLike, like: xr.Dataset, *, noise:
     ValueError
         From :func:`visibilities` (e.g. ``theta_g`` not finite and > 0, ``flux`` not finite
         and >= 0, ``position_angle`` not finite), or for a negative ``gain_error``.
+    TypeError
+        ``seed`` neither an int >= 0 nor None.
     """
     theta_g, position_angle, flux = check_sky_placement(theta_g, position_angle, flux)
     check_obs(like, "like")
     if not (np.isfinite(gain_error) and gain_error >= 0):
         raise ValueError(f"gain_error must be a finite fraction >= 0, got {gain_error}")
+    if seed is not None and not (isinstance(seed, (int, np.integer)) and seed >= 0):
+        raise TypeError(f"seed must be an int >= 0 or None, got {seed!r}")
     vis = visibilities(image, like.u.values, like.v.values, theta_g=theta_g,
                        position_angle=position_angle, flux=flux, pixel=pixel, method=method)
     rng = np.random.default_rng(seed)

@@ -176,7 +176,10 @@ def visibilities(image: xr.DataArray | str | os.PathLike, u, v, *,
         raise ValueError("theta_g (µas per M) is required for a screen image on "
                          "('beta', 'alpha'); see theta_g_uas(mass, distance)")
     dims = ("beta", "alpha") if screen else ("dec", "ra")
-    img = np.nan_to_num(np.asarray(image.transpose(*dims).values, float))
+    raw = np.asarray(image.transpose(*dims).values, float)
+    if not np.isfinite(raw).any():  # NaN pixels are dark (rays that miss), but not all of them
+        raise ValueError("image: no pixel is finite (all NaN or inf)")
+    img = np.nan_to_num(raw)
     if flux is not None:
         total = img.sum()
         if not total > 0:

@@ -149,3 +149,14 @@ def test_sky_image_coordinates_carry_units(tmp_path, pa):
         assert "east" in img["ra"].attrs["long_name"]
     if pa == 0.0:
         assert sky["alpha"].attrs["units"] == "M"
+
+
+def test_all_nan_image_and_bad_seed_are_refused():
+    sky = sky_image(kf.synthesize("ring", 0.5, 60.0, npix=12)["image"], 3.8, 0.0, flux=0.5)
+    u = v = np.array([1e9, 2e9])
+    with pytest.raises(ValueError, match="image: no pixel is finite"):
+        kf.visibilities(sky * np.nan, u, v)
+    for seed in ("a", -1, 1.5):
+        with pytest.raises(TypeError, match="seed must be an int >= 0 or None"):
+            kf.observe(sky, like=_like(), seed=seed)
+    assert np.all(np.isfinite(kf.observe(sky, like=_like(), seed=np.int64(3)).vis))
