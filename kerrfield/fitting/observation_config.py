@@ -73,6 +73,10 @@ def _merge(config: dict[str, Any], base: Path) -> dict[str, dict[str, Any]]:
             raise ValueError(f"config [{name}]: unknown key(s) {sorted(bad)}; expected "
                              f"{sorted(defaults)}{' (' + hint + ')' if hint else ''}")
         out[name] = {**defaults, **given}
+    learn = out["sky"]["learn"]
+    if isinstance(learn, str) or not set(learn) <= {"theta_g", "position_angle", "flux"}:
+        raise ValueError(f"config [sky] learn must be a list of 'theta_g', 'position_angle', "
+                         f"'flux'; got {learn!r}")  # fmt: skip
     if out["data"]["uvfits"]:
         p = Path(os.path.expandvars(str(out["data"]["uvfits"]))).expanduser()
         out["data"]["uvfits"] = p if p.is_absolute() else base / p
@@ -124,9 +128,14 @@ def run_observation_config(config: str | os.PathLike | dict[str, Any], *,
         raw, base = config, Path.cwd()
     else:
         path = Path(config)
-        raw, base = tomllib.loads(path.read_text(encoding="utf-8")), path.parent
+        try:
+            raw, base = tomllib.loads(path.read_text(encoding="utf-8")), path.parent
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"config file {path}: not valid TOML ({exc})") from None
     cfg = _merge(raw, base)
     d = cfg["data"]
+    if d["uvfits"] and not Path(d["uvfits"]).is_file():
+        raise FileNotFoundError(f"config [data] uvfits: no such file {str(d['uvfits'])!r}")
     obs = load_uvfits(d["uvfits"] or fetch_eht_m87_2017(d["day"], d["band"]))
     f, s = cfg["fit"], cfg["sky"]
     res = fit_observation(

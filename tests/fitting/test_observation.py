@@ -134,6 +134,14 @@ directory = "out"
         run_observation_config({"field": {"width": 8}})
     with pytest.raises(ValueError, match="steps must be >= 0"):
         run_observation_config(toml, steps=-3)
+    with pytest.raises(ValueError, match=r"\[sky\] learn must be a list of 'theta_g'"):
+        run_observation_config({"sky": {"learn": ["thetag"]}})
+    with pytest.raises(FileNotFoundError, match=r"config \[data\] uvfits: no such file"):
+        run_observation_config({"data": {"uvfits": str(tmp_path / "nope.uvfits")}})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[fit\nsteps = 3\n")
+    with pytest.raises(ValueError, match=r"config file .*bad\.toml: not valid TOML"):
+        run_observation_config(bad)
     # 0 steps means no final steps after the scouts, not fit.steps
     none, two = (run_observation_config(toml, steps=n)[0] for n in (0, 2))
     assert len(two.history) - len(none.history) == 2
