@@ -162,6 +162,9 @@ def _cli_fit(args: argparse.Namespace) -> int:
         if observation and _given(args, ("coarse_steps",)):
             raise ValueError("--coarse-steps: a coarse-to-fine stage of image fits; an "
                              "observation fit scouts its start instead (--scout-steps)")
+        if observation and args.resume:
+            raise ValueError("--resume: an observation fit writes no checkpoint to resume; "
+                             "run it again with --overwrite")  # fmt: skip
         if observation and args.geometry:
             raise ValueError("--geometry: a fixed geometry for an image target; an observation "
                              "fit traces its own screen (--fov/--npix)")

@@ -113,6 +113,8 @@ def test_cli_fit_observation(small_uvfits, tmp_path, capsys):
     assert "holds an earlier fit" in capsys.readouterr().err
     assert cli.main([*argv, "--coarse-steps", "5"]) == 2  # ... as are image-fit options
     assert "--coarse-steps" in capsys.readouterr().err
+    assert cli.main([*argv, "--resume"]) == 2
+    assert "--resume: an observation fit writes no checkpoint" in capsys.readouterr().err
     # an image fit's folder overwritten by an observation fit keeps none of its files
     img = tmp_path / "img"
     assert cli.main(["fit", "--npix", "8", "--steps", "1", "--fix-geometry", "--width", "4",
