@@ -112,10 +112,12 @@ def write_fits_image(image: xr.DataArray, path: str | os.PathLike, *,
         h["MJD"] = (float(mjd), "modified Julian date")
         h["DATE-OBS"] = Time(float(mjd), format="mjd").isot
     h["TELESCOP"], h["BUNIT"], h["STOKES"] = "VLBI", "JY/PIXEL", "I"
-    for key in ("theta_g_uas", "position_angle_deg"):
+    # the same cards and comments as kerrfield.io.fits.to_fits writes for screen images
+    for key, card, comment in (("theta_g_uas", "THETAG", "GM/(c^2 D) [uas]: one screen unit M"),
+                               ("position_angle_deg", "BHPA",
+                                "spin-axis position angle [deg E of N]")):  # fmt: skip
         if key in image.attrs:
-            card = {"theta_g_uas": "THETAG", "position_angle_deg": "BHPA"}[key]
-            h[card] = float(image.attrs[key])
+            h[card] = (float(image.attrs[key]), comment)
     for key, val in (header or {}).items():
         h[str(key)[:8].upper()] = val
     h["ORIGIN"] = "kerrfield"

@@ -149,6 +149,11 @@ def test_sky_image_coordinates_carry_units(tmp_path, pa):
         assert "east" in img["ra"].attrs["long_name"]
     if pa == 0.0:
         assert sky["alpha"].attrs["units"] == "M"
+    from astropy.io import fits
+
+    h = fits.getheader(tmp_path / "s.fits")
+    assert h["THETAG"] == pytest.approx(3.8) and "[uas]" in h.comments["THETAG"]
+    assert h["BHPA"] == pytest.approx(pa) and "E of N" in h.comments["BHPA"]
 
 
 def test_all_nan_image_and_bad_seed_are_refused():
