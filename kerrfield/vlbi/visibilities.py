@@ -121,7 +121,7 @@ def _as_tensor(x, name: str, dtype, device) -> torch.Tensor:
     return t
 
 
-def visibilities(image: xr.DataArray | str | os.PathLike, u, v, *,
+def visibilities(image: xr.DataArray | str | os.PathLike, u, v=None, *,
                  theta_g: float | None = None, position_angle: float = 0.0,
                  flux: float | None = None, pixel: str = "box", method: str = "dft",
                  device: str | torch.device | None = None,
@@ -135,7 +135,9 @@ def visibilities(image: xr.DataArray | str | os.PathLike, u, v, *,
         sky image on ``("dec", "ra")`` (µas offsets, ra east) or a kerrfield screen image on
         ``("beta", "alpha")`` (units of M; needs ``theta_g``). Values are flux per pixel.
     u, v : array_like
-        Shape (N,): baselines in wavelengths.
+        Shape (N,): baselines in wavelengths; or ``u`` an observation Dataset (from
+        :func:`kerrfield.load_uvfits` or :func:`kerrfield.observe`) and ``v`` omitted: its
+        baselines.
     theta_g : float, optional
         µas per M for screen images (required there); for sky images a scale factor
         (default 1).
@@ -164,6 +166,14 @@ def visibilities(image: xr.DataArray | str | os.PathLike, u, v, *,
         finite.
     """
     theta_g, position_angle, flux = check_sky_placement(theta_g, position_angle, flux)
+    if isinstance(u, xr.Dataset):
+        if v is not None or not {"u", "v"} <= set(u.variables):
+            raise TypeError("u: give an observation Dataset (with u, v) and no v, or the "
+                            "arrays u and v")  # fmt: skip
+        u, v = u["u"].values, u["v"].values
+    if v is None:
+        raise TypeError("v: the v baselines (wavelengths) are missing; give u and v, or an "
+                        "observation Dataset as u")  # fmt: skip
     if isinstance(image, (str, os.PathLike)):
         from kerrfield.io.skyfits import read_fits_image
 

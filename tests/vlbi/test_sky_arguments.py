@@ -165,3 +165,14 @@ def test_all_nan_image_and_bad_seed_are_refused():
         with pytest.raises(TypeError, match="seed must be an int >= 0 or None"):
             kf.observe(sky, like=_like(), seed=seed)
     assert np.all(np.isfinite(kf.observe(sky, like=_like(), seed=np.int64(3)).vis))
+
+
+def test_visibilities_at_an_observations_baselines():
+    sky = sky_image(kf.synthesize("ring", 0.5, 60.0, npix=12)["image"], 3.8, 0.0, flux=0.5)
+    like = _like()
+    np.testing.assert_array_equal(kf.visibilities(sky, like),
+                                  kf.visibilities(sky, like.u.values, like.v.values))
+    with pytest.raises(TypeError, match="v: the v baselines"):
+        kf.visibilities(sky, like.u.values)
+    with pytest.raises(TypeError, match="u: give an observation Dataset"):
+        kf.visibilities(sky, like, like.v.values)
