@@ -346,7 +346,7 @@ def test_bad_input(case):
         if isinstance(out, xr.Dataset) and "image" in out:
             assert np.isfinite(out["image"].values).all()
         return
-    with pytest.raises((TypeError, ValueError, ConfigError)) as info:
+    with pytest.raises((TypeError, ValueError, ConfigError, FileNotFoundError)) as info:
         run(**kw)
     import re
 

@@ -91,6 +91,8 @@ def target_tensor(target: Any, model: LensedImage | None = None) -> torch.Tensor
         t = target.detach().to(torch.float64)
     else:
         try:
+            if target is None or np.ndim(target) == 0:
+                raise TypeError("not an image")
             t = torch.tensor(np.asarray(target, dtype=np.float64))
         except (TypeError, ValueError) as exc:
             raise TypeError(

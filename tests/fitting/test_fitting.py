@@ -126,8 +126,10 @@ def test_bad_targets(tracer):
         kf.fit(model, target, schedule="linear", steps=1, progress=False)
     with pytest.raises(TypeError, match="model"):
         kf.fit(kf.EmissionField(), target, steps=1)
-    with pytest.raises(TypeError, match="target"):
+    with pytest.raises(FileNotFoundError, match="target: no such file 'image.nc'"):
         kf.fit(model, "image.nc", steps=1, progress=False)
+    with pytest.raises(TypeError, match="target"):
+        kf.fit(model, None, steps=1, progress=False)
 
 
 def test_chi2_uses_target_sigma(tracer):
