@@ -26,6 +26,8 @@ from .search import fit_search_unit, plan_polish, plan_profile, plan_refine, uni
 
 __all__ = ["run_search", "search_task", "chi2_grid"]
 
+_SCATTER_MAX = 5.0  # χ² units: the largest rms residual of a trusted local quadratic
+
 
 def search_task(cfg: InferenceConfig, unit: Unit, target: xr.Dataset,
                 init_params: np.ndarray | None, path: str) -> str:  # fmt: skip
@@ -162,8 +164,9 @@ def _rejection(q: dict | None, axes: dict, observed: float) -> dict[str, Any] | 
 
     Checked in this order, the first that fails is returned with its numbers: a fit exists
     (``"no fit"``); its vertex lies on the local grid (``"vertex off grid"``: ``parameter``,
-    ``vertex``, ``grid``); its rms residual is within ``5 + 0.01 |χ²_observed|`` (``"noisy"``:
-    ``scatter``, ``allowed``); its minimum is not more than ``max(5, 3 × scatter)`` below the
+    ``vertex``, ``grid``); its rms residual is at most 5 (``"noisy"``:
+    ``scatter``, ``allowed``: 5 χ² units, a third of the bowl's rise at the local grid's edges);
+    its minimum is not more than ``max(5, 3 × scatter)`` below the
     best fitted point (``"extrapolated"``: ``chi2_min``, ``observed``, ``allowed``). Each
     record has a one-line ``text`` for the summary's flag reasons.
     """
@@ -178,7 +181,11 @@ def _rejection(q: dict | None, axes: dict, observed: float) -> dict[str, Any] | 
                     "text": f"the quadratic's vertex is off the local grid ({name} "
                             f"{q['vertex'][i]:.4g} outside {x.min():.4g}..{x.max():.4g})"
                     }  # fmt: skip
-    allowed = 5.0 + 0.01 * abs(observed)
+    # the local grid spans ±2 × the 95 % half-width, so the bowl rises by ≈ 4 × 3.84 ≈ 15
+    # at its edges: a scatter above 5 (a third of that) hides it, whatever χ²'s own size.
+    # (An allowance growing with χ²_min, as before, let profiles scattered by 18 and 44 χ²
+    # units through at N = 4096: two of the three gross unflagged misses in 120 targets.)
+    allowed = _SCATTER_MAX
     if q["scatter"] > allowed:  # not a quadratic bowl at this scale
         return {"reason": "noisy", "scatter": float(q["scatter"]), "allowed": float(allowed),
                 "text": f"local χ² too noisy for a quadratic (scatter {q['scatter']:.3g} > "
