@@ -198,3 +198,37 @@ def test_fit_refuses_options_it_would_ignore(tmp_path, capsys, opts, says):
     assert main(["fit", "--emission", "ring", "--npix", "6", "--fov", "8", "--steps", "1",
                  "--no-progress", "-o", str(out), *opts]) == 2  # fmt: skip
     assert says in capsys.readouterr().err and not out.exists()
+
+
+def test_fit_refuses_a_netcdf_that_is_not_an_image(tmp_path, capsys):
+    """A fit's own history.nc (no image, no screen) given as --target: one clear line."""
+    hist = tmp_path / "history.nc"
+    xr.Dataset({"loss": ("step", [1.0, 0.5])}).to_netcdf(hist)
+    assert main(["fit", "--target", str(hist), "--steps", "1", "--no-progress",
+                 "-o", str(tmp_path / "fit")]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "--target" in err and "neither an image" in err and "'image'" in err
+    assert "loss" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--spin0", "1.5"], "--spin0 1.5 must lie in (-0.999, 0.999)"),
+    (["--spin0", "0.9995"], "--spin0 0.9995 must lie in (-0.999, 0.999)"),
+    (["--inclination0", "190"], "--inclination0 190 must lie in (0, 180)"),
+    (["--loss", "chi2"], "--loss chi2 needs the target's per-pixel noise"),
+])
+def test_fit_errors_name_the_command_line_option(tmp_path, capsys, argv, says):
+    out = tmp_path / "fit"
+    assert main(["fit", "--emission", "ring", "--npix", "6", "--fov", "8", "--steps", "1",
+                 "--no-progress", "-o", str(out), *argv]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert says in err and "target.sigma_variable" not in err
+
+
+def test_unknown_option_shows_the_subcommand_usage_and_a_hint(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["fit", "--emission", "ring", "--spin-init", "0.5"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: kerrfield fit ")
+    assert "unrecognized arguments: --spin-init 0.5" in err and "did you mean --spin" in err

@@ -31,12 +31,34 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _SUBCOMMAND_MODULES:
         importlib.import_module(f"kerrfield.cli.{_MODULE.get(name, name)}").add_cli(sub)
+    parser.set_defaults(_subparsers=sub.choices)
     return parser
+
+
+def _refuse_unknown(args: argparse.Namespace, extra: list[str]) -> None:
+    """Unknown options: the subcommand's own usage line and the closest option names
+    (argparse would print the top-level usage for them)."""
+    import difflib
+
+    sub = args._subparsers.get(args.command) if args.command else None
+    if sub is None:
+        return
+    known = [o for a in sub._actions for o in a.option_strings]
+    hints = []
+    for word in extra:
+        close = difflib.get_close_matches(word.split("=")[0], known, n=2, cutoff=0.6)
+        if word.startswith("-") and close:
+            hints.append(f"{word}: did you mean {' or '.join(close)}?")
+    more = f" ({'; '.join(hints)})" if hints else ""
+    sub.error(f"unrecognized arguments: {' '.join(extra)}{more}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        _refuse_unknown(args, extra)
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from ..fields.emission import EmissionField
-from ..fitting.convergence import check_inference_inputs, resolve_physics
+from ..fitting.convergence import check_inference_inputs, resolve_physics, target_sigma
 from ..fitting.loop import fit, resolve_device
 from ..fitting.observation_target import (
     is_observation,
@@ -152,12 +152,34 @@ def _check_target_options(args: argparse.Namespace, observation: bool) -> None:
                          "--inclination0")  # fmt: skip
 
 
+def _check_image_target(target: Any, path: str) -> None:
+    """An image target has an 'image' on the screen coordinates (alpha, beta)."""
+    missing = [n for n in ("image", "alpha", "beta") if n not in target.variables]
+    if missing:
+        have = ", ".join(sorted(map(str, target.variables))) or "none"
+        raise ValueError(f"--target: {path} is neither an image (no {', '.join(map(repr, missing))}"
+                         f"; it has {have}) nor an observation; give a file such as "
+                         "`kerrfield synth` writes, or a .uvfits / observation .nc")
+
+
+def _check_start(args: argparse.Namespace) -> None:
+    """The joint model's starting geometry, named as on the command line."""
+    if not -0.999 < args.spin0 < 0.999:  # kerr_image_model's default spin_bound
+        raise ValueError(f"--spin0 {args.spin0:g} must lie in (-0.999, 0.999) (a fitted spin "
+                         "is kept off the extremal |a| = 1, where the gradients diverge)")
+    if not 0.0 < args.inclination0 < 180.0:
+        raise ValueError(f"--inclination0 {args.inclination0:g} must lie in (0, 180) degrees")
+
+
 def _cli_fit(args: argparse.Namespace) -> int:
     out = Path(args.output)
+    _check_start(args)
     if args.target:
         target = args.target if is_observation(args.target) else load_netcdf(args.target,
                                                                              "--target")
         observation = is_observation(target)
+        if not observation:
+            _check_image_target(target, args.target)
         _check_target_options(args, observation)
         if observation and _given(args, ("coarse_steps",)):
             raise ValueError("--coarse-steps: a coarse-to-fine stage of image fits; an "
@@ -186,6 +208,10 @@ def _cli_fit(args: argparse.Namespace) -> int:
         write_netcdf(target, out / "target.nc")
     # the physics that made the target unless asked otherwise (mismatches are printed)
     phys = resolve_physics(target, physics_args(args) if args.target else {})
+    if args.loss == "chi2" and target_sigma(target) is None:  # named as on the command line
+        raise ValueError("--loss chi2 needs the target's per-pixel noise: it has no 'sigma' "
+                         "variable with all values > 0 (kerrfield synth --noise > 0 writes "
+                         "one), or use --loss nmse")  # fmt: skip
     check_inference_inputs(target, loss=args.loss, spins=[args.spin0],
                            inclinations=[args.inclination0], beam_fwhm=phys["beam_fwhm"])
     field = _field_from_args(args)

@@ -126,8 +126,10 @@ def _cli_infer(args: argparse.Namespace) -> int:
             print(f"  {line}")
     for name in ("inclination", "spin"):
         if f"profile_{name}" in summary:
-            rec = summary[f"profile_{name}"]["recovered"]
-            print(f"  profile over {name}: minimum at {rec:.4g}")
+            prof = summary[f"profile_{name}"]
+            edge = (" -- at the edge of the grid: the minimum may lie beyond it; extend "
+                    f"mode.{name}") if prof.get("at_grid_edge") else ""  # fmt: skip
+            print(f"  profile over {name}: minimum at {prof['recovered']:.4g}{edge}")
     if "search" in summary:
         from ..fitting.search_report import format_estimate, search_header
 

@@ -25,10 +25,16 @@ class ConfigError(ValueError):
 
 
 # -- validation helpers ---------------------------------------------------------------------
+# command-line spellings whose config key is named differently
+_CLI_NAMES = {"head": "output", "spin0": "spin", "inclination0": "inclination",
+              "field_seed": "seed"}
+
+
 def _unknown(section: str, keys: Mapping[str, Any], allowed: Sequence[str]) -> None:
     for key in keys:
         if key not in allowed:
-            hint = difflib.get_close_matches(key, list(allowed), n=1)
+            hint = ([_CLI_NAMES[key]] if _CLI_NAMES.get(key) in allowed
+                    else difflib.get_close_matches(key, list(allowed), n=1))  # fmt: skip
             extra = f" (did you mean {hint[0]!r}?)" if hint else ""
             where = f"{section}.{key}" if section else key
             raise ConfigError(

@@ -54,7 +54,7 @@ Configuration (all sections but ``[target]`` optional; see ``examples/*.toml``):
     [mode]
     kind = "scan"                     # joint | scan | ensemble
     inclination = { start = 10.0, stop = 60.0, num = 6 }   # grid (list or range)
-    spin = 0.5                        # fixed, or initial value if fit_spin = true
+    spin = 0.5                        # initial value, profiled; fit_spin = false fixes it
     fit_spin = false
 
     [output]
@@ -126,7 +126,8 @@ class InferenceConfig:
     spin, inclination : float or list of float
         Starting values / fixed values (scalars) or grids (lists, ``scan`` only).
     fit_spin, fit_inclination : bool
-        Whether a scalar ``spin`` / ``inclination`` is fitted.
+        Whether a scalar ``spin`` / ``inclination`` is fitted (default true, except in
+        ``search``, where a scalar is held fixed).
     seeds : list of int
         One fit per seed (``ensemble``); otherwise the single base seed.
     init_jitter : dict

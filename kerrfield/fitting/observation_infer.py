@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..io.atomic import atomic_write_text, write_netcdf
+from ..io.atomic import atomic_write_json, write_netcdf
 from .config import InferenceConfig
 from .executor import Executor, executor_workers
 from .plan import Unit, load_done, plan_units, prepare_output
@@ -168,7 +168,7 @@ def run_observation_scan(cfg: InferenceConfig, *, overwrite: bool = False,
     summary["timing"] = {"units_fitted": fitted, "units_resumed": resumed,
                          "seconds": time.perf_counter() - t_start,
                          "workers": executor_workers(scheduler, workers)}  # fmt: skip
-    atomic_write_text(json.dumps(summary, indent=2, default=_plain), out / "summary.json")
+    atomic_write_json(summary, out / "summary.json", indent=2, default=_plain)
     return summary
 
 

@@ -14,7 +14,6 @@ combination of the χ² terms. The options of that fit are one mapping, ``observ
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -25,7 +24,7 @@ import numpy as np
 import xarray as xr
 
 from .._validate import check_npoints, check_positive
-from ..io.atomic import atomic_write_text
+from ..io.atomic import atomic_write_json
 from ..models.lensed import LensedImage
 
 if TYPE_CHECKING:
@@ -301,7 +300,7 @@ def write_observation_outputs(res: ObservationFit, out: str | os.PathLike,
     summary = {**observation_summary(res), **(extra or {})}
     summary["files"] = ["summary.json", "image.fits"]
     res.to_fits(out / "image.fits", overwrite=True)
-    atomic_write_text(json.dumps(summary, indent=1, default=_plain), out / "summary.json")
+    atomic_write_json(summary, out / "summary.json", default=_plain)
     return summary
 
 

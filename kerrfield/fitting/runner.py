@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from ..io.atomic import atomic_write_text, write_netcdf
+from ..io.atomic import atomic_write_json, write_netcdf
 from ..io.readers import load_netcdf
 from ..models.forward import physics_reported
 from .config import ConfigError, InferenceConfig, load_inference_config
@@ -263,7 +263,7 @@ def run_inference(
             summary = _run_units_mode(cfg, target, unit_dir, executor, max_units, show)
     summary["timing"]["seconds"] = time.perf_counter() - t_start
     summary["timing"]["workers"] = executor_workers(scheduler, workers)
-    atomic_write_text(json.dumps(summary, indent=2, default=_jsonable), out / "summary.json")
+    atomic_write_json(summary, out / "summary.json", indent=2, default=_jsonable)
     return summary
 
 

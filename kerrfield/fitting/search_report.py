@@ -221,6 +221,8 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
     coarse = [n for n in ("spin", "inclination")
               if n in res["intervals"] and _unconstrained(res, n)]  # fmt: skip
     birge = max(1.0, out["estimate"]["reduced_chi2"]) if out["statistical"] else 1.0
+    if res.get("quadratic") is None:  # the coarse-grid quotes below are widened by it
+        out["birge_factor"] = float(birge)
     for name in ("spin", "inclination"):
         if name in res["intervals"]:
             iv = res["intervals"][name]

@@ -78,6 +78,12 @@ class _Run:
         for name in self.executor.map(search_task, calls):
             self.done[name] = xr.load_dataset(self.unit_dir / f"{name}.nc")
             self.fitted += 1
+            if self.show:  # one line per finished unit, as observation searches print
+                a = self.done[name].attrs
+                print(f"kerrfield infer: {name} (spin {a['spin']:.4g}, inclination "
+                      f"{a['inclination']:.4g}): chi2 {unit_chi2(self.done[name]):.6g}, "
+                      f"{'converged' if a.get('converged') else 'not converged'}, "
+                      f"{a.get('seconds', 0.0):.0f} s", file=sys.stderr)  # fmt: skip
         return complete
 
 

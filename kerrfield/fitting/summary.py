@@ -80,10 +80,13 @@ def _summarise(cfg: InferenceConfig, units: list[Unit], done: Mapping[str, xr.Da
             if isinstance(grid, list):
                 # profile: best loss over the other grid axis (if any) at each value
                 prof = [min(r["loss"] for r in rows if r[f"{name}_init"] == g) for g in grid]
+                i = int(np.nanargmin(prof))
                 summary[f"profile_{name}"] = {
                     "grid": list(grid), "loss": prof,
                     "recovered": _parabola_min(np.array(grid), np.array(prof)),
                     "profiled_" + other: bool(getattr(cfg, f"fit_{other}")),
+                    # a minimum on the first or last grid value is a bound, not an estimate
+                    "at_grid_edge": len(grid) > 1 and i in (0, len(grid) - 1),
                 }  # fmt: skip
     return summary
 

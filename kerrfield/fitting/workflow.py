@@ -6,7 +6,6 @@ scenario of ``kerrfield demo`` (Krang.jl's neural-emission example).
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import torch
 import xarray as xr
 
 from .._validate import check_npoints
-from ..io.atomic import atomic_write_text, write_netcdf
+from ..io.atomic import atomic_write_json, write_netcdf
 from ..models.lensed import LensedImage
 from .loop import fit, resolve_device, target_tensor
 from .multiscale import fit_multiscale
@@ -117,7 +116,7 @@ def run_fit_workflow(
         "multiscale": multiscale,
     }  # fmt: skip
     summary = {k: (float(v) if isinstance(v, np.floating) else v) for k, v in summary.items()}
-    atomic_write_text(json.dumps(summary, indent=1, default=str), out / "summary.json")
+    atomic_write_json(summary, out / "summary.json")
     return summary
 
 

@@ -9,14 +9,16 @@ never a partial one, even when the writer is killed mid-write. Every file kerrfi
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "atomic_write", "atomic_write_text", "atomic_torch_save",
-           "write_netcdf"]  # fmt: skip
+__all__ = ["atomic_path", "atomic_write", "atomic_write_text", "atomic_write_json",
+           "atomic_torch_save", "write_netcdf"]  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -77,6 +79,38 @@ def atomic_write(write: Callable[[Path], Any], path: str | os.PathLike[str]) -> 
 def atomic_write_text(text: str, path: str | os.PathLike[str]) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     return atomic_write(lambda tmp: tmp.write_text(text, encoding="utf-8"), path)
+
+
+def _finite_or_none(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite_or_none(v) for v in obj]
+    return obj
+
+
+def atomic_write_json(obj: Any, path: str | os.PathLike[str], *, indent: int = 1,
+                      default: Callable[[Any], Any] | None = str) -> Path:  # fmt: skip
+    """Write ``obj`` as strict JSON to ``path`` atomically.
+
+    Non-finite floats (an unconverged unit's ``inf`` relative change, a NaN statistic)
+    become ``null``: Python's ``json`` would write ``Infinity`` / ``NaN``, which strict
+    readers (JavaScript, ``jq``, other languages' parsers) reject. ``default`` converts
+    objects ``json`` does not know (as in :func:`json.dumps`).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = atomic_write_json({"a": float("inf"), "b": [1.5, float("nan")]},
+    ...                       pathlib.Path(tempfile.mkdtemp()) / "s.json", indent=0)
+    >>> json.loads(p.read_text())
+    {'a': None, 'b': [1.5, None]}
+    """
+    plain = json.loads(json.dumps(obj, default=default))  # numpy scalars etc. via default
+    text = json.dumps(_finite_or_none(plain), indent=indent, allow_nan=False)
+    return atomic_write_text(text, path)
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:

@@ -7,6 +7,7 @@ import os
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 import xarray as xr
 
@@ -106,6 +107,8 @@ def test_scan_resume_skips_completed_points(tmp_path, monkeypatch):
     prof = s2["profile_inclination"]
     assert prof["grid"] == [20.0, 30.0, 40.0] and len(prof["loss"]) == 3
     assert 20.0 <= prof["recovered"] <= 40.0
+    # a minimum on the first or last grid value is reported as a bound
+    assert prof["at_grid_edge"] == (int(np.argmin(prof["loss"])) in (0, 2))
     res = xr.load_dataset(tmp_path / "out" / "results.nc")
     assert res.loss.dims == ("spin_grid", "inclination_grid") and res.loss.shape == (1, 3)
     # grid points were fitted with the inclination held at the grid value
@@ -237,6 +240,7 @@ BASE = {"target": {"synthetic": {"npix": 8}}}
         ({"fit": {"loss": "l1"}}, r"'fit.loss' must be one of"),
         ({"fit": {"iterations": 5}}, r"unknown config key 'fit.iterations'"),
         ({"field": {"widht": 5}}, r"unknown config key 'field.widht' \(did you mean 'width'"),
+        ({"field": {"head": "softplus"}}, r"'field.head' \(did you mean 'output'"),
         ({"model": {"orders": [0, -1]}}, r"'model.orders'"),
         ({"target": {}}, r"exactly one of 'target.file', 'target.synthetic' or "
                            r"'target.observation'"),

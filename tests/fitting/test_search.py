@@ -144,10 +144,16 @@ def test_profile_interval_and_quadratic():
     assert np.sqrt(q["cov1"][1][1]) == pytest.approx(2.0)
 
 
-def test_search_smoke_and_resume(tmp_path):
+def test_search_smoke_and_resume(tmp_path, capsys):
     path = _cfg(tmp_path, plots=True)
-    s = run_inference(path)
+    s = run_inference(path, progress=True)
     assert s["complete"] and s["mode"] == "search"
+    err = capsys.readouterr().err  # one line per finished unit
+    assert "kerrfield infer: grid_s000_i000 (spin 0.2, inclination 30): chi2 " in err
+    assert err.count("kerrfield infer: profile1_") == 9
+    # strict JSON: an unconverged unit's infinite relative change is written as null
+    json.loads((tmp_path / "out" / "summary.json").read_text(),
+               parse_constant=lambda c: pytest.fail(f"summary.json holds {c}"))
     se = s["search"]
     assert se["statistical"] and set(se["intervals"]) >= {"spin", "inclination"}
     for name in ("spin", "inclination"):
@@ -160,6 +166,7 @@ def test_search_smoke_and_resume(tmp_path):
     assert se["misfit"] == (red > 1.0 + 5.0 * np.sqrt(2.0 / 144)) and red > 2.0, red
     assert se["unconstrained"] == {"spin": True, "inclination": True}
     assert any(r.startswith("misfit") for r in se["flag_reasons"]["spin"])
+    assert se["birge_factor"] == pytest.approx(red, rel=0.05)  # the widening applied
     from kerrfield.fitting.search_report import format_estimate
     lines = format_estimate(se, {})
     assert any("UNCONSTRAINED (misfit" in line for line in lines)

@@ -93,6 +93,9 @@ def test_flag_reason_says_the_quadratic_was_too_noisy():
         assert not any("no quadratic minimum" in r for r in why)
         assert s["intervals"][name]["source"] == "coarse grid"
     assert s["searched_range"] == {"spin": [0.2, 0.8], "inclination": [20.0, 70.0]}
+    # the Birge factor reported is the one the coarse-grid quotes were widened by
+    assert s["misfit"] and s["birge_factor"] == pytest.approx(s["estimate"]["reduced_chi2"])
+    assert s["birge_factor"] > 5
 
 
 @pytest.mark.parametrize("iv, rng, text", [

@@ -113,3 +113,21 @@ def test_atomic_write_survives_a_file_system_that_refuses_chmod(tmp_path, monkey
     monkeypatch.setattr(atomic.os, "chmod", refuse)
     path = atomic.atomic_write_text("{}", tmp_path / "s.json")
     assert path.read_text() == "{}" and not [p for p in os.listdir(tmp_path) if p != "s.json"]
+
+
+def test_json_summaries_are_strict_json(tmp_path):
+    """Non-finite numbers (an unconverged unit's inf relative change) are written as null:
+    strict readers (JavaScript, jq) reject Python's Infinity / NaN."""
+    import json
+
+    import numpy as np
+
+    from kerrfield.io.atomic import atomic_write_json
+
+    def strict(text):
+        return json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
+
+    p = atomic_write_json({"rel_change": float("inf"), "units": [{"x": np.float64("nan")},
+                           {"x": -np.inf, "y": 2.5}]}, tmp_path / "s.json")
+    assert strict(p.read_text()) == {"rel_change": None, "units": [{"x": None},
+                                     {"x": None, "y": 2.5}]}
