@@ -60,21 +60,26 @@ def parse_params(items: Sequence[str]) -> dict[str, float]:
 
 
 def add_geometry_args(p: argparse.ArgumentParser | argparse._ArgumentGroup,
-                      spin: float = 0.94, inc: float = 20.0) -> None:  # fmt: skip
-    """Shared screen/geometry options (used by ``synth`` and ``fit``)."""
+                      spin: float = 0.94, inc: float = 20.0, *, fit: bool = False) -> None:
+    """Shared screen/geometry options (used by ``synth`` and ``fit``; ``fit`` reads the
+    forward model of a --target from the target unless given)."""
     p.add_argument("--spin", type=float, default=spin, help="dimensionless spin a/M")
     p.add_argument("--inclination", type=float, default=inc, help="observer inclination, deg")
     p.add_argument("--fov", type=float, default=10.0, help="screen half-width in M")
     p.add_argument("--npix", type=int, default=30, help="pixels per side")
+
+    def default(synth: str) -> str:
+        return f"default: the target's; a synthetic target's {synth}" if fit else \
+            f"default {synth}"
+
     p.add_argument("--orders", type=int, nargs="+", default=None,
-                   help="image orders n (synth: default 0 1; fit: the target's)")
+                   help=f"image orders n ({default('0 1')})")
     p.add_argument("--k", type=float, default=None,
-                   help="redshift power: I = sum g^k f (synth: default 1; fit: the target's)")
+                   help=f"redshift power: I = sum g^k f ({default('1')})")
     p.add_argument("--surface", type=parse_surface, default=None,
-                   help="'equatorial' or 'cone:DEG' (synth: default equatorial; fit: the target's)")
+                   help=f"'equatorial' or 'cone:DEG' ({default('equatorial')})")
     p.add_argument("--velocity", type=parse_velocity, default=None,
-                   help="zamo | keplerian | general:XI,BETA_R,BETA_PHI (synth: default zamo; "
-                   "fit: the target's)")
+                   help=f"zamo | keplerian | general:XI,BETA_R,BETA_PHI ({default('zamo')})")
 
 
 def physics_args(args: argparse.Namespace) -> dict:

@@ -58,7 +58,7 @@ def add_cli(subparsers: Any) -> None:
     t.add_argument("--noise", type=float, default=0.0, help="noise sigma / image peak")
     t.add_argument("--blur-fwhm", type=float, default=None, help="beam FWHM in M")
     t.add_argument("--target-seed", type=int, default=0, help="seed of the target MLP/noise")
-    add_geometry_args(t)
+    add_geometry_args(t, fit=True)
     m = p.add_argument_group("model geometry")
     m.add_argument("--spin0", type=float, default=0.5, help="initial spin")
     m.add_argument("--inclination0", type=float, default=60.0, help="initial inclination, deg")
