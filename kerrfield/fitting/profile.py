@@ -114,9 +114,9 @@ def profile_intervals(axes: dict[str, np.ndarray], chi2: np.ndarray, chi2_min: f
     -------
     dict
         Per free axis: ``grid``, ``delta_chi2`` (the profile), ``estimate`` (parabolic
-        vertex of the profile), ``"68"``/``"95"`` intervals with their ``open`` flags; and
-        ``joint``: the fraction of the grid inside the 2-D 68 %/95 % regions and whether
-        they reach the grid edge.
+        vertex of the profile, kept inside the 68 % interval), ``"68"``/``"95"`` intervals
+        with their ``open`` flags; and ``joint``: the fraction of the grid inside the 2-D
+        68 %/95 % regions and whether they reach the grid edge.
     """
     out: dict[str, Any] = {}
     delta = chi2 - chi2_min
@@ -129,6 +129,11 @@ def profile_intervals(axes: dict[str, np.ndarray], chi2: np.ndarray, chi2_min: f
                  "estimate": _parabola_vertex(x, prof)}  # fmt: skip
         for cov, level in LEVELS_1D.items():
             entry[cov] = interval(x, prof, level)
+        # the intervals interpolate √Δχ² linearly from the lowest grid point; on a lopsided
+        # profile a three-point parabola can put its vertex outside them: keep it inside
+        if not (entry["68"]["open_lo"] and entry["68"]["open_hi"]):
+            entry["estimate"] = float(np.clip(entry["estimate"], entry["68"]["lo"],
+                                              entry["68"]["hi"]))  # fmt: skip
         out[name] = entry
     if all(np.asarray(axes[n]).size >= 2 for n in ("spin", "inclination")):
         edge = np.zeros_like(delta, dtype=bool)

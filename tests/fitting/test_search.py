@@ -144,6 +144,22 @@ def test_profile_interval_and_quadratic():
     assert np.sqrt(q["cov1"][1][1]) == pytest.approx(2.0)
 
 
+def test_profile_estimate_lies_inside_its_own_interval():
+    """A lopsided three-point profile (Δχ² 5, 0, 200): the parabola's vertex would fall
+    outside the 68 % interval read off the same points; it is kept inside."""
+    from kerrfield.fitting.profile import profile_intervals
+
+    axes = {"spin": np.array([0.5]), "inclination": np.array([52.0, 53.125, 54.25])}
+    iv = profile_intervals(axes, np.array([[105.0, 100.0, 300.0]]), 100.0)["inclination"]
+    x = axes["inclination"]
+    vertex = x[1] - 0.5 * (x[1] - x[0]) * (300.0 - 105.0) / (300.0 + 105.0 - 200.0)
+    assert vertex < iv["68"]["lo"]  # the unclipped vertex
+    assert iv["68"]["lo"] <= iv["estimate"] <= iv["68"]["hi"]
+    # a symmetric profile keeps its vertex
+    iv = profile_intervals(axes, np.array([[104.0, 100.0, 104.0]]), 100.0)["inclination"]
+    assert iv["estimate"] == pytest.approx(53.125)
+
+
 def test_search_smoke_and_resume(tmp_path, capsys):
     path = _cfg(tmp_path, plots=True)
     s = run_inference(path, progress=True)
