@@ -31,23 +31,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _SUBCOMMAND_MODULES:
         importlib.import_module(f"kerrfield.cli.{_MODULE.get(name, name)}").add_cli(sub)
-    parser.set_defaults(_subparsers=sub.choices)
     return parser
 
 
-def _refuse_unknown(args: argparse.Namespace, extra: list[str]) -> None:
+def _refuse_unknown(parser: argparse.ArgumentParser, command: str | None,
+                    extra: list[str]) -> None:  # fmt: skip
     """Unknown options: the subcommand's own usage line and the closest option names
     (argparse would print the top-level usage for them)."""
     import difflib
 
-    sub = args._subparsers.get(args.command) if args.command else None
+    subcommands = next(a.choices for a in parser._actions
+                       if isinstance(a, argparse._SubParsersAction))  # fmt: skip
+    sub = subcommands.get(command) if command else None
     if sub is None:
         return
     known = [o for a in sub._actions for o in a.option_strings]
     hints = []
-    for word in extra:
-        close = difflib.get_close_matches(word.split("=")[0], known, n=2, cutoff=0.6)
-        if word.startswith("-") and close:
+    for word in (w for w in extra if w.startswith("-")):
+        if close := difflib.get_close_matches(word.split("=")[0], known, n=2, cutoff=0.6):
             hints.append(f"{word}: did you mean {' or '.join(close)}?")
     more = f" ({'; '.join(hints)})" if hints else ""
     sub.error(f"unrecognized arguments: {' '.join(extra)}{more}")
@@ -57,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:
-        _refuse_unknown(args, extra)
+        _refuse_unknown(parser, args.command, extra)
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()

@@ -200,7 +200,6 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
         "levels": {"1d": LEVELS_1D, "2d": LEVELS_2D}, "rounds": res["rounds"],
         "intervals": res["intervals"], "unconstrained": {},
         "statistical": a["loss_name"] == "chi2",
-        "birge_factor": float((res.get("quadratic") or {}).get("birge", 1.0)),
         "resolved": bool(res.get("resolved", False)),
     }  # fmt: skip
     for name in ("spin", "inclination"):  # the profile's vertex is the point estimate
@@ -221,8 +220,8 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
     coarse = [n for n in ("spin", "inclination")
               if n in res["intervals"] and _unconstrained(res, n)]  # fmt: skip
     birge = max(1.0, out["estimate"]["reduced_chi2"]) if out["statistical"] else 1.0
-    if res.get("quadratic") is None:  # the coarse-grid quotes below are widened by it
-        out["birge_factor"] = float(birge)
+    # the widening applied: the quadratic's own, else the one the coarse quotes below use
+    out["birge_factor"] = float((res.get("quadratic") or {}).get("birge", birge))
     for name in ("spin", "inclination"):
         if name in res["intervals"]:
             iv = res["intervals"][name]

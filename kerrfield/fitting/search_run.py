@@ -170,11 +170,11 @@ def _rejection(q: dict | None, axes: dict, observed: float) -> dict[str, Any] | 
 
     Checked in this order, the first that fails is returned with its numbers: a fit exists
     (``"no fit"``); its vertex lies on the local grid (``"vertex off grid"``: ``parameter``,
-    ``vertex``, ``grid``); its rms residual is at most 5 (``"noisy"``:
-    ``scatter``, ``allowed``: 5 χ² units, a third of the bowl's rise at the local grid's edges);
-    its minimum is not more than ``max(5, 3 × scatter)`` below the
-    best fitted point (``"extrapolated"``: ``chi2_min``, ``observed``, ``allowed``). Each
-    record has a one-line ``text`` for the summary's flag reasons.
+    ``vertex``, ``grid``); its rms residual is at most ``_SCATTER_MAX`` = 5 χ² units, a
+    third of the bowl's rise at the local grid's edges (``"noisy"``: ``scatter``,
+    ``allowed``); its minimum is not more than ``max(5, 3 × scatter)`` below the best fitted
+    point (``"extrapolated"``: ``chi2_min``, ``observed``, ``allowed``). Each record has a
+    one-line ``text`` for the summary's flag reasons.
     """
     if q is None:
         return {"reason": "no fit", "text": "no quadratic fit to the local grid (too few "
