@@ -9,6 +9,7 @@ Usage::
     python benchmarks/bench_m87_fit.py --real --fix-pa 108    # jet-direction prior (explicit)
     python benchmarks/bench_m87_fit.py --real --json out.json
     python benchmarks/bench_m87_fit.py --real --day 11 --band lo  # another file of the release
+    python benchmarks/bench_m87_fit.py --real --day 6 --band hi,lo  # both bands, jointly
     python benchmarks/bench_m87_fit.py --real --pretrain ring:radius=4,width=1.5  # field start
 
 Model: spin 0.94, inclination 163° (M87 convention; ``--inclination 17`` for the other
@@ -43,7 +44,7 @@ from kerrfield.fitting.observation import Axisymmetric, fit_observation, match_e
 from kerrfield.fitting.observation_profile import profile_observation
 from kerrfield.io.atomic import atomic_write_text
 from kerrfield.models.synthetic import AnalyticEmission
-from kerrfield.vlbi import load_uvfits, observe, ring_features, sky_image
+from kerrfield.vlbi import concat_observations, load_uvfits, observe, ring_features, sky_image
 from kerrfield.vlbi.dataset import fetch_eht_m87_2017
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,6 +95,20 @@ def _floats(text: str) -> list[float]:
     return [float(x) for x in text.split(",") if x.strip()]
 
 
+def _days(text: str) -> list[int]:
+    days = [int(x) for x in text.split(",")]
+    if not set(days) <= {5, 6, 10, 11}:
+        raise argparse.ArgumentTypeError(f"days are 5, 6, 10, 11 (April 2017), got {text}")
+    return days
+
+
+def _bands(text: str) -> list[str]:
+    bands = [x.strip() for x in text.split(",")]
+    if not set(bands) <= {"lo", "hi"}:
+        raise argparse.ArgumentTypeError(f"bands are lo, hi, got {text}")
+    return bands
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--synthetic", action="store_true")
@@ -132,9 +147,11 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--truth-p2", type=float, default=4.0)
     ap.add_argument("--noise-seed", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0, help="field initialisation seed")
-    ap.add_argument("--day", type=int, default=6, choices=(5, 6, 10, 11),
-                    help="observing day, April 2017 (the release's four days)")
-    ap.add_argument("--band", default="hi", choices=("lo", "hi"))
+    ap.add_argument("--day", type=_days, default=[6],
+                    help="observing day(s), April 2017 (5, 6, 10, 11); a comma list is fitted "
+                    "jointly")
+    ap.add_argument("--band", type=_bands, default=["hi"],
+                    help="band(s), lo and/or hi; a comma list is fitted jointly")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--fits", type=Path, default=None, help="write the fitted image here")
     ap.add_argument("--json", type=Path, default=None)
@@ -205,7 +222,8 @@ def _profile(args, obs, geo) -> list[dict]:
 def main() -> None:
     args = _parser().parse_args()
     torch.set_num_threads(args.threads)
-    obs = load_uvfits(_data_path(args.day, args.band))
+    obs = concat_observations([load_uvfits(_data_path(d, b)) for d in args.day
+                               for b in args.band])
     geo = kf.raytrace(0.94, args.inclination, fov=args.fov, npix=args.npix, orders=(0, 1),
                       velocity="keplerian")
     out = {}

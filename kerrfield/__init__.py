@@ -88,6 +88,8 @@ _LAZY: dict[str, str] = {
     "closure_phases": "vlbi.closures",
     "log_closure_amplitudes": "vlbi.closures",
     "add_systematic": "vlbi.closures",
+    "concat_observations": "vlbi.combine",
+    "select_segment": "vlbi.combine",
     "ring_features": "vlbi.ring",
     "to_ehtim": "vlbi.ehtim_io",
     "from_ehtim": "vlbi.ehtim_io",

@@ -50,9 +50,10 @@ def add_cli(subparsers: Any) -> None:
         f"written. {UNITS}",
         formatter_class=DefaultsHelpFormatter,
     )  # fmt: skip
-    p.add_argument("--target", default=None, help="target netCDF (variable 'image') or an "
-                   "observation (.uvfits or observation netCDF); synthesised from the "
-                   "options below when omitted")  # fmt: skip
+    p.add_argument("--target", default=None, nargs="+", metavar="PATH",
+                   help="target netCDF (variable 'image') or an observation (.uvfits or "
+                   "observation netCDF); several .uvfits files (bands, days of one source) "
+                   "are fitted jointly; synthesised from the options below when omitted")
     t = p.add_argument_group("synthetic target (when --target is omitted)")
     t.add_argument("--emission", default="mlp", choices=FAMILIES, help="emission family")
     t.add_argument("--noise", type=float, default=0.0, help="noise sigma / image peak")
@@ -175,11 +176,15 @@ def _cli_fit(args: argparse.Namespace) -> int:
     out = Path(args.output)
     _check_start(args)
     if args.target:
-        target = args.target if is_observation(args.target) else load_netcdf(args.target,
-                                                                             "--target")
+        target = args.target[0] if len(args.target) == 1 else args.target
+        if not is_observation(target):
+            if len(args.target) > 1:
+                raise ValueError(f"--target: {len(args.target)} files are fitted jointly only "
+                                 "as observations (.uvfits); an image target is one netCDF")
+            target = load_netcdf(target, "--target")
         observation = is_observation(target)
         if not observation:
-            _check_image_target(target, args.target)
+            _check_image_target(target, args.target[0])
         _check_target_options(args, observation)
         if observation and _given(args, ("coarse_steps",)):
             raise ValueError("--coarse-steps: a coarse-to-fine stage of image fits; an "

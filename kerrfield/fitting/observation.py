@@ -24,6 +24,7 @@ from .._progress import show_progress
 from .._validate import check_npoints
 from ..io.sky import sky_matrix
 from ..models.lensed import LensedImage
+from ..vlbi.combine import concat_observations
 from ..vlbi.losses import DataTerms
 from ..vlbi.nufft import nufft
 from ..vlbi.visibilities import dft
@@ -229,7 +230,7 @@ def _scout(objectives: list[_Objective], starts: list[tuple[float, float]], step
     return [tuple(c) for c in sorted(pool, key=lambda c: c[1][-1]["loss"])], rows
 
 
-def fit_observation(model: LensedImage, obs: xr.Dataset, *,
+def fit_observation(model: LensedImage, obs: xr.Dataset | Sequence[xr.Dataset], *,
                     weights: Mapping[str, float] | None = None, systematic: float = 0.02,
                     theta_g: float | Sequence[float] = 3.8,
                     position_angle: float | Sequence[float] = 0.0,
@@ -249,8 +250,9 @@ def fit_observation(model: LensedImage, obs: xr.Dataset, *,
     model : LensedImage
         From :func:`~kerrfield.models.builders.fixed_image_model` or
         :func:`~kerrfield.models.builders.kerr_image_model`; modified in place.
-    obs : xarray.Dataset
-        From :func:`kerrfield.vlbi.load_uvfits` or :func:`kerrfield.vlbi.observe`.
+    obs : xarray.Dataset or sequence of xarray.Dataset
+        From :func:`kerrfield.vlbi.load_uvfits` or :func:`kerrfield.vlbi.observe`; several
+        (bands, days) are fitted jointly (:func:`kerrfield.vlbi.concat_observations`).
     weights : mapping, optional
         Data-term weights (``'vis'``, ``'amp'``, ``'cphase'``, ``'lcamp'``); default closure
         phases and log closure amplitudes, 1 each.
@@ -311,6 +313,8 @@ def fit_observation(model: LensedImage, obs: xr.Dataset, *,
                           ((steps, "steps"), (scout_steps, "scout_steps")))  # fmt: skip
     scout_rounds, finalists = (check_npoints(v, n) for v, n in
                                ((scout_rounds, "scout_rounds"), (finalists, "finalists")))
+    if isinstance(obs, (list, tuple)):
+        obs = concat_observations(obs)
     terms = DataTerms(obs, weights, systematic=systematic, minimal=minimal,
                       scan_average=scan_average, gains=gains)
     prior = _gaussian_prior(model, prior_fwhm) if prior_fwhm else None

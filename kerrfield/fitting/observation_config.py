@@ -1,6 +1,7 @@
 """Fits to interferometric observations from a TOML configuration (``examples/m87_2017.toml``).
 
-Sections: ``[data]`` (``uvfits`` path, or ``day``/``band`` of the EHT 2017 M87 release),
+Sections: ``[data]`` (``uvfits`` path, or ``day``/``band`` of the EHT 2017 M87 release;
+a list of paths, days or bands is fitted jointly, closures formed within each file),
 ``[model]`` (geometry and field), ``[sky]`` (θ_g, PA starts, flux, what is learnt),
 ``[fit]`` (data-term weights, systematic, steps, regularisers) and ``[output]``
 (``directory``: ``summary.json`` and ``image.fits`` are written there, atomically).
@@ -20,11 +21,10 @@ from ..fields.emission import EmissionField
 from ..models.builders import fixed_image_model
 from ..models.synthetic import AnalyticEmission
 from ..physics.raytrace import raytrace
-from ..vlbi.dataset import fetch_eht_m87_2017
-from ..vlbi.uvfits import load_uvfits
+from ..vlbi.dataset import eht_m87_2017_pairs, fetch_eht_m87_2017
 from .observation import Axisymmetric, fit_observation, match_emission
 from .observation_result import ObservationFit
-from .observation_target import write_observation_outputs
+from .observation_target import load_observation, write_observation_outputs
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -77,13 +77,25 @@ def _merge(config: dict[str, Any], base: Path) -> dict[str, dict[str, Any]]:
     if isinstance(learn, str) or not set(learn) <= {"theta_g", "position_angle", "flux"}:
         raise ValueError(f"config [sky] learn must be a list of 'theta_g', 'position_angle', "
                          f"'flux'; got {learn!r}")  # fmt: skip
-    if out["data"]["uvfits"]:
-        p = Path(os.path.expandvars(str(out["data"]["uvfits"]))).expanduser()
-        out["data"]["uvfits"] = p if p.is_absolute() else base / p
+    files = out["data"]["uvfits"]
+    if files:
+        paths = [Path(os.path.expandvars(str(f))).expanduser()
+                 for f in (files if isinstance(files, list) else [files])]
+        out["data"]["uvfits"] = [p if p.is_absolute() else base / p for p in paths]
     # relative to the working directory, as kerrfield infer's output.directory (the data
     # file above is relative to the config file, as infer's target.observation.uvfits)
     out["output"]["directory"] = Path(str(out["output"]["directory"])).expanduser()
     return out
+
+
+def _observation(d: dict[str, Any]):
+    """The ``[data]`` section's observation: one file, or several joined for a joint fit."""
+    for p in d["uvfits"] or []:
+        if not p.is_file():
+            raise FileNotFoundError(f"config [data] uvfits: no such file {str(p)!r}")
+    paths = d["uvfits"] or [fetch_eht_m87_2017(day, band)
+                            for day, band in eht_m87_2017_pairs(d["day"], d["band"])]
+    return load_observation(paths[0] if len(paths) == 1 else paths)
 
 
 def _model(m: dict[str, Any]):
@@ -133,10 +145,7 @@ def run_observation_config(config: str | os.PathLike | dict[str, Any], *,
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"config file {path}: not valid TOML ({exc})") from None
     cfg = _merge(raw, base)
-    d = cfg["data"]
-    if d["uvfits"] and not Path(d["uvfits"]).is_file():
-        raise FileNotFoundError(f"config [data] uvfits: no such file {str(d['uvfits'])!r}")
-    obs = load_uvfits(d["uvfits"] or fetch_eht_m87_2017(d["day"], d["band"]))
+    obs = _observation(cfg["data"])
     f, s = cfg["fit"], cfg["sky"]
     res = fit_observation(
         _model(cfg["model"]), obs, weights=f["weights"], systematic=f["systematic"],

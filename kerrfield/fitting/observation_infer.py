@@ -33,12 +33,15 @@ __all__ = ["load_config_observation", "fit_observation_unit", "fit_seed",
 
 
 def load_config_observation(cfg: InferenceConfig) -> xr.Dataset:
-    """The observation ``[target.observation]`` names (a uvfits file or the EHT 2017 data)."""
-    from ..vlbi.dataset import fetch_eht_m87_2017
-    from ..vlbi.uvfits import load_uvfits
+    """The observation ``[target.observation]`` names (uvfits files or the EHT 2017 data;
+    several are joined with :func:`~kerrfield.vlbi.concat_observations`)."""
+    from ..vlbi.dataset import eht_m87_2017_pairs, fetch_eht_m87_2017
+    from .observation_target import load_observation
 
     t = cfg.target["observation"]
-    return load_uvfits(t["uvfits"] if "uvfits" in t else fetch_eht_m87_2017(t["day"], t["band"]))
+    return load_observation(t["uvfits"] if "uvfits" in t else
+                            [fetch_eht_m87_2017(d, b) for d, b in
+                             eht_m87_2017_pairs(t["day"], t["band"])])
 
 
 def fit_observation_unit(cfg: InferenceConfig, unit: Unit, obs: xr.Dataset) -> xr.Dataset:

@@ -38,26 +38,42 @@ _DAYS = (5, 6, 10, 11, 95, 96, 100, 101)
 
 
 def observation_target_section(table: Any, source: Path | None) -> dict[str, Any]:
-    """``[target.observation]``: ``uvfits`` (must exist) or ``day`` and ``band``."""
+    """``[target.observation]``: ``uvfits`` (must exist) or ``day`` and ``band``; a list of
+    files, days or bands is fitted jointly (every day × band pair of the lists)."""
     obs = _table("target.observation", table)
     _unknown("target.observation", obs, ("uvfits", "day", "band"))
     if "uvfits" in obs:
         if "day" in obs or "band" in obs:
             raise ConfigError("config [target.observation] takes 'uvfits' or 'day'/'band', "
                               "not both")  # fmt: skip
-        path = Path(_str("target.observation.uvfits", obs["uvfits"])).expanduser()
-        if not path.is_absolute() and source is not None:
-            path = source.parent / path
-        if not path.is_file():
-            raise ConfigError(f"config key 'target.observation.uvfits': no such file "
-                              f"{str(path)!r}")  # fmt: skip
-        return {"uvfits": str(path)}
-    day = int(_number("target.observation.day", obs.get("day", 6), integer=True))
-    if day not in _DAYS:
-        raise ConfigError(f"config key 'target.observation.day' must be one of {_DAYS} "
-                          f"(April 2017 day or day of year), got {day}")  # fmt: skip
-    return {"day": day, "band": _str("target.observation.band", obs.get("band", "hi"),
-                                     ("hi", "lo"))}  # fmt: skip
+        paths = [_uvfits_path(f, source) for f in _one_or_list(obs["uvfits"])]
+        return {"uvfits": paths if isinstance(obs["uvfits"], list) else paths[0]}
+    days = [int(_number("target.observation.day", d, integer=True))
+            for d in _one_or_list(obs.get("day", 6))]
+    for day in days:
+        if day not in _DAYS:
+            raise ConfigError(f"config key 'target.observation.day' must be one of {_DAYS} "
+                              f"(April 2017 day or day of year), got {day}")  # fmt: skip
+    bands = [_str("target.observation.band", b, ("hi", "lo"))
+             for b in _one_or_list(obs.get("band", "hi"))]
+    return {"day": days if isinstance(obs.get("day"), list) else days[0],
+            "band": bands if isinstance(obs.get("band"), list) else bands[0]}
+
+
+def _one_or_list(value: Any) -> list[Any]:
+    if isinstance(value, list) and not value:
+        raise ConfigError("config [target.observation]: an empty list names no data")
+    return value if isinstance(value, list) else [value]
+
+
+def _uvfits_path(value: Any, source: Path | None) -> str:
+    path = Path(_str("target.observation.uvfits", value)).expanduser()
+    if not path.is_absolute() and source is not None:
+        path = source.parent / path
+    if not path.is_file():
+        raise ConfigError(f"config key 'target.observation.uvfits': no such file "
+                          f"{str(path)!r}")  # fmt: skip
+    return str(path)
 
 
 def _model(raw: dict[str, Any]) -> dict[str, Any]:

@@ -61,13 +61,17 @@ def is_observation(target: Any) -> bool:
     """
     if isinstance(target, xr.Dataset):
         return all(v in target.variables for v in _OBS_VARS)
+    if isinstance(target, (list, tuple)):  # several observations, fitted jointly
+        return bool(target) and all(is_observation(t) for t in target)
     if isinstance(target, (str, os.PathLike)):
         return Path(target).suffix.lower() in _UVFITS
     return False
 
 
 def load_observation(target: Any, name: str = "target") -> xr.Dataset:
-    """The observation Dataset of ``target``: itself, a uvfits file or a netCDF file.
+    """The observation Dataset of ``target``: itself, a uvfits file or a netCDF file, or a
+    list or tuple of these joined with :func:`~kerrfield.vlbi.concat_observations` (a joint
+    fit of bands or days; closures stay within each).
 
     Raises
     ------
@@ -76,6 +80,11 @@ def load_observation(target: Any, name: str = "target") -> xr.Dataset:
     ValueError
         When it holds no visibilities.
     """
+    if isinstance(target, (list, tuple)):
+        from ..vlbi.combine import concat_observations
+
+        return concat_observations([load_observation(t, f"{name}[{k}]")
+                                    for k, t in enumerate(target)])
     if isinstance(target, xr.Dataset):
         obs = target
     else:
@@ -272,7 +281,8 @@ def observation_summary(res: ObservationFit) -> dict[str, Any]:
 
     ``chi2_<term>`` (from ``res.summary()``) are reduced χ²; ``n_<term>`` counts real
     numbers (2 per complex visibility for ``vis``); ``chi2_total`` sums χ²_reduced · n over
-    the terms of positive weight and ``n_data`` their n.
+    the terms of positive weight and ``n_data`` their n; ``n_files`` counts the observations
+    of a joint fit (``file`` joins their names with ``"; "``).
     """
     out = res.summary()
     obs = res.terms.obs
@@ -287,7 +297,8 @@ def observation_summary(res: ObservationFit) -> dict[str, Any]:
             n_data += n[term]
     out.update(chi2_total=total, n_data=n_data, n_rows=n_rows,
                weights=dict(res.terms.weights), source=obs.attrs.get("source", ""),
-               file=str(obs.attrs.get("file", "")), mjd=obs.attrs.get("mjd"))
+               file=str(obs.attrs.get("file", "")), mjd=obs.attrs.get("mjd"),
+               n_files=int(obs.attrs.get("n_segments", 1)))
     return out
 
 

@@ -123,6 +123,10 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> Path:
 def write_netcdf(ds: Any, path: str | os.PathLike[str], engine: str | None = None) -> Path:
     """Write an ``xarray.Dataset`` to netCDF atomically (``engine`` as in ``to_netcdf``).
 
+    Complex variables (an observation's ``vis``) are stored as netCDF compound types
+    (``auto_complex``, netCDF4 engine), which :func:`kerrfield.io.readers.load_netcdf` reads
+    back as complex.
+
     Examples
     --------
     >>> import tempfile, pathlib, xarray as xr
@@ -131,4 +135,7 @@ def write_netcdf(ds: Any, path: str | os.PathLike[str], engine: str | None = Non
     >>> xr.load_dataset(p)["v"].values.tolist()
     [1.0, 2.0]
     """
+    if any(v.dtype.kind == "c" for v in ds.variables.values()) and engine in (None, "netcdf4"):
+        return atomic_write(lambda tmp: ds.to_netcdf(tmp, engine="netcdf4", auto_complex=True),
+                            path)  # fmt: skip
     return atomic_write(lambda tmp: ds.to_netcdf(tmp, engine=engine), path)

@@ -150,6 +150,9 @@ def _primary(obs: xr.Dataset, names: list[str], freq: float, mjd: int) -> fits.G
 def write_uvfits(obs: xr.Dataset, path: str | os.PathLike) -> Path:
     """See :func:`kerrfield.vlbi.save_uvfits`."""
     check_obs(obs)
+    if "segment" in obs and np.unique(obs["segment"].values).size > 1:
+        raise ValueError("obs joins several observations (concat_observations); a uvfits file "
+                         "holds one: write each segment, kerrfield.vlbi.select_segment(obs, k)")
     freq = float(obs.attrs.get("frequency", np.nan))
     if not np.isfinite(freq) or freq <= 0:
         raise ValueError(f"obs.attrs['frequency'] must be a positive frequency in Hz, got {freq}")

@@ -24,6 +24,7 @@ import numpy as np
 import xarray as xr
 
 from kerrfield.vlbi._uvfits_write import check_obs
+from kerrfield.vlbi.combine import segment_of
 
 __all__ = ["add_systematic", "closure_phases", "log_closure_amplitudes", "scans"]
 
@@ -44,12 +45,17 @@ def add_systematic(obs: xr.Dataset, fraction: float) -> xr.Dataset:
     return out
 
 
-def scans(time_hours: np.ndarray, gap: float = 60.0) -> np.ndarray:
-    """Scan number of each time: a new scan starts after a gap longer than ``gap`` seconds."""
+def scans(time_hours: np.ndarray, gap: float = 60.0,
+          segment: np.ndarray | None = None) -> np.ndarray:
+    """Scan number of each time: a new scan starts after a gap longer than ``gap`` seconds,
+    and with each ``segment`` (the observation a row came from, see
+    :func:`~kerrfield.vlbi.concat_observations`), whose scans are numbered after the previous
+    segment's."""
     t = np.asarray(time_hours, float)
-    ut, inv = np.unique(t, return_inverse=True)
-    starts = np.concatenate([[0], np.cumsum(np.diff(ut) * 3600.0 > gap)])
-    return starts[inv]
+    seg = np.zeros(t.shape, np.int64) if segment is None else np.asarray(segment, np.int64)
+    keys, inv = np.unique(np.stack([seg, t]), axis=1, return_inverse=True)
+    new = np.concatenate([[True], (np.diff(keys[0]) != 0) | (np.diff(keys[1]) * 3600.0 > gap)])
+    return (np.cumsum(new) - 1)[np.ravel(inv)]
 
 
 def _station_index(obs: xr.Dataset) -> dict[str, int]:
@@ -122,7 +128,9 @@ def _table(obs: xr.Dataset, quad: bool, minimal: bool):
     i2 = np.array([index[str(s)] for s in obs.t2.values])
     flip = i1 > i2
     lo, hi = np.minimum(i1, i2), np.maximum(i1, i2)
-    _, tkey = np.unique(np.round(np.asarray(obs.time.values, float) * 3.6e5), return_inverse=True)
+    stamp = np.round(np.asarray(obs.time.values, float) * 3.6e5)  # 10 ms ticks
+    _, tkey = np.unique(np.stack([segment_of(obs), stamp]), axis=1, return_inverse=True)
+    tkey = np.ravel(tkey)
     rows, signs, stat, times, labels = [], [], [], [], []
     for t in np.unique(tkey):
         sel = np.flatnonzero(tkey == t)
@@ -178,7 +186,10 @@ def _finish(obs, table, values, sigma, name, legs_names, avg, gap):
         coords={"leg": np.arange(rows.shape[1])}, attrs=dict(obs.attrs))
     for k, n in enumerate(legs_names):
         ds[n] = ("closure", stat[:, k])
-    ds["scan"] = ("closure", scans(ds.time.values, gap))
+    seg = segment_of(obs)[trow]
+    if "segment" in obs:
+        ds["segment"] = ("closure", seg)
+    ds["scan"] = ("closure", scans(ds.time.values, gap, seg))
     ds.attrs["n_stations"] = int(len(set(obs.t1.values) | set(obs.t2.values)))
     out = _scan_average(ds, name) if avg else ds
     unit = CLOSURE_UNITS[name]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 __all__ = ["EHT_M87_2017_REGISTRY", "EHT_M87_2017_URL", "data_dir", "fetch_eht_m87_2017"]
 
@@ -86,6 +87,16 @@ def _local_copy(name: str) -> Path | None:
         if p.is_file() and _sha256(p) == EHT_M87_2017_REGISTRY[name]:
             return p
     return None
+
+
+def eht_m87_2017_pairs(day: Any, band: Any) -> list[tuple[int | str, str]]:
+    """Every (day, band) of ``day`` × ``band``, each a value or a list (a joint fit's files).
+
+    >>> eht_m87_2017_pairs(6, ["hi", "lo"])
+    [(6, 'hi'), (6, 'lo')]
+    """
+    days, bands = ([x] if not isinstance(x, (list, tuple)) else list(x) for x in (day, band))
+    return [(d, b) for d in days for b in bands]
 
 
 def locate_eht_m87_2017(day: int | str = 6, band: str = "hi", *,

@@ -23,6 +23,7 @@ from kerrfield.vlbi.closures import (
     log_closure_amplitudes,
     scans,
 )
+from kerrfield.vlbi.combine import segment_of
 
 __all__ = ["TERMS", "DataTerms", "StationGains", "chi2_amp", "chi2_cphase", "chi2_lcamp",
            "chi2_vis", "model_cphase", "model_lcamp"]
@@ -82,7 +83,7 @@ class StationGains(torch.nn.Module):
         super().__init__()
         names = list(dict.fromkeys([*obs.t1.values, *obs.t2.values]))
         index = {s: k for k, s in enumerate(names)}
-        scan = scans(obs.time.values, scan_gap)
+        scan = scans(obs.time.values, scan_gap, segment_of(obs))
         self.stations = names
         self.register_buffer("i1", torch.as_tensor([index[s] for s in obs.t1.values]))
         self.register_buffer("i2", torch.as_tensor([index[s] for s in obs.t2.values]))

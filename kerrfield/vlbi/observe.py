@@ -25,6 +25,7 @@ import xarray as xr
 from kerrfield._validate import check_sky_placement
 from kerrfield.vlbi._uvfits_write import check_obs
 from kerrfield.vlbi.closures import scans
+from kerrfield.vlbi.combine import segment_of
 from kerrfield.vlbi.uvfits import OBS_ATTR_UNITS
 from kerrfield.vlbi.visibilities import visibilities
 
@@ -197,7 +198,7 @@ def observe(image: xr.DataArray | str | os.PathLike, like: xr.Dataset, *, noise:
     if gain_error > 0 or phase_error:
         names = list(dict.fromkeys([*like.t1.values, *like.t2.values]))
         idx = {s: k for k, s in enumerate(names)}
-        sc = scans(like.time.values, scan_gap)
+        sc = scans(like.time.values, scan_gap, segment_of(like))
         shape = (len(names), int(sc.max()) + 1)
         g = np.abs(1.0 + gain_error * rng.standard_normal(shape))
         if phase_error:

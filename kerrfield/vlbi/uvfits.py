@@ -286,7 +286,8 @@ def save_uvfits(obs: xr.Dataset, path: str | os.PathLike) -> Path:
     Raises
     ------
     ValueError
-        If a needed variable is missing or ``sigma`` is not finite and > 0.
+        If a needed variable is missing, ``sigma`` is not finite and > 0, or ``obs`` joins
+        several observations (:func:`~kerrfield.vlbi.concat_observations`).
     """
     from kerrfield.vlbi._uvfits_write import write_uvfits
 

@@ -1,0 +1,124 @@
+"""Several observations of one source as one Dataset: bands, days or tracks fitted jointly.
+
+EHT Collaboration 2019 (Papers IV and VI) combine the two 2017 bands and compare the four
+days; a joint fit needs every datum once, but closure quantities, scans and station gains
+must still be formed *within* each file: the hi and lo bands share timestamps and
+baselines, and a triangle with one leg from each band would mix two frequencies. Each row
+therefore carries its ``segment`` (the index of the observation it came from), and
+:func:`~kerrfield.vlbi.closure_phases`, :func:`~kerrfield.vlbi.log_closure_amplitudes`,
+:class:`~kerrfield.vlbi.losses.StationGains` and :func:`~kerrfield.vlbi.observe` group by
+(segment, time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import xarray as xr
+
+from kerrfield.vlbi._uvfits_write import check_obs
+
+__all__ = ["concat_observations", "segment_of", "select_segment"]
+
+#: record counts of :func:`~kerrfield.vlbi.load_uvfits`, summed over the inputs
+_COUNTS = ("n_records", "n_flagged", "n_nan", "n_autocorrelations", "n_conjugated")
+
+
+def segment_of(obs: xr.Dataset) -> np.ndarray:
+    """Per-row segment index of ``obs`` (zeros for a single observation), shape (row,)."""
+    if "segment" in obs:
+        return np.asarray(obs["segment"].values, dtype=np.int64)
+    return np.zeros(obs.sizes["row"], dtype=np.int64)
+
+
+def concat_observations(observations: Iterable[xr.Dataset]) -> xr.Dataset:
+    """Join observations of one source into one Dataset for a joint fit.
+
+    Parameters
+    ----------
+    observations : iterable of xarray.Dataset
+        From :func:`~kerrfield.vlbi.load_uvfits` / :func:`~kerrfield.vlbi.observe`
+        (u, v already in wavelengths of each file's own frequency). An input that is
+        itself a concatenation keeps its segments (renumbered).
+
+    Returns
+    -------
+    xarray.Dataset
+        All rows, in input order, with an int ``segment`` variable on ``row``; the station
+        table is the union (first occurrence wins). Attributes are the first input's, with
+        ``n_segments``, ``file`` (the ``"; "``-joined file names), the record counts
+        (``n_records``, ``n_flagged``, ...) summed and ``frequency`` the mean of the inputs'
+        (Hz; each segment's own in the list ``segment_frequency``).
+
+    Raises
+    ------
+    ValueError
+        No input, an input that is not an observation, or inputs of different sources.
+    TypeError
+        An input that is not an :class:`xarray.Dataset`.
+
+    Notes
+    -----
+    The result is for fitting and plotting; :func:`~kerrfield.vlbi.save_uvfits` writes one
+    segment at a time (:func:`select_segment`).
+    """
+    parts = list(observations) if not isinstance(observations, xr.Dataset) else [observations]
+    if not parts:
+        raise ValueError("observations: give at least one observation")
+    for k, o in enumerate(parts):
+        check_obs(o, name=f"observations[{k}]")
+    sources = {str(o.attrs["source"]) for o in parts if o.attrs.get("source")}
+    if len(sources) > 1:
+        raise ValueError(f"observations: different sources {sorted(sources)}; a joint fit "
+                         "needs observations of one source")
+    rows, freqs, files, offset = [], [], [], 0
+    for o in parts:
+        seg = segment_of(o)
+        n_seg = int(seg.max()) + 1
+        own = ([float(f) for f in np.atleast_1d(o.attrs["segment_frequency"])]
+               if "segment_frequency" in o.attrs
+               else [float(o.attrs.get("frequency", np.nan))] * n_seg)
+        freqs += own
+        files += (str(o.attrs.get("file", "")).split("; ") if "n_segments" in o.attrs
+                  else [str(o.attrs.get("file", ""))] * n_seg)
+        names = [v for v in o.data_vars if o[v].dims == ("row",) and v != "segment"]
+        rows.append(o[names].assign(segment=("row", seg + offset)))
+        offset += n_seg
+    out = xr.concat(rows, dim="row", data_vars="all", coords="minimal", compat="override",
+                    combine_attrs="override")
+    stations = [o.drop_dims("row") for o in parts if "station" in o.dims]
+    if stations:
+        table = stations[0]
+        for s in stations[1:]:
+            table = table.combine_first(s)
+        out = xr.merge([out, table], combine_attrs="override")
+    out.attrs = dict(parts[0].attrs)
+    out.attrs.update(n_segments=offset, file="; ".join(files), segment_frequency=freqs,
+                     frequency=float(np.nanmean(freqs)) if np.isfinite(freqs).any() else np.nan)
+    for key in _COUNTS:
+        if all(key in o.attrs for o in parts):
+            out.attrs[key] = int(sum(int(o.attrs[key]) for o in parts))
+    out["segment"].attrs["description"] = "index of the observation each row came from"
+    return out
+
+
+def select_segment(obs: xr.Dataset, k: int) -> xr.Dataset:
+    """Segment ``k`` of a joint observation as a plain one (its own frequency and file name).
+
+    Raises
+    ------
+    ValueError
+        If ``k`` is not one of the segments.
+    """
+    seg = segment_of(obs)
+    if int(k) not in set(seg.tolist()):
+        raise ValueError(f"k: segment {k} is not in obs (segments 0..{int(seg.max())})")
+    out = obs.isel(row=np.flatnonzero(seg == int(k))).drop_vars("segment", errors="ignore")
+    freqs = np.atleast_1d(obs.attrs.get("segment_frequency", [obs.attrs.get("frequency")]))
+    files = str(obs.attrs.get("file", "")).split("; ")
+    out.attrs = {key: v for key, v in obs.attrs.items()
+                 if key not in ("segment_frequency", "n_segments", *_COUNTS)}
+    out.attrs.update(frequency=float(freqs[min(int(k), len(freqs) - 1)]),
+                     file=files[min(int(k), len(files) - 1)])
+    return out
