@@ -265,11 +265,15 @@ def _cli_fit_observation(args: argparse.Namespace, obs: Any, out: Path, stale: l
         **phys, axisymmetric=args.axisymmetric, learn_geometry=not args.fix_geometry, **geo)
     kw = _fit_kwargs(args)
     kw["device"] = None if args.device == "auto" else kw["device"]  # observation fits: CPU
+    if not args.fix_geometry:  # the default; say it, since closure data rarely decide them
+        print(f"fitting spin and inclination too, from --spin0 {args.spin0:g} and "
+              f"--inclination0 {args.inclination0:g} deg (--fix-geometry holds them there)")
     res = fit(model, obs, observation=observation_options(args), **kw)
     for p in stale:
         p.unlink(missing_ok=True)
     summary = write_observation_outputs(res, out)
-    print(json.dumps({k: summary[k] for k in ("theta_g_uas", "position_angle_deg",
+    print(json.dumps({k: summary[k] for k in ("spin", "inclination_deg", "theta_g_uas",
+                                              "position_angle_deg",
                       "ring_diameter_uas", "brightness_pa_deg", "ring_resolution_uas",
                       "brightness_pa_model_deg", "chi2_total", "n_data")},
                      indent=1))  # fmt: skip

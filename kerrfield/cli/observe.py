@@ -22,6 +22,10 @@ def add_cli(subparsers: Any) -> None:
     p.add_argument("config", help="TOML configuration: a relative [data] uvfits is relative to "
                    "this file, a relative [output] directory to the working directory")
     p.add_argument("--steps", type=int, default=None, help="override fit.steps")
+    p.add_argument("--output", "-o", default=None,
+                   help="override [output] directory (summary.json, image.fits)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier fit's files in the output directory")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cli_fit_obs)
 
@@ -32,6 +36,7 @@ def _cli_fit_obs(args: argparse.Namespace) -> int:
     if not Path(args.config).is_file():
         raise FileNotFoundError(f"config file {args.config!r} does not exist")
     _, summary = run_observation_config(args.config, steps=args.steps,
-                                        progress=not args.no_progress)
+                                        progress=not args.no_progress, output=args.output,
+                                        overwrite=args.overwrite)  # fmt: skip
     print(json.dumps(summary, indent=1, default=float))
     return 0

@@ -36,6 +36,10 @@ def _unknown(section: str, keys: Mapping[str, Any], allowed: Sequence[str]) -> N
             hint = ([_CLI_NAMES[key]] if _CLI_NAMES.get(key) in allowed
                     else difflib.get_close_matches(key, list(allowed), n=1))  # fmt: skip
             extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            if not section and key in ("data", "sky"):  # examples/m87_2017.toml's sections
+                extra = (f" ([{key}] is a section of `kerrfield fit-obs` configurations such "
+                         "as examples/m87_2017.toml: run `kerrfield fit-obs FILE`; infer "
+                         "takes observations as [target.observation])")
             where = f"{section}.{key}" if section else key
             raise ConfigError(
                 f"unknown config key {where!r}{extra}; allowed: {', '.join(sorted(allowed))}"

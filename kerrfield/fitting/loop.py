@@ -137,8 +137,8 @@ def fit(
     Parameters
     ----------
     model : LensedImage
-        From :func:`~kerrfield.image.fixed_image_model` or
-        :func:`~kerrfield.image.kerr_image_model` (then spin/inclination are fitted too).
+        From :func:`~kerrfield.fixed_image_model` or
+        :func:`~kerrfield.kerr_image_model` (then spin/inclination are fitted too).
     target : torch.Tensor, numpy array, xarray.DataArray, xarray.Dataset or path
         Target image on the model's screen ``(beta, alpha)``; a Dataset's ``image`` is used
         (and its ``sigma`` for ``loss="chi2"`` if ``sigma`` is not given). An

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .._validate import check_npoints
 from ..fields.emission import EmissionField
 from ..models.builders import fixed_image_model
 from ..models.synthetic import AnalyticEmission
@@ -24,7 +25,12 @@ from ..physics.raytrace import raytrace
 from ..vlbi.dataset import eht_m87_2017_pairs, fetch_eht_m87_2017
 from .observation import Axisymmetric, fit_observation, match_emission
 from .observation_result import ObservationFit
-from .observation_target import load_observation, write_observation_outputs
+from .observation_target import (
+    _number,
+    check_observation_options,
+    load_observation,
+    write_observation_outputs,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -110,8 +116,9 @@ def _model(m: dict[str, Any]):
 
 
 def run_observation_config(config: str | os.PathLike | dict[str, Any], *,
-                           steps: int | None = None,
-                           progress: bool = False) -> tuple[ObservationFit, dict[str, Any]]:
+                           steps: int | None = None, progress: bool = False,
+                           output: str | os.PathLike | None = None, overwrite: bool = False
+                           ) -> tuple[ObservationFit, dict[str, Any]]:  # fmt: skip
     """Run the fit a configuration describes and write its summary and image.
 
     Parameters
@@ -124,6 +131,10 @@ def run_observation_config(config: str | os.PathLike | dict[str, Any], *,
         Override ``fit.steps``.
     progress : bool
         Progress bar.
+    output : path, optional
+        Override ``output.directory``.
+    overwrite : bool
+        Replace an earlier fit's ``summary.json`` / ``image.fits`` there (else refused).
 
     Returns
     -------
@@ -134,7 +145,9 @@ def run_observation_config(config: str | os.PathLike | dict[str, Any], *,
     Raises
     ------
     ValueError
-        Unknown sections or keys, or invalid values (from the fit).
+        Unknown sections or keys, invalid values (named ``config [section].key``, checked
+        before any data are read), or an earlier fit in the output directory without
+        ``overwrite``.
     """
     if isinstance(config, dict):
         raw, base = config, Path.cwd()
@@ -145,13 +158,29 @@ def run_observation_config(config: str | os.PathLike | dict[str, Any], *,
         except tomllib.TOMLDecodeError as exc:
             raise ValueError(f"config file {path}: not valid TOML ({exc})") from None
     cfg = _merge(raw, base)
-    obs = _observation(cfg["data"])
+    if output is not None:
+        cfg["output"]["directory"] = Path(output).expanduser()
     f, s = cfg["fit"], cfg["sky"]
+    # the checks kf.fit / kerrfield fit make, named by the config's sections and keys
+    check_observation_options({k: s[k] for k in ("theta_g", "position_angle", "flux", "learn")},
+                              "config [sky]")
+    check_observation_options({k: f[k] for k in (
+        "weights", "systematic", "scout_steps", "scout_rounds", "finalists", "sky_lr", "mem",
+        "scan_average", "gains", "method")}, "config [fit]")  # fmt: skip
+    for key in ("lr", "tv"):
+        _number(f"config [fit].{key}", f[key], 0.0, lo_open=key == "lr")
+    steps = f["steps"] if steps is None else check_npoints(steps, "steps", minimum=0)
+    out_dir = Path(cfg["output"]["directory"])
+    if not overwrite and any((out_dir / n).exists() for n in ("summary.json", "image.fits")):
+        raise ValueError(f"{out_dir} holds an earlier fit (summary.json, image.fits); pass "
+                         "--overwrite (overwrite=True) or choose another [output] directory / "
+                         "--output")  # fmt: skip
+    obs = _observation(cfg["data"])
     res = fit_observation(
         _model(cfg["model"]), obs, weights=f["weights"], systematic=f["systematic"],
         theta_g=s["theta_g"], position_angle=s["position_angle"], flux=s["flux"],
         learn=s["learn"], tv=f["tv"], mem=f["mem"],
-        steps=f["steps"] if steps is None else steps,
+        steps=steps,
         scout_steps=f["scout_steps"], scout_rounds=f["scout_rounds"],
         finalists=f["finalists"], lr=f["lr"], sky_lr=f["sky_lr"],
         scan_average=f["scan_average"], gains=f["gains"], method=f["method"],

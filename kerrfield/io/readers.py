@@ -35,6 +35,10 @@ def _existing(path: str | os.PathLike[str], what: str) -> Path:
     return p
 
 
+#: first bytes of netCDF classic/64-bit (``CDF``) and netCDF-4 (HDF5) files
+_NETCDF_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05", b"\x89HDF\r\n\x1a\n")
+
+
 def load_netcdf(path: str | os.PathLike[str], what: str = "netCDF file",
                 advice: str | None = None) -> Any:  # fmt: skip
     """``xarray.load_dataset(path, auto_complex=True)`` raising :class:`CorruptFileError` for
@@ -54,7 +58,8 @@ def load_netcdf(path: str | os.PathLike[str], what: str = "netCDF file",
     FileNotFoundError
         No such file.
     ValueError
-        The file is a FITS file (an image or uvfits given where netCDF is read).
+        The file is a FITS file (an image or uvfits given where netCDF is read), or does not
+        start with a netCDF/HDF5 signature at all (a text file, say).
     CorruptFileError
         The file exists but is not a readable netCDF file.
     """
@@ -62,10 +67,15 @@ def load_netcdf(path: str | os.PathLike[str], what: str = "netCDF file",
 
     p = _existing(path, what)
     with p.open("rb") as fh:
-        if fh.read(6) == b"SIMPLE":  # every FITS file starts with this card
-            raise ValueError(f"{what} {p} is a FITS file, not netCDF: read a FITS image with "
-                             "kerrfield.read_fits_image, and give visibilities as a .uvfits "
-                             "file (kerrfield.load_uvfits)")  # fmt: skip
+        head = fh.read(8)
+    if head[:6] == b"SIMPLE":  # every FITS file starts with this card
+        raise ValueError(f"{what} {p} is a FITS file, not netCDF: read a FITS image with "
+                         "kerrfield.read_fits_image, and give visibilities as a .uvfits "
+                         "file (kerrfield.load_uvfits)")  # fmt: skip
+    if head and not head.startswith(_NETCDF_MAGIC):  # text, an image, ...: not damaged
+        raise ValueError(f"{what} {p} is not a netCDF file (it starts with {head[:4]!r}, not "
+                         "a netCDF or HDF5 signature); give a .nc file written by kerrfield "
+                         "or xarray")  # fmt: skip
     try:
         # complex variables (an observation's visibilities) are stored as netCDF compound
         # types, which xarray reads back as complex only when asked

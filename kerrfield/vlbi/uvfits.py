@@ -178,9 +178,9 @@ def load_uvfits(path: str | os.PathLike) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        Dimension ``vis`` (rows) with variables ``time`` (hours UTC since 0 h of the day
-        ``attrs['mjd']``), ``mjd`` (full MJD, days), ``t1``, ``t2`` (station names), ``u``,
-        ``v`` (wavelengths), ``vis`` (complex, Jy), ``sigma`` (Jy), ``tint`` (s) and
+        Dimension ``row`` (one visibility each) with variables ``time`` (hours UTC since
+        0 h of the day ``attrs['mjd']``), ``mjd`` (full MJD, days), ``t1``, ``t2`` (station
+        names), ``u``, ``v`` (wavelengths), ``vis`` (complex, Jy), ``sigma`` (Jy), ``tint`` (s) and
         ``subarray``; dimension ``station`` with ``station_xyz`` (m, geocentric STABXYZ) and
         ``sefd`` (Jy, NaN when unknown: no SEFD column, or 0 in the file). Attributes:
         ``source``, ``ra``, ``dec`` (deg), ``frequency``, ``bandwidth`` (Hz), ``mjd``,

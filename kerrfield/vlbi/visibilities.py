@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,17 @@ def _as_tensor(x, name: str, dtype, device) -> torch.Tensor:
     return t
 
 
+def _warn_unresolved(u: torch.Tensor, v: torch.Tensor, size_uas: float) -> None:
+    """Warn when no baseline resolves the image: every V is then its total flux, which is
+    what u, v in metres or gigawavelengths, or image offsets in radians, look like."""
+    longest = float(torch.max(torch.hypot(u, v))) if u.numel() else 0.0
+    if 0.0 < longest * size_uas * MUAS_TO_RAD < 1e-2:
+        warnings.warn(f"u, v: the longest baseline ({longest:.3g} wavelengths) does not resolve "
+                      f"the image ({size_uas:.3g} µas across): every visibility is ≈ the total "
+                      "flux. u, v are in wavelengths (not metres or Gλ) and sky offsets in "
+                      "µas", stacklevel=3)  # fmt: skip
+
+
 def visibilities(image: xr.DataArray | str | os.PathLike, u, v=None, *,
                  theta_g: float | None = None, position_angle: float = 0.0,
                  flux: float | None = None, pixel: str = "box", method: str = "dft",
@@ -133,7 +145,8 @@ def visibilities(image: xr.DataArray | str | os.PathLike, u, v=None, *,
     image : xarray.DataArray or path
         A FITS image (CDELT/CRPIX, RA increasing to the left, as ehtim and AIPS write), a
         sky image on ``("dec", "ra")`` (µas offsets, ra east) or a kerrfield screen image on
-        ``("beta", "alpha")`` (units of M; needs ``theta_g``). Values are flux per pixel.
+        ``("beta", "alpha")`` (units of M; needs ``theta_g``). Values are flux per pixel;
+        NaN pixels count as dark (a screen image's rays that miss the emitting surface).
     u, v : array_like
         Shape (N,): baselines in wavelengths; or ``u`` an observation Dataset (from
         :func:`kerrfield.load_uvfits` or :func:`kerrfield.observe`) and ``v`` omitted: its
@@ -157,6 +170,12 @@ def visibilities(image: xr.DataArray | str | os.PathLike, u, v=None, *,
     -------
     numpy.ndarray
         Shape (N,), complex128, Jy.
+
+    Warns
+    -----
+    UserWarning
+        When the longest baseline does not resolve the image (|uv| · size < 10⁻²): u, v
+        in metres or Gλ, or offsets in radians, look like that.
 
     Raises
     ------
@@ -200,6 +219,7 @@ def visibilities(image: xr.DataArray | str | os.PathLike, u, v=None, *,
     ut, vt = (_as_tensor(x, n, dtype, device) for x, n in ((u, "u"), (v, "v")))
     if ut.shape != vt.shape:
         raise ValueError(f"u and v must have the same shape, got {ut.shape} and {vt.shape}")
+    _warn_unresolved(ut, vt, (float(np.ptp(a)) + float(np.ptp(b))) / 2 * (theta_g or 1.0))
     if method == "dft":
         out = dft(*args, ut, vt, matrix=m, pixel=pixel)
     elif method == "nufft":

@@ -248,6 +248,8 @@ BASE = {"target": {"synthetic": {"npix": 8}}}
         ({"target": {"synthetic": {"spin": 1.5}}}, r"'target.synthetic.spin' must lie in"),
         ({"target": {"synthetic": {"emission": "jet"}}}, r"'target.synthetic.emission'"),
         ({"outptu": {}}, r"unknown config key 'outptu' \(did you mean 'output'"),
+        ({"data": {"day": 6}}, r"unknown config key 'data' \(\[data\] is a section of "
+                               r"`kerrfield fit-obs` configurations"),
         ({"output": {"plots": "yes"}}, r"'output.plots' must be true or false"),
     ],
 )

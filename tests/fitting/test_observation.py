@@ -142,8 +142,22 @@ directory = "out"
     bad.write_text("[fit\nsteps = 3\n")
     with pytest.raises(ValueError, match=r"config file .*bad\.toml: not valid TOML"):
         run_observation_config(bad)
+    # an earlier fit is not replaced unless asked (as kerrfield fit), and values are checked
+    # as kf.fit checks them, before any data are read
+    stamp = (work / "out" / "summary.json").stat().st_mtime_ns
+    with pytest.raises(ValueError, match="holds an earlier fit"):
+        run_observation_config(toml, steps=0)
+    assert (work / "out" / "summary.json").stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match=r"config \[fit\].systematic must be a finite number "
+                       r"in \[0, 1\], got 2"):
+        run_observation_config({"fit": {"systematic": 2}, "data": {"uvfits": "nope"}})
+    with pytest.raises(ValueError, match=r"config \[sky\].theta_g must be a finite number"):
+        run_observation_config({"sky": {"theta_g": [3.0, -1.0]}})
+    assert cli_observe._cli_fit_obs(parser.parse_args(
+        ["fit-obs", str(toml), "--no-progress", "--steps", "0", "-o", str(tmp_path / "o2")])) == 0
+    assert (tmp_path / "o2" / "summary.json").is_file()
     # 0 steps means no final steps after the scouts, not fit.steps
-    none, two = (run_observation_config(toml, steps=n)[0] for n in (0, 2))
+    none, two = (run_observation_config(toml, steps=n, overwrite=True)[0] for n in (0, 2))
     assert len(two.history) - len(none.history) == 2
 
 

@@ -40,8 +40,11 @@ def test_missing_and_garbage_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.nc"):
         load_netcdf(tmp_path / "nope.nc", "target")
     g = tmp_path / "g.nc"
-    g.write_text("not a netcdf file\n" * 20)
-    with pytest.raises(CorruptFileError, match="g.nc"):
+    g.write_text("not a netcdf file\n" * 20)  # not damaged: another kind of file
+    with pytest.raises(ValueError, match=r"g\.nc is not a netCDF file \(it starts with b'not '"):
+        load_netcdf(g)
+    g.write_bytes(b"\x89HDF\r\n\x1a\n" + b"garbage " * 40)  # a signature, then garbage
+    with pytest.raises(CorruptFileError, match=r"g\.nc cannot be read"):
         load_netcdf(g)
     pt = tmp_path / "m.pt"
     torch.save({"a": torch.ones(1000)}, pt)

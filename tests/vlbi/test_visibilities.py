@@ -174,3 +174,24 @@ def test_agrees_with_ehtim_direct_ft(m87_obs, tmp_path, eh):
         obs = to_ehtim(sub)
         theirs = im.observe_same_nonoise(obs, ttype="direct").data["vis"]
     assert np.max(np.abs(theirs - ours)) <= 1e-6 * float(img.sum())
+
+
+def test_unresolving_baselines_warn():
+    """u, v in metres or Gλ (or offsets in radians) make every V the total flux: said."""
+    import warnings
+
+    import xarray as xr
+
+    from kerrfield.vlbi import visibilities
+
+    x = np.linspace(-40.0, 40.0, 16)
+    img = xr.DataArray(np.ones((16, 16)), dims=("dec", "ra"), coords={"dec": x, "ra": x[::-1]})
+    u_wavelengths = np.array([2e9, 6e9])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        visibilities(img, u_wavelengths, np.zeros(2))  # resolved: no warning
+        visibilities(img, np.zeros(1), np.zeros(1))  # the zero spacing alone: no warning
+    for u in (u_wavelengths / 1e9, u_wavelengths * 1.3e-3):  # Gλ, metres at 1.3 mm
+        with pytest.warns(UserWarning, match=r"does not resolve the image \(80 µas across\)"):
+            vis = visibilities(img, u, np.zeros(2))
+        np.testing.assert_allclose(vis.real, img.sum().item(), rtol=1e-2)
