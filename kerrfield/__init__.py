@@ -76,6 +76,7 @@ _LAZY: dict[str, str] = {
     "plot_parameters": "plotting",
     "plot_geometry": "plotting",
     "plot_image": "plotting",
+    "plot_observation_fit": "fitting.observation_fit_plot",
     # Julia bridge
     "julia_info": "bridge.api",
     # interferometric data (VLBI): uvfits, visibilities, closures, synthetic observations

@@ -167,6 +167,14 @@ for ax, img, name in ((axes[0], sky, "model"), (axes[1], blurred, "blurred to 20
 plt.show()
 """),
     md("""
+The same comparison in one figure, as `kerrfield fit` writes it (`fit.png`): amplitudes,
+normalised closure residuals (a good fit scatters about 0 with unit spread and no trend
+in time) and the image at the EHT's 20 µas resolution with its ring and bright side.
+"""),
+    code("""
+kf.plot_observation_fit(res)
+"""),
+    md("""
 ## What the data constrain
 
 The 2017 data constrain the **ring**: its diameter (EHT: $42 \\pm 3$ µas), its width only

@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 
 from .._validate import check_npoints, check_positive
-from ..io.atomic import atomic_write_json
+from ..io.atomic import atomic_write, atomic_write_json
 from ..models.lensed import LensedImage
 
 if TYPE_CHECKING:
@@ -304,13 +304,19 @@ def observation_summary(res: ObservationFit) -> dict[str, Any]:
 
 def write_observation_outputs(res: ObservationFit, out: str | os.PathLike,
                               extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Write ``summary.json`` (:func:`observation_summary` + ``extra``) and the best-fit
-    image ``image.fits`` into ``out``, both atomically; returns the summary."""
+    """Write ``summary.json`` (:func:`observation_summary` + ``extra``), the best-fit image
+    ``image.fits`` and ``fit.png`` (data against model and the image,
+    :func:`~.observation_fit_plot.plot_observation_fit`) into ``out``, each atomically;
+    returns the summary."""
+    from .observation_fit_plot import plot_observation_fit
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     summary = {**observation_summary(res), **(extra or {})}
-    summary["files"] = ["summary.json", "image.fits"]
+    summary["files"] = ["summary.json", "image.fits", "fit.png"]
     res.to_fits(out / "image.fits", overwrite=True)
+    fig = plot_observation_fit(res)
+    atomic_write(lambda p: fig.savefig(p, dpi=110, format="png"), out / "fit.png")
     atomic_write_json(summary, out / "summary.json", default=_plain)
     return summary
 

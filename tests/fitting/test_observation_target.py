@@ -58,6 +58,25 @@ def test_fit_dispatches_on_observation(small_obs, small_uvfits, tmp_path):
     assert res2.chi2["cphase"] == pytest.approx(res.chi2["cphase"], rel=1e-6)
     img = read_fits_image(res.to_fits(tmp_path / "best.fits"))
     assert float(img.sum()) == pytest.approx(0.6, rel=1e-6)
+    _check_fit_figure(res)
+
+
+def _check_fit_figure(res):
+    """kf.plot_observation_fit: labelled panels whose titles carry the summary's numbers."""
+    fig = kf.plot_observation_fit(res)
+    amp, cp, lca, img = fig.axes[:4]
+    assert amp.get_xlabel() == "baseline length [Gλ]" and amp.get_ylabel() == "|V| [Jy]"
+    assert cp.get_title() == (f"closure phases: {res.terms.closures['cphase'].sizes['closure']}"
+                              f", reduced χ² = {res.chi2['cphase']:.2f}")
+    assert "log closure amplitude" in lca.get_ylabel() and "(data − model) / σ" in lca.get_ylabel()
+    s = res.summary()
+    if np.isfinite(s["ring_diameter_uas"]):
+        assert f"d = {s['ring_diameter_uas']:.1f} µas" in img.get_title()
+    assert img.get_xlabel() == "RA offset (east) [µas]"
+    assert "θ_g = " in fig._suptitle.get_text() and "spin-axis PA" in fig._suptitle.get_text()
+    assert "sharp model" in kf.plot_observation_fit(res, resolution_uas=0).axes[3].get_title()
+    with pytest.raises(ValueError, match="resolution_uas must be a finite FWHM >= 0"):
+        kf.plot_observation_fit(res, resolution_uas=-1)
 
 
 def test_fit_observation_bad_options(small_obs):
@@ -122,7 +141,7 @@ def test_cli_fit_observation(small_uvfits, tmp_path, capsys):
     assert (img / "model.pt").exists()
     assert cli.main([*argv[:-1], str(img)]) == 2
     assert cli.main([*argv[:-1], str(img), "--overwrite"]) == 0
-    assert sorted(p.name for p in img.iterdir()) == ["image.fits", "summary.json"]
+    assert sorted(p.name for p in img.iterdir()) == ["fit.png", "image.fits", "summary.json"]
     capsys.readouterr()
     # a refused option with --overwrite leaves the earlier fit in place
     assert cli.main([*argv, "--loss", "chi2", "--overwrite"]) == 2

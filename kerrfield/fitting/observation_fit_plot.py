@@ -1,0 +1,137 @@
+"""The ``fit.png`` of an observation fit: data against model, and the image they imply.
+
+Four panels: visibility amplitudes against baseline length with the model's; normalised
+residuals of the closure phases and of the log closure amplitudes against time (the
+reduced χ² in each title; a good fit scatters about 0 with unit spread and no trend); the
+fitted sky image blurred to the array's resolution (20 µas for the EHT at 230 GHz, as
+Papers IV and VI measure rings) with its ring and bright side marked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+from scipy.ndimage import gaussian_filter
+
+from ..plotting import CMAP, NotebookFigure
+from ..vlbi.combine import segment_of
+from ..vlbi.ring import ring_features
+
+__all__ = ["plot_observation_fit"]
+
+_FWHM_TO_SIGMA = 1.0 / (2.0 * np.sqrt(2.0 * np.log(2.0)))
+
+
+def plot_observation_fit(res: Any, *, resolution_uas: float = 20.0) -> Figure:
+    """Data against model for a fit to an observation, and the fitted image.
+
+    Parameters
+    ----------
+    res : ObservationFit
+        From :func:`kerrfield.fit` on an observation or
+        :func:`~kerrfield.fitting.observation.fit_observation`.
+    resolution_uas : float
+        FWHM (µas) of the Gaussian the image panel is blurred with (0: the sharp model).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Displays itself in a notebook; ``savefig`` for a file (``kerrfield fit`` writes it
+        as ``fit.png``).
+
+    Raises
+    ------
+    ValueError
+        If ``resolution_uas`` is negative or not finite.
+    """
+    if not (np.isfinite(resolution_uas) and resolution_uas >= 0):
+        raise ValueError(f"resolution_uas must be a finite FWHM >= 0 in µas, got "
+                         f"{resolution_uas!r}")  # fmt: skip
+    fig = NotebookFigure(layout="constrained", figsize=(11.0, 8.0))
+    (a_amp, a_cp), (a_lca, a_img) = fig.subplots(2, 2)
+    _amplitudes(a_amp, res)
+    model = res.model_closures()
+    for ax, name, label in ((a_cp, "cphase", "closure phase"),
+                            (a_lca, "lcamp", "log closure amplitude")):
+        if name in res.terms.closures:
+            _residuals(ax, res, name, model[name], label)
+        else:
+            ax.set_axis_off()
+            ax.set_title(f"{label}s: not fitted", fontsize=9)
+    _image(a_img, res, resolution_uas)
+    s, a = res.sky, res.terms.obs.attrs
+    spin, inc = float(s.image_model.spin.detach()), float(s.image_model.inclination.detach())
+    fig.suptitle(f"{a.get('source', 'source')}, MJD {a.get('mjd', '?')}: fit at spin "
+                 f"{spin:.3g}, inclination {inc:.1f}°; θ_g = {float(s.theta_g.detach()):.2f} µas, "
+                 f"spin-axis PA = {float(s.position_angle.detach()) % 360:.0f}° east of north",
+                 fontsize=10)  # fmt: skip
+    return fig
+
+
+def _amplitudes(ax: Any, res: Any) -> None:
+    obs = res.terms.obs
+    q = np.hypot(obs.u.values, obs.v.values) / 1e9
+    # thousands of points: their σ bars would hide the data (the residual panels show σ)
+    ax.plot(q, np.abs(obs.vis.values), ".", ms=2, alpha=0.3, color="k", label="data")
+    ax.plot(q, np.abs(res.model_visibilities()), ".", ms=2, color="C3", label="model")
+    ax.set(xlabel="baseline length [Gλ]", ylabel="|V| [Jy]", yscale="log")
+    low = np.percentile(np.abs(obs.vis.values), 1)
+    ax.set_ylim(max(low / 3, 1e-4), None)
+    fitted = "fitted" if "amp" in res.terms.weights or "vis" in res.terms.weights else (
+        "not fitted: the closures fix only the shape")
+    ax.set_title(f"visibility amplitudes ({fitted})", fontsize=9)
+    ax.legend(fontsize=7, markerscale=3)
+
+
+def _residuals(ax: Any, res: Any, name: str, model: np.ndarray, label: str) -> None:
+    cl = res.terms.closures[name]
+    data, sigma = cl[name].values, cl[f"sigma_{name}"].values
+    diff = data - model
+    if name == "cphase":  # on the circle, in degrees
+        diff = (diff + 180.0) % 360.0 - 180.0
+    z = diff / sigma
+    seg = segment_of(cl) if "segment" in cl else np.zeros(len(z), int)
+    files = str(res.terms.obs.attrs.get("file", "")).split("; ")
+    for k in np.unique(seg):
+        m = seg == k
+        tag = files[k] if len(np.unique(seg)) > 1 and k < len(files) else None
+        ax.plot(cl.time.values[m], z[m], ".", ms=2, alpha=0.5, color=f"C{k}", label=tag)
+    for level in (-3.0, 0.0, 3.0):
+        ax.axhline(level, color="0.5", lw=0.8, ls="-" if level == 0 else ":")
+    chi2 = res.chi2.get(name, float("nan"))
+    ax.set(xlabel="time [h UTC]", ylabel=f"(data − model) / σ, {label}")
+    ax.set_title(f"{label}s: {len(z)}, reduced χ² = {chi2:.2f}", fontsize=9)
+    if len(np.unique(seg)) > 1:
+        ax.legend(fontsize=6, markerscale=3)
+
+
+def _image(ax: Any, res: Any, resolution_uas: float) -> None:
+    sharp = res.sky_image()
+    # as ObservationFit.summary measures it: twice as wide, the blur spreads beyond the screen
+    n, width = sharp.sizes["ra"], float(np.ptp(sharp.ra.values)) * (1 + 1 / sharp.sizes["ra"])
+    wide = res.sky_image(npix=2 * n, fov=2 * width)
+    step = abs(float(wide.dec[1] - wide.dec[0]))
+    img = wide.copy(data=gaussian_filter(wide.values, resolution_uas * _FWHM_TO_SIGMA / step)
+                    ) if resolution_uas > 0 else wide  # fmt: skip
+    img = img.transpose("dec", "ra").sortby("dec").sortby("ra", ascending=False)
+    ra, dec = img.ra.values, img.dec.values
+    im = ax.imshow(1e3 * img.values / step**2, origin="lower", cmap=CMAP,
+                   extent=(ra[0], ra[-1], dec[0], dec[-1]))  # fmt: skip
+    ax.figure.colorbar(im, ax=ax, label="intensity [mJy µas⁻²]")
+    what = f"blurred to {resolution_uas:g} µas" if resolution_uas > 0 else "sharp model"
+    try:
+        f = ring_features(wide, blur=resolution_uas or None)  # the summary's numbers
+    except ValueError:  # no ring to mark
+        ax.set_title(f"fitted image, {what}: no ring found", fontsize=9)
+    else:
+        t = np.linspace(0.0, 2.0 * np.pi, 200)
+        r, cx, cy = f["ring_diameter_uas"] / 2, f["center_ra_uas"], f["center_dec_uas"]
+        ax.plot(cx + r * np.sin(t), cy + r * np.cos(t), "c--", lw=0.8)
+        eta = np.deg2rad(f["brightness_pa_deg"])  # east of north: east is +ra
+        ax.annotate("", xy=(cx + r * np.sin(eta), cy + r * np.cos(eta)), xytext=(cx, cy),
+                    arrowprops=dict(arrowstyle="->", color="c", lw=1.2))
+        ax.set_title(f"fitted image, {what}: d = {f['ring_diameter_uas']:.1f} µas, "
+                     f"η = {f['brightness_pa_deg']:.0f}° (arrow)", fontsize=9)
+    ax.set(xlabel="RA offset (east) [µas]", ylabel="Dec offset [µas]")
