@@ -174,7 +174,7 @@ def visibilities(image: xr.DataArray | str | os.PathLike, u, v=None, *,
     Warns
     -----
     UserWarning
-        When the longest baseline does not resolve the image (|uv| · size < 10⁻²): u, v
+        When the longest baseline does not resolve the image (baseline · size < 10⁻²): u, v
         in metres or Gλ, or offsets in radians, look like that.
 
     Raises
