@@ -65,8 +65,9 @@ def add_geometry_args(p: argparse.ArgumentParser | argparse._ArgumentGroup,
     forward model of a --target from the target unless given)."""
     p.add_argument("--spin", type=float, default=spin, help="dimensionless spin a/M")
     p.add_argument("--inclination", type=float, default=inc, help="observer inclination, deg")
-    p.add_argument("--fov", type=float, default=10.0, help="screen half-width in M")
-    p.add_argument("--npix", type=int, default=30, help="pixels per side")
+    also = "; with an observation --target, the model's screen" if fit else ""
+    p.add_argument("--fov", type=float, default=10.0, help=f"screen half-width in M{also}")
+    p.add_argument("--npix", type=int, default=30, help=f"pixels per side{also}")
 
     def default(synth: str) -> str:
         return f"default: the target's; a synthetic target's {synth}" if fit else \

@@ -32,7 +32,7 @@ def add_cli(subparsers: Any) -> None:
 
 def _cli_demo(args: argparse.Namespace) -> int:
     s = run_demo(args.output, npix=args.npix, steps=args.steps, device=args.device,
-                 progress=not args.no_progress)  # fmt: skip
+                 progress=False if args.no_progress else None)  # fmt: skip
     print(
         f"demo: spin {s['spin']:.4f} (true {DEMO['spin']}), inclination "
         f"{s['inclination_deg']:.3f} deg (true {DEMO['inclination']:g}), loss "

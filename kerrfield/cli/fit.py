@@ -106,7 +106,8 @@ def _fit_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         steps=args.steps, lr=args.lr, geometry_lr=args.geometry_lr,
         schedule=None if args.schedule == "none" else args.schedule, lr_final=args.lr_final,
         loss=args.loss, batch_size=args.batch_size, tv_weight=args.tv_weight, seed=args.seed,
-        device=resolve_device(args.device), amp=args.amp, progress=not args.no_progress,
+        device=resolve_device(args.device), amp=args.amp,
+        progress=False if args.no_progress else None,  # None: bars on a terminal only
         checkpoint_every=args.checkpoint_every, resume=args.resume,
     )  # fmt: skip
 
@@ -147,9 +148,10 @@ def _check_target_options(args: argparse.Namespace, observation: bool) -> None:
     """Refuse synthetic-target options given with a --target (they would be ignored)."""
     names = tuple(k for k in _SYNTHETIC_ONLY if not (observation and k in ("fov", "npix")))
     if given := _given(args, names):
-        raise ValueError(f"{', '.join(given)}: describe a "
-                         "synthetic target and do not apply with --target (the screen and "
-                         "physics come from the target); the model starts at --spin0 / "
+        why = ("the model's screen is --fov/--npix and its physics --k/--velocity/--orders"
+               if observation else "the screen and physics come from the target")
+        raise ValueError(f"{', '.join(given)}: describe a synthetic target and do not apply "
+                         f"with --target ({why}); the model starts at --spin0 / "
                          "--inclination0")  # fmt: skip
 
 

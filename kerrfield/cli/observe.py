@@ -35,8 +35,8 @@ def _cli_fit_obs(args: argparse.Namespace) -> int:
 
     if not Path(args.config).is_file():
         raise FileNotFoundError(f"config file {args.config!r} does not exist")
-    _, summary = run_observation_config(args.config, steps=args.steps,
-                                        progress=not args.no_progress, output=args.output,
+    _, summary = run_observation_config(args.config, steps=args.steps, output=args.output,
+                                        progress=False if args.no_progress else None,
                                         overwrite=args.overwrite)  # fmt: skip
     print(json.dumps(summary, indent=1, default=float))
     return 0

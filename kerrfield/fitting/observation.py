@@ -174,7 +174,7 @@ def _optimizer(sky: SkyModel, lr: float, sky_lr: float, geometry_lr: float):
 
 
 def _run(objective: _Objective, steps: int, lr: float, sky_lr: float, geometry_lr: float,
-         history: list[dict], progress: bool) -> None:
+         history: list[dict], progress: bool, label: str = "fit_observation") -> None:
     opt = _optimizer(objective.sky, lr, sky_lr, geometry_lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(s / max(steps, 1), 1))))
@@ -182,7 +182,7 @@ def _run(objective: _Objective, steps: int, lr: float, sky_lr: float, geometry_l
     if progress:
         from .._progress import progress_bar
 
-        bar = progress_bar(bar, desc="fit_observation", leave=False)
+        bar = progress_bar(bar, desc=label, leave=False)
     for _ in bar:
         opt.zero_grad()
         total, chi2 = objective()
@@ -212,18 +212,18 @@ def _scout(objectives: list[_Objective], starts: list[tuple[float, float]], step
     gains = getattr(objectives[0].sky, "gains", None)
     gains0 = copy.deepcopy(gains.state_dict()) if gains is not None else None
     pool = []
-    for obj in objectives:
+    for k, (obj, (tg, pa)) in enumerate(zip(objectives, starts, strict=True)):
         if gains0 is not None:  # station gains are shared: every start from the same ones
             gains.load_state_dict(gains0)
         trial: list[dict] = []
-        run(obj, steps, trial)
+        run(obj, steps, trial, f"scout {k + 1}/{len(starts)} (θ_g {tg:.3g} µas, PA {pa:g}°)")
         pool.append([obj, trial, copy.deepcopy(obj.sky.state_dict())])
     everyone = list(pool)
-    for _ in range(max(rounds, 1) - 1):
+    for r in range(max(rounds, 1) - 1):
         pool = sorted(pool, key=lambda c: c[1][-1]["loss"])[:max(2, len(pool) // 4)]
-        for cand in pool:
+        for k, cand in enumerate(pool):
             cand[0].sky.load_state_dict(cand[2])
-            run(cand[0], steps, cand[1])
+            run(cand[0], steps, cand[1], f"round {r + 2}: scout {k + 1}/{len(pool)}")
             cand[2] = copy.deepcopy(cand[0].sky.state_dict())
     rows = [{"theta_g_start": tg, "position_angle_start": pa, "scout_steps": len(c[1]),
              **c[1][-1]} for (tg, pa), c in zip(starts, everyone, strict=True)]
@@ -329,14 +329,16 @@ def fit_observation(model: LensedImage, obs: xr.Dataset | Sequence[xr.Dataset], 
             sky.gains = terms.gains
         objectives.append(_Objective(sky, terms, reg, prior, flux))
 
-    def run(o: _Objective, n: int, hist: list[dict]) -> None:
-        _run(o, n, lr, sky_lr, geometry_lr, hist, progress)
+    def run(o: _Objective, n: int, hist: list[dict], label: str = "fit_observation") -> None:
+        _run(o, n, lr, sky_lr, geometry_lr, hist, progress, label)
 
     pool, scouts = _scout(objectives, starts, scout_steps, scout_rounds, run)
     finals = []
-    for obj, history, state in pool[:max(finalists, 1)]:
+    kept = pool[:max(finalists, 1)]
+    for k, (obj, history, state) in enumerate(kept):
         obj.sky.load_state_dict(state)
-        run(obj, steps, history)
+        run(obj, steps, history, f"final {k + 1}/{len(kept)}" if len(starts) > 1 else
+            "fit_observation")
         finals.append((obj, history, copy.deepcopy(obj.sky.state_dict())))
     obj, history, state = (finals[0] if len(finals) == 1 else
                            min(finals, key=lambda c: c[1][-1]["loss"]))

@@ -98,7 +98,8 @@ def _observation(d: dict[str, Any]):
     """The ``[data]`` section's observation: one file, or several joined for a joint fit."""
     for p in d["uvfits"] or []:
         if not p.is_file():
-            raise FileNotFoundError(f"config [data] uvfits: no such file {str(p)!r}")
+            raise FileNotFoundError(f"config [data] uvfits: no such file {str(p.resolve())!r} "
+                                    "(a relative path is relative to the config file)")
     paths = d["uvfits"] or [fetch_eht_m87_2017(day, band)
                             for day, band in eht_m87_2017_pairs(d["day"], d["band"])]
     return load_observation(paths[0] if len(paths) == 1 else paths)
@@ -116,7 +117,7 @@ def _model(m: dict[str, Any]):
 
 
 def run_observation_config(config: str | os.PathLike | dict[str, Any], *,
-                           steps: int | None = None, progress: bool = False,
+                           steps: int | None = None, progress: bool | None = False,
                            output: str | os.PathLike | None = None, overwrite: bool = False
                            ) -> tuple[ObservationFit, dict[str, Any]]:  # fmt: skip
     """Run the fit a configuration describes and write its summary and image.
@@ -129,8 +130,8 @@ def run_observation_config(config: str | os.PathLike | dict[str, Any], *,
         relative to the working directory, as in ``kerrfield infer``.
     steps : int, optional
         Override ``fit.steps``.
-    progress : bool
-        Progress bar.
+    progress : bool or None
+        Progress bar (None: when stderr is a terminal).
     output : path, optional
         Override ``output.directory``.
     overwrite : bool

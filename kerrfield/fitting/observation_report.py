@@ -93,10 +93,10 @@ def _judge(e: dict[str, Any], name: str, x: list[float], inflation: float,
     _judge_profile(e, name, x, inflation, scatter)
     e["unconstrained"] = bool(e["flat"] or len(x) < MIN_PROFILE_VALUES)
     if len(x) < MIN_PROFILE_VALUES and not e["flat"]:
+        # no interval is quoted: two points bound nothing (any curve passes through them)
         e["constraint"] = (f"{name} unconstrained: only {len(x)} grid values [{x[0]:g}, "
-                           f"{x[-1]:g}], too few for a profile (use at least "
-                           f"{MIN_PROFILE_VALUES}); "
-                           f"{e['constraint'].removeprefix(name).lstrip(': ')}")  # fmt: skip
+                           f"{x[-1]:g}], too few for a profile and an interval (use at "
+                           f"least {MIN_PROFILE_VALUES})")  # fmt: skip
 
 
 def _judge_profile(e: dict[str, Any], name: str, x: list[float], inflation: float,

@@ -134,7 +134,7 @@ def run_demo(
     npix: int = 30,
     steps: int | None = None,
     device: torch.device | str | None = "auto",
-    progress: bool = True,
+    progress: bool | None = True,
 ) -> dict[str, Any]:
     """The reference scenario: ray trace, synthesise a random-MLP target, fit jointly.
 

@@ -206,7 +206,11 @@ def load_uvfits(path: str | os.PathLike) -> xr.Dataset:
     except OSError as exc:  # astropy: "No SIMPLE card found, this file does not appear..."
         if exc.errno is not None:  # a real I/O error (permissions, a failing disk) stays one
             raise
-        raise ValueError(f"path: {path} is not a FITS file ({exc})") from None
+        # astropy's own hint (ignore_missing_simple=True) is no kerrfield option: say what is
+        hint = (" (an observation saved as netCDF is read with kerrfield.load_observation)"
+                if path.suffix.lower() in (".nc", ".nc4", ".h5", ".cdf") else "")
+        raise ValueError(f"path: {path} is not a FITS file: it does not start with the "
+                         f"SIMPLE card every FITS file begins with{hint}") from None
     with hdul:
         if not isinstance(hdul[0], fits.GroupsHDU):
             raise ValueError(f"path: {path} is not a random-groups (uvfits) FITS file")

@@ -56,7 +56,8 @@ def test_missing_and_garbage_files(tmp_path):
 def test_a_file_that_is_not_uvfits_is_one_clear_error(tmp_path):
     nc = tmp_path / "trace.nc"
     _dataset().to_netcdf(nc)
-    with pytest.raises(ValueError, match=r"path: .*trace\.nc is not a FITS file"):
+    with pytest.raises(ValueError, match=r"path: .*trace\.nc is not a FITS file: .*read with "
+                       r"kerrfield.load_observation"):
         kf.load_uvfits(nc)
 
 

@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 import kerrfield as kf
-from kerrfield.vlbi.ring import ring_features
+from kerrfield.vlbi.ring import FC_MAX, ring_features
 
 X = (np.arange(100) - 49.5) * 1.2  # µas
 
@@ -51,6 +51,29 @@ def test_screen_image_with_theta_g_and_pa():
 def test_no_ring():
     with pytest.raises(ValueError, match="brightness"):
         ring_features(_ring() * 0)
+    # a blob (centred or not) and a small ring blurred into one have no central depression;
+    # before f_C was checked the first was reported as a 5 µas "ring" 7.6 µas off its centre
+    ra, dec = np.meshgrid(X[::-1], X)
+    for e0, s in ((0.0, 8.0), (5.0, 10.0)):
+        blob = _ring() * 0 + np.exp(-((ra - e0) ** 2 + dec**2) / (2 * s**2))
+        for blur in (None, 20.0):
+            with pytest.raises(ValueError, match="no ring found"):
+                ring_features(blob, blur=blur)
+    with pytest.raises(ValueError, match="no ring found"):
+        ring_features(_ring(26.0, 7.0, 200.0, amp=0.0), blur=20.0)
+    assert ring_features(_ring(26.0, 7.0, 200.0, amp=0.0))["ring_diameter_uas"] == pytest.approx(
+        26.0, abs=0.5)
+
+
+def test_central_brightness_ratio():
+    """f_C (Paper IV): ≈ 0 for a sharp ring, 0.3-0.45 for a 42 µas ring seen at 20 µas; a
+    30 µas ring and strong crescents at 20 µas are still rings."""
+    assert ring_features(_ring(42.0, 6.0))["central_brightness_ratio"] < 0.01
+    assert 0.25 < ring_features(_ring(42.0, 6.0), blur=20.0)["central_brightness_ratio"] < 0.45
+    assert ring_features(_ring(30.0, 6.0), blur=20.0)["central_brightness_ratio"] < FC_MAX
+    for amp in (0.8, 0.95):
+        f = ring_features(_ring(42.0, 6.0, 200.0, amp=amp), blur=20.0)
+        assert abs((f["brightness_pa_deg"] - 200 + 180) % 360 - 180) < 2.0
 
 
 def test_blur_to_the_eht_resolution():
