@@ -239,7 +239,9 @@ def test_scan_profile_flags_fewer_than_three_points():
                                 np.array(chi2)[:, None], 100, scatter)["spin"]  # fmt: skip
         assert e["unconstrained"] is free and not e["flat"], (spins, scatter)
         assert e["constraint"].startswith("spin unconstrained: only 2") is free
-        assert "68 % interval" in e["constraint"]  # the formal interval is still named
+        # two points bound nothing: no interval is quoted beside "unconstrained"
+        assert ("68 % interval" in e["constraint"]) is not free
+        assert ("too few for a profile and an interval" in e["constraint"]) is free
 
 
 def test_refine_unit_marks_bounds_and_failures(monkeypatch):
