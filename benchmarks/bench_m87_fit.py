@@ -10,6 +10,7 @@ Usage::
     python benchmarks/bench_m87_fit.py --real --json out.json
     python benchmarks/bench_m87_fit.py --real --day 11 --band lo  # another file of the release
     python benchmarks/bench_m87_fit.py --real --day 6 --band hi,lo  # both bands, jointly
+    python benchmarks/bench_m87_fit.py --real --then-amplitudes 1   # closures, then |V| too
     python benchmarks/bench_m87_fit.py --real --pretrain ring:radius=4,width=1.5  # field start
 
 Model: spin 0.94, inclination 163° (M87 convention; ``--inclination 17`` for the other
@@ -127,12 +128,18 @@ def _parser() -> argparse.ArgumentParser:
                     help="best scouts fitted for all steps; the lowest final loss wins")
     ap.add_argument("--theta-g-starts", type=_floats, default=list(THETA_G_STARTS))
     ap.add_argument("--pa-starts", type=_floats, default=list(PA_STARTS))
+    ap.add_argument("--spin", type=float, default=0.94)
     ap.add_argument("--inclination", type=float, default=163.0)
     ap.add_argument("--npix", type=int, default=40)
     ap.add_argument("--systematic", type=float, default=0.02)
     ap.add_argument("--k", type=float, default=3.0)
     ap.add_argument("--amplitudes", action="store_true",
                     help="also fit |V| with per-station, per-scan gains (10 %% prior)")
+    ap.add_argument("--then-amplitudes", type=float, default=None, metavar="W",
+                    help="after the fit, a second stage from its field, θ_g and PA with |V| "
+                    "(weight W) and station gains added")
+    ap.add_argument("--min-baseline", type=float, default=0.0,
+                    help="drop baselines shorter than this [Gλ] (0.1: the intra-site pairs)")
     ap.add_argument("--scan-average", action="store_true")
     ap.add_argument("--fov", type=float, default=8.0, help="screen half-width [M]")
     ap.add_argument("--pretrain", default=PRETRAIN,
@@ -200,6 +207,14 @@ def _real(args, obs, geo) -> dict:
     model = _model(geo, args.k, args.seed, args.free_field, args.pretrain)
     res = fit_observation(model, obs, **_fit_kwargs(args))
     out = {**res.summary(), "seconds": time.perf_counter() - t0, "scouts": _scouts(res)}
+    if args.then_amplitudes is not None:  # closures first, then the amplitudes (and gains)
+        kw = {**_fit_kwargs(args), "weights": {"cphase": 1.0, "lcamp": 1.0,
+                                               "amp": args.then_amplitudes}}
+        kw.update(gains=True, theta_g=out["theta_g_uas"], position_angle=out["position_angle_deg"],
+                  steps=400, scout_steps=0, sky_lr=0.005, lr=3e-3)
+        res = fit_observation(model, obs, **kw)
+        out = {**res.summary(), "first_stage": {k: v for k, v in out.items() if k != "scouts"},
+               "seconds": time.perf_counter() - t0}
     if args.fits is not None:
         res.to_fits(args.fits, overwrite=True)
     return out
@@ -224,7 +239,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     obs = concat_observations([load_uvfits(_data_path(d, b)) for d in args.day
                                for b in args.band])
-    geo = kf.raytrace(0.94, args.inclination, fov=args.fov, npix=args.npix, orders=(0, 1),
+    if args.min_baseline > 0:
+        obs = obs.isel(row=np.flatnonzero(np.hypot(obs.u, obs.v) > 1e9 * args.min_baseline))
+    geo = kf.raytrace(args.spin, args.inclination, fov=args.fov, npix=args.npix, orders=(0, 1),
                       velocity="keplerian")
     out = {}
     if args.profile_pa:
