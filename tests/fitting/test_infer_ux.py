@@ -137,7 +137,10 @@ def test_progress_bars_only_on_a_terminal_by_default(m87_obs, monkeypatch, capsy
         capsys.readouterr()
         fit_observation(kf.fixed_image_model(field, geo, k=3.0), obs, steps=2,
                         scout_steps=1, position_angle=[0.0, 90.0], progress=progress)
-        return "fit_observation" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        # each bar says which start, round or finalist it is
+        assert ("scout 2/2 (θ_g 3.8 µas, PA 90°)" in err) is ("final 1/1" in err)
+        return "scout 1/2 (θ_g 3.8 µas, PA 0°)" in err
 
     assert not sys.stderr.isatty()
     assert [bar_drawn(p) for p in (None, True, False)] == [False, True, False]
