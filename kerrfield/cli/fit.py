@@ -15,6 +15,7 @@ from ..fitting.convergence import check_inference_inputs, resolve_physics, targe
 from ..fitting.loop import fit, resolve_device
 from ..fitting.observation_target import (
     is_observation,
+    load_observation,
     observation_image_model,
     write_observation_outputs,
 )
@@ -178,11 +179,9 @@ def _cli_fit(args: argparse.Namespace) -> int:
     out = Path(args.output)
     _check_start(args)
     if args.target:
-        target = args.target[0] if len(args.target) == 1 else args.target
-        if not is_observation(target):
-            if len(args.target) > 1:
-                raise ValueError(f"--target: {len(args.target)} files are fitted jointly only "
-                                 "as observations (.uvfits); an image target is one netCDF")
+        if len(args.target) > 1:  # a joint fit: observations only (uvfits or netCDF)
+            target = load_observation(args.target, "--target")
+        elif not is_observation(target := args.target[0]):
             target = load_netcdf(target, "--target")
         observation = is_observation(target)
         if not observation:
@@ -279,5 +278,5 @@ def _cli_fit_observation(args: argparse.Namespace, obs: Any, out: Path, stale: l
                       "ring_diameter_uas", "brightness_pa_deg", "ring_resolution_uas",
                       "brightness_pa_model_deg", "chi2_total", "n_data")},
                      indent=1))  # fmt: skip
-    print(f"wrote {out}/summary.json and {out}/image.fits")
+    print(f"wrote {out}/summary.json, {out}/image.fits and {out}/fit.png")
     return 0

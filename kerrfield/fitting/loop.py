@@ -29,7 +29,12 @@ from .._validate import check_device, check_nonnegative, check_npoints, check_po
 from ..models.forward import warn_physics_mismatch
 from ..models.lensed import LensedImage
 from .losses import get_loss
-from .observation_target import IMAGE_ONLY_OPTIONS, fit_observation_target, is_observation
+from .observation_target import (
+    IMAGE_ONLY_OPTIONS,
+    fit_observation_target,
+    is_observation,
+    load_observation,
+)
 from .result import FitResult, NonFiniteLossError, _result
 from .steps import (
     MAX_SKIPS,
@@ -228,6 +233,8 @@ def fit(
     if not isinstance(model, LensedImage):
         raise TypeError(f"model must be a LensedImage, got {type(model).__name__}")
     progress = show_progress(progress)
+    if isinstance(target, (list, tuple)):  # several observations (files, bands): one fit
+        target = load_observation(target)
     if isinstance(target, (str, os.PathLike)) and not is_observation(target):
         from ..io.readers import load_netcdf  # a netCDF image or observation
 

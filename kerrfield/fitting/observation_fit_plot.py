@@ -18,6 +18,7 @@ from scipy.ndimage import gaussian_filter
 from ..plotting import CMAP, NotebookFigure
 from ..vlbi.combine import segment_of
 from ..vlbi.ring import ring_features
+from .observation_result import EDGE_FRACTION
 
 __all__ = ["plot_observation_fit"]
 
@@ -63,7 +64,11 @@ def plot_observation_fit(res: Any, *, resolution_uas: float = 20.0) -> Figure:
     _image(a_img, res, resolution_uas)
     s, a = res.sky, res.terms.obs.attrs
     spin, inc = float(s.image_model.spin.detach()), float(s.image_model.inclination.detach())
-    fig.suptitle(f"{a.get('source', 'source')}, MJD {a.get('mjd', '?')}: fit at spin "
+    days = a.get("segment_mjd", [a.get("mjd", "?")])
+    n_obs = int(a.get("n_segments", 1))
+    what = f"{n_obs} observations, MJD " if n_obs > 1 else "MJD "
+    what += ", ".join(str(d) for d in dict.fromkeys(np.atleast_1d(days).tolist()))
+    fig.suptitle(f"{a.get('source', 'source')}, {what}: fit at spin "
                  f"{spin:.3g}, inclination {inc:.1f}°; θ_g = {float(s.theta_g.detach()):.2f} µas, "
                  f"spin-axis PA = {float(s.position_angle.detach()) % 360:.0f}° east of north",
                  fontsize=10)  # fmt: skip
@@ -109,9 +114,10 @@ def _residuals(ax: Any, res: Any, name: str, model: np.ndarray, label: str) -> N
 
 def _image(ax: Any, res: Any, resolution_uas: float) -> None:
     sharp = res.sky_image()
-    # as ObservationFit.summary measures it: twice as wide, the blur spreads beyond the screen
+    # as ObservationFit.summary measures it: blurred on a field twice as wide (the blur
+    # spreads beyond the screen), sharp on the screen itself
     n, width = sharp.sizes["ra"], float(np.ptp(sharp.ra.values)) * (1 + 1 / sharp.sizes["ra"])
-    wide = res.sky_image(npix=2 * n, fov=2 * width)
+    wide = res.sky_image(npix=2 * n, fov=2 * width) if resolution_uas > 0 else sharp
     step = abs(float(wide.dec[1] - wide.dec[0]))
     img = wide.copy(data=gaussian_filter(wide.values, resolution_uas * _FWHM_TO_SIGMA / step)
                     ) if resolution_uas > 0 else wide  # fmt: skip
@@ -132,6 +138,8 @@ def _image(ax: Any, res: Any, resolution_uas: float) -> None:
         eta = np.deg2rad(f["brightness_pa_deg"])  # east of north: east is +ra
         ax.annotate("", xy=(cx + r * np.sin(eta), cy + r * np.cos(eta)), xytext=(cx, cy),
                     arrowprops=dict(arrowstyle="->", color="c", lw=1.2))
+        edge = ("\nat the model screen's edge: not a ring of the data (widen fov)"
+                if f["ring_diameter_uas"] / 2 > EDGE_FRACTION * width else "")
         ax.set_title(f"fitted image, {what}: d = {f['ring_diameter_uas']:.1f} µas, "
-                     f"η = {f['brightness_pa_deg']:.0f}° (arrow)", fontsize=9)
+                     f"η = {f['brightness_pa_deg']:.0f}° (arrow){edge}", fontsize=9)
     ax.set(xlabel="RA offset (east) [µas]", ylabel="Dec offset [µas]")

@@ -99,7 +99,9 @@ def fit_seed(cfg: InferenceConfig, unit: Unit, obs: xr.Dataset, seed: int, *,
         if geometry_lr is not None:
             extra["refine_geometry_lr"] = float(geometry_lr)
     s = observation_summary(res)
-    attrs = {k: v for k, v in s.items() if isinstance(v, (int, float, str)) and v is not None}
+    # netCDF attributes hold no booleans: flags as 0/1
+    attrs = {k: int(v) if isinstance(v, bool) else v for k, v in s.items()
+             if isinstance(v, (int, float, str)) and v is not None}
     if refine_steps is not None:
         extra.update(spin=float(s["spin"]), inclination=float(s["inclination_deg"]))
     attrs.update(unit=unit.name, seed=seed, **extra,

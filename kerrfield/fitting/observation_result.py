@@ -13,7 +13,16 @@ import xarray as xr
 
 from ..io.sky import sky_image
 from ..io.skyfits import write_fits_image
-from ..vlbi.losses import DataTerms, model_cphase, model_lcamp
+from ..vlbi.combine import segment_of
+from ..vlbi.losses import (
+    DataTerms,
+    chi2_amp,
+    chi2_cphase,
+    chi2_lcamp,
+    chi2_vis,
+    model_cphase,
+    model_lcamp,
+)
 from ..vlbi.ring import ring_features
 
 __all__ = ["ObservationFit"]
@@ -61,6 +70,38 @@ class ObservationFit:
             out["lcamp"] = model_lcamp(vis, *self.terms.lc[:2]).cpu().numpy()
         return out
 
+    @torch.no_grad()
+    def chi2_by_observation(self) -> dict[str, dict[str, float]]:
+        """Reduced χ² of each term within each observation of a joint fit, by file name.
+
+        The pooled ``chi2`` is their count-weighted mean; a file fitted worse than the
+        others (a band or a day the model cannot share with them) shows here. One
+        observation gives one entry.
+        """
+        obs, t = self.terms.obs, self.terms
+        seg = segment_of(obs)
+        files = str(obs.attrs.get("file", "")).split("; ")
+        vis = self.sky(t.u, t.v)
+        gained = t.gains(vis) if t.gains is not None else vis
+        out: dict[str, dict[str, float]] = {}
+        for k in range(int(seg.max()) + 1):
+            r = torch.as_tensor(seg == k)
+            got = {}
+            if "vis" in self.chi2:
+                got["vis"] = float(chi2_vis(gained[r], t.vis[r].to(vis.dtype), t.sigma[r]))
+            if "amp" in self.chi2:
+                got["amp"] = float(chi2_amp(gained[r], t.vis[r].abs().to(t.sigma.dtype),
+                                            t.sigma[r]))  # fmt: skip
+            for term, model_fn, chi2_fn in (("cphase", model_cphase, chi2_cphase),
+                                            ("lcamp", model_lcamp, chi2_lcamp)):
+                if term in self.chi2:
+                    rows, signs, data, sigma = t.cp if term == "cphase" else t.lc
+                    m = torch.as_tensor(segment_of(t.closures[term]) == k)
+                    got[term] = float(chi2_fn(model_fn(vis, rows[m], signs[m]), data[m],
+                                              sigma[m]))  # fmt: skip
+            out[files[k] if k < len(files) and files[k] else f"observation {k}"] = got
+        return out
+
     def sky_image(self, npix: int | None = None, fov: float | None = None) -> xr.DataArray:
         """The fitted image on a north-up sky grid in µas (Jy/pixel)."""
         s = self.sky
@@ -80,7 +121,10 @@ class ObservationFit:
         144-145° at 20 µas). The same three on the sharp model image carry the suffix
         ``_model`` (``ring_diameter_model_uas``, ``ring_width_model_uas``,
         ``brightness_pa_model_deg``); ``ring_resolution_uas`` records the beam.
-        ``resolution_uas = 0`` measures the sharp image for both.
+        ``resolution_uas = 0`` measures the sharp image for both. ``ring_at_screen_edge``
+        is true when either ring's radius exceeds :data:`EDGE_FRACTION` of the model
+        screen's width on the sky: such a "ring" is the screen's boundary (widen ``fov``).
+        ``n_observations`` counts the files of a joint fit.
         """
         if not (np.isfinite(resolution_uas) and resolution_uas >= 0):
             raise ValueError(f"resolution_uas must be a finite FWHM >= 0 in µas, got "
@@ -102,6 +146,10 @@ class ObservationFit:
             for im, blur, tail in ((img, None, "_model"), (wide, resolution_uas or None, "")):
                 out.update({k.replace("_uas", tail + "_uas").replace("_deg", tail + "_deg"): v
                             for k, v in _ring(im, blur).items()})  # fmt: skip
+            # a "ring" reaching the model screen's edge is the edge, not the data's ring
+            d = np.nanmax([out["ring_diameter_uas"], out["ring_diameter_model_uas"], 0.0])
+            out["ring_at_screen_edge"] = bool(d / 2 > EDGE_FRACTION * width)
+        out["n_observations"] = int(self.terms.obs.attrs.get("n_segments", 1))
         return out
 
     def to_fits(self, path: str | os.PathLike, overwrite: bool = False, **kw: Any) -> Path:
@@ -110,6 +158,10 @@ class ObservationFit:
         kw = {"source": a.get("source", ""), "ra": a.get("ra", 0.0), "dec": a.get("dec", 0.0),
               "frequency": a.get("frequency"), "mjd": a.get("mjd"), **kw}
         return write_fits_image(self.sky_image(), path, overwrite=overwrite, **kw)
+
+
+#: a ring whose radius exceeds this fraction of the screen's width touches its edge
+EDGE_FRACTION = 0.4
 
 
 def _ring(image: xr.DataArray, blur: float | None) -> dict[str, float]:

@@ -281,8 +281,9 @@ def observation_summary(res: ObservationFit) -> dict[str, Any]:
 
     ``chi2_<term>`` (from ``res.summary()``) are reduced χ²; ``n_<term>`` counts real
     numbers (2 per complex visibility for ``vis``); ``chi2_total`` sums χ²_reduced · n over
-    the terms of positive weight and ``n_data`` their n; ``n_files`` counts the observations
-    of a joint fit (``file`` joins their names with ``"; "``).
+    the terms of positive weight and ``n_data`` their n. A joint fit (``n_observations`` > 1;
+    ``file`` joins the names with ``"; "``) adds ``chi2_by_observation``
+    (:meth:`ObservationFit.chi2_by_observation`).
     """
     out = res.summary()
     obs = res.terms.obs
@@ -297,9 +298,11 @@ def observation_summary(res: ObservationFit) -> dict[str, Any]:
             n_data += n[term]
     out.update(chi2_total=total, n_data=n_data, n_rows=n_rows,
                weights=dict(res.terms.weights), source=obs.attrs.get("source", ""),
-               file=str(obs.attrs.get("file", "")), mjd=obs.attrs.get("mjd"),
-               n_files=int(obs.attrs.get("n_segments", 1)))
+               file=str(obs.attrs.get("file", "")), mjd=obs.attrs.get("mjd"))
+    if out["n_observations"] > 1:
+        out["chi2_by_observation"] = res.chi2_by_observation()
     return out
+
 
 
 def write_observation_outputs(res: ObservationFit, out: str | os.PathLike,

@@ -23,6 +23,8 @@ __all__ = ["concat_observations", "segment_of", "select_segment"]
 
 #: record counts of :func:`~kerrfield.vlbi.load_uvfits`, summed over the inputs
 _COUNTS = ("n_records", "n_flagged", "n_nan", "n_autocorrelations", "n_conjugated")
+#: attributes that differ between files: kept per segment as ``segment_<name>`` lists
+_PER_SEGMENT = ("frequency", "mjd", *_COUNTS)
 
 
 def segment_of(obs: xr.Dataset) -> np.ndarray:
@@ -46,15 +48,19 @@ def concat_observations(observations: Iterable[xr.Dataset]) -> xr.Dataset:
     -------
     xarray.Dataset
         All rows, in input order, with an int ``segment`` variable on ``row``; the station
-        table is the union (first occurrence wins). Attributes are the first input's, with
-        ``n_segments``, ``file`` (the ``"; "``-joined file names), the record counts
-        (``n_records``, ``n_flagged``, ...) summed and ``frequency`` the mean of the inputs'
-        (Hz; each segment's own in the list ``segment_frequency``).
+        table is the union (first occurrence wins). Attributes are the first input's (so
+        ``mjd`` is the first file's day: ``time`` stays hours since 0 h of each row's own
+        day, the ``mjd`` variable gives every row's full date), with ``n_segments``,
+        ``file`` (the ``"; "``-joined file names), the record counts (``n_records``,
+        ``n_flagged``, ...) summed and ``frequency`` the mean of the inputs' (Hz); each
+        segment's own frequency, MJD and counts are the lists ``segment_frequency``,
+        ``segment_mjd``, ``segment_n_records``, ... (:func:`select_segment` restores them).
 
     Raises
     ------
     ValueError
-        No input, an input that is not an observation, or inputs of different sources.
+        No input, an input that is not an observation, inputs of different sources, or the
+        same data twice (a file given twice would count twice in every χ²).
     TypeError
         An input that is not an :class:`xarray.Dataset`.
 
@@ -72,14 +78,14 @@ def concat_observations(observations: Iterable[xr.Dataset]) -> xr.Dataset:
     if len(sources) > 1:
         raise ValueError(f"observations: different sources {sorted(sources)}; a joint fit "
                          "needs observations of one source")
-    rows, freqs, files, offset = [], [], [], 0
+    rows, files, offset = [], [], 0
+    per = {key: [] for key in _PER_SEGMENT}
     for o in parts:
         seg = segment_of(o)
         n_seg = int(seg.max()) + 1
-        own = ([float(f) for f in np.atleast_1d(o.attrs["segment_frequency"])]
-               if "segment_frequency" in o.attrs
-               else [float(o.attrs.get("frequency", np.nan))] * n_seg)
-        freqs += own
+        for key in _PER_SEGMENT:  # each segment's own value, kept to give it back
+            per[key] += ([v for v in np.atleast_1d(o.attrs[f"segment_{key}"]).tolist()]
+                         if f"segment_{key}" in o.attrs else [o.attrs.get(key)] * n_seg)
         files += (str(o.attrs.get("file", "")).split("; ") if "n_segments" in o.attrs
                   else [str(o.attrs.get("file", ""))] * n_seg)
         names = [v for v in o.data_vars if o[v].dims == ("row",) and v != "segment"]
@@ -87,6 +93,7 @@ def concat_observations(observations: Iterable[xr.Dataset]) -> xr.Dataset:
         offset += n_seg
     out = xr.concat(rows, dim="row", data_vars="all", coords="minimal", compat="override",
                     combine_attrs="override")
+    _refuse_repeats(out, files)
     stations = [o.drop_dims("row") for o in parts if "station" in o.dims]
     if stations:
         table = stations[0]
@@ -94,8 +101,12 @@ def concat_observations(observations: Iterable[xr.Dataset]) -> xr.Dataset:
             table = table.combine_first(s)
         out = xr.merge([out, table], combine_attrs="override")
     out.attrs = dict(parts[0].attrs)
-    out.attrs.update(n_segments=offset, file="; ".join(files), segment_frequency=freqs,
-                     frequency=float(np.nanmean(freqs)) if np.isfinite(freqs).any() else np.nan)
+    out.attrs.update(n_segments=offset, file="; ".join(files))
+    for key, values in per.items():
+        if all(v is not None for v in values):
+            out.attrs[f"segment_{key}"] = values
+    freqs = np.asarray([np.nan if v is None else v for v in per["frequency"]], float)
+    out.attrs["frequency"] = float(np.nanmean(freqs)) if np.isfinite(freqs).any() else np.nan
     for key in _COUNTS:
         if all(key in o.attrs for o in parts):
             out.attrs[key] = int(sum(int(o.attrs[key]) for o in parts))
@@ -103,22 +114,41 @@ def concat_observations(observations: Iterable[xr.Dataset]) -> xr.Dataset:
     return out
 
 
+def _refuse_repeats(out: xr.Dataset, files: list[str]) -> None:
+    """The same data twice would count twice in every χ²: refuse it, naming both."""
+    seg = segment_of(out)
+    seen: dict[bytes, int] = {}
+    for k in range(int(seg.max()) + 1):
+        rows = seg == k
+        key = (np.asarray(out.vis.values[rows]).tobytes() +
+               np.asarray(out.u.values[rows]).tobytes())
+        if key in seen:
+            j = seen[key]
+            raise ValueError(f"observations: segments {j} ({files[j] or 'unnamed'}) and {k} "
+                             f"({files[k] or 'unnamed'}) hold the same data; a file given "
+                             "twice would count twice in every χ²")  # fmt: skip
+        seen[key] = k
+
+
 def select_segment(obs: xr.Dataset, k: int) -> xr.Dataset:
-    """Segment ``k`` of a joint observation as a plain one (its own frequency and file name).
+    """Segment ``k`` of a joint observation as a plain one: its rows, with its own
+    frequency, MJD, file name and record counts in the attributes.
 
     Raises
     ------
     ValueError
-        If ``k`` is not one of the segments.
+        If ``k`` is not an integer index of one of the segments.
     """
     seg = segment_of(obs)
-    if int(k) not in set(seg.tolist()):
-        raise ValueError(f"k: segment {k} is not in obs (segments 0..{int(seg.max())})")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k not in set(seg.tolist()):
+        raise ValueError(f"k: segment {k!r} is not in obs (integer segments 0..{int(seg.max())})")
     out = obs.isel(row=np.flatnonzero(seg == int(k))).drop_vars("segment", errors="ignore")
-    freqs = np.atleast_1d(obs.attrs.get("segment_frequency", [obs.attrs.get("frequency")]))
     files = str(obs.attrs.get("file", "")).split("; ")
     out.attrs = {key: v for key, v in obs.attrs.items()
-                 if key not in ("segment_frequency", "n_segments", *_COUNTS)}
-    out.attrs.update(frequency=float(freqs[min(int(k), len(freqs) - 1)]),
-                     file=files[min(int(k), len(files) - 1)])
+                 if key not in ("n_segments", *_COUNTS) and not key.startswith("segment_")}
+    for key in _PER_SEGMENT:
+        values = np.atleast_1d(obs.attrs.get(f"segment_{key}", [obs.attrs.get(key)])).tolist()
+        if values[min(int(k), len(values) - 1)] is not None:
+            out.attrs[key] = values[min(int(k), len(values) - 1)]
+    out.attrs["file"] = files[min(int(k), len(files) - 1)]
     return out

@@ -138,7 +138,8 @@ def ring_features(image: xr.DataArray, *, theta_g: float | None = None,
     -------
     dict
         ``ring_diameter_uas``, ``ring_width_uas``, ``brightness_pa_deg`` (east of north,
-        in [0, 360)), ``asymmetry``, ``central_brightness_ratio`` (f_C: the brightness at
+        in [0, 360); meaningless when ``asymmetry`` is ≈ 0), ``asymmetry``,
+        ``central_brightness_ratio`` (f_C: the brightness at
         the centre over the mean crest brightness, Paper IV Sect. 9), ``center_ra_uas``,
         ``center_dec_uas``.
 
@@ -184,7 +185,8 @@ def ring_features(image: xr.DataArray, *, theta_g: float | None = None,
     peaks = _peaks(prof, radii)
     widths = _fwhm(prof, radii, floor)
     if np.all(np.isnan(widths)):
-        raise ValueError("image: no ring found (radial profiles never fall to half maximum)")
+        raise ValueError("image: no ring found (radial profiles never fall to half maximum "
+                         f"within r_max = {r_max:.3g} µas; a larger ring needs a larger r_max)")
     width = float(np.nanmean(widths))
     r_pk = float(np.mean(peaks))
     # A blob, or a small ring blurred into one, has no ring: the search then moves the
@@ -193,10 +195,14 @@ def ring_features(image: xr.DataArray, *, theta_g: float | None = None,
     crest = float(np.mean(prof.max(axis=1)))
     f_c = float(np.mean(prof[:, 0])) / crest if crest > 0 else np.inf
     off = float(np.hypot(*(np.asarray(center) - c0)))
-    if not (f_c < FC_MAX and off < r_pk):
-        raise ValueError(f"image: no ring found (centre brightness {f_c:.2f} of the crest's, "
-                         f"a ring's is below {FC_MAX}; centre {off:.1f} µas from the light "
-                         f"centroid, a ring's within its radius {r_pk:.1f} µas)")  # fmt: skip
+    if not f_c < FC_MAX:
+        raise ValueError(f"image: no ring found: no central depression (the centre is "
+                         f"{f_c:.2f} of the crest brightness; a ring's centre is below "
+                         f"{FC_MAX})")  # fmt: skip
+    if not off < r_pk:
+        raise ValueError(f"image: no ring found: the light centroid lies outside the ring "
+                         f"candidate ({off:.1f} µas from its centre, radius {r_pk:.1f} µas), "
+                         "as for a blob")  # fmt: skip
     ann = (radii >= r_pk - width / 2) & (radii <= r_pk + width / 2)
     total = prof[:, ann].sum()
     moment = np.sum(prof[:, ann].sum(axis=1) * np.exp(1j * thetas))

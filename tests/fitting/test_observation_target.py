@@ -362,3 +362,20 @@ def test_netcdf_observation_target(small_obs, tmp_path, capsys):
     capsys.readouterr()
     with pytest.raises(TypeError, match=r"\.nc/\.uvfits path; got dict"):
         kf.fit(_model(npix=6), {"vis": 1}, steps=1, progress=False)
+
+
+def test_ring_at_the_screen_edge_is_flagged(small_obs):
+    """A 'ring' at the model screen's boundary is the boundary: flagged in the summary and
+    said on the figure; a ring well inside is not."""
+    from kerrfield.fitting.observation import fit_observation
+    from kerrfield.models.synthetic import AnalyticEmission
+
+    geo = kf.raytrace(0.94, 163.0, fov=8.0, npix=16, orders=(0,))
+    for radius, edge in ((4.5, False), (7.6, True)):
+        model = kf.fixed_image_model(AnalyticEmission("ring", radius=radius, width=0.8), geo,
+                                     k=0.0)  # fmt: skip
+        res = fit_observation(model, small_obs, steps=0, scout_steps=0, theta_g=3.8)
+        s = res.summary()
+        assert s["ring_at_screen_edge"] is edge, (radius, s["ring_diameter_model_uas"])
+        title = kf.plot_observation_fit(res).axes[3].get_title()
+        assert ("model screen's edge" in title) is edge

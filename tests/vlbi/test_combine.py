@@ -104,7 +104,9 @@ def test_concat_errors_and_writes(bands, tmp_path):
     with pytest.raises(ValueError, match="write each segment"):
         kf.save_uvfits(joint, tmp_path / "joint.uvfits")
     # a joint observation of joint observations renumbers, and survives netCDF
-    triple = kf.concat_observations([joint, hi])
+    with pytest.raises(ValueError, match=r"segments 0 \(.*_hi_.*\) and 2 .* hold the same data"):
+        kf.concat_observations([joint, hi])  # hi twice would count twice
+    triple = kf.concat_observations([joint, lo.isel(row=slice(0, 600))])
     assert list(np.unique(triple.segment)) == [0, 1, 2] and triple.attrs["n_segments"] == 3
     from kerrfield.io.atomic import write_netcdf
 
@@ -115,13 +117,14 @@ def test_concat_errors_and_writes(bands, tmp_path):
                                   kf.closure_phases(triple).cphase.values)
     # one segment is one uvfits file again
     one = select_segment(joint, 1)
-    assert one.attrs["frequency"] == lo.attrs["frequency"]
-    assert one.attrs["file"] == lo.attrs["file"]
+    assert one.attrs == lo.attrs  # frequency, MJD, file name, record counts: lo's own
+    xr.testing.assert_identical(one, lo)
     back = kf.load_uvfits(kf.save_uvfits(one, tmp_path / "lo.uvfits"))
     np.testing.assert_allclose(back.vis, lo.vis, rtol=1e-6)
     np.testing.assert_allclose(back.u, lo.u, rtol=1e-6)
-    with pytest.raises(ValueError, match="k: segment 2 is not in obs"):
-        select_segment(joint, 2)
+    for k in (2, 1.7, True):
+        with pytest.raises(ValueError, match=f"k: segment {k!r} is not in obs"):
+            select_segment(joint, k)
 
 
 def test_observe_like_a_joint_observation(bands):
@@ -159,7 +162,16 @@ def test_joint_fit_from_config_and_cli(bands, tmp_path, capsys):
             "--position-angle", "0", "--scout-steps", "1", "--no-progress", "-o", str(out)]
     assert cli.main(argv) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["n_cphase"] == s["n_cphase"] and summary["n_files"] == 2
+    assert summary["n_cphase"] == s["n_cphase"] and summary["n_observations"] == 2
+    # per file: the pooled reduced χ² is their count-weighted mean
+    each = summary["chi2_by_observation"]
+    assert list(each) == ["hi.uvfits", "lo.uvfits"]
+    for term in ("cphase", "lcamp"):
+        n = [kf.closure_phases(o) if term == "cphase" else kf.log_closure_amplitudes(o)
+             for o in (hi, lo)]
+        n = [c.sizes["closure"] for c in n]
+        pooled = (n[0] * each["hi.uvfits"][term] + n[1] * each["lo.uvfits"][term]) / sum(n)
+        assert pooled == pytest.approx(summary[f"chi2_{term}"], rel=1e-9)
     assert summary["file"] == "hi.uvfits; lo.uvfits"
     nc = tmp_path / "image.nc"
     from kerrfield.io.atomic import write_netcdf
@@ -167,7 +179,15 @@ def test_joint_fit_from_config_and_cli(bands, tmp_path, capsys):
     write_netcdf(xr.Dataset({"image": (("beta", "alpha"), np.ones((4, 4)))}), nc)
     capsys.readouterr()
     assert cli.main(["fit", "--target", str(nc), str(paths[0]), "-o", str(tmp_path / "x")]) == 2
-    assert "fitted jointly only as observations" in capsys.readouterr().err
+    assert r"--target[0] is not an observation: it lacks" in capsys.readouterr().err
+    # an observation netCDF joins a uvfits file as in kf.fit; an empty list is refused
+    lo_nc = write_netcdf(lo, tmp_path / "lo.nc")
+    assert cli.main([*argv[:-1], str(tmp_path / "cli2"), "--target", str(paths[0]),
+                     str(lo_nc)]) == 0
+    assert json.loads((tmp_path / "cli2" / "summary.json").read_text())["n_cphase"] == s[
+        "n_cphase"]
+    with pytest.raises(ValueError, match="give at least one observation"):
+        kf.fit(model, [], steps=1)
 
 
 def test_config_sections_take_lists(shared_data_dir, tmp_path, monkeypatch):
@@ -191,5 +211,8 @@ def test_config_sections_take_lists(shared_data_dir, tmp_path, monkeypatch):
     assert got == {"uvfits": [str(tmp_path / "a.uvfits")]}
     obs = _observation(_merge({"data": {"day": [5, 6], "band": "lo"}}, tmp_path)["data"])
     assert obs.attrs["n_segments"] == 2 and "_095_lo_" in obs.attrs["file"]
+    # two days: each keeps its own date (saving April 5 as April 6 would shift every u, v)
+    assert obs.attrs["segment_mjd"] == [57848, 57849] and obs.attrs["mjd"] == 57848
+    assert select_segment(obs, 1).attrs["mjd"] == 57849
     with pytest.raises(FileNotFoundError, match="no such file"):
         _observation(_merge({"data": {"uvfits": ["a.uvfits", "b.uvfits"]}}, tmp_path)["data"])
