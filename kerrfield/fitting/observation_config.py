@@ -135,7 +135,8 @@ def run_observation_config(config: str | os.PathLike | dict[str, Any], *,
     output : path, optional
         Override ``output.directory``.
     overwrite : bool
-        Replace an earlier fit's ``summary.json`` / ``image.fits`` there (else refused).
+        Replace an earlier fit's ``summary.json`` / ``image.fits`` / ``fit.png`` there (else
+        refused).
 
     Returns
     -------
@@ -172,8 +173,9 @@ def run_observation_config(config: str | os.PathLike | dict[str, Any], *,
         _number(f"config [fit].{key}", f[key], 0.0, lo_open=key == "lr")
     steps = f["steps"] if steps is None else check_npoints(steps, "steps", minimum=0)
     out_dir = Path(cfg["output"]["directory"])
-    if not overwrite and any((out_dir / n).exists() for n in ("summary.json", "image.fits")):
-        raise ValueError(f"{out_dir} holds an earlier fit (summary.json, image.fits); pass "
+    earlier = [n for n in ("summary.json", "image.fits", "fit.png") if (out_dir / n).exists()]
+    if earlier and not overwrite:
+        raise ValueError(f"{out_dir} holds an earlier fit ({', '.join(earlier)}); pass "
                          "--overwrite (overwrite=True) or choose another [output] directory / "
                          "--output")  # fmt: skip
     obs = _observation(cfg["data"])
