@@ -42,7 +42,8 @@ class _Sampler:
                              "('beta', 'alpha')")
         dims = ("beta", "alpha") if screen else ("dec", "ra")
         self.img = np.nan_to_num(np.asarray(image.transpose(*dims).values, float))
-        m = sky_matrix(theta_g if screen else 1.0, position_angle if screen else 0.0,
+        # as in visibilities(): for a sky image θ_g is a scale factor and PA a rotation
+        m = sky_matrix(1.0 if theta_g is None else theta_g, position_angle,
                        screen=screen).numpy()
         self.inv = np.linalg.inv(m)
         self.a0, self.da, self.b0, self.db = a[0], a[1] - a[0], b[0], b[1] - b[0]
@@ -119,9 +120,11 @@ def ring_features(image: xr.DataArray, *, theta_g: float | None = None,
         Sky image on ``("dec", "ra")`` (µas) or screen image on ``("beta", "alpha")`` (M,
         with ``theta_g`` and ``position_angle`` placing it on the sky).
     theta_g : float, optional
-        µas per M (screen images).
+        µas per M (screen images, required there); for sky images a scale factor (default
+        1), as in :func:`~kerrfield.vlbi.visibilities`.
     position_angle : float
-        Spin-axis PA east of north (screen images), degrees.
+        Spin-axis PA east of north (screen images), degrees; for sky images a rotation by
+        this angle east of north, as in :func:`~kerrfield.vlbi.visibilities`.
     n_theta : int
         Number of angles of the radial profiles.
     r_max : float, optional

@@ -111,3 +111,15 @@ def test_ring_features_argument_errors():
         ring_features(img, theta_g=3.8, n_theta=0)
     with pytest.raises(TypeError, match="path must be a str or os.PathLike"):
         kf.load_uvfits(5)
+
+
+def test_sky_image_scale_and_rotation_as_in_visibilities():
+    """θ_g and PA place a sky image as visibilities() does: a scale and a rotation east of
+    north (before, ring_features ignored both for sky images)."""
+    plain = ring_features(_ring(30.0, 6.0, 200.0, center=(0.0, 0.0)))
+    moved = ring_features(_ring(30.0, 6.0, 200.0, center=(0.0, 0.0)), theta_g=1.3,
+                          position_angle=40.0)
+    assert moved["ring_diameter_uas"] == pytest.approx(1.3 * plain["ring_diameter_uas"],
+                                                       rel=0.02)
+    assert abs((moved["brightness_pa_deg"] - plain["brightness_pa_deg"] - 40.0 + 180) % 360
+               - 180) < 2.0
