@@ -69,23 +69,25 @@ def _print_check(args: argparse.Namespace, cfg: Any) -> None:
         print(f"  {_search_plan(cfg, len(units))}")
     if "observation" in cfg.target:
         t, o = cfg.target["observation"], cfg.fit["observation"]
-        data = t.get("uvfits") or ""
-        if isinstance(data, list):
-            data = f"{len(data)} files fitted jointly: " + ", ".join(data)
-        if "uvfits" not in t:
+        if "uvfits" in t:
+            files = t["uvfits"] if isinstance(t["uvfits"], list) else [t["uvfits"]]
+        else:
             from ..vlbi.dataset import (
                 EHT_M87_2017_URL,
                 eht_m87_2017_pairs,
                 locate_eht_m87_2017,
             )
 
+            files = []
             for day, band in eht_m87_2017_pairs(t["day"], t["band"]):
                 found = locate_eht_m87_2017(day, band)
-                data += (f"; EHT 2017 M87, day {day} {band}" +
-                         (f" (found: {found})" if found is not None else
-                          f" (not on this machine: it will be downloaded from "
-                          f"{EHT_M87_2017_URL}; without network set KERRFIELD_DATA_DIR)"))
-            data = data.lstrip("; ")
+                files.append(f"EHT 2017 M87, day {day} {band}" + (
+                    f" (found: {found})" if found is not None else
+                    f" (not on this machine: it will be downloaded from {EHT_M87_2017_URL}; "
+                    "without network set KERRFIELD_DATA_DIR)"))  # fmt: skip
+        data = "; ".join(files)
+        if len(files) > 1:
+            data = f"{len(files)} files fitted jointly: {data}"
         print(f"  observation {data}"
               f"; weights {o.get('weights', {'cphase': 1.0, 'lcamp': 1.0})}, "
               f"systematic {o.get('systematic', 0.02)}; field and sky fitted at fixed "

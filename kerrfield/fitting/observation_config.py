@@ -102,7 +102,7 @@ def _observation(d: dict[str, Any]):
                                     "(a relative path is relative to the config file)")
     paths = d["uvfits"] or [fetch_eht_m87_2017(day, band)
                             for day, band in eht_m87_2017_pairs(d["day"], d["band"])]
-    return load_observation(paths[0] if len(paths) == 1 else paths)
+    return load_observation(paths)
 
 
 def _model(m: dict[str, Any]):

@@ -97,7 +97,7 @@ def _residuals(ax: Any, res: Any, name: str, model: np.ndarray, label: str) -> N
     if name == "cphase":  # on the circle, in degrees
         diff = (diff + 180.0) % 360.0 - 180.0
     z = diff / sigma
-    seg = segment_of(cl) if "segment" in cl else np.zeros(len(z), int)
+    seg = segment_of(cl)
     files = str(res.terms.obs.attrs.get("file", "")).split("; ")
     for k in np.unique(seg):
         m = seg == k

@@ -80,6 +80,8 @@ def load_observation(target: Any, name: str = "target") -> xr.Dataset:
     ValueError
         When it holds no visibilities.
     """
+    if isinstance(target, (list, tuple)) and len(target) == 1:  # one file: itself
+        return load_observation(target[0], f"{name}[0]")
     if isinstance(target, (list, tuple)):
         from ..vlbi.combine import concat_observations
 
@@ -302,7 +304,6 @@ def observation_summary(res: ObservationFit) -> dict[str, Any]:
     if out["n_observations"] > 1:
         out["chi2_by_observation"] = res.chi2_by_observation()
     return out
-
 
 
 def write_observation_outputs(res: ObservationFit, out: str | os.PathLike,

@@ -28,10 +28,11 @@ _PER_SEGMENT = ("frequency", "mjd", *_COUNTS)
 
 
 def segment_of(obs: xr.Dataset) -> np.ndarray:
-    """Per-row segment index of ``obs`` (zeros for a single observation), shape (row,)."""
+    """Segment index of each row of an observation, or of each closure of a closure table
+    (zeros for a single observation), shape (row,) or (closure,)."""
     if "segment" in obs:
         return np.asarray(obs["segment"].values, dtype=np.int64)
-    return np.zeros(obs.sizes["row"], dtype=np.int64)
+    return np.zeros(obs.sizes["row" if "row" in obs.dims else "closure"], dtype=np.int64)
 
 
 def concat_observations(observations: Iterable[xr.Dataset]) -> xr.Dataset:
@@ -84,7 +85,7 @@ def concat_observations(observations: Iterable[xr.Dataset]) -> xr.Dataset:
         seg = segment_of(o)
         n_seg = int(seg.max()) + 1
         for key in _PER_SEGMENT:  # each segment's own value, kept to give it back
-            per[key] += ([v for v in np.atleast_1d(o.attrs[f"segment_{key}"]).tolist()]
+            per[key] += (np.atleast_1d(o.attrs[f"segment_{key}"]).tolist()
                          if f"segment_{key}" in o.attrs else [o.attrs.get(key)] * n_seg)
         files += (str(o.attrs.get("file", "")).split("; ") if "n_segments" in o.attrs
                   else [str(o.attrs.get("file", ""))] * n_seg)
