@@ -92,6 +92,17 @@ def _blurred_ncc(a, b, fwhm: float = 20.0) -> float:
     return float(np.sum(x * y) / np.sqrt(np.sum(x * x) * np.sum(y * y)))
 
 
+def _gain_sigma(text: str) -> float | dict[str, float]:
+    """``0.1`` or ``0.1,LM=1.0`` (a default and per-station widths)."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    named = dict(p.split("=") for p in parts if "=" in p)
+    plain = [float(p) for p in parts if "=" not in p]
+    if not named:
+        return plain[0]
+    return {**({"default": plain[0]} if plain else {}),
+            **{k.strip(): float(v) for k, v in named.items()}}
+
+
 def _floats(text: str) -> list[float]:
     return [float(x) for x in text.split(",") if x.strip()]
 
@@ -140,6 +151,12 @@ def _parser() -> argparse.ArgumentParser:
                     "(weight W) and station gains added")
     ap.add_argument("--min-baseline", type=float, default=0.0,
                     help="drop baselines shorter than this [Gλ] (0.1: the intra-site pairs)")
+    ap.add_argument("--uv-min", type=float, default=1e8,
+                    help="baselines shorter than this [wavelengths] enter no data term (1e8: "
+                    "the intra-site pairs, as the EHT pipelines; 0: all)")
+    ap.add_argument("--gain-sigma", default="0.1",
+                    help="prior width of the log gain amplitudes: one number, or "
+                    "'0.1,LM=1.0' for per-station widths")
     ap.add_argument("--scan-average", action="store_true")
     ap.add_argument("--fov", type=float, default=8.0, help="screen half-width [M]")
     ap.add_argument("--pretrain", default=PRETRAIN,
@@ -153,6 +170,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--truth-radius", type=float, default=4.5)
     ap.add_argument("--truth-p2", type=float, default=4.0)
     ap.add_argument("--noise-seed", type=int, default=1)
+    ap.add_argument("--extended-flux", type=float, default=0.0,
+                    help="synthetic data: Jy of large-scale (1 mas) emission outside the "
+                    "image, seen by the intra-site baselines only (M87 2017: about 0.5)")
     ap.add_argument("--seed", type=int, default=0, help="field initialisation seed")
     ap.add_argument("--day", type=_days, default=[6],
                     help="observing day(s), April 2017 (5, 6, 10, 11); a comma list is fitted "
@@ -172,7 +192,8 @@ def _fit_kwargs(args) -> dict:
               scout_rounds=args.scout_rounds,
               finalists=args.finalists, sky_lr=args.sky_lr, systematic=args.systematic,
               method="nufft", weights=weights, gains=args.amplitudes,
-              scan_average=args.scan_average, mem=args.mem, prior_fwhm=args.prior_fwhm)
+              scan_average=args.scan_average, mem=args.mem, prior_fwhm=args.prior_fwhm,
+              uv_min=args.uv_min, gain_sigma=_gain_sigma(args.gain_sigma))
     if args.fix_pa is not None:
         kw.update(position_angle=args.fix_pa, learn=("theta_g",))
     return kw
@@ -189,7 +210,7 @@ def _synthetic(args, obs, geo) -> dict:
     disk = AnalyticEmission("disk", R=args.truth_radius, p1=3.0, p2=args.truth_p2)
     truth = kf.fixed_image_model(disk, geo, k=args.k).to_xarray()
     data = observe(truth, like=obs, theta_g=tg, position_angle=pa, flux=0.6,
-                   seed=args.noise_seed)
+                   seed=args.noise_seed, extended_flux=args.extended_flux)
     t0 = time.perf_counter()
     model = _model(geo, args.k, args.seed, args.free_field, args.pretrain)
     res = fit_observation(model, data, **_fit_kwargs(args))

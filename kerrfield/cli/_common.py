@@ -174,6 +174,14 @@ def add_observation_args(p: argparse.ArgumentParser) -> None:
                    help="best scouts fitted for all steps (the lowest loss wins)")
     g.add_argument("--mem", type=float, default=0.0, help="relative-entropy (MEM) weight")
     g.add_argument("--gains", action="store_true", help="fit station gains (for vis/amp terms)")
+    g.add_argument("--gain-sigma", type=_gain_width, nargs="+", metavar="[STATION=]W",
+                   default=[("default", 0.1)],
+                   help="with --gains: prior width of the log gain amplitudes, one value "
+                   "and/or per station (e.g. 0.1 LM=1.0)")
+    g.add_argument("--uv-min", type=float, default=1e8, metavar="LAMBDA",
+                   help="baselines shorter than this (wavelengths) enter no term; the default "
+                   "0.1 G-lambda leaves out the intra-site baselines, as the EHT pipelines "
+                   "(0: all)")
     g.add_argument("--method", default="nufft", choices=["dft", "nufft"],
                    help="visibility forward model")
     g.add_argument("--axisymmetric", action="store_true",
@@ -186,4 +194,15 @@ def observation_options(args: argparse.Namespace) -> dict:
             "theta_g": list(args.theta_g), "position_angle": list(args.position_angle),
             "flux": args.flux, "learn": list(args.learn), "scout_steps": args.scout_steps,
             "scout_rounds": args.scout_rounds, "finalists": args.finalists,
-            "mem": args.mem, "gains": args.gains, "method": args.method}
+            "mem": args.mem, "gains": args.gains, "method": args.method,
+            "gain_sigma": dict(args.gain_sigma), "uv_min": args.uv_min}
+
+
+def _gain_width(text: str) -> tuple[str, float]:
+    """``0.1`` (every station) or ``LM=1.0`` (one station) for ``--gain-sigma``."""
+    name, sep, value = text.rpartition("=")
+    try:
+        return (name.strip() if sep else "default"), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a width or STATION=WIDTH (e.g. LM=1.0), "
+                                         f"got {text!r}") from None

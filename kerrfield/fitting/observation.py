@@ -22,6 +22,7 @@ from torch import nn
 
 from .._progress import show_progress
 from .._validate import check_npoints
+from ..fields.axisymmetric import Axisymmetric, match_emission
 from ..io.sky import sky_matrix
 from ..models.lensed import LensedImage
 from ..vlbi.combine import concat_observations
@@ -151,9 +152,25 @@ class _Objective:
         if self.reg.get("flux", 0.0) and self.flux_prior:
             total = total + self.reg["flux"] * (self.sky.flux / self.flux_prior - 1.0) ** 2
         gains = getattr(self.sky, "gains", None)
-        if gains is not None and self.reg.get("gain_sigma"):
-            total = total + torch.mean(gains.log_amp**2) / self.reg["gain_sigma"] ** 2
+        if gains is not None and self.reg.get("gain_sigma") is not None:
+            sigma = self.reg["gain_sigma"].to(gains.log_amp)[:, None]
+            total = total + torch.mean(gains.log_amp**2 / sigma**2)
         return total, chi2
+
+
+def _gain_sigma(gain_sigma: float | Mapping[str, float], stations: list) -> torch.Tensor:
+    """Per-station prior width of the log gain amplitudes, in ``stations`` order."""
+    given = dict(gain_sigma) if isinstance(gain_sigma, Mapping) else {"default": gain_sigma}
+    names = [str(s) for s in stations]
+    unknown = set(given) - set(names) - {"default"}
+    if unknown:
+        raise ValueError(f"gain_sigma: unknown station(s) {sorted(unknown)}; the observation "
+                         f"has {names}")
+    for k, v in given.items():
+        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+            raise ValueError(f"gain_sigma[{k!r}] must be a finite number > 0, got {v!r}")
+    return torch.tensor([float(given.get(s, given.get("default", 0.1))) for s in names],
+                        dtype=torch.float64)
 
 
 def _optimizer(sky: SkyModel, lr: float, sky_lr: float, geometry_lr: float):
@@ -240,7 +257,8 @@ def fit_observation(model: LensedImage, obs: xr.Dataset | Sequence[xr.Dataset], 
                     scout_rounds: int = 1, finalists: int = 1,
                     lr: float = 1e-2, sky_lr: float = 0.02, geometry_lr: float = 0.02,
                     minimal: bool = True, scan_average: bool = False, gains: bool = False,
-                    gain_sigma: float = 0.1, pixel: str = "box", method: str = "dft",
+                    gain_sigma: float | Mapping[str, float] = 0.1, uv_min: float = 1e8,
+                    pixel: str = "box", method: str = "dft",
                     seed: int | None = 0, progress: bool | None = False) -> ObservationFit:
     """Fit a lensed image model (field, θ_g, PA, flux; spin and inclination if the model
     learns its geometry) to an observation's closure quantities and/or visibilities.
@@ -284,8 +302,17 @@ def fit_observation(model: LensedImage, obs: xr.Dataset | Sequence[xr.Dataset], 
         radians, log flux) and spin/inclination; cosine decay to 5 %.
     minimal, scan_average, gains
         Passed to :class:`~kerrfield.vlbi.losses.DataTerms`.
-    gain_sigma : float
-        With ``gains``: Gaussian prior width of the log gain amplitudes (0.1 ≈ 10 %).
+    gain_sigma : float or mapping
+        With ``gains``: Gaussian prior width of the log gain amplitudes (0.1 ≈ 10 %); a
+        mapping gives it per station name, with ``"default"`` (else 0.1) for the others
+        (EHT 2017: the LMT's a-priori amplitudes are far less certain than the others',
+        Paper III, Table 5; Paper IV self-calibrates it with a loose tolerance).
+    uv_min : float
+        Baselines shorter than this (wavelengths) enter no data term. The default 0.1 Gλ
+        leaves out intra-site baselines (ALMA-APEX, SMA-JCMT) as the EHT 2017 pipelines do
+        (ehtim's ``cp_uv_min``): they see ≈ 1.1 Jy of M87 against ≈ 0.6 Jy in the compact
+        ring (Paper IV, Sec. 4), and most minimal log closure amplitudes contain one of them,
+        so a compact model would be bent to explain the extended jet's flux. 0 uses all.
     pixel, method
         Visibility forward model.
     seed : int, optional
@@ -316,9 +343,10 @@ def fit_observation(model: LensedImage, obs: xr.Dataset | Sequence[xr.Dataset], 
     if isinstance(obs, (list, tuple)):
         obs = concat_observations(obs)
     terms = DataTerms(obs, weights, systematic=systematic, minimal=minimal,
-                      scan_average=scan_average, gains=gains)
+                      scan_average=scan_average, gains=gains, uv_min=uv_min)
     prior = _gaussian_prior(model, prior_fwhm) if prior_fwhm else None
-    reg = {"tv": tv, "mem": mem, "flux": flux_weight, "gain_sigma": gain_sigma}
+    reg = {"tv": tv, "mem": mem, "flux": flux_weight,
+           "gain_sigma": _gain_sigma(gain_sigma, terms.gains.stations) if gains else None}
     starts = [(float(t), float(p)) for t in np.atleast_1d(theta_g)
               for p in np.atleast_1d(position_angle)]
     objectives = []
@@ -348,44 +376,3 @@ def fit_observation(model: LensedImage, obs: xr.Dataset | Sequence[xr.Dataset], 
     with torch.no_grad():
         _, chi2 = obj()
     return ObservationFit(sky=obj.sky, terms=terms, history=history, chi2=chi2, scouts=scouts)
-
-
-def match_emission(field: nn.Module, reference: nn.Module, *, extent: float = 12.0,
-                   npts: int = 64, steps: int = 300, lr: float = 1e-2) -> float:
-    """Pre-train ``field`` to reproduce ``reference`` on the disk plane (a neutral start).
-
-    Both are evaluated at (x, y) on an ``npts``² grid over ``[-extent, extent]`` M; the
-    reference is scaled to a maximum of 0.5. Returns the final mean squared error.
-    """
-    x = torch.linspace(-extent, extent, npts, dtype=torch.float64)
-    xx, yy = torch.meshgrid(x, x, indexing="ij")
-    pts = torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
-    with torch.no_grad():
-        ref = reference(pts).to(torch.float64)
-        ref = 0.5 * ref / ref.max()
-    opt = torch.optim.Adam([p for p in field.parameters() if p.requires_grad], lr=lr)
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = torch.mean((field(pts).to(torch.float64) - ref) ** 2)
-        loss.backward()
-        opt.step()
-    return float(loss.detach())
-
-
-class Axisymmetric(nn.Module):
-    """An emission field made axisymmetric: ``f(x, y) = inner(r, 0)`` with r = √(x² + y²).
-
-    All azimuthal structure of the image then comes from the Doppler boost and the lensing,
-    which are tied to the projected spin axis, so the data constrain its position angle
-    (a free field could instead rotate its emission in the disk plane).
-    """
-
-    in_features = 2
-
-    def __init__(self, inner: nn.Module):
-        super().__init__()
-        self.inner = inner
-
-    def forward(self, pts: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        r = torch.sqrt(pts[:, 0] ** 2 + pts[:, 1] ** 2 + 1e-24)
-        return self.inner(torch.stack([r, torch.zeros_like(r)], dim=1))

@@ -50,7 +50,7 @@ SECTIONS = {
     "fit": {"weights": {"cphase": 1.0, "lcamp": 1.0}, "systematic": 0.02, "steps": 500,
             "scout_steps": 40, "scout_rounds": 2, "finalists": 2, "lr": 0.01,
             "sky_lr": 0.01, "tv": 0.0, "mem": 0.0, "scan_average": False, "gains": False,
-            "method": "nufft"},
+            "gain_sigma": 0.1, "uv_min": 1e8, "method": "nufft"},
     "output": {"directory": "m87_2017_fit"},
 }
 
@@ -168,7 +168,7 @@ def run_observation_config(config: str | os.PathLike | dict[str, Any], *,
                               "config [sky]")
     check_observation_options({k: f[k] for k in (
         "weights", "systematic", "scout_steps", "scout_rounds", "finalists", "sky_lr", "mem",
-        "scan_average", "gains", "method")}, "config [fit]")  # fmt: skip
+        "scan_average", "gains", "gain_sigma", "uv_min", "method")}, "config [fit]")  # fmt: skip
     for key in ("lr", "tv"):
         _number(f"config [fit].{key}", f[key], 0.0, lo_open=key == "lr")
     steps = f["steps"] if steps is None else check_npoints(steps, "steps", minimum=0)
@@ -186,7 +186,8 @@ def run_observation_config(config: str | os.PathLike | dict[str, Any], *,
         steps=steps,
         scout_steps=f["scout_steps"], scout_rounds=f["scout_rounds"],
         finalists=f["finalists"], lr=f["lr"], sky_lr=f["sky_lr"],
-        scan_average=f["scan_average"], gains=f["gains"], method=f["method"],
+        scan_average=f["scan_average"], gains=f["gains"], gain_sigma=f["gain_sigma"],
+        uv_min=f["uv_min"], method=f["method"],
         seed=cfg["model"]["seed"], progress=progress)
     # the same summary (χ² total, data counts, weights) as `fit --target X.uvfits` and `infer`
     summary = write_observation_outputs(res, cfg["output"]["directory"])

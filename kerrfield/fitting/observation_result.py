@@ -84,8 +84,12 @@ class ObservationFit:
         vis = self.sky(t.u, t.v)
         gained = t.gains(vis) if t.gains is not None else vis
         out: dict[str, dict[str, float]] = {}
+        long = np.ones(seg.shape, bool)
+        if t.rows is not None:  # rows below uv_min are in no term
+            long[:] = False
+            long[t.rows.cpu().numpy()] = True
         for k in range(int(seg.max()) + 1):
-            r = torch.as_tensor(seg == k)
+            r = torch.as_tensor((seg == k) & long)
             got = {}
             if "vis" in self.chi2:
                 got["vis"] = float(chi2_vis(gained[r], t.vis[r].to(vis.dtype), t.sigma[r]))
@@ -134,7 +138,8 @@ class ObservationFit:
                "position_angle_deg": float(s.position_angle.detach()),
                "flux_jy": float(s.flux.detach()), "spin": float(s.image_model.spin.detach()),
                "inclination_deg": float(s.image_model.inclination.detach()),
-               "systematic": float(self.terms.obs.attrs.get("systematic", 0.0))}
+               "systematic": float(self.terms.obs.attrs.get("systematic", 0.0)),
+               "uv_min": self.terms.uv_min}
         out.update({f"chi2_{k}": float(v) for k, v in self.chi2.items()})
         out.update({f"n_{k}": int(v.sizes["closure"]) for k, v in self.terms.closures.items()})
         if ring:

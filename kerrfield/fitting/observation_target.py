@@ -38,7 +38,7 @@ __all__ = ["OBSERVATION_OPTIONS", "IMAGE_ONLY_OPTIONS", "is_observation", "load_
 OBSERVATION_OPTIONS = ("weights", "systematic", "theta_g", "position_angle", "flux", "learn",
                        "mem", "flux_weight", "prior_fwhm", "scout_steps", "scout_rounds",
                        "finalists", "sky_lr", "minimal", "scan_average", "gains", "gain_sigma",
-                       "pixel", "method")
+                       "uv_min", "pixel", "method")
 #: options of :func:`kerrfield.fit` for image targets only, with their defaults: an
 #: observation target accepts them at these values (they are then ignored), any other is an error
 IMAGE_ONLY_OPTIONS: dict[str, Any] = {
@@ -159,9 +159,14 @@ def _check_scalars(out: dict[str, Any], name: str) -> None:
                                  ("flux", 0.0, math.inf, True), ("mem", 0.0, math.inf, False),
                                  ("flux_weight", 0.0, math.inf, False),
                                  ("sky_lr", 0.0, math.inf, True),
-                                 ("gain_sigma", 0.0, math.inf, True)):  # fmt: skip
+                                 ("uv_min", 0.0, math.inf, False)):  # fmt: skip
         if key in out:
             out[key] = _number(f"{name}.{key}", out[key], lo, hi, lo_open)
+    if "gain_sigma" in out:  # one width, or per station with an optional "default"
+        g = out["gain_sigma"]
+        out["gain_sigma"] = ({str(k): _number(f"{name}.gain_sigma.{k}", v, 0.0, lo_open=True)
+                              for k, v in g.items()} if isinstance(g, Mapping)
+                             else _number(f"{name}.gain_sigma", g, 0.0, lo_open=True))
     if out.get("prior_fwhm") is not None:
         out["prior_fwhm"] = _number(f"{name}.prior_fwhm", out["prior_fwhm"], 0.0, lo_open=True)
     for key, minimum in (("scout_steps", 0), ("scout_rounds", 1), ("finalists", 1)):
@@ -290,7 +295,8 @@ def observation_summary(res: ObservationFit) -> dict[str, Any]:
     out = res.summary()
     obs = res.terms.obs
     n_rows = int(obs.sizes["row"])
-    n = {"vis": 2 * n_rows, "amp": n_rows,
+    used = n_rows if res.terms.rows is None else int(res.terms.rows.numel())
+    n = {"vis": 2 * used, "amp": used,
          **{k: int(v.sizes["closure"]) for k, v in res.terms.closures.items()}}
     total, n_data = 0.0, 0
     for term, chi2 in res.chi2.items():

@@ -121,9 +121,13 @@ def _closures(baselines: frozenset, quad: bool, minimal: bool) -> tuple:
     return tuple(out)
 
 
-def _table(obs: xr.Dataset, quad: bool, minimal: bool):
-    """Per closure: rows into obs (legs), conjugation signs, station indices and time."""
+def _table(obs: xr.Dataset, quad: bool, minimal: bool, uv_min: float = 0.0):
+    """Per closure: rows into obs (legs), conjugation signs, station indices and time.
+
+    Rows on baselines shorter than ``uv_min`` (wavelengths) are not used as legs."""
     index = _station_index(obs)
+    usable = np.hypot(np.asarray(obs.u.values, float), np.asarray(obs.v.values, float))
+    usable = usable >= uv_min
     i1 = np.array([index[str(s)] for s in obs.t1.values])
     i2 = np.array([index[str(s)] for s in obs.t2.values])
     flip = i1 > i2
@@ -135,8 +139,10 @@ def _table(obs: xr.Dataset, quad: bool, minimal: bool):
     for t in np.unique(tkey):
         sel = np.flatnonzero(tkey == t)
         lookup = {}
-        for r in sel:
+        for r in sel[usable[sel]]:
             lookup.setdefault((int(lo[r]), int(hi[r])), int(r))
+        if not lookup:
+            continue
         for c in _closures(frozenset(lookup), quad, minimal):
             legs = c if quad else (c[0:2], c[1:3], (c[0], c[2]))
             rr = [lookup[e] for e in legs]
@@ -147,8 +153,9 @@ def _table(obs: xr.Dataset, quad: bool, minimal: bool):
             labels.append(legs)
     if not rows:
         kind = "quadrangle" if quad else "triangle"
+        cut = f" of at least uv_min = {uv_min:.3g} λ" if uv_min > 0 else ""
         raise ValueError(f"obs has no timestamp where a {kind} of stations has all its "
-                         "baselines; no closure quantities can be formed")
+                         f"baselines{cut}; no closure quantities can be formed")
     rows, signs = np.array(rows), np.array(signs)
     if not quad:  # conjugate legs stored as t1 > t2 in station order
         signs = np.where(flip[rows], -signs, signs)
@@ -159,8 +166,12 @@ def _table(obs: xr.Dataset, quad: bool, minimal: bool):
     return rows, signs, names[np.array(stat)], np.array(times), labels
 
 
-def _check(obs: xr.Dataset, need: int, what: str, scan_gap: float) -> None:
+def _check(obs: xr.Dataset, need: int, what: str, scan_gap: float,
+           uv_min: float = 0.0) -> None:
     check_obs(obs)
+    if not (isinstance(uv_min, (int, float)) and np.isfinite(uv_min) and uv_min >= 0):
+        raise ValueError(f"uv_min must be a finite baseline length >= 0 (wavelengths), "
+                         f"got {uv_min!r}")
     bad = int(np.sum(~np.isfinite(np.asarray(obs["vis"].values))))
     if bad:  # load_uvfits drops such records; one NaN would spread to its closures
         raise ValueError(f"obs.vis has {bad} non-finite value(s); drop those rows first "
@@ -223,7 +234,8 @@ def _scan_average(ds: xr.Dataset, name: str) -> xr.Dataset:
 
 
 def closure_phases(obs: xr.Dataset, *, minimal: bool = True, scan_average: bool = False,
-                   systematic: float = 0.0, scan_gap: float = 60.0) -> xr.Dataset:
+                   systematic: float = 0.0, scan_gap: float = 60.0,
+                   uv_min: float = 0.0) -> xr.Dataset:
     """Closure phases of every timestamp's triangles.
 
     Parameters
@@ -239,6 +251,12 @@ def closure_phases(obs: xr.Dataset, *, minimal: bool = True, scan_average: bool 
         Fractional systematic error added to every |V| in quadrature before forming closures.
     scan_gap : float
         Seconds without data that separate scans.
+    uv_min : float
+        Baselines shorter than this (wavelengths) are not used as legs, as ehtim's
+        ``cp_uv_min``. The EHT 2017 pipelines set 0.1 Gλ (``1e8``): the intra-site baselines
+        (ALMA-APEX, SMA-JCMT) see M87's extended jet (≈ 1.1 Jy against ≈ 0.6 Jy in the
+        compact ring; Paper IV, Sec. 4), which a compact model cannot explain; closures
+        through them would carry that flux ratio. 0 (default) uses every baseline.
 
     Returns
     -------
@@ -255,21 +273,23 @@ def closure_phases(obs: xr.Dataset, *, minimal: bool = True, scan_average: bool 
         Fewer than 3 stations, no complete triangle, σ ≤ 0, non-finite ``vis``, bad
         ``systematic`` or ``scan_gap``.
     """
-    _check(obs, 3, "closure phases", scan_gap)
+    _check(obs, 3, "closure phases", scan_gap, uv_min)
     if systematic:
         obs = add_systematic(obs, systematic)
-    table = _table(obs, False, minimal)
+    table = _table(obs, False, minimal, uv_min)
     rows, signs = table[0], table[1]
     vis, sig = np.asarray(obs.vis.values), np.asarray(obs.sigma.values)
     psi = np.angle(np.prod(np.where(signs > 0, vis[rows], np.conj(vis[rows])), axis=1))
     sigma = np.sqrt(np.sum((sig[rows] / np.abs(vis[rows])) ** 2, axis=1))
-    return _finish(obs, table, np.rad2deg(psi), np.rad2deg(sigma), "cphase",
-                   ["t1", "t2", "t3"], scan_average, scan_gap)
+    out = _finish(obs, table, np.rad2deg(psi), np.rad2deg(sigma), "cphase",
+                  ["t1", "t2", "t3"], scan_average, scan_gap)
+    out.attrs["uv_min"] = float(uv_min)
+    return out
 
 
 def log_closure_amplitudes(obs: xr.Dataset, *, minimal: bool = True,
                            scan_average: bool = False, systematic: float = 0.0,
-                           scan_gap: float = 60.0) -> xr.Dataset:
+                           scan_gap: float = 60.0, uv_min: float = 0.0) -> xr.Dataset:
     """Log closure amplitudes ln|V_ij V_kl / (V_ik V_jl)| of every timestamp's quadrangles.
 
     Parameters and errors as :func:`closure_phases` (at least 4 stations); the minimal set
@@ -283,13 +303,15 @@ def log_closure_amplitudes(obs: xr.Dataset, *, minimal: bool = True,
         stations, sorted), ``scan``, ``row`` and ``sign`` (legs 0, 1 in the numerator: +1;
         legs 2, 3 in the denominator: −1).
     """
-    _check(obs, 4, "log closure amplitudes", scan_gap)
+    _check(obs, 4, "log closure amplitudes", scan_gap, uv_min)
     if systematic:
         obs = add_systematic(obs, systematic)
-    table = _table(obs, True, minimal)
+    table = _table(obs, True, minimal, uv_min)
     rows, signs = table[0], table[1]
     amp, sig = np.abs(np.asarray(obs.vis.values)), np.asarray(obs.sigma.values)
     lca = np.sum(signs * np.log(amp[rows]), axis=1)
     sigma = np.sqrt(np.sum((sig[rows] / amp[rows]) ** 2, axis=1))
-    return _finish(obs, table, lca, sigma, "lcamp", ["t1", "t2", "t3", "t4"], scan_average,
-                   scan_gap)
+    out = _finish(obs, table, lca, sigma, "lcamp", ["t1", "t2", "t3", "t4"], scan_average,
+                  scan_gap)
+    out.attrs["uv_min"] = float(uv_min)
+    return out

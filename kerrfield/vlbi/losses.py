@@ -115,6 +115,11 @@ class DataTerms:
         Passed to the closure functions.
     gains : bool
         Multiply the model by :class:`StationGains` (``self.gains``; fit its parameters).
+    uv_min : float
+        Baselines shorter than this (wavelengths) enter no term: not the closures (as
+        ehtim's ``cp_uv_min``) and not the visibilities or amplitudes. The EHT 2017
+        pipelines use 0.1 Gλ (``1e8``), which leaves out the intra-site baselines, whose
+        ≈ 1.1 Jy include M87's extended jet (Paper IV, Sec. 4). 0 uses every baseline.
     dtype, device
         Of the tensors.
 
@@ -126,7 +131,8 @@ class DataTerms:
 
     def __init__(self, obs: xr.Dataset, weights: Mapping[str, float] | None = None, *,
                  systematic: float = 0.0, minimal: bool = True, scan_average: bool = False,
-                 gains: bool = False, dtype: torch.dtype = torch.float64,
+                 gains: bool = False, uv_min: float = 0.0,
+                 dtype: torch.dtype = torch.float64,
                  device: str | torch.device | None = None):
         weights = dict(weights if weights is not None else {"cphase": 1.0, "lcamp": 1.0})
         for k, w in weights.items():
@@ -141,17 +147,28 @@ class DataTerms:
         def t(x):
             return torch.as_tensor(np.asarray(x), device=device)
 
+        if not (isinstance(uv_min, (int, float)) and np.isfinite(uv_min) and uv_min >= 0):
+            raise ValueError(f"uv_min must be a finite baseline length >= 0 (wavelengths), "
+                             f"got {uv_min!r}")
         self.u, self.v = t(obs.u.values).to(dtype), t(obs.v.values).to(dtype)
         self.vis, self.sigma = t(obs.vis.values), t(obs.sigma.values).to(dtype)
+        long = np.hypot(obs.u.values, obs.v.values) >= uv_min
+        if not long.any():
+            raise ValueError(f"uv_min = {uv_min:.3g} λ leaves no baseline (the longest is "
+                             f"{np.hypot(obs.u.values, obs.v.values).max():.3g} λ)")
+        self.uv_min = float(uv_min)
+        # rows of the vis/amp terms (the model is still evaluated at every row)
+        self.rows = None if long.all() else t(np.flatnonzero(long))
         self.closures: dict[str, xr.Dataset] = {}
+        cl = dict(minimal=minimal, scan_average=scan_average, uv_min=uv_min)
         if "cphase" in weights:
-            cp = closure_phases(obs, minimal=minimal, scan_average=scan_average)
+            cp = closure_phases(obs, **cl)
             self.closures["cphase"] = cp
             self.cp = (t(cp.row.values), t(cp.sign.values).to(dtype),
                        t(np.deg2rad(cp.cphase.values)).to(dtype),
                        t(np.deg2rad(cp.sigma_cphase.values)).to(dtype))
         if "lcamp" in weights:
-            lc = log_closure_amplitudes(obs, minimal=minimal, scan_average=scan_average)
+            lc = log_closure_amplitudes(obs, **cl)
             self.closures["lcamp"] = lc
             self.lc = (t(lc.row.values), t(lc.sign.values).to(dtype),
                        t(lc.lcamp.values).to(dtype), t(lc.sigma_lcamp.values).to(dtype))
@@ -164,10 +181,13 @@ class DataTerms:
         else:
             model_g = model
         out = {}
+        vis, sigma = self.vis, self.sigma
+        if self.rows is not None and ("vis" in self.weights or "amp" in self.weights):
+            model_g, vis, sigma = model_g[self.rows], vis[self.rows], sigma[self.rows]
         if "vis" in self.weights:
-            out["vis"] = chi2_vis(model_g, self.vis.to(model.dtype), self.sigma)
+            out["vis"] = chi2_vis(model_g, vis.to(model.dtype), sigma)
         if "amp" in self.weights:
-            out["amp"] = chi2_amp(model_g, self.vis.abs().to(self.sigma.dtype), self.sigma)
+            out["amp"] = chi2_amp(model_g, vis.abs().to(sigma.dtype), sigma)
         if "cphase" in self.weights:
             rows, signs, psi, sig = self.cp
             out["cphase"] = chi2_cphase(model_cphase(model, rows, signs), psi, sig)

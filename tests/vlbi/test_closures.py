@@ -146,3 +146,43 @@ def test_units_attributes(m87_obs, scan_average):
     assert lc.lcamp.attrs["units"] == "dimensionless"
     assert lc.sigma_lcamp.attrs["units"] == "dimensionless"
     assert cp.time.attrs["units"] == lc.time.attrs["units"] == "hours UTC"
+
+
+def _short(obs):
+    return np.hypot(obs.u.values, obs.v.values) < 1e8
+
+
+@pytest.mark.parametrize("minimal", [True, False])
+def test_uv_min_leaves_out_the_intra_site_legs(m87_obs, minimal):
+    """uv_min = 0.1 Gλ: no leg on ALMA-APEX or SMA-JCMT, the same closures as the data
+    without those rows (ehtim's cp_uv_min), and the untouched default keeps them."""
+    short = _short(m87_obs)
+    assert 500 < short.sum() < 2000  # the intra-site records of April 6
+    dropped = m87_obs.isel(row=np.flatnonzero(~short))
+    for fn, name in ((closure_phases, "cphase"), (log_closure_amplitudes, "lcamp")):
+        cut = fn(m87_obs, minimal=minimal, uv_min=1e8)
+        assert not short[cut.row.values].any() and cut.attrs["uv_min"] == 1e8
+        ref = fn(dropped, minimal=minimal)
+        np.testing.assert_array_equal(cut.baselines.values, ref.baselines.values)
+        np.testing.assert_allclose(cut[name].values, ref[name].values, rtol=0, atol=1e-12)
+        assert short[fn(m87_obs, minimal=minimal).row.values].any()  # default: all baselines
+
+
+def test_uv_min_matches_ehtim_flag_uvdist(m87_path, m87_obs, eh):
+    with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
+        o = eh.obsdata.load_uvfits(str(m87_path)).flag_uvdist(uv_min=1e8)
+        ecp = o.c_phases(mode="all", count="max", vtype="vis", ang_unit="deg")
+    ours = closure_phases(m87_obs, minimal=False, uv_min=1e8)
+    keys = {(round(t, 6), frozenset(s)) for t, *s in zip(
+        ours.time.values, ours.t1.values, ours.t2.values, ours.t3.values, strict=True)}
+    theirs = {(round(float(r["time"]), 6), frozenset((r["t1"], r["t2"], r["t3"]))) for r in ecp}
+    assert len(theirs) > 1000 and len(theirs - keys) <= 0.01 * len(theirs)
+
+
+def test_uv_min_errors():
+    obs = _complete(5)
+    for bad in (-1.0, float("nan"), "1e8"):
+        with pytest.raises(ValueError, match="uv_min must be a finite baseline length"):
+            closure_phases(obs, uv_min=bad)
+    with pytest.raises(ValueError, match=r"baselines of at least uv_min = 1e\+12"):
+        log_closure_amplitudes(obs, uv_min=1e12)
