@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 import kerrfield as kf
+from kerrfield.cli._common import _gain_width
 from kerrfield.fitting.observation import Axisymmetric, fit_observation, match_emission
 from kerrfield.fitting.observation_profile import profile_observation
 from kerrfield.io.atomic import atomic_write_text
@@ -92,17 +93,6 @@ def _blurred_ncc(a, b, fwhm: float = 20.0) -> float:
     return float(np.sum(x * y) / np.sqrt(np.sum(x * x) * np.sum(y * y)))
 
 
-def _gain_sigma(text: str) -> float | dict[str, float]:
-    """``0.1`` or ``0.1,LM=1.0`` (a default and per-station widths)."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    named = dict(p.split("=") for p in parts if "=" in p)
-    plain = [float(p) for p in parts if "=" not in p]
-    if not named:
-        return plain[0]
-    return {**({"default": plain[0]} if plain else {}),
-            **{k.strip(): float(v) for k, v in named.items()}}
-
-
 def _floats(text: str) -> list[float]:
     return [float(x) for x in text.split(",") if x.strip()]
 
@@ -149,14 +139,13 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--then-amplitudes", type=float, default=None, metavar="W",
                     help="after the fit, a second stage from its field, θ_g and PA with |V| "
                     "(weight W) and station gains added")
-    ap.add_argument("--min-baseline", type=float, default=0.0,
-                    help="drop baselines shorter than this [Gλ] (0.1: the intra-site pairs)")
     ap.add_argument("--uv-min", type=float, default=1e8,
                     help="baselines shorter than this [wavelengths] enter no data term (1e8: "
                     "the intra-site pairs, as the EHT pipelines; 0: all)")
-    ap.add_argument("--gain-sigma", default="0.1",
-                    help="prior width of the log gain amplitudes: one number, or "
-                    "'0.1,LM=1.0' for per-station widths")
+    ap.add_argument("--gain-sigma", type=_gain_width, nargs="+", metavar="[STATION=]W",
+                    default=[("default", 0.1)],
+                    help="prior width of the log gain amplitudes, one value and/or per "
+                    "station (e.g. 0.1 LM=1.0), as `kerrfield fit --gain-sigma`")
     ap.add_argument("--scan-average", action="store_true")
     ap.add_argument("--fov", type=float, default=8.0, help="screen half-width [M]")
     ap.add_argument("--pretrain", default=PRETRAIN,
@@ -193,7 +182,7 @@ def _fit_kwargs(args) -> dict:
               finalists=args.finalists, sky_lr=args.sky_lr, systematic=args.systematic,
               method="nufft", weights=weights, gains=args.amplitudes,
               scan_average=args.scan_average, mem=args.mem, prior_fwhm=args.prior_fwhm,
-              uv_min=args.uv_min, gain_sigma=_gain_sigma(args.gain_sigma))
+              uv_min=args.uv_min, gain_sigma=dict(args.gain_sigma))
     if args.fix_pa is not None:
         kw.update(position_angle=args.fix_pa, learn=("theta_g",))
     return kw
@@ -260,8 +249,6 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     obs = concat_observations([load_uvfits(_data_path(d, b)) for d in args.day
                                for b in args.band])
-    if args.min_baseline > 0:
-        obs = obs.isel(row=np.flatnonzero(np.hypot(obs.u, obs.v) > 1e9 * args.min_baseline))
     geo = kf.raytrace(args.spin, args.inclination, fov=args.fov, npix=args.npix, orders=(0, 1),
                       velocity="keplerian")
     out = {}

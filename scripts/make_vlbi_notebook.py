@@ -89,11 +89,21 @@ Station gains cancel in closure phases (triangles) and log closure amplitudes
 (quadrangles). We use the minimal independent sets per 10-s timestamp,
 $(N-1)(N-2)/2$ and $N(N-3)/2$ for $N$ stations, with a 2 % systematic error added to every
 $|V|$ in quadrature.
+
+The **intra-site baselines** (ALMA-APEX, SMA-JCMT; shorter than 0.1 Gλ) see about 1.1 Jy,
+the compact ring only about 0.6 Jy: the rest is M87's jet on scales that every longer
+baseline resolves out. A closure amplitude with such a baseline in its numerator carries
+that flux ratio, which no compact model can explain, so they are left out as the EHT
+pipelines do (`uv_min=1e8` wavelengths, the default of the fit; ehtim's `cp_uv_min`).
 """),
     code("""
-cp = vlbi.closure_phases(obs, systematic=0.02)
-lca = vlbi.log_closure_amplitudes(obs, systematic=0.02)
-print(f"{cp.sizes['closure']} closure phases, {lca.sizes['closure']} log closure amplitudes")
+q = np.hypot(obs.u, obs.v).values / 1e9  # baseline length in Gλ
+print(f"intra-site (< 0.1 Gλ) median |V|: {np.median(np.abs(obs.vis)[q < 0.1]):.2f} Jy")
+for uv_min in (0.0, 1e8):
+    cp = vlbi.closure_phases(obs, systematic=0.02, uv_min=uv_min)
+    lca = vlbi.log_closure_amplitudes(obs, systematic=0.02, uv_min=uv_min)
+    print(f"uv_min = {uv_min:.0e}: {cp.sizes['closure']} closure phases, "
+          f"{lca.sizes['closure']} log closure amplitudes")
 """),
     md("""
 ## The fit
@@ -125,7 +135,7 @@ for key, value in summary.items():
 model_cp = res.model_closures()
 cpd = res.terms.closures["cphase"]
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True)
-for ax, tri in zip(axes, ["AA,AZ,SM", "AA,LM,PV", "AA,AP,AZ"], strict=True):
+for ax, tri in zip(axes, ["AA,AZ,SM", "AA,LM,PV", "AA,AZ,LM"], strict=True):
     sel = np.array([",".join(sorted(t)) == tri for t in zip(cpd.t1.values, cpd.t2.values,
                                                               cpd.t3.values, strict=True)])
     ax.errorbar(cpd.time[sel], cpd.cphase[sel], cpd.sigma_cphase[sel], fmt=".", ms=2,
@@ -177,12 +187,15 @@ kf.plot_observation_fit(res)
     md("""
 ## What the data constrain
 
-The 2017 data constrain the **ring**: its diameter (EHT: $42 \\pm 3$ µas), its width only
-loosely, and, less firmly, the position angle of its bright side. The EHT reports it in the
-south ($\\eta \\approx 150$-$200°$, Papers IV and VI); these closure quantities alone put
-it east-south-east in a sharp model image and further south at the EHT's 20 µas
-resolution, and a jet-direction prior (spin axis fixed at PA 108°) moves it to
-$\\approx 170°$ there (`docs/vlbi.md` has the numbers and a profile over the PA). They
+The 2017 data constrain the **ring**: its diameter (EHT: $42 \\pm 3$ µas for the crescent
+models of Paper VI, $\\approx 40$ µas in the images of Paper IV), its width only loosely,
+and, less firmly, the position angle of its bright side. The EHT reports it in the south
+($\\eta \\approx 150$-$200°$, Papers IV and VI); these closure quantities, with the
+intra-site baselines left out as in the EHT pipelines, put it in the **east-south-east**
+with this axisymmetric emission model ($\\eta \\approx 100$-$110°$ at 20 µas), also with a
+jet-direction prior or with amplitudes added, so this notebook does **not** reproduce the
+southern bright side (`docs/vlbi.md` has the numbers, and the earlier fits with every
+baseline, whose southern η came partly from the jet's flux on the intra-site baselines). They
 constrain $\\theta_g$ only through the assumed emission model: a field free to move its
 emission inwards or outwards trades emission radius against $\\theta_g$ (Paper VI
 calibrates this with simulations). They do **not** constrain the spin: the geometry is

@@ -190,6 +190,9 @@ def add_observation_args(p: argparse.ArgumentParser) -> None:
 
 def observation_options(args: argparse.Namespace) -> dict:
     """The ``observation=`` options of :func:`kerrfield.fit` from the parsed arguments."""
+    if not args.gains and dict(args.gain_sigma) != {"default": 0.1}:
+        raise ValueError("--gain-sigma sets the prior of station gains; it needs --gains "
+                         "(and a vis or amp weight)")
     return {"weights": dict(args.weights), "systematic": args.systematic,
             "theta_g": list(args.theta_g), "position_angle": list(args.position_angle),
             "flux": args.flux, "learn": list(args.learn), "scout_steps": args.scout_steps,

@@ -170,7 +170,20 @@ class InferenceConfig:
     @property
     def fingerprint(self) -> str:
         """Hash of everything that changes the results (not the output options)."""
-        return _hash({k: v for k, v in self.raw.items() if k != "output"})
+        return _hash(self._effective())
+
+    def _effective(self) -> dict[str, Any]:
+        """``raw`` less ``output``, with the defaults whose change must not let an earlier
+        folder be resumed: for an observation target the effective ``fit.observation.uv_min``
+        (its default changed from every baseline to 0.1 Gλ on 2026-12-01)."""
+        raw = {k: v for k, v in self.raw.items() if k != "output"}
+        if "observation" in self.target:
+            from .observation import UV_MIN
+
+            fit = dict(raw.get("fit", {}))
+            fit["observation"] = {"uv_min": UV_MIN, **fit.get("observation", {})}
+            raw["fit"] = fit
+        return raw
 
     @property
     def grid_fingerprint(self) -> str:
@@ -187,7 +200,7 @@ class InferenceConfig:
             return self.fingerprint
         from .observation_sections import REFINEMENT_KEYS
 
-        keep = {k: v for k, v in self.raw.items() if k not in ("output", "mode", "search")}
+        keep = {k: v for k, v in self._effective().items() if k not in ("mode", "search")}
         keep["mode"] = {k: v for k, v in self.raw.get("mode", {}).items() if k != "kind"}
         search = {k: v for k, v in self.raw.get("search", {}).items()
                   if k not in REFINEMENT_KEYS}  # fmt: skip

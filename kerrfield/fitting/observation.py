@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping, Sequence
+from numbers import Real
 
 import numpy as np
 import torch
@@ -32,7 +33,12 @@ from ..vlbi.visibilities import dft
 from .losses import total_variation
 from .observation_result import ObservationFit
 
-__all__ = ["Axisymmetric", "SkyModel", "fit_observation", "match_emission", "relative_entropy"]
+#: default shortest baseline of the data terms, wavelengths: the EHT 2017 pipelines'
+#: ``uv_zblcut`` (0.1 Gλ), below which lie only the intra-site baselines
+UV_MIN = 1e8
+
+__all__ = ["UV_MIN", "Axisymmetric", "SkyModel", "fit_observation", "match_emission",
+           "relative_entropy"]
 
 
 class SkyModel(nn.Module):
@@ -160,14 +166,20 @@ class _Objective:
 
 def _gain_sigma(gain_sigma: float | Mapping[str, float], stations: list) -> torch.Tensor:
     """Per-station prior width of the log gain amplitudes, in ``stations`` order."""
-    given = dict(gain_sigma) if isinstance(gain_sigma, Mapping) else {"default": gain_sigma}
+    if not isinstance(gain_sigma, Mapping):
+        if not (isinstance(gain_sigma, Real) and not isinstance(gain_sigma, bool)
+                and math.isfinite(gain_sigma) and gain_sigma > 0):
+            raise ValueError(f"gain_sigma must be a finite number > 0 (or a mapping station "
+                             f"-> width), got {gain_sigma!r}")
+    given = ({str(k): v for k, v in gain_sigma.items()} if isinstance(gain_sigma, Mapping)
+             else {"default": gain_sigma})
     names = [str(s) for s in stations]
     unknown = set(given) - set(names) - {"default"}
     if unknown:
         raise ValueError(f"gain_sigma: unknown station(s) {sorted(unknown)}; the observation "
                          f"has {names}")
     for k, v in given.items():
-        if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+        if not (isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v) and v > 0):
             raise ValueError(f"gain_sigma[{k!r}] must be a finite number > 0, got {v!r}")
     return torch.tensor([float(given.get(s, given.get("default", 0.1))) for s in names],
                         dtype=torch.float64)
@@ -257,7 +269,7 @@ def fit_observation(model: LensedImage, obs: xr.Dataset | Sequence[xr.Dataset], 
                     scout_rounds: int = 1, finalists: int = 1,
                     lr: float = 1e-2, sky_lr: float = 0.02, geometry_lr: float = 0.02,
                     minimal: bool = True, scan_average: bool = False, gains: bool = False,
-                    gain_sigma: float | Mapping[str, float] = 0.1, uv_min: float = 1e8,
+                    gain_sigma: float | Mapping[str, float] = 0.1, uv_min: float = UV_MIN,
                     pixel: str = "box", method: str = "dft",
                     seed: int | None = 0, progress: bool | None = False) -> ObservationFit:
     """Fit a lensed image model (field, θ_g, PA, flux; spin and inclination if the model
@@ -345,8 +357,9 @@ def fit_observation(model: LensedImage, obs: xr.Dataset | Sequence[xr.Dataset], 
     terms = DataTerms(obs, weights, systematic=systematic, minimal=minimal,
                       scan_average=scan_average, gains=gains, uv_min=uv_min)
     prior = _gaussian_prior(model, prior_fwhm) if prior_fwhm else None
-    reg = {"tv": tv, "mem": mem, "flux": flux_weight,
-           "gain_sigma": _gain_sigma(gain_sigma, terms.gains.stations) if gains else None}
+    # checked with or without gains: a misspelt station is a mistake either way
+    widths = _gain_sigma(gain_sigma, list(dict.fromkeys([*obs.t1.values, *obs.t2.values])))
+    reg = {"tv": tv, "mem": mem, "flux": flux_weight, "gain_sigma": widths if gains else None}
     starts = [(float(t), float(p)) for t in np.atleast_1d(theta_g)
               for p in np.atleast_1d(position_angle)]
     objectives = []

@@ -78,9 +78,15 @@ def plot_observation_fit(res: Any, *, resolution_uas: float = 20.0) -> Figure:
 def _amplitudes(ax: Any, res: Any) -> None:
     obs = res.terms.obs
     q = np.hypot(obs.u.values, obs.v.values) / 1e9
+    used = q >= res.terms.uv_min / 1e9
+    amp, model = np.abs(obs.vis.values), np.abs(res.model_visibilities())
     # thousands of points: their σ bars would hide the data (the residual panels show σ)
-    ax.plot(q, np.abs(obs.vis.values), ".", ms=2, alpha=0.3, color="k", label="data")
-    ax.plot(q, np.abs(res.model_visibilities()), ".", ms=2, color="C3", label="model")
+    ax.plot(q[used], amp[used], ".", ms=2, alpha=0.3, color="k", label="data")
+    ax.plot(q, model, ".", ms=2, color="C3", label="model")
+    if not used.all():  # e.g. the intra-site baselines, which see the extended jet too
+        ax.plot(q[~used], amp[~used], ".", ms=2, alpha=0.3, color="0.6",
+                label=f"data < {res.terms.uv_min / 1e9:g} Gλ (in no term)")
+        ax.axvline(res.terms.uv_min / 1e9, color="0.6", lw=0.8, ls=":")
     ax.set(xlabel="baseline length [Gλ]", ylabel="|V| [Jy]", yscale="log")
     low = np.percentile(np.abs(obs.vis.values), 1)
     ax.set_ylim(max(low / 3, 1e-4), None)

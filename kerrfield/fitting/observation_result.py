@@ -71,12 +71,13 @@ class ObservationFit:
         return out
 
     @torch.no_grad()
-    def chi2_by_observation(self) -> dict[str, dict[str, float]]:
+    def chi2_by_observation(self) -> dict[str, dict[str, float | None]]:
         """Reduced χ² of each term within each observation of a joint fit, by file name.
 
         The pooled ``chi2`` is their count-weighted mean; a file fitted worse than the
         others (a band or a day the model cannot share with them) shows here. One
-        observation gives one entry.
+        observation gives one entry; a file without rows at or above ``uv_min`` has
+        ``None`` for the visibility and amplitude terms.
         """
         obs, t = self.terms.obs, self.terms
         seg = segment_of(obs)
@@ -90,10 +91,13 @@ class ObservationFit:
             long[t.rows.cpu().numpy()] = True
         for k in range(int(seg.max()) + 1):
             r = torch.as_tensor((seg == k) & long)
-            got = {}
-            if "vis" in self.chi2:
+            got: dict[str, float | None] = {}
+            if not bool(r.any()):  # no row of this file above uv_min: no vis/amp term
+                got.update({k: None for k in ("vis", "amp") if k in self.chi2})
+                r = None
+            if "vis" in self.chi2 and r is not None:
                 got["vis"] = float(chi2_vis(gained[r], t.vis[r].to(vis.dtype), t.sigma[r]))
-            if "amp" in self.chi2:
+            if "amp" in self.chi2 and r is not None:
                 got["amp"] = float(chi2_amp(gained[r], t.vis[r].abs().to(t.sigma.dtype),
                                             t.sigma[r]))  # fmt: skip
             for term, model_fn, chi2_fn in (("cphase", model_cphase, chi2_cphase),
@@ -128,7 +132,8 @@ class ObservationFit:
         ``resolution_uas = 0`` measures the sharp image for both. ``ring_at_screen_edge``
         is true when either ring's radius exceeds :data:`EDGE_FRACTION` of the model
         screen's width on the sky: such a "ring" is the screen's boundary (widen ``fov``).
-        ``n_observations`` counts the files of a joint fit.
+        ``n_observations`` counts the files of a joint fit; ``uv_min`` (wavelengths) is the
+        shortest baseline used by the data terms.
         """
         if not (np.isfinite(resolution_uas) and resolution_uas >= 0):
             raise ValueError(f"resolution_uas must be a finite FWHM >= 0 in µas, got "

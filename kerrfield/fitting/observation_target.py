@@ -232,10 +232,10 @@ def observation_image_model(field: Any, spin: float, inclination: float, *, fov:
     orders, k, velocity, surface
         Image orders, redshift power (I = g^k f), emitter velocity and emitting surface.
     axisymmetric : bool
-        Wrap the field in :class:`~kerrfield.fitting.observation.Axisymmetric` (f(r)).
+        Wrap the field in :class:`~kerrfield.fields.axisymmetric.Axisymmetric` (f(r)).
     match_steps : int
         Adam steps pre-training the field to a neutral disk
-        (:func:`~kerrfield.fitting.observation.match_emission`); 0 skips it.
+        (:func:`~kerrfield.fields.axisymmetric.match_emission`); 0 skips it.
     learn_geometry : bool
         A differentiable :func:`~kerrfield.models.builders.kerr_image_model` (spin and
         inclination fitted too; ``geometry_options`` such as ``relinearize_every`` go to
@@ -287,7 +287,8 @@ def observation_summary(res: ObservationFit) -> dict[str, Any]:
     """``res.summary()`` plus the number of data of each term and the total χ².
 
     ``chi2_<term>`` (from ``res.summary()``) are reduced χ²; ``n_<term>`` counts real
-    numbers (2 per complex visibility for ``vis``); ``chi2_total`` sums χ²_reduced · n over
+    numbers (2 per complex visibility for ``vis``; ``n_vis`` and ``n_amp`` count the rows
+    at or above ``uv_min``, ``n_rows`` every row); ``chi2_total`` sums χ²_reduced · n over
     the terms of positive weight and ``n_data`` their n. A joint fit (``n_observations`` > 1;
     ``file`` joins the names with ``"; "``) adds ``chi2_by_observation``
     (:meth:`ObservationFit.chi2_by_observation`).

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from itertools import combinations
+from numbers import Real
 
 import numpy as np
 import xarray as xr
@@ -169,7 +170,8 @@ def _table(obs: xr.Dataset, quad: bool, minimal: bool, uv_min: float = 0.0):
 def _check(obs: xr.Dataset, need: int, what: str, scan_gap: float,
            uv_min: float = 0.0) -> None:
     check_obs(obs)
-    if not (isinstance(uv_min, (int, float)) and np.isfinite(uv_min) and uv_min >= 0):
+    if not (isinstance(uv_min, Real) and not isinstance(uv_min, bool) and np.isfinite(uv_min)
+            and uv_min >= 0):
         raise ValueError(f"uv_min must be a finite baseline length >= 0 (wavelengths), "
                          f"got {uv_min!r}")
     bad = int(np.sum(~np.isfinite(np.asarray(obs["vis"].values))))

@@ -12,6 +12,7 @@ Paper IV, Eqs. 15-19 (Chael et al. 2018, ApJ 857, 23, Eqs. 9-12):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from numbers import Real
 
 import numpy as np
 import torch
@@ -147,7 +148,8 @@ class DataTerms:
         def t(x):
             return torch.as_tensor(np.asarray(x), device=device)
 
-        if not (isinstance(uv_min, (int, float)) and np.isfinite(uv_min) and uv_min >= 0):
+        if not (isinstance(uv_min, Real) and not isinstance(uv_min, bool)
+                and np.isfinite(uv_min) and uv_min >= 0):
             raise ValueError(f"uv_min must be a finite baseline length >= 0 (wavelengths), "
                              f"got {uv_min!r}")
         self.u, self.v = t(obs.u.values).to(dtype), t(obs.v.values).to(dtype)

@@ -177,8 +177,9 @@ def observe(image: xr.DataArray | str | os.PathLike, like: xr.Dataset, *, noise:
         Flux (Jy) and FWHM (µas) of a centred circular Gaussian added to the visibilities
         outside the image: large-scale emission that only the shortest baselines see. For
         M87 in 2017 ≈ 0.5 Jy (≈ 1.1 Jy on ALMA-APEX against ≈ 0.6 Jy in the compact ring,
-        EHT 2019 Paper IV, Sec. 4); the default FWHM of 1 mas is resolved out beyond
-        ≈ 0.1 Gλ (|V| < 1e-6 of its flux) and unresolved on intra-site baselines.
+        EHT 2019 Paper IV, Sec. 4); the default FWHM of 1 mas is unresolved on the
+        intra-site baselines (≤ 2 Mλ) and resolved out beyond ≈ 0.4 Gλ (|V| < 1e-6 of its
+        flux), i.e. on every inter-site baseline of 2017 (the shortest is ≈ 1.25 Gλ).
 
     Returns
     -------

@@ -182,3 +182,41 @@ def test_multi_start_search_and_profile(setting):
         assert r["loss"] == pytest.approx(r["chi2_cphase"] + r["chi2_lcamp"])
     with pytest.raises(ValueError, match="parameter"):
         profile_observation(_model(geo), data, "spin", [0.5])
+
+
+def test_per_station_gain_prior(setting):
+    """gain_sigma per station: a loose prior lets that station's gains absorb a calibration
+    error (the LMT in 2017) that a tight one holds back; bad names and widths are refused."""
+    data, geo = setting
+    stations = sorted(set(data.t1.values) | set(data.t2.values))
+    loose = stations[0]
+    off = data.copy()
+    scale = np.where((data.t1 == loose) | (data.t2 == loose), 1.5, 1.0)  # |g| = 1.5 there
+    off["vis"] = data.vis * scale
+    kw = dict(weights={"amp": 1.0}, gains=True, steps=60, scout_steps=0, theta_g=3.8,
+              position_angle=200.0, learn=(), lr=0.0, sky_lr=0.05, seed=0)
+
+    def gain_of(res):
+        st = res.terms.gains.stations
+        return float(res.terms.gains.log_amp.detach()[list(st).index(loose)].mean().exp())
+
+    tight = fit_observation(_model(geo), off, gain_sigma=0.05, **kw)
+    per_station = fit_observation(_model(geo), off, gain_sigma={"default": 0.05, loose: 1.0},
+                                  **kw)
+    assert gain_of(per_station) > gain_of(tight) + 0.1
+    assert per_station.chi2["amp"] < tight.chi2["amp"]
+    with pytest.raises(ValueError, match=r"gain_sigma: unknown station\(s\) \['XX'\]"):
+        fit_observation(_model(geo), off, gain_sigma={"XX": 1.0}, **kw)
+    with pytest.raises(ValueError, match=r"gain_sigma must be a finite number > 0"):
+        fit_observation(_model(geo), off, gain_sigma=0.0, **kw)
+    with pytest.raises(ValueError, match=rf"gain_sigma\['{loose}'\] must be a finite number"):
+        fit_observation(_model(geo), off, gain_sigma={loose: float("nan")},
+                        **{**kw, "gains": False})  # checked with or without gains
+    from kerrfield.fitting.observation_target import check_observation_options
+
+    got = check_observation_options({"gain_sigma": {"LM": 1, "default": 0.1}, "uv_min": 0})
+    assert got == {"gain_sigma": {"LM": 1.0, "default": 0.1}, "uv_min": 0.0}
+    with pytest.raises(ValueError, match=r"observation.gain_sigma.LM"):
+        check_observation_options({"gain_sigma": {"LM": -1.0}})
+    with pytest.raises(ValueError, match=r"observation.uv_min"):
+        check_observation_options({"uv_min": -5.0})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 
@@ -356,6 +357,24 @@ def test_grid_fingerprint_observation_only(small_uvfits, tmp_path):
     image = load_inference_config({"target": {"synthetic": {"npix": 8}},
                                    "mode": {"kind": "search", "spin": [0.1, 0.5]}})
     assert image.grid_fingerprint == image.fingerprint  # image targets: unchanged
+
+
+def test_fingerprint_holds_the_effective_uv_min(small_uvfits, tmp_path):
+    """A folder fitted with every baseline (uv_min = 0, the default before 2026-12-01) is
+    not resumed by the same configuration under today's default, 0.1 Gλ."""
+    from kerrfield.fitting.observation import UV_MIN
+
+    raw = tomllib.loads(_TOML.format(uvfits=small_uvfits, out=tmp_path / "o"))
+
+    def with_uv_min(value):
+        out = copy.deepcopy(raw)
+        out.setdefault("fit", {}).setdefault("observation", {})["uv_min"] = value
+        return load_inference_config(out)
+
+    default = load_inference_config(copy.deepcopy(raw))
+    assert default.grid_fingerprint == with_uv_min(UV_MIN).grid_fingerprint
+    assert default.grid_fingerprint != with_uv_min(0.0).grid_fingerprint
+    assert default.fingerprint != with_uv_min(0.0).fingerprint
 
 
 def test_refine_geometry_lr_reaches_the_optimiser(small_uvfits, tmp_path, monkeypatch):

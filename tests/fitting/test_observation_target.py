@@ -117,9 +117,11 @@ def test_cli_fit_observation(small_uvfits, tmp_path, capsys):
             "--inclination0", "163", "--fov", "8", "--npix", "10", "--orders", "0",
             "--width", "6", "--depth", "1", "--axisymmetric", "--steps", "3",
             "--position-angle", "0", "180", "--scout-steps", "2", "--weights", "cphase=1",
-            "lcamp=0.5", "--systematic", "0.03", "--no-progress", "-o", str(out)]
+            "lcamp=0.5", "--systematic", "0.03", "--uv-min", "0", "--no-progress", "-o",
+            str(out)]
     assert cli.main(argv) == 0
     s = json.loads((out / "summary.json").read_text())
+    assert s["uv_min"] == 0.0  # every baseline (the default leaves out < 0.1 Gλ)
     for key in ("theta_g_uas", "position_angle_deg", "ring_diameter_uas", "ring_width_uas",
                 "brightness_pa_deg", "chi2_cphase", "chi2_lcamp", "chi2_total"):
         assert key in s, key

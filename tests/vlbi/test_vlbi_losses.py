@@ -67,9 +67,9 @@ def test_bad_weights(m87_obs):
 
 def test_extended_flux_biases_intra_site_closures_and_uv_min_removes_it(m87_obs):
     """M87's jet adds ≈ 0.5 Jy seen only by the intra-site baselines (a Gaussian of 1 mas,
-    resolved out beyond 0.1 Gλ). A compact model that is exactly right otherwise fits the
-    closures only with those baselines left out: most minimal log closure amplitudes have
-    one of them in the numerator."""
+    resolved out on every inter-site baseline, the shortest of 2017 being 1.25 Gλ). A
+    compact model that is exactly right otherwise fits the closures only with those
+    baselines left out: most minimal log closure amplitudes have one in the numerator."""
     noisy, truth = _noisy(m87_obs, seed=3)
     q = np.hypot(m87_obs.u.values, m87_obs.v.values)
     fwhm = np.deg2rad(1e-3 / 3600)  # 1 mas
