@@ -136,6 +136,9 @@ def test_cli_fit_observation(small_uvfits, tmp_path, capsys):
     assert "--coarse-steps" in capsys.readouterr().err
     assert cli.main([*argv, "--resume"]) == 2
     assert "--resume: an observation fit writes no checkpoint" in capsys.readouterr().err
+    assert cli.main([*argv[:-1], str(tmp_path / "g"), "--gain-sigma", "LM=1"]) == 2
+    assert "--gain-sigma sets the prior of station gains; it needs --gains" in (
+        capsys.readouterr().err)
     # an image fit's folder overwritten by an observation fit keeps none of its files
     img = tmp_path / "img"
     assert cli.main(["fit", "--npix", "8", "--steps", "1", "--fix-geometry", "--width", "4",
