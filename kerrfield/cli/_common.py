@@ -190,6 +190,9 @@ def add_observation_args(p: argparse.ArgumentParser) -> None:
 
 def observation_options(args: argparse.Namespace) -> dict:
     """The ``observation=`` options of :func:`kerrfield.fit` from the parsed arguments."""
+    names = [n for n, _ in args.gain_sigma]
+    if len(set(names)) < len(names):
+        raise ValueError(f"--gain-sigma: a station given twice ({', '.join(names)})")
     if not args.gains and dict(args.gain_sigma) != {"default": 0.1}:
         raise ValueError("--gain-sigma sets the prior of station gains; it needs --gains "
                          "(and a vis or amp weight)")
@@ -204,6 +207,9 @@ def observation_options(args: argparse.Namespace) -> dict:
 def _gain_width(text: str) -> tuple[str, float]:
     """``0.1`` (every station) or ``LM=1.0`` (one station) for ``--gain-sigma``."""
     name, sep, value = text.rpartition("=")
+    if sep and not name.strip():
+        raise argparse.ArgumentTypeError(f"expected STATION=WIDTH with a station name, got "
+                                         f"{text!r}")
     try:
         return (name.strip() if sep else "default"), float(value)
     except ValueError:

@@ -82,11 +82,13 @@ def _amplitudes(ax: Any, res: Any) -> None:
     amp, model = np.abs(obs.vis.values), np.abs(res.model_visibilities())
     # thousands of points: their σ bars would hide the data (the residual panels show σ)
     ax.plot(q[used], amp[used], ".", ms=2, alpha=0.3, color="k", label="data")
-    ax.plot(q, model, ".", ms=2, color="C3", label="model")
+    ax.plot(q[used], model[used], ".", ms=2, color="C3", label="model")
     if not used.all():  # e.g. the intra-site baselines, which see the extended jet too
-        ax.plot(q[~used], amp[~used], ".", ms=2, alpha=0.3, color="0.6",
-                label=f"data < {res.terms.uv_min / 1e9:g} Gλ (in no term)")
-        ax.axvline(res.terms.uv_min / 1e9, color="0.6", lw=0.8, ls=":")
+        cut = res.terms.uv_min / 1e9
+        ax.plot(q[~used], amp[~used], "x", ms=4, color="C0",
+                label=f"{int((~used).sum())} rows < {cut:g} Gλ, median "
+                      f"{np.median(amp[~used]):.2f} Jy: not fitted")
+        ax.axvline(cut, color="C0", lw=0.8, ls=":")
     ax.set(xlabel="baseline length [Gλ]", ylabel="|V| [Jy]", yscale="log")
     low = np.percentile(np.abs(obs.vis.values), 1)
     ax.set_ylim(max(low / 3, 1e-4), None)

@@ -144,7 +144,7 @@ def _row(name: str, a: Mapping[str, Any]) -> dict[str, Any]:
             **{k: float(v) for k, v in a.items()
                if k.startswith("chi2_") and k not in ("chi2_total", "chi2_seeds")},
             **{k: int(v) for k, v in a.items()
-               if k.startswith("n_") and k not in ("n_data", "n_rows")},
+               if k.startswith("n_") and k not in ("n_data", "n_rows", "n_rows_used")},
             **{k: float(a.get(k, np.nan)) for k in SKY_KEYS},
             "chi2_seeds": json.loads(a.get("chi2_seeds", "[]")),
             "seconds": float(a["seconds"])}  # fmt: skip

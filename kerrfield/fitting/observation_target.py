@@ -287,10 +287,11 @@ def observation_summary(res: ObservationFit) -> dict[str, Any]:
     """``res.summary()`` plus the number of data of each term and the total χ².
 
     ``chi2_<term>`` (from ``res.summary()``) are reduced χ²; ``n_<term>`` counts real
-    numbers (2 per complex visibility for ``vis``; ``n_vis`` and ``n_amp`` count the rows
-    at or above ``uv_min``, ``n_rows`` every row); ``chi2_total`` sums χ²_reduced · n over
-    the terms of positive weight and ``n_data`` their n. A joint fit (``n_observations`` > 1;
-    ``file`` joins the names with ``"; "``) adds ``chi2_by_observation``
+    numbers (2 per complex visibility for ``vis``; ``n_vis`` and ``n_amp`` count the
+    ``n_rows_used`` rows at or above ``uv_min``, ``n_rows`` every row); ``chi2_total`` sums
+    χ²_reduced · n over the terms of positive weight and ``n_data`` their n. A joint fit
+    (``n_observations`` > 1; ``file`` joins the names with ``"; "``) adds
+    ``chi2_by_observation``
     (:meth:`ObservationFit.chi2_by_observation`).
     """
     out = res.summary()
@@ -305,7 +306,7 @@ def observation_summary(res: ObservationFit) -> dict[str, Any]:
         if res.terms.weights.get(term, 0.0) > 0:
             total += float(chi2) * n[term]
             n_data += n[term]
-    out.update(chi2_total=total, n_data=n_data, n_rows=n_rows,
+    out.update(chi2_total=total, n_data=n_data, n_rows=n_rows, n_rows_used=used,
                weights=dict(res.terms.weights), source=obs.attrs.get("source", ""),
                file=str(obs.attrs.get("file", "")), mjd=obs.attrs.get("mjd"))
     if out["n_observations"] > 1:
