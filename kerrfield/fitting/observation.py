@@ -381,11 +381,16 @@ def fit_observation(model: LensedImage, obs: xr.Dataset | Sequence[xr.Dataset], 
         run(obj, steps, history, f"final {k + 1}/{len(kept)}" if len(starts) > 1 else
             "fit_observation")
         finals.append((obj, history, copy.deepcopy(obj.sky.state_dict())))
-    obj, history, state = (finals[0] if len(finals) == 1 else
-                           min(finals, key=lambda c: c[1][-1]["loss"]))
+    finals.sort(key=lambda c: c[1][-1]["loss"] if c[1] else 0.0)
+    obj, history, state = finals[0]
+    # every finalist's end, best first: a runner-up in another PA basin at a similar loss
+    # says the data do not pick one basin
+    ends = [{k: h[-1][k] for k in ("loss", "theta_g_uas", "position_angle_deg")}
+            for _, h, _ in finals if h] if len(finals) > 1 else []
     obj.sky.load_state_dict(state)
     model.load_state_dict(obj.sky.image_model.state_dict())
     obj.sky.image_model = model
     with torch.no_grad():
         _, chi2 = obj()
-    return ObservationFit(sky=obj.sky, terms=terms, history=history, chi2=chi2, scouts=scouts)
+    return ObservationFit(sky=obj.sky, terms=terms, history=history, chi2=chi2, scouts=scouts,
+                          finalists=ends)

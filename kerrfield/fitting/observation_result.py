@@ -44,6 +44,8 @@ class ObservationFit:
         Final reduced χ² per term.
     scouts : list of dict
         With several starts: per (θ_g, PA) start, its last scout step (loss, χ², θ_g, PA).
+    finalists : list of dict
+        With two or more finalists: each one's final loss, θ_g and PA, best (the fit) first.
     """
 
     sky: Any
@@ -51,6 +53,7 @@ class ObservationFit:
     history: list[dict] = field(default_factory=list)
     chi2: dict[str, float] = field(default_factory=dict)
     scouts: list[dict] = field(default_factory=list)
+    finalists: list[dict] = field(default_factory=list)
 
     @torch.no_grad()
     def model_visibilities(self, u=None, v=None) -> np.ndarray:

@@ -291,8 +291,8 @@ def observation_summary(res: ObservationFit) -> dict[str, Any]:
     ``n_rows_used`` rows at or above ``uv_min``, ``n_rows`` every row); ``chi2_total`` sums
     χ²_reduced · n over the terms of positive weight and ``n_data`` their n. A joint fit
     (``n_observations`` > 1; ``file`` joins the names with ``"; "``) adds
-    ``chi2_by_observation``
-    (:meth:`ObservationFit.chi2_by_observation`).
+    ``chi2_by_observation`` (:meth:`ObservationFit.chi2_by_observation`); two or more
+    finalists add ``finalists`` (each one's final loss, θ_g and PA, the fit first).
     """
     out = res.summary()
     obs = res.terms.obs
@@ -311,6 +311,8 @@ def observation_summary(res: ObservationFit) -> dict[str, Any]:
                file=str(obs.attrs.get("file", "")), mjd=obs.attrs.get("mjd"))
     if out["n_observations"] > 1:
         out["chi2_by_observation"] = res.chi2_by_observation()
+    if res.finalists:  # the runners-up: another PA basin at a similar loss is worth knowing
+        out["finalists"] = [dict(f) for f in res.finalists]
     return out
 
 

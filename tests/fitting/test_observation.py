@@ -174,6 +174,14 @@ def test_multi_start_search_and_profile(setting):
     assert {(s["theta_g_start"], s["position_angle_start"]) for s in res.scouts} == {
         (3.0, 150.0), (3.0, 250.0), (4.5, 150.0), (4.5, 250.0)}
     assert len(res.history) == 10 and np.isfinite(best["loss"])
+    # both finalists' ends, the fit's first: a runner-up basin is reported, not dropped
+    ends = res.finalists
+    assert len(ends) == 2 and ends[0]["loss"] <= ends[1]["loss"]
+    assert ends[0]["loss"] == res.history[-1]["loss"]
+    assert ends[0]["position_angle_deg"] == res.history[-1]["position_angle_deg"]
+    from kerrfield.fitting.observation_target import observation_summary
+
+    assert observation_summary(res)["finalists"] == ends
     rows = profile_observation(_model(geo), data, "position_angle", [100.0, 200.0], steps=3,
                                method="nufft", ring=False)
     assert [r["value"] for r in rows] == [100.0, 200.0]
