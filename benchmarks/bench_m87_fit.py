@@ -42,7 +42,7 @@ import torch
 
 import kerrfield as kf
 from kerrfield.cli._common import _gain_width
-from kerrfield.fitting.observation import Axisymmetric, fit_observation, match_emission
+from kerrfield.fitting.observation import UV_MIN, Axisymmetric, fit_observation, match_emission
 from kerrfield.fitting.observation_profile import profile_observation
 from kerrfield.io.atomic import atomic_write_text
 from kerrfield.models.synthetic import AnalyticEmission
@@ -139,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--then-amplitudes", type=float, default=None, metavar="W",
                     help="after the fit, a second stage from its field, θ_g and PA with |V| "
                     "(weight W) and station gains added")
-    ap.add_argument("--uv-min", type=float, default=1e8,
+    ap.add_argument("--uv-min", type=float, default=UV_MIN,
                     help="baselines shorter than this [wavelengths] enter no data term (1e8: "
                     "the intra-site pairs, as the EHT pipelines; 0: all)")
     ap.add_argument("--gain-sigma", type=_gain_width, nargs="+", metavar="[STATION=]W",

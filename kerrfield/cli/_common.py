@@ -9,6 +9,7 @@ from ..physics._spec import Cone
 from ..physics._spec import parse_surface as _parse_surface
 from ..physics._spec import parse_velocity as _parse_velocity
 from ..physics.redshift import GeneralVelocity
+from ..vlbi.closures import UV_MIN
 
 UNITS = ("Units: G = c = M = 1; screen coordinates alpha/beta, fov, field scale and beam "
          "FWHM in M; inclination in degrees; spin dimensionless (a/M).")  # fmt: skip
@@ -178,7 +179,7 @@ def add_observation_args(p: argparse.ArgumentParser) -> None:
                    default=[("default", 0.1)],
                    help="with --gains: prior width of the log gain amplitudes, one value "
                    "and/or per station (e.g. 0.1 LM=1.0)")
-    g.add_argument("--uv-min", type=float, default=1e8, metavar="LAMBDA",
+    g.add_argument("--uv-min", type=float, default=UV_MIN, metavar="LAMBDA",
                    help="baselines shorter than this (wavelengths) enter no term; the default "
                    "0.1 G-lambda leaves out the intra-site baselines, as the EHT pipelines "
                    "(0: all)")

@@ -178,7 +178,7 @@ class InferenceConfig:
         (its default changed from every baseline to 0.1 Gλ on 2026-12-01)."""
         raw = {k: v for k, v in self.raw.items() if k != "output"}
         if "observation" in self.target:
-            from .observation import UV_MIN
+            from ..vlbi.closures import UV_MIN
 
             fit = dict(raw.get("fit", {}))
             fit["observation"] = {"uv_min": UV_MIN, **fit.get("observation", {})}

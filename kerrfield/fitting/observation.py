@@ -26,16 +26,13 @@ from .._validate import check_npoints
 from ..fields.axisymmetric import Axisymmetric, match_emission
 from ..io.sky import sky_matrix
 from ..models.lensed import LensedImage
+from ..vlbi.closures import UV_MIN
 from ..vlbi.combine import concat_observations
 from ..vlbi.losses import DataTerms
 from ..vlbi.nufft import nufft
 from ..vlbi.visibilities import dft
 from .losses import total_variation
 from .observation_result import ObservationFit
-
-#: default shortest baseline of the data terms, wavelengths: the EHT 2017 pipelines'
-#: ``uv_zblcut`` (0.1 Gλ), below which lie only the intra-site baselines
-UV_MIN = 1e8
 
 __all__ = ["UV_MIN", "Axisymmetric", "SkyModel", "fit_observation", "match_emission",
            "relative_entropy"]
@@ -166,12 +163,8 @@ class _Objective:
 
 def _gain_sigma(gain_sigma: float | Mapping[str, float], stations: list) -> torch.Tensor:
     """Per-station prior width of the log gain amplitudes, in ``stations`` order."""
-    if not isinstance(gain_sigma, Mapping):
-        if not (isinstance(gain_sigma, Real) and not isinstance(gain_sigma, bool)
-                and math.isfinite(gain_sigma) and gain_sigma > 0):
-            raise ValueError(f"gain_sigma must be a finite number > 0 (or a mapping station "
-                             f"-> width), got {gain_sigma!r}")
-    given = ({str(k): v for k, v in gain_sigma.items()} if isinstance(gain_sigma, Mapping)
+    per_station = isinstance(gain_sigma, Mapping)
+    given = ({str(k): v for k, v in gain_sigma.items()} if per_station
              else {"default": gain_sigma})
     names = [str(s) for s in stations]
     unknown = set(given) - set(names) - {"default"}
@@ -180,7 +173,10 @@ def _gain_sigma(gain_sigma: float | Mapping[str, float], stations: list) -> torc
                          f"has {names}")
     for k, v in given.items():
         if not (isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v) and v > 0):
-            raise ValueError(f"gain_sigma[{k!r}] must be a finite number > 0, got {v!r}")
+            what = f"gain_sigma[{k!r}]" if per_station else "gain_sigma"
+            raise ValueError(f"{what} must be a finite number > 0"
+                             f"{'' if per_station else ' (or a mapping station -> width)'}, "
+                             f"got {v!r}")
     return torch.tensor([float(given.get(s, given.get("default", 0.1))) for s in names],
                         dtype=torch.float64)
 

@@ -22,6 +22,7 @@ from ..fields.emission import EmissionField
 from ..models.builders import fixed_image_model
 from ..models.synthetic import AnalyticEmission
 from ..physics.raytrace import raytrace
+from ..vlbi.closures import UV_MIN
 from ..vlbi.dataset import eht_m87_2017_pairs, fetch_eht_m87_2017
 from .observation import Axisymmetric, fit_observation, match_emission
 from .observation_result import ObservationFit
@@ -50,7 +51,7 @@ SECTIONS = {
     "fit": {"weights": {"cphase": 1.0, "lcamp": 1.0}, "systematic": 0.02, "steps": 500,
             "scout_steps": 40, "scout_rounds": 2, "finalists": 2, "lr": 0.01,
             "sky_lr": 0.01, "tv": 0.0, "mem": 0.0, "scan_average": False, "gains": False,
-            "gain_sigma": 0.1, "uv_min": 1e8, "method": "nufft"},
+            "gain_sigma": 0.1, "uv_min": UV_MIN, "method": "nufft"},
     "output": {"directory": "m87_2017_fit"},
 }
 

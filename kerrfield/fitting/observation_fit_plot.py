@@ -78,7 +78,7 @@ def plot_observation_fit(res: Any, *, resolution_uas: float = 20.0) -> Figure:
 def _amplitudes(ax: Any, res: Any) -> None:
     obs = res.terms.obs
     q = np.hypot(obs.u.values, obs.v.values) / 1e9
-    used = q >= res.terms.uv_min / 1e9
+    used = res.terms.used
     amp, model = np.abs(obs.vis.values), np.abs(res.model_visibilities())
     # thousands of points: their σ bars would hide the data (the residual panels show σ)
     ax.plot(q[used], amp[used], ".", ms=2, alpha=0.3, color="k", label="data")

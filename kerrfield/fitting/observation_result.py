@@ -88,21 +88,16 @@ class ObservationFit:
         vis = self.sky(t.u, t.v)
         gained = t.gains(vis) if t.gains is not None else vis
         out: dict[str, dict[str, float]] = {}
-        long = np.ones(seg.shape, bool)
-        if t.rows is not None:  # rows below uv_min are in no term
-            long[:] = False
-            long[t.rows.cpu().numpy()] = True
         for k in range(int(seg.max()) + 1):
-            r = torch.as_tensor((seg == k) & long)
+            r = torch.as_tensor((seg == k) & t.used)  # rows below uv_min are in no term
+            some = bool(r.any())  # a file without rows above uv_min has no vis/amp term
             got: dict[str, float | None] = {}
-            if not bool(r.any()):  # no row of this file above uv_min: no vis/amp term
-                got.update({k: None for k in ("vis", "amp") if k in self.chi2})
-                r = None
-            if "vis" in self.chi2 and r is not None:
-                got["vis"] = float(chi2_vis(gained[r], t.vis[r].to(vis.dtype), t.sigma[r]))
-            if "amp" in self.chi2 and r is not None:
+            if "vis" in self.chi2:
+                got["vis"] = float(chi2_vis(gained[r], t.vis[r].to(vis.dtype), t.sigma[r])
+                                   ) if some else None
+            if "amp" in self.chi2:
                 got["amp"] = float(chi2_amp(gained[r], t.vis[r].abs().to(t.sigma.dtype),
-                                            t.sigma[r]))  # fmt: skip
+                                            t.sigma[r])) if some else None  # fmt: skip
             for term, model_fn, chi2_fn in (("cphase", model_cphase, chi2_cphase),
                                             ("lcamp", model_lcamp, chi2_lcamp)):
                 if term in self.chi2:

@@ -297,7 +297,7 @@ def observation_summary(res: ObservationFit) -> dict[str, Any]:
     out = res.summary()
     obs = res.terms.obs
     n_rows = int(obs.sizes["row"])
-    used = n_rows if res.terms.rows is None else int(res.terms.rows.numel())
+    used = int(res.terms.used.sum())
     n = {"vis": 2 * used, "amp": used,
          **{k: int(v.sizes["closure"]) for k, v in res.terms.closures.items()}}
     total, n_data = 0.0, 0

@@ -27,7 +27,21 @@ import xarray as xr
 from kerrfield.vlbi._uvfits_write import check_obs
 from kerrfield.vlbi.combine import segment_of
 
-__all__ = ["add_systematic", "closure_phases", "log_closure_amplitudes", "scans"]
+__all__ = ["UV_MIN", "add_systematic", "check_uv_min", "closure_phases",
+           "log_closure_amplitudes", "scans"]
+
+#: the shortest baseline the fits use by default, wavelengths: the EHT 2017 pipelines'
+#: ``uv_zblcut`` (0.1 Gλ), below which lie only the intra-site baselines
+UV_MIN = 1e8
+
+
+def check_uv_min(uv_min: float) -> float:
+    """``uv_min`` as a float, or ValueError naming it unless it is a finite length >= 0."""
+    if not (isinstance(uv_min, Real) and not isinstance(uv_min, bool) and np.isfinite(uv_min)
+            and uv_min >= 0):
+        raise ValueError(f"uv_min must be a finite baseline length >= 0 (wavelengths), "
+                         f"got {uv_min!r}")
+    return float(uv_min)
 
 
 def add_systematic(obs: xr.Dataset, fraction: float) -> xr.Dataset:
@@ -170,10 +184,7 @@ def _table(obs: xr.Dataset, quad: bool, minimal: bool, uv_min: float = 0.0):
 def _check(obs: xr.Dataset, need: int, what: str, scan_gap: float,
            uv_min: float = 0.0) -> None:
     check_obs(obs)
-    if not (isinstance(uv_min, Real) and not isinstance(uv_min, bool) and np.isfinite(uv_min)
-            and uv_min >= 0):
-        raise ValueError(f"uv_min must be a finite baseline length >= 0 (wavelengths), "
-                         f"got {uv_min!r}")
+    check_uv_min(uv_min)
     bad = int(np.sum(~np.isfinite(np.asarray(obs["vis"].values))))
     if bad:  # load_uvfits drops such records; one NaN would spread to its closures
         raise ValueError(f"obs.vis has {bad} non-finite value(s); drop those rows first "

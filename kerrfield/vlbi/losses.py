@@ -12,7 +12,6 @@ Paper IV, Eqs. 15-19 (Chael et al. 2018, ApJ 857, 23, Eqs. 9-12):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from numbers import Real
 
 import numpy as np
 import torch
@@ -20,6 +19,7 @@ import xarray as xr
 
 from kerrfield.vlbi.closures import (
     add_systematic,
+    check_uv_min,
     closure_phases,
     log_closure_amplitudes,
     scans,
@@ -148,19 +148,17 @@ class DataTerms:
         def t(x):
             return torch.as_tensor(np.asarray(x), device=device)
 
-        if not (isinstance(uv_min, Real) and not isinstance(uv_min, bool)
-                and np.isfinite(uv_min) and uv_min >= 0):
-            raise ValueError(f"uv_min must be a finite baseline length >= 0 (wavelengths), "
-                             f"got {uv_min!r}")
+        self.uv_min = check_uv_min(uv_min)
         self.u, self.v = t(obs.u.values).to(dtype), t(obs.v.values).to(dtype)
         self.vis, self.sigma = t(obs.vis.values), t(obs.sigma.values).to(dtype)
-        long = np.hypot(obs.u.values, obs.v.values) >= uv_min
-        if not long.any():
+        q = np.hypot(obs.u.values, obs.v.values)
+        #: per row: at or above uv_min, i.e. in the vis/amp terms (the model is still
+        #: evaluated at every row)
+        self.used = q >= self.uv_min
+        if not self.used.any():
             raise ValueError(f"uv_min = {uv_min:.3g} λ leaves no baseline (the longest is "
-                             f"{np.hypot(obs.u.values, obs.v.values).max():.3g} λ)")
-        self.uv_min = float(uv_min)
-        # rows of the vis/amp terms (the model is still evaluated at every row)
-        self.rows = None if long.all() else t(np.flatnonzero(long))
+                             f"{q.max():.3g} λ)")
+        self.rows = None if self.used.all() else t(np.flatnonzero(self.used))
         self.closures: dict[str, xr.Dataset] = {}
         cl = dict(minimal=minimal, scan_average=scan_average, uv_min=uv_min)
         if "cphase" in weights:

@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 
 from kerrfield._validate import check_sky_placement
+from kerrfield.io.sky import MUAS_TO_RAD
 from kerrfield.vlbi._uvfits_write import check_obs
 from kerrfield.vlbi.closures import scans
 from kerrfield.vlbi.combine import segment_of
@@ -209,7 +210,7 @@ def observe(image: xr.DataArray | str | os.PathLike, like: xr.Dataset, *, noise:
                        position_angle=position_angle, flux=flux, pixel=pixel, method=method)
     if extended_flux:
         q = np.hypot(like.u.values, like.v.values)
-        fwhm = np.deg2rad(extended_fwhm / 3.6e9)  # µas → rad
+        fwhm = extended_fwhm * MUAS_TO_RAD
         vis = vis + extended_flux * np.exp(-((np.pi * fwhm * q) ** 2) / (4 * np.log(2)))
     rng = np.random.default_rng(seed)
     if gain_error > 0 or phase_error:
