@@ -67,13 +67,18 @@ def observation_profile(axes: Mapping[str, list[float]], chi2: np.ndarray, n_dat
                         scatter: float | None = None) -> dict[str, Any]:  # fmt: skip
     """Δχ² profiles and intervals of a ``(spin, inclination)`` grid of total χ².
 
-    Each free axis gets ``flat``, ``unconstrained`` (flat, or fewer than 3 grid values) and
-    a ``constraint`` sentence. Without ``scatter`` it is flat
-    when its 68 % interval spans the grid. With ``scatter`` (the optimiser scatter of χ², the
-    median spread between field seeds) the grid values whose profile lies within
-    ``1 + 2 scatter`` of the minimum cannot be told from it (``consistent``); the axis is flat
-    when they include both ends of the grid, and ``contiguous`` says whether they form one
-    run (a broken run means the optimiser, not the data, shapes the profile).
+    Each free axis gets ``flat``, ``at_edge``, ``excursion``, ``unconstrained`` (flat, the
+    minimum on a grid edge, or fewer than 3 grid values) and a ``constraint`` sentence.
+    Without ``scatter`` it is flat when its 68 % interval spans the grid. With ``scatter``
+    (the optimiser scatter of χ², the median spread between field seeds) the grid values
+    whose profile lies within ``1 + 2 error`` of the minimum cannot be told from it
+    (``consistent``), where the error is the larger of ``scatter`` and the profile's own
+    ``excursion`` (the largest fall of Δχ² walking away from the minimum, which a unimodal
+    likelihood does not have: a second basin or fits that missed their minimum by that
+    much; it is used without ``scatter`` too). The axis is flat when the consistent values
+    include both ends of the grid, and ``contiguous`` says whether they form one run (a
+    broken run means the optimiser, not the data, shapes the profile). A minimum on the
+    first or last grid value is ``at_edge`` ("lower"/"upper"): bounded on one side only.
     """
     chi2_min = float(np.nanmin(chi2))
     inflation = max(1.0, chi2_min / max(n_data, 1))
@@ -91,12 +96,33 @@ def _judge(e: dict[str, Any], name: str, x: list[float], inflation: float,
     """Set ``flat``, ``unconstrained`` and the ``constraint`` sentence of one axis' profile;
     fewer than 3 grid values cannot tell a minimum from a slope: unconstrained."""
     _judge_profile(e, name, x, inflation, scatter)
-    e["unconstrained"] = bool(e["flat"] or len(x) < MIN_PROFILE_VALUES)
+    _judge_edge(e, name, x)
+    e["unconstrained"] = bool(e["flat"] or len(x) < MIN_PROFILE_VALUES or e["at_edge"])
     if len(x) < MIN_PROFILE_VALUES and not e["flat"]:
         # no interval is quoted: two points bound nothing (any curve passes through them)
         e["constraint"] = (f"{name} unconstrained: only {len(x)} grid values [{x[0]:g}, "
                            f"{x[-1]:g}], too few for a profile and an interval (use at "
                            f"least {MIN_PROFILE_VALUES})")  # fmt: skip
+
+
+def _excursion(delta: np.ndarray) -> tuple[float, int | None]:
+    """The largest rise-then-fall of a profile walking away from its minimum, and where.
+
+    A unimodal likelihood's profile only climbs away from its minimum. Where a grid value
+    lies below one nearer the minimum, either a second basin is there or a unit's fit
+    missed its own minimum by at least that much: a direct lower bound on the
+    point-to-point error of the profile, which two field seeds can underestimate.
+    """
+    i, depth, where = int(np.nanargmin(delta)), 0.0, None
+    for step in (-1, 1):
+        top, j = delta[i], i + step
+        while 0 <= j < delta.size:
+            if np.isfinite(delta[j]):
+                if top - delta[j] > depth:
+                    depth, where = float(top - delta[j]), j
+                top = max(top, delta[j])
+            j += step
+    return depth, where
 
 
 def _judge_profile(e: dict[str, Any], name: str, x: list[float], inflation: float,
@@ -106,19 +132,27 @@ def _judge_profile(e: dict[str, Any], name: str, x: list[float], inflation: floa
     formal = (f"68 % interval (Δχ² = 1) [{iv['lo']:.4g}, {iv['hi']:.4g}]"
               + (f" (open {' and '.join(ends)})" if ends else ""))
     e["flat"] = bool(iv["open_lo"] and iv["open_hi"])
-    if scatter is None:
+    delta = np.asarray(e["delta_chi2"], float) * inflation
+    depth, where = _excursion(delta)
+    e["excursion"] = {"delta_chi2": depth, "at": None if where is None else x[where]}
+    if scatter is None and depth <= 0.0:
         e["constraint"] = (f"{name} unconstrained: the profile is flat, Δχ² <= 1 over the whole "
                            f"grid {rng}" if e["flat"] else
                            f"{name} {formal}; optimiser scatter not measured (set "
                            "fit.field_seeds >= 2), so the interval may be set by it")
         return
-    delta = np.asarray(e["delta_chi2"], float) * inflation
-    inside = np.isfinite(delta) & (delta <= 1.0 + 2.0 * scatter)
+    # the profile's error: the seeds' spread, or its own dip where that is larger
+    error = max(scatter or 0.0, depth)
+    inside = np.isfinite(delta) & (delta <= 1.0 + 2.0 * error)
     idx = np.flatnonzero(inside)
     e["consistent"] = [x[i] for i in idx]
     e["contiguous"] = bool(idx.size and idx[-1] - idx[0] + 1 == idx.size)
     e["flat"] = e["flat"] or bool(inside[0] and inside[-1])
-    tol = f"within 2 × the optimiser scatter ({2 * scatter:.4g}) of the minimum"
+    what = (f"the optimiser scatter ({2 * error:.4g})" if error == (scatter or 0.0) else
+            f"the profile's own dip ({2 * error:.4g}; it falls by {depth:.4g} at "
+            f"{x[where]:g} walking away from its minimum: a second basin, or fits that "
+            f"missed their minimum by more than the field seeds' spread)")
+    tol = f"within 2 × {what} of the minimum"
     if e["flat"]:
         e["constraint"] = (f"{name} unconstrained: the χ² profile is flat, both ends of the "
                            f"grid {rng} lie {tol}")  # fmt: skip
@@ -126,7 +160,20 @@ def _judge_profile(e: dict[str, Any], name: str, x: list[float], inflation: floa
     broken = "" if e["contiguous"] else (" (not one run: the optimiser, not the data, shapes "
                                          "this profile)")  # fmt: skip
     e["constraint"] = (f"{name}: values {tol}: {', '.join(f'{v:g}' for v in e['consistent'])}"
-                       f"{broken}; the formal {formal} ignores that scatter")  # fmt: skip
+                       f"{broken}; the formal {formal} ignores that error")  # fmt: skip
+
+
+def _judge_edge(e: dict[str, Any], name: str, x: list[float]) -> None:
+    """A minimum on the grid's first or last value bounds the parameter on one side only:
+    the data may prefer values beyond the grid (extend it), so no interval is a measurement."""
+    i = int(np.nanargmin(np.asarray(e["delta_chi2"], float)))
+    e["at_edge"] = None
+    if e["flat"] or len(x) < MIN_PROFILE_VALUES or i not in (0, len(x) - 1):
+        return
+    side = e["at_edge"] = ("lower", "upper")[i > 0]
+    e["constraint"] = (f"{name} unconstrained: the profile's minimum is on the grid's {side} "
+                       f"edge ({x[i]:g}), so the data may prefer values beyond it (extend "
+                       f"the grid); {e['constraint']}")  # fmt: skip
 
 
 def _scatter(rows: list[dict[str, Any]]) -> dict[str, Any]:
