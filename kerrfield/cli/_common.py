@@ -9,7 +9,8 @@ from ..physics._spec import Cone
 from ..physics._spec import parse_surface as _parse_surface
 from ..physics._spec import parse_velocity as _parse_velocity
 from ..physics.redshift import GeneralVelocity
-from ..vlbi.closures import UV_MIN
+from ..vlbi.closures import UV_MIN, check_uv_min
+from ..vlbi.losses import gains_need_amplitudes
 
 UNITS = ("Units: G = c = M = 1; screen coordinates alpha/beta, fov, field scale and beam "
          "FWHM in M; inclination in degrees; spin dimensionless (a/M).")  # fmt: skip
@@ -179,7 +180,7 @@ def add_observation_args(p: argparse.ArgumentParser) -> None:
                    default=[("default", 0.1)],
                    help="with --gains: prior width of the log gain amplitudes, one value "
                    "and/or per station (e.g. 0.1 LM=1.0)")
-    g.add_argument("--uv-min", type=float, default=UV_MIN, metavar="LAMBDA",
+    g.add_argument("--uv-min", type=_uv_min, default=UV_MIN, metavar="LAMBDA",
                    help="baselines shorter than this (wavelengths) enter no term; the default "
                    "0.1 G-lambda leaves out the intra-site baselines, as the EHT pipelines "
                    "(0: all)")
@@ -194,6 +195,8 @@ def observation_options(args: argparse.Namespace) -> dict:
     names = [n for n, _ in args.gain_sigma]
     if len(set(names)) < len(names):
         raise ValueError(f"--gain-sigma: a station given twice ({', '.join(names)})")
+    if args.gains:
+        gains_need_amplitudes(dict(args.weights), "--gains")
     if not args.gains and dict(args.gain_sigma) != {"default": 0.1}:
         raise ValueError("--gain-sigma sets the prior of station gains; it needs --gains "
                          "(and a vis or amp weight)")
@@ -203,6 +206,16 @@ def observation_options(args: argparse.Namespace) -> dict:
             "scout_rounds": args.scout_rounds, "finalists": args.finalists,
             "mem": args.mem, "gains": args.gains, "method": args.method,
             "gain_sigma": dict(args.gain_sigma), "uv_min": args.uv_min}
+
+
+def _uv_min(text: str) -> float:
+    """``--uv-min``: a finite baseline length >= 0 in wavelengths."""
+    try:
+        return check_uv_min(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a finite baseline length >= 0 in "
+                                         f"wavelengths (e.g. 1e8 = 0.1 G-lambda), got "
+                                         f"{text!r}") from None
 
 
 def _gain_width(text: str) -> tuple[str, float]:

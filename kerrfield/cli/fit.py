@@ -267,10 +267,11 @@ def _cli_fit_observation(args: argparse.Namespace, obs: Any, out: Path, stale: l
         **phys, axisymmetric=args.axisymmetric, learn_geometry=not args.fix_geometry, **geo)
     kw = _fit_kwargs(args)
     kw["device"] = None if args.device == "auto" else kw["device"]  # observation fits: CPU
+    options = observation_options(args)  # refused options before anything is printed
     if not args.fix_geometry:  # the default; say it, since closure data rarely decide them
         print(f"fitting spin and inclination too, from --spin0 {args.spin0:g} and "
               f"--inclination0 {args.inclination0:g} deg (--fix-geometry holds them there)")
-    res = fit(model, obs, observation=observation_options(args), **kw)
+    res = fit(model, obs, observation=options, **kw)
     for p in stale:
         p.unlink(missing_ok=True)
     summary = write_observation_outputs(res, out)

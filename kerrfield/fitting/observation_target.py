@@ -150,6 +150,10 @@ def check_observation_options(options: Mapping[str, Any] | None,
         if not any(float(v) > 0 for v in w.values()):
             raise ValueError(f"{name}.weights: at least one weight must be > 0, got {dict(w)}")
         out["weights"] = {k: float(v) for k, v in w.items()}
+    if out.get("gains") is True:
+        from ..vlbi.losses import gains_need_amplitudes
+
+        gains_need_amplitudes(out.get("weights"), f"{name}.gains")
     _check_scalars(out, name)
     return out
 

@@ -27,7 +27,7 @@ from kerrfield.vlbi.closures import (
 from kerrfield.vlbi.combine import segment_of
 
 __all__ = ["TERMS", "DataTerms", "StationGains", "chi2_amp", "chi2_cphase", "chi2_lcamp",
-           "chi2_vis", "model_cphase", "model_lcamp"]
+           "chi2_vis", "gains_need_amplitudes", "model_cphase", "model_lcamp"]
 
 TERMS = ("vis", "amp", "cphase", "lcamp")
 
@@ -100,6 +100,17 @@ class StationGains(torch.nn.Module):
         return vis * torch.polar(torch.exp(la.to(vis.real.dtype)), ph.to(vis.real.dtype))
 
 
+def gains_need_amplitudes(weights: Mapping[str, float] | None, name: str = "gains") -> None:
+    """ValueError naming ``name`` unless a term that sees station gains ('vis' or 'amp') has
+    a positive weight: closure phases and log closure amplitudes cancel the gains, so fitting
+    them would only spend steps on parameters no term constrains."""
+    w = dict(weights if weights is not None else {"cphase": 1.0, "lcamp": 1.0})
+    if not any(float(w.get(k, 0.0)) > 0 for k in ("vis", "amp")):
+        raise ValueError(f"{name}: station gains cancel in closure phases and log closure "
+                         f"amplitudes; give a positive 'vis' or 'amp' weight (weights "
+                         f"{w}) or leave the gains out")
+
+
 class DataTerms:
     """The weighted sum of reduced χ² terms of an observation, for any model visibilities.
 
@@ -115,7 +126,8 @@ class DataTerms:
     minimal, scan_average : bool
         Passed to the closure functions.
     gains : bool
-        Multiply the model by :class:`StationGains` (``self.gains``; fit its parameters).
+        Multiply the model by :class:`StationGains` (``self.gains``; fit its parameters);
+        needs a positive 'vis' or 'amp' weight (the closures do not see gains).
     uv_min : float
         Baselines shorter than this (wavelengths) enter no term: not the closures (as
         ehtim's ``cp_uv_min``) and not the visibilities or amplitudes. The EHT 2017
@@ -127,7 +139,8 @@ class DataTerms:
     Raises
     ------
     ValueError
-        For an unknown term or a negative weight.
+        For an unknown term or a negative weight, ``gains`` without a 'vis' or 'amp'
+        weight, or a ``uv_min`` that leaves no baseline.
     """
 
     def __init__(self, obs: xr.Dataset, weights: Mapping[str, float] | None = None, *,
@@ -142,6 +155,8 @@ class DataTerms:
             if not (np.isfinite(w) and w >= 0):
                 raise ValueError(f"weights[{k!r}] must be finite and >= 0, got {w}")
         self.weights = weights
+        if gains:
+            gains_need_amplitudes(weights)
         obs = add_systematic(obs, systematic) if systematic else obs
         self.obs = obs
 

@@ -139,6 +139,15 @@ def test_cli_fit_observation(small_uvfits, tmp_path, capsys):
     assert cli.main([*argv[:-1], str(tmp_path / "g"), "--gain-sigma", "LM=1"]) == 2
     assert "--gain-sigma sets the prior of station gains; it needs --gains" in (
         capsys.readouterr().err)
+    # gains cancel in every closure: with closure weights only they are refused, not fitted
+    assert cli.main([*argv[:-1], str(tmp_path / "g"), "--gains"]) == 2
+    err = capsys.readouterr()
+    assert "--gains: station gains cancel in closure phases" in err.err and not err.out
+    with pytest.raises(SystemExit):
+        cli.main([*argv[:-1], str(tmp_path / "g"), "--uv-min", "-1"])
+    assert "argument --uv-min: expected a finite baseline length >= 0" in (
+        capsys.readouterr().err)
+    assert not (tmp_path / "g").exists()
     # an image fit's folder overwritten by an observation fit keeps none of its files
     img = tmp_path / "img"
     assert cli.main(["fit", "--npix", "8", "--steps", "1", "--fix-geometry", "--width", "4",

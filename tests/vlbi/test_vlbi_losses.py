@@ -92,3 +92,20 @@ def test_uv_min_checked(m87_obs):
             DataTerms(m87_obs, uv_min=bad)
     with pytest.raises(ValueError, match="leaves no baseline"):
         DataTerms(m87_obs, {"amp": 1.0}, uv_min=1e12)
+
+
+def test_gains_need_a_term_that_sees_them(m87_obs):
+    """Closure phases and log closure amplitudes cancel station gains: gains with those
+    terms alone are refused (DataTerms, kf.fit's options, an infer config all say so)."""
+    from kerrfield.fitting.observation_target import check_observation_options
+
+    obs = m87_obs.isel(row=slice(0, 600))
+    for weights in (None, {"cphase": 1.0}, {"cphase": 1.0, "amp": 0.0}):
+        with pytest.raises(ValueError, match="gains: station gains cancel"):
+            DataTerms(obs, weights, gains=True)
+        with pytest.raises(ValueError, match=r"\[fit\]\.gains: station gains cancel"):
+            check_observation_options({"weights": weights or {"lcamp": 1.0}, "gains": True},
+                                      "config [fit]")  # fmt: skip
+    assert DataTerms(obs, {"cphase": 1.0, "amp": 0.5}, gains=True).gains is not None
+    assert check_observation_options({"weights": {"vis": 1.0}, "gains": True})["gains"]
+
