@@ -32,7 +32,7 @@ from ..vlbi.losses import DataTerms
 from ..vlbi.nufft import nufft
 from ..vlbi.visibilities import dft
 from .losses import total_variation
-from .observation_result import ObservationFit
+from .observation_result import ObservationFit, finalist_ends
 
 __all__ = ["UV_MIN", "Axisymmetric", "SkyModel", "fit_observation", "match_emission",
            "relative_entropy"]
@@ -379,10 +379,7 @@ def fit_observation(model: LensedImage, obs: xr.Dataset | Sequence[xr.Dataset], 
         finals.append((obj, history, copy.deepcopy(obj.sky.state_dict())))
     finals.sort(key=lambda c: c[1][-1]["loss"] if c[1] else 0.0)
     obj, history, state = finals[0]
-    # every finalist's end, best first: a runner-up in another PA basin at a similar loss
-    # says the data do not pick one basin
-    ends = [{k: h[-1][k] for k in ("loss", "theta_g_uas", "position_angle_deg")}
-            for _, h, _ in finals if h] if len(finals) > 1 else []
+    ends = finalist_ends([(o.sky, h) for o, h, _ in finals], terms) if len(finals) > 1 else []
     obj.sky.load_state_dict(state)
     model.load_state_dict(obj.sky.image_model.state_dict())
     obj.sky.image_model = model

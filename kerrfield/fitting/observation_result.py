@@ -45,7 +45,8 @@ class ObservationFit:
     scouts : list of dict
         With several starts: per (θ_g, PA) start, its last scout step (loss, χ², θ_g, PA).
     finalists : list of dict
-        With two or more finalists: each one's final loss, θ_g and PA, best (the fit) first.
+        With two or more finalists: each one's final loss, θ_g, PA, ring diameter and
+        brightness PA at 20 µas (:func:`finalist_ends`), best (the fit) first.
     """
 
     sky: Any
@@ -166,6 +167,24 @@ class ObservationFit:
         kw = {"source": a.get("source", ""), "ra": a.get("ra", 0.0), "dec": a.get("dec", 0.0),
               "frequency": a.get("frequency"), "mjd": a.get("mjd"), **kw}
         return write_fits_image(self.sky_image(), path, overwrite=overwrite, **kw)
+
+
+def finalist_ends(finals: list[tuple[Any, list[dict]]], terms: DataTerms,
+                  resolution_uas: float = 20.0) -> list[dict]:
+    """Each finalist's final loss, θ_g, PA, ring diameter and brightness PA (at
+    ``resolution_uas``), in the order given (best first).
+
+    A runner-up in another PA basin at a similar loss says the data do not pick one basin;
+    its η says whether that basin puts the bright side elsewhere.
+    """
+    out = []
+    for sky, history in finals:
+        if history:
+            ring = ObservationFit(sky=sky, terms=terms).summary(resolution_uas=resolution_uas)
+            out.append({**{k: history[-1][k] for k in ("loss", "theta_g_uas",
+                                                       "position_angle_deg")},
+                        **{k: ring[k] for k in ("ring_diameter_uas", "brightness_pa_deg")}})
+    return out
 
 
 #: a ring whose radius exceeds this fraction of the screen's width touches its edge

@@ -296,7 +296,8 @@ def observation_summary(res: ObservationFit) -> dict[str, Any]:
     χ²_reduced · n over the terms of positive weight and ``n_data`` their n. A joint fit
     (``n_observations`` > 1; ``file`` joins the names with ``"; "``) adds
     ``chi2_by_observation`` (:meth:`ObservationFit.chi2_by_observation`); two or more
-    finalists add ``finalists`` (each one's final loss, θ_g and PA, the fit first).
+    finalists add ``finalists`` (each one's final loss, θ_g, PA, ring diameter and η, the
+    fit first).
     """
     out = res.summary()
     obs = res.terms.obs

@@ -179,6 +179,11 @@ def test_multi_start_search_and_profile(setting):
     assert len(ends) == 2 and ends[0]["loss"] <= ends[1]["loss"]
     assert ends[0]["loss"] == res.history[-1]["loss"]
     assert ends[0]["position_angle_deg"] == res.history[-1]["position_angle_deg"]
+    # the fit's own η and ring are the summary's (the same image, the same 20 µas beam)
+    summ = res.summary()
+    for key in ("brightness_pa_deg", "ring_diameter_uas"):
+        assert ends[0][key] == pytest.approx(summ[key], rel=1e-9, nan_ok=True), key
+        assert all(key in e for e in ends)
     from kerrfield.fitting.observation_target import observation_summary
 
     assert observation_summary(res)["finalists"] == ends
