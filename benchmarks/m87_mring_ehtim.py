@@ -137,7 +137,7 @@ def main() -> None:
     print(f"{path}: {len(obs.data)} scan-averaged visibilities; m = {args.m}")
     x, ends = fit(obs, ring, args.starts, args.maxiter)
     best = {**ring.params(x), **dict(zip(("chi2_cphase", "chi2_lcamp"),
-                                         chi2(obs, ring.image(x))))}  # fmt: skip
+                                         chi2(obs, ring.image(x)), strict=True))}  # fmt: skip
     im = ring.image(x)
     sky = kf.read_fits_image(_fits(im))
     rf = kf.ring_features(sky, blur=20.0)

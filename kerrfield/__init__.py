@@ -89,6 +89,7 @@ _LAZY: dict[str, str] = {
     "closure_phases": "vlbi.closures",
     "log_closure_amplitudes": "vlbi.closures",
     "add_systematic": "vlbi.closures",
+    "average_scans": "vlbi.average",
     "concat_observations": "vlbi.combine",
     "select_segment": "vlbi.combine",
     "ring_features": "vlbi.ring",

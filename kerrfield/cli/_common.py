@@ -184,6 +184,10 @@ def add_observation_args(p: argparse.ArgumentParser) -> None:
                    help="baselines shorter than this (wavelengths) enter no term; the default "
                    "0.1 G-lambda leaves out the intra-site baselines, as the EHT pipelines "
                    "(0: all)")
+    g.add_argument("--scan-average", action="store_true",
+                   help="average the visibilities coherently over each scan before forming "
+                   "the terms (the EHT pipelines' practice: closures of low-S/N 10 s records "
+                   "are not Gaussian)")
     g.add_argument("--method", default="nufft", choices=["dft", "nufft"],
                    help="visibility forward model")
     g.add_argument("--axisymmetric", action="store_true",
@@ -205,7 +209,8 @@ def observation_options(args: argparse.Namespace) -> dict:
             "flux": args.flux, "learn": list(args.learn), "scout_steps": args.scout_steps,
             "scout_rounds": args.scout_rounds, "finalists": args.finalists,
             "mem": args.mem, "gains": args.gains, "method": args.method,
-            "gain_sigma": dict(args.gain_sigma), "uv_min": args.uv_min}
+            "gain_sigma": dict(args.gain_sigma), "uv_min": args.uv_min,
+            "scan_average": args.scan_average}
 
 
 def _uv_min(text: str) -> float:

@@ -126,7 +126,7 @@ _JOINT_ONLY = ("spin0", "inclination0", "fix_geometry", "relinearize_every",
 #: options of a fit to an observation only
 _OBSERVATION_ONLY = ("weights", "systematic", "theta_g", "position_angle", "flux", "learn",
                      "scout_steps", "scout_rounds", "finalists", "mem", "gains", "method",
-                     "gain_sigma", "uv_min",
+                     "gain_sigma", "uv_min", "scan_average",
                      "axisymmetric")
 
 

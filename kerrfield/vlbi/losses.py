@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from kerrfield.vlbi.average import average_scans
 from kerrfield.vlbi.closures import (
     add_systematic,
     check_uv_min,
@@ -123,8 +124,14 @@ class DataTerms:
         still reported. Default: closure phases and log closure amplitudes, weight 1.
     systematic : float
         Fractional systematic error added to |V| in quadrature before everything.
-    minimal, scan_average : bool
-        Passed to the closure functions.
+    minimal : bool
+        Passed to the closure functions (minimal independent sets).
+    scan_average : bool
+        Average the visibilities coherently over each scan first
+        (:func:`~kerrfield.vlbi.average_scans`, as ehtim's ``avg_coherent(0,
+        scan_avg=True)`` and the EHT pipelines): every term, the closures and the gains
+        then use the scan averages, and the systematic error is added to them. Closures of
+        low-S/N 10 s records are not Gaussian (see :mod:`kerrfield.vlbi.average`).
     gains : bool
         Multiply the model by :class:`StationGains` (``self.gains``; fit its parameters);
         needs a positive 'vis' or 'amp' weight (the closures do not see gains).
@@ -157,6 +164,7 @@ class DataTerms:
         self.weights = weights
         if gains:
             gains_need_amplitudes(weights)
+        obs = average_scans(obs) if scan_average else obs
         obs = add_systematic(obs, systematic) if systematic else obs
         self.obs = obs
 
@@ -175,7 +183,7 @@ class DataTerms:
                              f"{q.max():.3g} λ)")
         self.rows = None if self.used.all() else t(np.flatnonzero(self.used))
         self.closures: dict[str, xr.Dataset] = {}
-        cl = dict(minimal=minimal, scan_average=scan_average, uv_min=uv_min)
+        cl = dict(minimal=minimal, uv_min=uv_min)
         if "cphase" in weights:
             cp = closure_phases(obs, **cl)
             self.closures["cphase"] = cp
