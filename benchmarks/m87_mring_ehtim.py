@@ -5,11 +5,12 @@ The m-ring (EHT 2019 Paper IV, Sect. 9; Johnson et al. 2020) is a thin ring of d
 with brightness 1 + Σ_m a_m cos(m(φ − η_m)), φ east of north, blurred radially to a Gaussian
 cross-section of FWHM w; η = η_1 is its brightness position angle. It is fitted
 (Nelder-Mead, several η starts) to ehtim's scan-averaged closure phases and log closure
-amplitudes with a fractional systematic error and ``cp_uv_min`` = 0.1 Gλ (the intra-site
-baselines out, as kerrfield's default ``uv_min``), then profiled in η (d, w and the mode
-amplitudes re-fitted at each fixed η). ``--image`` evaluates kerrfield fits (their
-``image.fits``) with the same ehtim χ², and kerrfield's ``ring_features`` measures the best
-m-ring at 20 µas, so the two η estimators are compared on one image.
+amplitudes with a fractional systematic error, the baselines shorter than 0.1 Gλ flagged
+first (the intra-site baselines out, as kerrfield's default ``uv_min``), then profiled in
+η (d, w and the mode amplitudes re-fitted at each fixed η). ``--image`` evaluates
+kerrfield fits (their ``image.fits``) with the same ehtim χ², and kerrfield's
+``ring_features`` measures the best m-ring at 20 µas, so the two η estimators are compared
+on one image.
 
 Usage::
 
@@ -47,6 +48,10 @@ def load(path: str, systematic: float):
     obs = _quiet(eh.obsdata.load_uvfits, path)
     _quiet(obs.add_scans)
     obs = _quiet(obs.avg_coherent, 0.0, scan_avg=True)
+    # before the closures: ehtim's chisq applies cp_uv_min to closure phases only, not to
+    # log closure amplitudes, so the intra-site baselines are flagged here (as the EHT
+    # pipeline's flag_uvdist(uv_zblcut) does)
+    obs = _quiet(obs.flag_uvdist, uv_min=1e8)
     return _quiet(obs.add_fractional_noise, systematic)
 
 
@@ -81,7 +86,7 @@ class MRing:
 
 
 def chi2(obs, im) -> tuple[float, float]:
-    kw = dict(ttype="direct", cp_uv_min=1e8)
+    kw = dict(ttype="direct")
     return (float(_quiet(obs.chisq, im, dtype="cphase", **kw)),
             float(_quiet(obs.chisq, im, dtype="logcamp", snrcut=0, **kw)))
 
@@ -153,7 +158,7 @@ def main() -> None:
         cp, lc = chi2(obs, img)
         images[f] = {"chi2_cphase": cp, "chi2_lcamp": lc}
         print(f"{f}: ehtim χ²(cp) {cp:.3f}  χ²(lca) {lc:.3f}")
-    out = {"file": path, "m": args.m, "systematic": args.systematic, "cp_uv_min": 1e8,
+    out = {"file": path, "m": args.m, "systematic": args.systematic, "uv_min": 1e8,
            "scan_average": True, "best": best, "starts": ends, "profile": rows,
            "images": images, "seconds": time.perf_counter() - t0}  # fmt: skip
     if args.json:

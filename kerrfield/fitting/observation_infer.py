@@ -24,6 +24,7 @@ import numpy as np
 import xarray as xr
 
 from ..io.atomic import atomic_write_json, write_netcdf
+from ..io.sky import FITS_OVERSAMPLE
 from .config import InferenceConfig
 from .executor import Executor, executor_workers
 from .plan import Unit, load_done, plan_units, prepare_output
@@ -107,7 +108,7 @@ def fit_seed(cfg: InferenceConfig, unit: Unit, obs: xr.Dataset, seed: int, *,
     attrs.update(unit=unit.name, seed=seed, **extra,
                  loss=float(s["chi2_total"]), weights=json.dumps(s["weights"]),
                  index=json.dumps(unit.index))  # fmt: skip
-    image = res.sky_image()
+    image = res.sky_image(oversample=FITS_OVERSAMPLE)  # written as the run's image.fits
     image.attrs = {k: v for k, v in image.attrs.items() if isinstance(v, (int, float, str))}
     loss = np.array([h["loss"] for h in res.history], dtype=float)
     return xr.Dataset({"sky_image": image, "loss_history": ("iteration", loss)},

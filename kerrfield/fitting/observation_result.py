@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..io.sky import sky_image
+from ..io.sky import FITS_OVERSAMPLE, sky_image
 from ..io.skyfits import write_fits_image
 from ..vlbi.combine import segment_of
 from ..vlbi.losses import (
@@ -109,12 +109,14 @@ class ObservationFit:
             out[files[k] if k < len(files) and files[k] else f"observation {k}"] = got
         return out
 
-    def sky_image(self, npix: int | None = None, fov: float | None = None) -> xr.DataArray:
-        """The fitted image on a north-up sky grid in µas (Jy/pixel)."""
+    def sky_image(self, npix: int | None = None, fov: float | None = None,
+                  oversample: int | None = None) -> xr.DataArray:
+        """The fitted image on a north-up sky grid in µas (Jy/pixel); see
+        :func:`~kerrfield.sky_image` (``oversample``: the model's own pixels, for files)."""
         s = self.sky
         return sky_image(s.to_xarray(), float(s.theta_g.detach()),
                          float(s.position_angle.detach()), float(s.flux.detach()), npix=npix,
-                         fov=fov)
+                         fov=fov, oversample=oversample)
 
     def summary(self, ring: bool = True, resolution_uas: float = 20.0) -> dict[str, float]:
         """θ_g, PA, flux, spin, inclination, reduced χ² per term and the ring features.
@@ -162,11 +164,14 @@ class ObservationFit:
         return out
 
     def to_fits(self, path: str | os.PathLike, overwrite: bool = False, **kw: Any) -> Path:
-        """Write the fitted sky image as an ehtim-style FITS file (see ``write_fits_image``)."""
+        """Write the fitted sky image as an ehtim-style FITS file (see ``write_fits_image``):
+        the model's own pixels on a grid :data:`~kerrfield.io.sky.FITS_OVERSAMPLE` times
+        finer, so that ehtim's χ² of the file is the fit's."""
         a = self.terms.obs.attrs
         kw = {"source": a.get("source", ""), "ra": a.get("ra", 0.0), "dec": a.get("dec", 0.0),
               "frequency": a.get("frequency"), "mjd": a.get("mjd"), **kw}
-        return write_fits_image(self.sky_image(), path, overwrite=overwrite, **kw)
+        return write_fits_image(self.sky_image(oversample=FITS_OVERSAMPLE), path,
+                                overwrite=overwrite, **kw)
 
 
 def finalist_ends(finals: list[tuple[Any, list[dict]]], terms: DataTerms,
