@@ -131,7 +131,7 @@ def test_cli_fit_observation(small_uvfits, tmp_path, capsys):
     assert read_fits_image(out / "image.fits").sum() == pytest.approx(0.6, rel=1e-6)
     # the file is the model: its closure χ² is the fit's (the model's own pixels, 8 x finer;
     # this 10² screen's coarse rotated pixel edges leave 1.2 %, the 40² M87 fit's 0.02 %,
-    # bilinear resampling at the screen's resolution 10 %)
+    # bilinear resampling at the screen's resolution +31 % there)
     from kerrfield.vlbi import DataTerms, load_uvfits, visibilities
 
     terms = DataTerms(load_uvfits(small_uvfits), {"cphase": 1.0, "lcamp": 0.5},
