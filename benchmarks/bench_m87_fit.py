@@ -146,8 +146,9 @@ def _parser() -> argparse.ArgumentParser:
                     default=[("default", 0.1)],
                     help="prior width of the log gain amplitudes, one value and/or per "
                     "station (e.g. 0.1 LM=1.0), as `kerrfield fit --gain-sigma`")
-    ap.add_argument("--scan-average", action="store_true",
-                    help="average the visibilities coherently over each scan first")
+    ap.add_argument("--scan-average", action=argparse.BooleanOptionalAction, default=True,
+                    help="average the visibilities coherently over each scan first (the "
+                    "library's default; --no-scan-average: the 10 s records)")
     ap.add_argument("--fov", type=float, default=8.0, help="screen half-width [M]")
     ap.add_argument("--pretrain", default=PRETRAIN,
                     help="the field's starting profile, FAMILY:k=v,... (ring/disk/hotspot)")

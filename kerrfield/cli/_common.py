@@ -184,10 +184,10 @@ def add_observation_args(p: argparse.ArgumentParser) -> None:
                    help="baselines shorter than this (wavelengths) enter no term; the default "
                    "0.1 G-lambda leaves out the intra-site baselines, as the EHT pipelines "
                    "(0: all)")
-    g.add_argument("--scan-average", action="store_true",
+    g.add_argument("--scan-average", action=argparse.BooleanOptionalAction, default=True,
                    help="average the visibilities coherently over each scan before forming "
-                   "the terms (the EHT pipelines' practice: closures of low-S/N 10 s records "
-                   "are not Gaussian)")
+                   "the terms, as the EHT pipelines (closures of low-S/N 10 s records are "
+                   "not Gaussian); --no-scan-average fits the records as stored")
     g.add_argument("--method", default="nufft", choices=["dft", "nufft"],
                    help="visibility forward model")
     g.add_argument("--axisymmetric", action="store_true",

@@ -175,13 +175,15 @@ class InferenceConfig:
     def _effective(self) -> dict[str, Any]:
         """``raw`` less ``output``, with the defaults whose change must not let an earlier
         folder be resumed: for an observation target the effective ``fit.observation.uv_min``
-        (its default changed from every baseline to 0.1 Gλ on 2026-12-01)."""
+        and ``scan_average`` (defaults changed on 2026-12-01 from every baseline to 0.1 Gλ
+        and from the 10 s records to scan averages)."""
         raw = {k: v for k, v in self.raw.items() if k != "output"}
         if "observation" in self.target:
             from ..vlbi.closures import UV_MIN
 
             fit = dict(raw.get("fit", {}))
-            fit["observation"] = {"uv_min": UV_MIN, **fit.get("observation", {})}
+            fit["observation"] = {"uv_min": UV_MIN, "scan_average": True,
+                                  **fit.get("observation", {})}
             raw["fit"] = fit
         return raw
 

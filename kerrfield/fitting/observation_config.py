@@ -50,7 +50,7 @@ SECTIONS = {
             "flux": 0.6, "learn": ["theta_g", "position_angle"]},
     "fit": {"weights": {"cphase": 1.0, "lcamp": 1.0}, "systematic": 0.02, "steps": 500,
             "scout_steps": 40, "scout_rounds": 2, "finalists": 2, "lr": 0.01,
-            "sky_lr": 0.01, "tv": 0.0, "mem": 0.0, "scan_average": False, "gains": False,
+            "sky_lr": 0.01, "tv": 0.0, "mem": 0.0, "scan_average": True, "gains": False,
             "gain_sigma": 0.1, "uv_min": UV_MIN, "method": "nufft"},
     "output": {"directory": "m87_2017_fit"},
 }

@@ -129,16 +129,6 @@ def test_cli_fit_observation(small_uvfits, tmp_path, capsys):
     assert s["weights"] == {"cphase": 1.0, "lcamp": 0.5} and s["systematic"] == 0.03
     assert s["spin"] == pytest.approx(0.94) and np.isfinite(s["chi2_total"])
     assert read_fits_image(out / "image.fits").sum() == pytest.approx(0.6, rel=1e-6)
-    # the file is the model: its closure χ² is the fit's (the model's own pixels, 8 x finer;
-    # this 10² screen's coarse rotated pixel edges leave 1.2 %, the 40² M87 fit's 0.02 %,
-    # bilinear resampling at the screen's resolution +31 % there)
-    from kerrfield.vlbi import DataTerms, load_uvfits, visibilities
-
-    terms = DataTerms(load_uvfits(small_uvfits), {"cphase": 1.0, "lcamp": 0.5},
-                      systematic=0.03)  # fmt: skip
-    chi2 = terms(torch.as_tensor(visibilities(out / "image.fits", terms.obs)))[1]
-    for term in ("cphase", "lcamp"):
-        assert float(chi2[term]) == pytest.approx(s[f"chi2_{term}"], rel=0.02), term
     assert not list(out.glob("*.tmp*"))  # written atomically, nothing left over
     capsys.readouterr()
     assert cli.main(argv) == 2  # a second fit into the same folder: refused ...
@@ -390,7 +380,6 @@ def test_fit_observation_learns_geometry(small_obs):
 def test_observation_fit_takes_device_auto_on_a_cuda_host(small_obs, monkeypatch, auto):
     """'auto' (any case, as check_device reads it) means the CPU for an observation fit,
     even where CUDA exists."""
-    import torch
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     res = kf.fit(_model(npix=6), small_obs, steps=1, progress=False, device=auto,

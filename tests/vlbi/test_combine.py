@@ -154,9 +154,12 @@ def test_joint_fit_from_config_and_cli(bands, tmp_path, capsys):
     res = kf.fit(model, [str(p) for p in paths], steps=2, progress=False,
                  observation={"scout_steps": 1, "position_angle": [0.0]})
     s = res.summary()
-    # the default uv_min (0.1 Gλ) leaves the intra-site baselines out of the closures
-    n_cp = [kf.closure_phases(o, uv_min=1e8).sizes["closure"] for o in (hi, lo)]
-    assert s["n_cphase"] == sum(n_cp) < sum(kf.closure_phases(o).sizes["closure"] for o in (hi, lo))
+    # the defaults: scans averaged per file (never across files), and uv_min (0.1 Gλ)
+    # leaves the intra-site baselines out of the closures
+    n_cp = [kf.closure_phases(kf.average_scans(o), uv_min=1e8).sizes["closure"]
+            for o in (hi, lo)]  # fmt: skip
+    assert s["n_cphase"] == sum(n_cp) < sum(kf.closure_phases(kf.average_scans(o)).sizes[
+        "closure"] for o in (hi, lo))
     out = tmp_path / "cli"
     argv = ["fit", "--target", *map(str, paths), "--fix-geometry", "--spin0", "0.94",
             "--inclination0", "163", "--fov", "8", "--npix", "10", "--orders", "0",
@@ -169,8 +172,8 @@ def test_joint_fit_from_config_and_cli(bands, tmp_path, capsys):
     each = summary["chi2_by_observation"]
     assert list(each) == ["hi.uvfits", "lo.uvfits"]
     for term in ("cphase", "lcamp"):
-        n = [kf.closure_phases(o, uv_min=1e8) if term == "cphase" else
-             kf.log_closure_amplitudes(o, uv_min=1e8) for o in (hi, lo)]
+        n = [kf.closure_phases(kf.average_scans(o), uv_min=1e8) if term == "cphase" else
+             kf.log_closure_amplitudes(kf.average_scans(o), uv_min=1e8) for o in (hi, lo)]
         n = [c.sizes["closure"] for c in n]
         pooled = (n[0] * each["hi.uvfits"][term] + n[1] * each["lo.uvfits"][term]) / sum(n)
         assert pooled == pytest.approx(summary[f"chi2_{term}"], rel=1e-9)
