@@ -205,7 +205,8 @@ def _synthetic(args, obs, geo) -> dict:
     t0 = time.perf_counter()
     model = _model(geo, args.k, args.seed, args.free_field, args.pretrain)
     res = fit_observation(model, data, **_fit_kwargs(args))
-    out = {**res.summary(), "seconds": time.perf_counter() - t0, "scouts": _scouts(res)}
+    out = {**res.summary(), "seconds": time.perf_counter() - t0, "scouts": _scouts(res),
+           "finalists": res.finalists}
     true_sky = sky_image(truth, tg, pa, 0.6, npix=96, fov=120.0)
     out["truth"] = {"theta_g_uas": tg, "position_angle_deg": pa, **ring_features(true_sky)}
     out["theta_g_error_pct"] = 100.0 * (out["theta_g_uas"] / tg - 1.0)
@@ -218,7 +219,8 @@ def _real(args, obs, geo) -> dict:
     t0 = time.perf_counter()
     model = _model(geo, args.k, args.seed, args.free_field, args.pretrain)
     res = fit_observation(model, obs, **_fit_kwargs(args))
-    out = {**res.summary(), "seconds": time.perf_counter() - t0, "scouts": _scouts(res)}
+    out = {**res.summary(), "seconds": time.perf_counter() - t0, "scouts": _scouts(res),
+           "finalists": res.finalists}
     if args.then_amplitudes is not None:  # closures first, then the amplitudes (and gains)
         kw = {**_fit_kwargs(args), "weights": {"cphase": 1.0, "lcamp": 1.0,
                                                "amp": args.then_amplitudes}}
