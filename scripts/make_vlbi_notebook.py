@@ -205,12 +205,14 @@ kf.plot_observation_fit(res)
 The 2017 data constrain the **ring**: its diameter (EHT: $42 \\pm 3$ µas for the crescent
 models of Paper VI, $\\approx 40$ µas in the images of Paper IV), its width only loosely,
 and, less firmly, the position angle of its bright side. The EHT reports it in the south
-($\\eta \\approx 150$-$200°$, Papers IV and VI); these closure quantities, with the
-intra-site baselines left out as in the EHT pipelines, put it in the **east-south-east**
-with this axisymmetric emission model ($\\eta \\approx 100$-$110°$ at 20 µas), also with a
-jet-direction prior or with amplitudes added, so this notebook does **not** reproduce the
-southern bright side (`docs/vlbi.md` has the numbers, and the earlier fits with every
-baseline, whose southern η came partly from the jet's flux on the intra-site baselines). They
+($\\eta \\approx 150$-$200°$, Papers IV and VI). With the EHT's data preparation (scan
+averages, intra-site baselines out) this axisymmetric emission model puts it in the
+**south-east** on April 6 ($\\eta \\approx 138°$ at 20 µas, below the EHT's range), and the
+projected spin axis, which nothing here ties to the jet, at PA $\\approx 108°$: the
+direction of M87's large-scale jet (PA 288°, approaching side). Over the eight files of the
+release the bright side moves from $\\eta \\approx 130°$ (April 5-6) to $\\approx 170°$
+(April 11) (`docs/vlbi.md` has the numbers, and the earlier fits to the 10-s records and
+with every baseline, which put the bright side elsewhere). They
 constrain $\\theta_g$ only through the assumed emission model: a field free to move its
 emission inwards or outwards trades emission radius against $\\theta_g$ (Paper VI
 calibrates this with simulations). They do **not** constrain the spin: the geometry is
