@@ -22,7 +22,8 @@ pair of 4 θ_g starts (2.8-4.6 µas) and 8 PA starts (every 45°) is scouted for
 ``--scout-steps``, the best quarter for as many again, and the best two are fitted for
 ``--steps``; the lower final loss wins),
 total flux fixed at 0.6 Jy. Data terms: closure phases and log closure amplitudes (minimal
-sets, 10 s), fractional systematic error in quadrature. The data are read from
+sets of the scan averages; ``--no-scan-average``: of the 10 s records), fractional
+systematic error in quadrature, baselines under 0.1 Gλ out. The data are read from
 ``KERRFIELD_DATA_DIR`` or ``../shared/data`` (or downloaded with pooch).
 
 ``--synthetic`` observes a Krang disk (by default R = 4.5 M, p1 = 3, p2 = 4) at θ_g = 3.8 µas
