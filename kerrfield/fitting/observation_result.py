@@ -134,7 +134,8 @@ class ObservationFit:
         is true when either ring's radius exceeds :data:`EDGE_FRACTION` of the model
         screen's width on the sky: such a "ring" is the screen's boundary (widen ``fov``).
         ``n_observations`` counts the files of a joint fit; ``uv_min`` (wavelengths) is the
-        shortest baseline used by the data terms.
+        shortest baseline used by the data terms; ``scan_average`` whether they were formed
+        from scan averages.
         """
         if not (np.isfinite(resolution_uas) and resolution_uas >= 0):
             raise ValueError(f"resolution_uas must be a finite FWHM >= 0 in µas, got "
@@ -145,7 +146,8 @@ class ObservationFit:
                "flux_jy": float(s.flux.detach()), "spin": float(s.image_model.spin.detach()),
                "inclination_deg": float(s.image_model.inclination.detach()),
                "systematic": float(self.terms.obs.attrs.get("systematic", 0.0)),
-               "uv_min": self.terms.uv_min}
+               "uv_min": self.terms.uv_min,
+               "scan_average": bool(self.terms.obs.attrs.get("scan_averaged", 0))}
         out.update({f"chi2_{k}": float(v) for k, v in self.chi2.items()})
         out.update({f"n_{k}": int(v.sizes["closure"]) for k, v in self.terms.closures.items()})
         if ring:

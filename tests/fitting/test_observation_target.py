@@ -123,6 +123,7 @@ def test_cli_fit_observation(small_uvfits, tmp_path, capsys):
     assert cli.main(argv) == 0
     s = json.loads((out / "summary.json").read_text())
     assert s["uv_min"] == 0.0 and s["n_rows_used"] == s["n_rows"]  # every row
+    assert s["scan_average"] is True  # the default: n_rows counts scan averages
     for key in ("theta_g_uas", "position_angle_deg", "ring_diameter_uas", "ring_width_uas",
                 "brightness_pa_deg", "chi2_cphase", "chi2_lcamp", "chi2_total"):
         assert key in s, key
