@@ -15,8 +15,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from kerrfield.vlbi._uvfits_write import check_obs
-from kerrfield.vlbi.closures import scans
+from kerrfield.vlbi.closures import check_records, scans
 from kerrfield.vlbi.combine import segment_of
 
 __all__ = ["average_scans"]
@@ -56,15 +55,10 @@ def average_scans(obs: xr.Dataset, scan_gap: float = 60.0) -> xr.Dataset:
         For a Dataset that is not an observation, non-finite visibilities, or a
         ``scan_gap`` that is not a finite number of seconds > 0.
     """
-    check_obs(obs)
-    if not (isinstance(scan_gap, (int, float)) and not isinstance(scan_gap, bool)
-            and np.isfinite(scan_gap) and scan_gap > 0):
-        raise ValueError(f"scan_gap must be a finite number of seconds > 0, got {scan_gap!r}")
+    check_records(obs, scan_gap)
     if obs.attrs.get("scan_averaged"):
         return obs
     vis = np.asarray(obs["vis"].values)
-    if not np.isfinite(vis).all():
-        raise ValueError("obs.vis has non-finite values; drop those rows first")
     seg = segment_of(obs)
     scan = scans(obs.time.values, scan_gap, seg)
     pair = np.unique(np.stack([obs.t1.values.astype(str), obs.t2.values.astype(str)]), axis=1,

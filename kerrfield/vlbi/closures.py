@@ -27,7 +27,7 @@ import xarray as xr
 from kerrfield.vlbi._uvfits_write import check_obs
 from kerrfield.vlbi.combine import segment_of
 
-__all__ = ["UV_MIN", "add_systematic", "check_uv_min", "closure_phases",
+__all__ = ["UV_MIN", "add_systematic", "check_records", "check_uv_min", "closure_phases",
            "log_closure_amplitudes", "scans"]
 
 #: the shortest baseline the fits use by default, wavelengths: the EHT 2017 pipelines'
@@ -181,16 +181,24 @@ def _table(obs: xr.Dataset, quad: bool, minimal: bool, uv_min: float = 0.0):
     return rows, signs, names[np.array(stat)], np.array(times), labels
 
 
-def _check(obs: xr.Dataset, need: int, what: str, scan_gap: float,
-           uv_min: float = 0.0) -> None:
+def check_records(obs: xr.Dataset, scan_gap: float) -> None:
+    """ValueError unless ``obs`` is an observation with finite visibilities (one NaN would
+    spread to every closure or scan average it enters) and ``scan_gap`` a finite number of
+    seconds > 0."""
     check_obs(obs)
-    check_uv_min(uv_min)
     bad = int(np.sum(~np.isfinite(np.asarray(obs["vis"].values))))
-    if bad:  # load_uvfits drops such records; one NaN would spread to its closures
+    if bad:  # load_uvfits drops such records
         raise ValueError(f"obs.vis has {bad} non-finite value(s); drop those rows first "
                          "(e.g. obs.isel(row=np.isfinite(obs.vis)))")  # fmt: skip
-    if not (isinstance(scan_gap, (int, float)) and np.isfinite(scan_gap) and scan_gap > 0):
+    if not (isinstance(scan_gap, Real) and not isinstance(scan_gap, bool)
+            and np.isfinite(scan_gap) and scan_gap > 0):
         raise ValueError(f"scan_gap must be a finite number of seconds > 0, got {scan_gap!r}")
+
+
+def _check(obs: xr.Dataset, need: int, what: str, scan_gap: float,
+           uv_min: float = 0.0) -> None:
+    check_records(obs, scan_gap)
+    check_uv_min(uv_min)
     n = len(set(obs.t1.values) | set(obs.t2.values))
     if n < need:
         raise ValueError(f"{what} need at least {need} stations; obs has {n}")

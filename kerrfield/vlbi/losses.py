@@ -123,7 +123,8 @@ class DataTerms:
         Term name ('vis', 'amp', 'cphase', 'lcamp') → weight; zero-weight terms are
         still reported. Default: closure phases and log closure amplitudes, weight 1.
     systematic : float
-        Fractional systematic error added to |V| in quadrature before everything.
+        Fractional systematic error added to |V| in quadrature before any term is formed
+        (to the scan averages with ``scan_average``).
     minimal : bool
         Passed to the closure functions (minimal independent sets).
     scan_average : bool

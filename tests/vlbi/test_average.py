@@ -87,3 +87,10 @@ def test_data_terms_scan_average_then_systematic(m87_obs):
 def test_average_scans_refuses_bad_gap(m87_obs, gap):
     with pytest.raises(ValueError, match="scan_gap must be a finite number of seconds > 0"):
         average_scans(m87_obs, scan_gap=gap)
+
+
+def test_average_scans_refuses_non_finite_records(m87_obs):
+    nan = m87_obs.copy()
+    nan["vis"] = nan.vis.where(np.arange(nan.sizes["row"]) != 1)  # one NaN record
+    with pytest.raises(ValueError, match=r"obs.vis has 1 non-finite value"):
+        average_scans(nan)

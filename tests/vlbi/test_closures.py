@@ -93,7 +93,7 @@ def test_too_few_stations():
     nan["vis"] = nan.vis.where(np.arange(nan.sizes["row"]) != 1)  # one NaN record
     with pytest.raises(ValueError, match=r"obs.vis has 1 non-finite value"):
         closure_phases(nan)
-    for gap in (-5.0, 0.0, float("nan")):
+    for gap in (-5.0, 0.0, float("nan"), True):
         with pytest.raises(ValueError, match="scan_gap must be a finite number of seconds > 0"):
             closure_phases(obs, scan_average=True, scan_gap=gap)
 
