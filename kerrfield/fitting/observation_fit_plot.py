@@ -18,7 +18,7 @@ from scipy.ndimage import gaussian_filter
 from ..plotting import CMAP, NotebookFigure
 from ..vlbi.combine import segment_of
 from ..vlbi.ring import ring_features
-from .observation_result import EDGE_FRACTION
+from .observation_result import EDGE_FRACTION, rival_basin
 
 __all__ = ["plot_observation_fit"]
 
@@ -68,10 +68,15 @@ def plot_observation_fit(res: Any, *, resolution_uas: float = 20.0) -> Figure:
     n_obs = int(a.get("n_segments", 1))
     what = f"{n_obs} observations, MJD " if n_obs > 1 else "MJD "
     what += ", ".join(str(d) for d in dict.fromkeys(np.atleast_1d(days).tolist()))
-    fig.suptitle(f"{a.get('source', 'source')}, {what}: fit at spin "
-                 f"{spin:.3g}, inclination {inc:.1f}°; θ_g = {float(s.theta_g.detach()):.2f} µas, "
-                 f"spin-axis PA = {float(s.position_angle.detach()) % 360:.0f}° east of north",
-                 fontsize=10)  # fmt: skip
+    title = (f"{a.get('source', 'source')}, {what}: fit at spin {spin:.3g}, inclination "
+             f"{inc:.1f}°; θ_g = {float(s.theta_g.detach()):.2f} µas, spin-axis PA = "
+             f"{float(s.position_angle.detach()) % 360:.0f}° east of north")
+    other = rival_basin(res.finalists)
+    if other is not None:  # say so where the PA is printed
+        title += (f"\nPA not determined: a finalist at {other['position_angle_deg'] % 360:.0f}° "
+                  f"fits as well (Δχ² = {other['delta_chi2']:.1f}, η = "
+                  f"{other['brightness_pa_deg']:.0f}°)")
+    fig.suptitle(title, fontsize=10)
     return fig
 
 

@@ -25,7 +25,7 @@ from ..vlbi.losses import (
 )
 from ..vlbi.ring import ring_features
 
-__all__ = ["ObservationFit"]
+__all__ = ["ObservationFit", "chi2_total", "position_angle_ambiguous", "term_counts"]
 
 
 @dataclass
@@ -45,8 +45,9 @@ class ObservationFit:
     scouts : list of dict
         With several starts: per (θ_g, PA) start, its last scout step (loss, χ², θ_g, PA).
     finalists : list of dict
-        With two or more finalists: each one's final loss, θ_g, PA, ring diameter and
-        brightness PA at 20 µas (:func:`finalist_ends`), best (the fit) first.
+        With two or more finalists: each one's final loss, θ_g, PA, total χ² and its excess
+        over the fit's, ring diameter and brightness PA at 20 µas (:func:`finalist_ends`),
+        best (the fit) first.
     """
 
     sky: Any
@@ -176,22 +177,69 @@ class ObservationFit:
                                 overwrite=overwrite, **kw)
 
 
+def term_counts(terms: DataTerms) -> dict[str, int]:
+    """Real numbers per data term: 2 per complex visibility (``vis``) and 1 per amplitude
+    (``amp``) on the rows at or above ``uv_min``, 1 per closure."""
+    used = int(terms.used.sum())
+    return {"vis": 2 * used, "amp": used,
+            **{k: int(v.sizes["closure"]) for k, v in terms.closures.items()}}
+
+
+def chi2_total(chi2: dict[str, float], terms: DataTerms) -> float:
+    """Σ χ²_reduced · n over the terms of positive weight (:func:`term_counts`)."""
+    n = term_counts(terms)
+    return sum(float(c) * n[t] for t, c in chi2.items() if terms.weights.get(t, 0.0) > 0)
+
+
+#: a finalist whose spin-axis PA is further than this from the fit's sits in another basin
+PA_BASIN_DEG = 20.0
+#: ... and fits as well when its total χ² exceeds the fit's by less than this
+AMBIGUOUS_DCHI2 = 4.0
+
+
 def finalist_ends(finals: list[tuple[Any, list[dict]]], terms: DataTerms,
                   resolution_uas: float = 20.0) -> list[dict]:
-    """Each finalist's final loss, θ_g, PA, ring diameter and brightness PA (at
+    """Each finalist's final loss, θ_g, PA, total χ² (:func:`chi2_total`, at its last
+    step), ``delta_chi2`` from the first, ring diameter and brightness PA (at
     ``resolution_uas``), in the order given (best first).
 
-    A runner-up in another PA basin at a similar loss says the data do not pick one basin;
-    its η says whether that basin puts the bright side elsewhere.
+    A runner-up in another PA basin at a similar χ² says the data do not pick one basin
+    (:func:`position_angle_ambiguous`); its η says whether that basin puts the bright side
+    elsewhere.
     """
     out = []
     for sky, history in finals:
         if history:
             ring = ObservationFit(sky=sky, terms=terms).summary(resolution_uas=resolution_uas)
-            out.append({**{k: history[-1][k] for k in ("loss", "theta_g_uas",
-                                                       "position_angle_deg")},
+            last = history[-1]
+            chi2 = {k[5:]: v for k, v in last.items() if k.startswith("chi2_")}
+            out.append({**{k: last[k] for k in ("loss", "theta_g_uas", "position_angle_deg")},
+                        "chi2_total": chi2_total(chi2, terms),
                         **{k: ring[k] for k in ("ring_diameter_uas", "brightness_pa_deg")}})
+    for end in out:
+        end["delta_chi2"] = end["chi2_total"] - out[0]["chi2_total"]
     return out
+
+
+def position_angle_ambiguous(finalists: list[dict]) -> bool | None:
+    """Whether the data leave the spin-axis PA open among the search's finalists.
+
+    True when a finalist more than :data:`PA_BASIN_DEG` from the fit's PA has a total χ²
+    less than :data:`AMBIGUOUS_DCHI2` above the fit's (two σ for one parameter, if the σ
+    were calibrated; with a systematic error term they are approximate); None with fewer
+    than two finalists. False says only that no finalist found such a basin: finalists are
+    the best few scouts, not a profile (``profile_observation`` gives that).
+    """
+    return None if len(finalists) < 2 else rival_basin(finalists) is not None
+
+
+def rival_basin(finalists: list[dict]) -> dict | None:
+    """The finalist that makes :func:`position_angle_ambiguous` true (the lowest
+    ``delta_chi2`` among them), or None."""
+    pa0 = finalists[0]["position_angle_deg"] if finalists else 0.0
+    rivals = [f for f in finalists[1:] if f["delta_chi2"] < AMBIGUOUS_DCHI2
+              and abs((f["position_angle_deg"] - pa0 + 180.0) % 360.0 - 180.0) > PA_BASIN_DEG]
+    return min(rivals, key=lambda f: f["delta_chi2"], default=None)
 
 
 #: a ring whose radius exceeds this fraction of the screen's width touches its edge

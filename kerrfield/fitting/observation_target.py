@@ -296,28 +296,28 @@ def observation_summary(res: ObservationFit) -> dict[str, Any]:
     χ²_reduced · n over the terms of positive weight and ``n_data`` their n. A joint fit
     (``n_observations`` > 1; ``file`` joins the names with ``"; "``) adds
     ``chi2_by_observation`` (:meth:`ObservationFit.chi2_by_observation`); two or more
-    finalists add ``finalists`` (each one's final loss, θ_g, PA, ring diameter and η, the
-    fit first).
+    finalists add ``finalists`` (each one's final loss, θ_g, PA, total χ² and
+    ``delta_chi2``, ring diameter and η, the fit first) and ``position_angle_ambiguous``
+    (:func:`~.observation_result.position_angle_ambiguous`: another PA basin within
+    Δχ² < 4).
     """
+    from .observation_result import chi2_total, position_angle_ambiguous, term_counts
+
     out = res.summary()
     obs = res.terms.obs
-    n_rows = int(obs.sizes["row"])
-    used = int(res.terms.used.sum())
-    n = {"vis": 2 * used, "amp": used,
-         **{k: int(v.sizes["closure"]) for k, v in res.terms.closures.items()}}
-    total, n_data = 0.0, 0
-    for term, chi2 in res.chi2.items():
+    n = term_counts(res.terms)
+    for term in res.chi2:
         out[f"n_{term}"] = n[term]
-        if res.terms.weights.get(term, 0.0) > 0:
-            total += float(chi2) * n[term]
-            n_data += n[term]
-    out.update(chi2_total=total, n_data=n_data, n_rows=n_rows, n_rows_used=used,
+    n_data = sum(n[t] for t in res.chi2 if res.terms.weights.get(t, 0.0) > 0)
+    out.update(chi2_total=chi2_total(res.chi2, res.terms), n_data=n_data,
+               n_rows=int(obs.sizes["row"]), n_rows_used=int(res.terms.used.sum()),
                weights=dict(res.terms.weights), source=obs.attrs.get("source", ""),
                file=str(obs.attrs.get("file", "")), mjd=obs.attrs.get("mjd"))
     if out["n_observations"] > 1:
         out["chi2_by_observation"] = res.chi2_by_observation()
-    if res.finalists:  # the runners-up: another PA basin at a similar loss is worth knowing
+    if res.finalists:  # the runners-up: another PA basin at a similar χ² is worth knowing
         out["finalists"] = [dict(f) for f in res.finalists]
+        out["position_angle_ambiguous"] = position_angle_ambiguous(res.finalists)
     return out
 
 

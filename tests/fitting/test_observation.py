@@ -14,6 +14,7 @@ from kerrfield.fitting.observation import (
     match_emission,
     relative_entropy,
 )
+from kerrfield.fitting.observation_result import position_angle_ambiguous
 from kerrfield.models.synthetic import AnalyticEmission
 from kerrfield.vlbi import load_uvfits, observe, read_fits_image
 
@@ -195,7 +196,15 @@ def test_multi_start_search_and_profile(setting):
         assert all(key in e for e in ends)
     from kerrfield.fitting.observation_target import observation_summary
 
-    assert observation_summary(res)["finalists"] == ends
+    summary = observation_summary(res)
+    assert summary["finalists"] == ends
+    # each finalist's total χ² is its last step's reduced χ² times the closure counts
+    n = {k: v.sizes["closure"] for k, v in res.terms.closures.items()}
+    for end, hist in ((ends[0], res.history[-1]),):
+        assert end["chi2_total"] == pytest.approx(sum(hist[f"chi2_{t}"] * n[t] for t in n))
+    assert ends[0]["delta_chi2"] == 0.0
+    assert ends[1]["delta_chi2"] == pytest.approx(ends[1]["chi2_total"] - ends[0]["chi2_total"])
+    assert summary["position_angle_ambiguous"] is position_angle_ambiguous(ends)
     rows = profile_observation(_model(geo), data, "position_angle", [100.0, 200.0], steps=3,
                                method="nufft", ring=False)
     assert [r["value"] for r in rows] == [100.0, 200.0]
@@ -242,3 +251,20 @@ def test_per_station_gain_prior(setting):
         check_observation_options({"gain_sigma": {"LM": -1.0}})
     with pytest.raises(ValueError, match=r"observation.uv_min"):
         check_observation_options({"uv_min": -5.0})
+
+
+def test_position_angle_ambiguous():
+    """Another PA basin (> 20° away, across 0°/360° too) within Δχ² < 4 leaves the PA open."""
+    from kerrfield.fitting.observation_result import rival_basin
+
+    def ends(*rows):
+        return [{"position_angle_deg": pa, "delta_chi2": d} for pa, d in rows]
+
+    assert position_angle_ambiguous(ends((23.0, 0.0))) is None
+    assert position_angle_ambiguous([]) is None
+    assert position_angle_ambiguous(ends((23.0, 0.0), (98.0, 1.3))) is True
+    assert position_angle_ambiguous(ends((23.0, 0.0), (98.0, 11.0))) is False
+    assert position_angle_ambiguous(ends((355.0, 0.0), (10.0, 0.5))) is False  # one basin
+    assert position_angle_ambiguous(ends((355.0, 0.0), (30.0, 0.5))) is True  # 35° apart
+    rows = ends((0.0, 0.0), (90.0, 3.0), (180.0, 1.0), (5.0, 0.1))
+    assert rival_basin(rows) == rows[2]
