@@ -31,7 +31,7 @@ The Event Horizon Telescope measures **visibilities**, not images. This notebook
 calibrated EHT 2017 M87 data of April 6 (high band; EHT Collaboration 2019, Paper III),
 looks at the $(u, v)$ coverage, the visibility amplitudes and the closure phases, and fits
 a Kerr-lensed emission model to the calibration-insensitive **closure phases** and **log
-closure amplitudes**: an axisymmetric emission field on the equatorial plane of a black
+closure amplitudes**: an emission field $f(x, y)$ on the equatorial plane of a black
 hole with spin $a = 0.94$ seen at $\\theta_o = 163°$, Keplerian emitters, placed on the sky by
 its angular gravitational radius $\\theta_g = GM/c^2D$ and the position angle of its spin
 axis. See {doc}`../vlbi` (Interferometric data) for the conventions.
@@ -47,7 +47,8 @@ import torch
 
 import kerrfield as kf
 from kerrfield import vlbi
-from kerrfield.fitting.observation import Axisymmetric, fit_observation, match_emission
+from kerrfield.fitting.observation import fit_observation, match_emission
+from kerrfield.fitting.observation_result import position_angle_ambiguous
 from kerrfield.models.synthetic import AnalyticEmission
 
 torch.set_num_threads(2)
@@ -82,7 +83,7 @@ ax2.set(xlabel="baseline length [Gλ]", ylabel="|V| [Jy]", yscale="log", ylim=(1
         title="visibility amplitudes")
 plt.show()
 """),
-    md("""
+    md(r"""
 ## Closure quantities
 
 Station gains cancel in closure phases (triangles) and log closure amplitudes
@@ -121,7 +122,10 @@ for data, name in ((obs, "10-s records"), (avg, "scan averages")):
     md("""
 ## The fit
 
-The field is pre-trained to a neutral Krang-like disk ($R = 5\\,M$) and then fitted
+The field $f(x, y)$ is free in both disk coordinates, so the bright side is the field's
+and not only the Doppler boosting's (an axisymmetric $f(r)$, the library's default, ties
+it to the spin axis; {doc}`../vlbi` measures what that costs on these data). It is
+pre-trained to a neutral Krang-like disk ($R = 5\\,M$) and then fitted
 together with $\\theta_g$ and the spin axis' position angle: every pair of four
 $\\theta_g$ starts and eight PA starts is scouted for 40 steps, the best quarter for 40
 more, and the best two are fitted for 500 steps (the lower loss wins), the search of
@@ -131,7 +135,7 @@ fixed at 0.6 Jy (closure quantities do not constrain it). The screen of $\\pm 8\
 """),
     code("""
 geo = kf.raytrace(0.94, 163.0, fov=8.0, npix=40, orders=(0, 1), velocity="keplerian")
-field = Axisymmetric(kf.EmissionField(in_features=2, width=32, depth=2, scale=10.0, seed=0))
+field = kf.EmissionField(in_features=2, width=32, depth=2, scale=10.0, seed=0)
 match_emission(field, AnalyticEmission("disk", R=5.0, p1=3.0, p2=3.0))
 model = kf.fixed_image_model(field, geo, k=3.0)
 t0 = time.perf_counter()
@@ -142,7 +146,11 @@ res = fit_observation(model, obs, theta_g=[2.8, 3.4, 4.0, 4.6],
 summary = res.summary()
 print(f"fit in {time.perf_counter() - t0:.0f} s")
 for key, value in summary.items():
-    print(f"{key:20s} {value:10.3f}")
+    print(f"{key:24s} {value:10.3f}")
+for f in res.finalists:  # the search's two finalists, the fit first
+    print(f"finalist: spin-axis PA {f['position_angle_deg'] % 360:5.1f}°, "
+          f"Δχ² = {f['delta_chi2']:4.2f}, η = {f['brightness_pa_deg']:.0f}°")
+print("spin-axis PA ambiguous:", position_angle_ambiguous(res.finalists))
 """),
     code("""
 model_cp = res.model_closures()
@@ -203,16 +211,17 @@ kf.plot_observation_fit(res)
 ## What the data constrain
 
 The 2017 data constrain the **ring**: its diameter (EHT: $42 \\pm 3$ µas for the crescent
-models of Paper VI, $\\approx 40$ µas in the images of Paper IV), its width only loosely,
-and, less firmly, the position angle of its bright side. The EHT reports it in the south
-($\\eta \\approx 150$-$200°$, Papers IV and VI). With the EHT's data preparation (scan
-averages, intra-site baselines out) this axisymmetric emission model puts it in the
-**south-east** on April 6 ($\\eta \\approx 138°$ at 20 µas, below the EHT's range), and the
-projected spin axis, which nothing here ties to the jet, at PA $\\approx 108°$: the
-direction of M87's large-scale jet (PA 288°, approaching side). Over the eight files of the
-release the bright side moves from $\\eta \\approx 130°$ (April 5-6) to $\\approx 170°$
-(April 11) (`docs/vlbi.md` has the numbers, and the earlier fits to the 10-s records and
-with every baseline, which put the bright side elsewhere). They
+models of Paper VI, the analogue of the sharp model's `ring_diameter_model_uas`;
+$\\approx 40$ µas in the images of Paper IV, measured here at 20 µas), its width only
+loosely, and the position angle of its bright side: in the **south**, $\\eta \\approx 158°$
+at 20 µas on April 6, as the EHT found ($\\eta \\approx 150$-$200°$, Papers IV and VI);
+over the eight files of the release it moves from 155-159° (April 5-6) to 174-181°
+(April 10-11). They do **not** constrain the position angle of the spin axis: the two
+finalists above end in different PA basins with the same $\\eta$ and nearly the same
+$\\chi^2$, and the summary says so. An axisymmetric field would report one (along the
+jet, PA $\\approx 108°$), but only because it must place the bright side by Doppler
+boosting; it then puts $\\eta$ at 138°, and refitted to a synthetic sky made from this
+fit it returns the same 140° and 108° ({doc}`../vlbi`, *The example's model*). The data
 constrain $\\theta_g$ only through the assumed emission model: a field free to move its
 emission inwards or outwards trades emission radius against $\\theta_g$ (Paper VI
 calibrates this with simulations). They do **not** constrain the spin: the geometry is
