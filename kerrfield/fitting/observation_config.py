@@ -44,7 +44,7 @@ SECTIONS = {
     "data": {"uvfits": None, "day": 6, "band": "hi"},
     "model": {"spin": 0.94, "inclination": 163.0, "velocity": "keplerian", "k": 3.0,
               "fov": 8.0, "npix": 40, "orders": [0, 1], "width": 32, "depth": 2,
-              "axisymmetric": True, "seed": 0},
+              "axisymmetric": False, "seed": 0},
     "sky": {"theta_g": [2.8, 3.4, 4.0, 4.6],
             "position_angle": [0.0, 45.0, 90.0, 135.0, 180.0, 225.0, 270.0, 315.0],
             "flux": 0.6, "learn": ["theta_g", "position_angle"]},
