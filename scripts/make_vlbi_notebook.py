@@ -123,8 +123,9 @@ for data, name in ((obs, "10-s records"), (avg, "scan averages")):
 ## The fit
 
 The field $f(x, y)$ is free in both disk coordinates, so the bright side is the field's
-and not only the Doppler boosting's (an axisymmetric $f(r)$ ties it to the spin axis; {doc}`../vlbi` measures what that costs on these data). It is
-pre-trained to a neutral Krang-like disk ($R = 5\\,M$) and then fitted
+and not only the Doppler boosting's (an axisymmetric $f(r)$ ties it to the spin axis;
+{doc}`../vlbi` measures what that costs on these data). It is pre-trained to a neutral
+Krang-like disk ($R = 5\\,M$) and then fitted
 together with $\\theta_g$ and the spin axis' position angle: every pair of four
 $\\theta_g$ starts and eight PA starts is scouted for 40 steps, the best quarter for 40
 more, and the best two are fitted for 500 steps (the lower loss wins), the search of
