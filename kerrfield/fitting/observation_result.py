@@ -25,7 +25,7 @@ from ..vlbi.losses import (
 )
 from ..vlbi.ring import ring_features
 
-__all__ = ["ObservationFit", "chi2_total", "position_angle_ambiguous", "term_counts"]
+__all__ = ["ObservationFit", "chi2_total", "position_angle_ambiguous", "rival_basin", "term_counts"]
 
 
 @dataclass
