@@ -79,7 +79,8 @@ def run_one(spec: dict, workdir: Path, args: argparse.Namespace, i: int) -> dict
     se = s["search"]
     row = {"i": i, "family": spec["emission"], "truth_spin": spec["spin"],
            "truth_inclination": spec["inclination"], "seconds": time.perf_counter() - t0,
-           "reduced_chi2": se["estimate"]["reduced_chi2"], "birge": se["birge_factor"]}
+           "reduced_chi2": se["estimate"]["reduced_chi2"], "birge": se["birge_factor"],
+           "interval_scale": se.get("interval_scale", 1.0)}
     for name in ("spin", "inclination"):
         iv = se["intervals"].get(name)
         if iv is None:  # no local grid along this axis: count a miss, flagged
@@ -95,6 +96,7 @@ def run_one(spec: dict, workdir: Path, args: argparse.Namespace, i: int) -> dict
         row[f"{name}_95"] = [iv["95"]["lo"], iv["95"]["hi"]]
         row[f"{name}_in68"] = bool(iv["truth_inside"]["68"])
         row[f"{name}_in95"] = bool(iv["truth_inside"]["95"])
+        row[f"{name}_sigma_fit"] = iv.get("sigma_fit")  # the bare Δχ² = 1 half-width
         row[f"{name}_local_68"] = [iv["local"]["68"]["lo"], iv["local"]["68"]["hi"]]
         row[f"{name}_local_95"] = [iv["local"]["95"]["lo"], iv["local"]["95"]["hi"]]
         row[f"{name}_local_in68"] = bool(iv["truth_inside_local"]["68"])

@@ -38,8 +38,8 @@ import bench_m87_fit as bench  # noqa: E402
 RES = bench.RESOLUTION_UAS
 
 
-def _ring(image, **kw) -> dict:
-    f = ring_features(image, blur=RES, **kw)
+def _ring(image) -> dict:
+    f = ring_features(image, blur=RES)
     return {k: f[k] for k in ("ring_diameter_uas", "brightness_pa_deg")}
 
 

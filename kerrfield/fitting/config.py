@@ -176,8 +176,11 @@ class InferenceConfig:
         """``raw`` less ``output``, with the defaults whose change must not let an earlier
         folder be resumed: for an observation target the effective ``fit.observation.uv_min``
         and ``scan_average`` (defaults changed on 2026-12-01 from every baseline to 0.1 Gλ
-        and from the 10 s records to scan averages)."""
+        and from the 10 s records to scan averages). ``search.interval_scale`` only changes
+        how finished units are read, so a folder may be re-read with another value."""
         raw = {k: v for k, v in self.raw.items() if k != "output"}
+        if "interval_scale" in raw.get("search", {}):
+            raw["search"] = {k: v for k, v in raw["search"].items() if k != "interval_scale"}
         if "observation" in self.target:
             from ..vlbi.closures import UV_MIN
 

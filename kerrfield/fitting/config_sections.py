@@ -259,6 +259,8 @@ _SEARCH_KEYS: dict[str, tuple[float, float, float | None, bool]] = {
     "polish_steps": (1000, 1, None, True),    # max L-BFGS iterations polishing a refined point
     "fit_cap": (50.0, 0, None, False),        # profile points within this Δχ² of the grid
                                               #   minimum enter the quadratic fit
+    "interval_scale": (1.2, 0, None, False),  # local intervals × this: the field-family
+                                              #   systematic, docs/identifiability.md
 }
 
 

@@ -154,17 +154,25 @@ class ObservationFit:
         if ring:
             out["ring_resolution_uas"] = float(resolution_uas)
             img = self.sky_image()
-            # blurred: on a field twice as wide, so that the blurred ring stays inside it
-            n, width = img.sizes["ra"], float(np.ptp(img.ra.values)) * (1 + 1 / img.sizes["ra"])
-            wide = self.sky_image(npix=2 * n, fov=2 * width) if resolution_uas > 0 else img
-            for im, blur, tail in ((img, None, "_model"), (wide, resolution_uas or None, "")):
-                out.update({k.replace("_uas", tail + "_uas").replace("_deg", tail + "_deg"): v
-                            for k, v in _ring(im, blur).items()})  # fmt: skip
+            out.update({f"{k[:-4]}_model{k[-4:]}": v for k, v in _ring(img, None).items()})
+            out.update(self.ring(resolution_uas))
             # a "ring" reaching the model screen's edge is the edge, not the data's ring
+            width = float(np.ptp(img.ra.values)) * (1 + 1 / img.sizes["ra"])
             d = np.nanmax([out["ring_diameter_uas"], out["ring_diameter_model_uas"], 0.0])
             out["ring_at_screen_edge"] = bool(d / 2 > EDGE_FRACTION * width)
         out["n_observations"] = int(self.terms.obs.attrs.get("n_segments", 1))
         return out
+
+    def ring(self, resolution_uas: float = 20.0) -> dict[str, float]:
+        """``ring_diameter_uas``, ``ring_width_uas`` and ``brightness_pa_deg`` of the fitted
+        sky convolved with a ``resolution_uas`` FWHM Gaussian (0: the sharp image), as in
+        :meth:`summary`, without its χ² and sharp-image measurements."""
+        img = self.sky_image()
+        if resolution_uas <= 0:
+            return _ring(img, None)
+        # on a field twice as wide, so that the blurred ring stays inside it
+        n, width = img.sizes["ra"], float(np.ptp(img.ra.values)) * (1 + 1 / img.sizes["ra"])
+        return _ring(self.sky_image(npix=2 * n, fov=2 * width), resolution_uas)
 
     def to_fits(self, path: str | os.PathLike, overwrite: bool = False, **kw: Any) -> Path:
         """Write the fitted sky image as an ehtim-style FITS file (see ``write_fits_image``):
@@ -210,7 +218,7 @@ def finalist_ends(finals: list[tuple[Any, list[dict]]], terms: DataTerms,
     out = []
     for sky, history in finals:
         if history:
-            ring = ObservationFit(sky=sky, terms=terms).summary(resolution_uas=resolution_uas)
+            ring = ObservationFit(sky=sky, terms=terms).ring(resolution_uas)
             last = history[-1]
             chi2 = {k[5:]: v for k, v in last.items() if k.startswith("chi2_")}
             out.append({**{k: last[k] for k in ("loss", "theta_g_uas", "position_angle_deg")},

@@ -105,7 +105,8 @@ def profile_panel(ax: Any, res: dict[str, Any], name: str, truth: float | None =
     xs, ys = list(iv["grid"]), list(iv["delta_chi2"])
     if "sigma" in iv:  # the quadratic profile the local intervals come from
         g = np.linspace(min(iv["grid"]), max(iv["grid"]), 200)
-        ax.plot(g, ((g - iv["estimate"]) / iv["sigma"]) ** 2, "-", color="C0", lw=1,
+        sig = iv.get("sigma_fit", iv["sigma"])  # through the points, before any widening
+        ax.plot(g, ((g - iv["estimate"]) / sig) ** 2, "-", color="C0", lw=1,
                 label="quadratic profile (local)")  # fmt: skip
     coarse = _coarse_profile(res, name) if source == "coarse grid" else None
     if coarse is not None:

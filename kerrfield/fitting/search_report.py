@@ -222,6 +222,9 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
     birge = max(1.0, out["estimate"]["reduced_chi2"]) if out["statistical"] else 1.0
     # the widening applied: the quadratic's own, else the one the coarse quotes below use
     out["birge_factor"] = float((res.get("quadratic") or {}).get("birge", birge))
+    # what search.interval_scale applies to the local quadratic's intervals (not to quotes
+    # from the coarse grid, which are wide by construction)
+    out["interval_scale"] = float(res.get("interval_scale", 1.0))
     for name in ("spin", "inclination"):
         if name in res["intervals"]:
             iv = res["intervals"][name]
@@ -349,6 +352,11 @@ def format_estimate(search: dict[str, Any], truth: dict[str, float]) -> list[str
         lines.append(f"  {k} of {n} fits stopped at their step limit before the convergence "
                      "criterion (per unit in summary.json 'units'; raise fit.steps or "
                      "search.refine_steps if the estimate moves)")  # fmt: skip
+    scaled = [n for n, u in search["unconstrained"].items() if not u]
+    if scaled and search.get("interval_scale", 1.0) != 1.0:
+        lines.append(f"  {' and '.join(scaled)}: Δχ² intervals widened × "
+                     f"{search['interval_scale']:g} (search.interval_scale: the field-family "
+                     "systematic measured on hidden-truth targets; 1 gives the bare Δχ² ones)")
     edge = [n for n, v in search.get("at_range_edge", {}).items() if v]
     if edge:
         lines.append(f"  {' and '.join(edge)}: an interval reaches the edge of the searched "

@@ -21,7 +21,7 @@ from ..io.atomic import write_netcdf
 from ..models.forward import physics_reported
 from .config import InferenceConfig
 from .plan import Unit, load_unit, plan_grid
-from .profile import profile_intervals, quadratic_fit, quadratic_intervals
+from .profile import profile_intervals, quadratic_fit, quadratic_intervals, widened
 from .search import fit_search_unit, plan_polish, plan_profile, plan_refine, unit_chi2
 
 __all__ = ["run_search", "search_task", "chi2_grid"]
@@ -249,12 +249,13 @@ def run_search(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, executo
     # a field that cannot reach the noise floor (χ²/N > 1: model inadequacy) would give
     # intervals that are too narrow; widen them by the Birge ratio sqrt(χ²_min / N)
     birge = max(1.0, chi2_min / npix) if cfg.search["inflate"] else 1.0
+    scale = float(cfg.search["interval_scale"])
     if q is not None:  # the quadratic averages the optimiser scatter out: primary intervals
-        q = {**q, "cov1": (np.asarray(q["cov1"]) * birge).tolist(), "birge": birge}
+        q = widened(q, birge, scale)
         for name, entry in quadratic_intervals(q, axes).items():
             intervals[name] = {**intervals[name], **entry, "grid_intervals": {
                 c: intervals[name][c] for c in ("68", "95")}}
     out.update(complete=True, grid=grid, refine=refine, local=local, rounds=rounds,
                axes=axes, chi2=chi2, chi2_min=chi2_min, quadratic=q, intervals=intervals,
-               resolved=q is not None, quadratic_rejected=rejected)
+               resolved=q is not None, quadratic_rejected=rejected, interval_scale=scale)
     return out

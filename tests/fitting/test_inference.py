@@ -251,6 +251,7 @@ BASE = {"target": {"synthetic": {"npix": 8}}}
         ({"data": {"day": 6}}, r"unknown config key 'data' \(\[data\] is a section of "
                                r"`kerrfield fit-obs` configurations"),
         ({"output": {"plots": "yes"}}, r"'output.plots' must be true or false"),
+        ({"search": {"interval_scale": 0.0}}, r"'search.interval_scale' must be > 0"),
     ],
 )
 def test_config_errors_name_the_key(patch, match):

@@ -142,6 +142,20 @@ def test_profile_interval_and_quadratic():
     q = quadratic_fit({"spin": s[:, 0], "inclination": t[0]}, chi2, cap=1e9)
     assert q["vertex"] == pytest.approx([0.0, 40.0], abs=1e-9)
     assert np.sqrt(q["cov1"][1][1]) == pytest.approx(2.0)
+    # widened by the Birge ratio (a variance factor) and search.interval_scale: the
+    # intervals grow by sqrt(birge) · scale about the same vertex, the fitted bowl is kept
+    from kerrfield.fitting.profile import quadratic_intervals, widened
+    axes = {"spin": s[:, 0], "inclination": t[0]}
+    bare, wide = quadratic_intervals(q, axes), quadratic_intervals(widened(q, 2.25, 1.2), axes)
+    for name, sigma in (("spin", 0.1), ("inclination", 2.0)):
+        assert wide[name]["sigma_fit"] == pytest.approx(sigma)
+        assert wide[name]["sigma"] == pytest.approx(1.5 * 1.2 * sigma)
+        for c, level in (("68", 1.0), ("95", 3.84)):
+            w, b = wide[name][c], bare[name][c]
+            assert w["hi"] - wide[name]["estimate"] == pytest.approx(1.8 * sigma * level**0.5)
+            assert w["hi"] + w["lo"] == pytest.approx(b["hi"] + b["lo"])
+    with pytest.raises(ValueError, match="scale > 0"):
+        widened(q, 1.0, 0.0)
 
 
 def test_profile_estimate_lies_inside_its_own_interval():
@@ -195,6 +209,13 @@ def test_search_smoke_and_resume(tmp_path, capsys):
     assert again["search"]["estimate"] == se["estimate"]
     assert again["search"]["flag_reasons"] == se["flag_reasons"]
     assert again["search"]["intervals"]["spin"]["68"] == se["intervals"]["spin"]["68"]
+    # search.interval_scale only changes how finished units are read: the same folder is
+    # re-read with the bare Δχ² intervals (scale 1) without fitting anything
+    path.write_text(path.read_text().replace("profile_rounds = 1", "profile_rounds = 1\n"
+                                             "interval_scale = 1.0"))
+    bare = run_inference(path)
+    assert bare["timing"]["units_fitted"] == 0
+    assert bare["search"]["interval_scale"] == 1.0 and se["interval_scale"] == 1.2
 
 
 def _unit_bytes(d: Path) -> dict[str, np.ndarray]:
