@@ -212,6 +212,25 @@ def pooled(results: list[dict]) -> str:
     return "\n".join(out)
 
 
+def calibrate(results: list[dict]) -> dict:
+    """The interval scale by the rule of docs/identifiability.md (*The interval scale*): the
+    68th percentile of |z| over the unflagged parameters (spin and inclination pooled) of
+    the given runs, rounded to 0.05; with the coverage the scaled intervals would have had
+    on the same runs (an in-sample figure: judge the factor on other seeds)."""
+    # on the bare Δχ² = 1 half-width: a row quoted with a scale f has z / f of the bare one
+    z = np.abs([_z(r, name) * r.get("interval_scale", 1.0) for res in results
+                for r in res["rows"] for name in ("spin", "inclination")
+                if not r[f"{name}_unconstrained"]])  # fmt: skip
+    q68 = float(np.quantile(z, 0.68))
+    f = round(float(np.round(q68 / 0.05) * 0.05), 2)
+    return {"n_parameters": int(z.size), "q68_abs_z": q68, "interval_scale": f,
+            "coverage68_in_sample": float(np.mean(z <= f)),
+            "coverage95_in_sample": float(np.mean(z <= LEVEL95_HALF * f))}
+
+
+LEVEL95_HALF = float(np.sqrt(3.84))  # the 95 % half-width in units of the 68 % one
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=40, help="number of hidden targets")
@@ -230,10 +249,16 @@ def main(argv: list[str] | None = None) -> int:
                    "result file (as in docs/identifiability.md) and exit")
     p.add_argument("--pool", nargs="+", metavar="RESULT", help="print the unflagged "
                    "parameters' coverage and z-scores by family, pooled over result files")
+    p.add_argument("--calibrate", nargs="+", metavar="RESULT", help="print the interval "
+                   "scale the rule of docs/identifiability.md gives on these result files")
     p.add_argument("--output", default=str(Path(__file__).parent / "results" / "coverage.json"))
     args = p.parse_args(argv)
     if args.markdown:
         print(markdown(json.loads(Path(args.markdown).read_text())["rows"]))
+        return 0
+    if args.calibrate:
+        print(json.dumps(calibrate([json.loads(Path(f).read_text())
+                                    for f in args.calibrate]), indent=1))  # fmt: skip
         return 0
     if args.pool:
         print(pooled([json.loads(Path(f).read_text()) for f in args.pool]))

@@ -404,6 +404,15 @@ def test_coverage_pooled_table_counts_unflagged_parameters_by_family():
     assert float(ring[7]) == pytest.approx(1.75)
     assert [c.strip() for c in lines[("all", "inclination")].split("|")][3] == "3"
     assert ("mlp", "spin") not in lines
+    # --calibrate: |z| of the unflagged rows 0.5, 3 (rings) and 0.25 (disk: truth 0.5 towards
+    # a half-width of 2), spin and inclination pooled; a row quoted with a scale of 2 has a
+    # bare z twice its quoted one
+    cal = cov.calibrate([{"rows": rows}])
+    assert cal["n_parameters"] == 6
+    assert cal["q68_abs_z"] == pytest.approx(np.quantile([0.5, 0.5, 3, 3, 0.25, 0.25], 0.68))
+    assert cal["interval_scale"] == round(round(cal["q68_abs_z"] / 0.05) * 0.05, 2)
+    scaled = [{**rows[3], "interval_scale": 2.0}]
+    assert cov.calibrate([{"rows": scaled}])["q68_abs_z"] == pytest.approx(0.5)
 
 
 def test_interval_when_no_grid_point_is_inside():
