@@ -17,6 +17,7 @@ one core: one backward pass per pixel for the field Jacobian, four traces for th
 geometry columns) and reports how often the truth lies within ±1 and ±1.96 σ under each:
 
     python benchmarks/profile_information.py RESULT.json RUN_DIR [--output OUT.json]
+    python benchmarks/profile_information.py RESULT.json RUN_DIR --deep 1   # deep_rises
 
 Measured on seed 88155139 (development): see docs/identifiability.md, *The interval scale*.
 """
@@ -94,6 +95,46 @@ def profile_information(run_dir: Path) -> dict:
             "field_rank": int(ur.shape[1]), "field_parameters": int(jw.shape[1])}
 
 
+def deep_rises(run_dir: Path, name: str = "inclination", iters: int = 1500) -> dict:
+    """Does convergence flatten the bowl? Fields warm-started from the estimate unit's,
+    fitted for ≤ ``profile_steps`` (300 in the calibration runs) and for ``iters`` L-BFGS
+    iterations at the bowl's vertex and at ±2 σ_bowl along ``name``: total χ² at each, and
+    the rises (the bowl predicts 4)."""
+    import xarray as xr
+
+    from kerrfield.fitting.config import load_inference_config
+    from kerrfield.fitting.convergence import fit_field_lbfgs
+    from kerrfield.fitting.search import _field, _physics
+    from kerrfield.models.builders import fixed_image_model
+    from kerrfield.physics.raytrace import raytrace
+
+    cfg = load_inference_config(json.loads((run_dir / "config.json").read_text())["config"])
+    target = xr.load_dataset(run_dir / "target.nc")
+    se = json.loads((run_dir / "summary.json").read_text())["search"]
+    unit = xr.load_dataset(run_dir / "units" / f"{se['estimate']['unit']}.nc")
+    phys, params = _physics(cfg, target), unit["field_params"].values
+    q = next(r["quadratic"] for r in reversed(se["rounds"]) if r["quadratic"])
+    k = q["names"].index(name)
+    sigma = float(np.sqrt(q["cov1"][k][k]))
+    out: dict = {"sigma_bowl": sigma, "offsets": [0.0, -2.0, 2.0], "chi2": {}}
+    for steps, rtol in ((int(cfg.search["profile_steps"]), 2e-4), (iters, 0.0)):
+        chi2 = []
+        for off in out["offsets"]:
+            geo = dict(zip(q["names"], q["vertex"], strict=True))
+            geo[name] += off * sigma
+            g = raytrace(geo["spin"], geo["inclination"], alpha=target.alpha.values,
+                         beta=target.beta.values, orders=phys["orders"],
+                         surface=phys["surface"], velocity=phys["velocity"])  # fmt: skip
+            m = fixed_image_model(_field(cfg, 0, params), g, k=phys["k"],
+                                  beam_fwhm=phys["beam_fwhm"])  # fmt: skip
+            res, _ = fit_field_lbfgs(m, target, loss="chi2", max_iter=steps, window=25,
+                                     rtol=rtol)  # fmt: skip
+            chi2.append(float(res.final_loss) * int(target["image"].size))
+        out["chi2"][str(steps)] = chi2
+        out.setdefault("rises", {})[str(steps)] = [chi2[1] - chi2[0], chi2[2] - chi2[0]]
+    return out
+
+
 def coverage(rows: list[dict]) -> dict:
     """Coverage at ±1 / ±1.96 σ and median |z| of each σ rule, by parameter."""
     out: dict = {}
@@ -121,7 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("runs", help="its kept run directories (coverage.py --keep)")
     p.add_argument("--output", default=str(Path(__file__).parent / "results" /
                                            "profile_information.json"))  # fmt: skip
+    p.add_argument("--deep", type=int, metavar="I", help="only: deep fits at the vertex and "
+                   "±2 σ_bowl in θo of target I (see deep_rises) and exit")
     args = p.parse_args(argv)
+    if args.deep is not None:
+        print(json.dumps(deep_rises(Path(args.runs) / f"t{args.deep:03d}"), indent=1))
+        return 0
     rows = []
     for r in json.loads(Path(args.result).read_text())["rows"]:
         d = Path(args.runs) / f"t{r['i']:03d}"
