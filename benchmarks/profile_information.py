@@ -42,35 +42,46 @@ def _z_bare(row: dict, name: str) -> float:
     return row[f"{name}_error"] / ((hi - lo) / 2 / row.get("interval_scale", 1.0))
 
 
-def profile_information(run_dir: Path) -> dict:
-    """σ of the bowl (the last round's quadratic, bare) and the Gauss-Newton profile σ and
-    fixed-field σ at the best profile point of one kept ``search`` run; shapes (2,) each,
-    spin then inclination (degrees)."""
-    import torch
+def _load(run_dir: Path) -> dict:
+    """Config, target, summary, best unit, physics and the bowl of a kept ``search`` run."""
     import xarray as xr
 
     from kerrfield.fitting.config import load_inference_config
-    from kerrfield.fitting.search import _field, _physics
-    from kerrfield.models.builders import fixed_image_model
-    from kerrfield.physics.raytrace import raytrace
+    from kerrfield.fitting.search import _physics
 
     cfg = load_inference_config(json.loads((run_dir / "config.json").read_text())["config"])
     target = xr.load_dataset(run_dir / "target.nc")
     se = json.loads((run_dir / "summary.json").read_text())["search"]
     unit = xr.load_dataset(run_dir / "units" / f"{se['estimate']['unit']}.nc")
-    geo = {"spin": float(unit.attrs["spin"]), "inclination": float(unit.attrs["inclination"])}
-    phys, params = _physics(cfg, target), unit["field_params"].values
-    sig = torch.tensor(target["sigma"].values.ravel())
+    return {"cfg": cfg, "target": target, "unit": unit, "phys": _physics(cfg, target),
+            "params": unit["field_params"].values,  # the rounds hold the bare quadratic
+            "q": next(r["quadratic"] for r in reversed(se["rounds"]) if r["quadratic"])}
 
-    def image(spin: float, inclination: float, grad: bool = False):
-        g = raytrace(spin, inclination, alpha=target.alpha.values, beta=target.beta.values,
-                     orders=phys["orders"], surface=phys["surface"], velocity=phys["velocity"])
-        m = fixed_image_model(_field(cfg, 0, params), g, k=phys["k"],
-                              beam_fwhm=phys["beam_fwhm"])  # fmt: skip
-        with torch.set_grad_enabled(grad):
-            return m, m.image().reshape(-1) / sig
 
-    model, img = image(geo["spin"], geo["inclination"], grad=True)
+def _model(run: dict, spin: float, inclination: float):
+    """The unit's fitted field on the geometry traced at (spin, inclination)."""
+    from kerrfield.fitting.search import _field
+    from kerrfield.models.builders import fixed_image_model
+    from kerrfield.physics.raytrace import raytrace
+
+    t, phys = run["target"], run["phys"]
+    g = raytrace(spin, inclination, alpha=t.alpha.values, beta=t.beta.values,
+                 orders=phys["orders"], surface=phys["surface"], velocity=phys["velocity"])
+    return fixed_image_model(_field(run["cfg"], 0, run["params"]), g, k=phys["k"],
+                             beam_fwhm=phys["beam_fwhm"])  # fmt: skip
+
+
+def profile_information(run_dir: Path) -> dict:
+    """σ of the bowl (the last round's quadratic, bare) and the Gauss-Newton profile σ and
+    fixed-field σ at the best profile point of one kept ``search`` run; shapes (2,) each,
+    spin then inclination (degrees)."""
+    import torch
+
+    run = _load(run_dir)
+    geo = {n: float(run["unit"].attrs[n]) for n in ("spin", "inclination")}
+    sig = torch.tensor(run["target"]["sigma"].values.ravel())
+    model = _model(run, **geo)
+    img = model.image().reshape(-1) / sig
     ps = [p for p in model.parameters() if p.requires_grad]
     rows = []
     for i in range(img.numel()):
@@ -79,17 +90,18 @@ def profile_information(run_dir: Path) -> dict:
                                for x, p in zip(gr, ps, strict=True)]))  # fmt: skip
     jw = torch.stack(rows).numpy()
     cols = []
-    for name, h in STEP.items():
-        up, down = dict(geo), dict(geo)
-        up[name] += h
-        down[name] -= h
-        cols.append(((image(**up)[1] - image(**down)[1]) / (2 * h)).numpy())
+    with torch.no_grad():
+        for name, h in STEP.items():
+            up, down = dict(geo), dict(geo)
+            up[name] += h
+            down[name] -= h
+            diff = _model(run, **up).image() - _model(run, **down).image()
+            cols.append((diff.reshape(-1) / sig / (2 * h)).numpy())
     jt = np.stack(cols, 1)
     u, s, _ = np.linalg.svd(jw, full_matrices=False)
     ur = u[:, s > RANK_RTOL * s[0]]
     resid = jt - ur @ (ur.T @ jt)
-    q = next(r["quadratic"] for r in reversed(se["rounds"]) if r["quadratic"])
-    return {"sigma_bowl": np.sqrt(np.diag(q["cov1"])).tolist(),
+    return {"sigma_bowl": np.sqrt(np.diag(run["q"]["cov1"])).tolist(),
             "sigma_gn": np.sqrt(np.diag(np.linalg.inv(resid.T @ resid))).tolist(),
             "sigma_fixed_field": np.sqrt(np.diag(np.linalg.inv(jt.T @ jt))).tolist(),
             "field_rank": int(ur.shape[1]), "field_parameters": int(jw.shape[1])}
@@ -100,38 +112,24 @@ def deep_rises(run_dir: Path, name: str = "inclination", iters: int = 1500) -> d
     fitted for ≤ ``profile_steps`` (300 in the calibration runs) and for ``iters`` L-BFGS
     iterations at the bowl's vertex and at ±2 σ_bowl along ``name``: total χ² at each, and
     the rises (the bowl predicts 4)."""
-    import xarray as xr
-
-    from kerrfield.fitting.config import load_inference_config
     from kerrfield.fitting.convergence import fit_field_lbfgs
-    from kerrfield.fitting.search import _field, _physics
-    from kerrfield.models.builders import fixed_image_model
-    from kerrfield.physics.raytrace import raytrace
 
-    cfg = load_inference_config(json.loads((run_dir / "config.json").read_text())["config"])
-    target = xr.load_dataset(run_dir / "target.nc")
-    se = json.loads((run_dir / "summary.json").read_text())["search"]
-    unit = xr.load_dataset(run_dir / "units" / f"{se['estimate']['unit']}.nc")
-    phys, params = _physics(cfg, target), unit["field_params"].values
-    q = next(r["quadratic"] for r in reversed(se["rounds"]) if r["quadratic"])
-    k = q["names"].index(name)
-    sigma = float(np.sqrt(q["cov1"][k][k]))
-    out: dict = {"sigma_bowl": sigma, "offsets": [0.0, -2.0, 2.0], "chi2": {}}
-    for steps, rtol in ((int(cfg.search["profile_steps"]), 2e-4), (iters, 0.0)):
+    run = _load(run_dir)
+    q = run["q"]
+    sigma = float(np.sqrt(q["cov1"][q["names"].index(name)][q["names"].index(name)]))
+    out: dict = {"sigma_bowl": sigma, "offsets": [0.0, -2.0, 2.0], "chi2": {}, "rises": {}}
+    npix = int(run["target"]["image"].size)
+    for steps, rtol in ((int(run["cfg"].search["profile_steps"]), 2e-4), (iters, 0.0)):
         chi2 = []
         for off in out["offsets"]:
             geo = dict(zip(q["names"], q["vertex"], strict=True))
             geo[name] += off * sigma
-            g = raytrace(geo["spin"], geo["inclination"], alpha=target.alpha.values,
-                         beta=target.beta.values, orders=phys["orders"],
-                         surface=phys["surface"], velocity=phys["velocity"])  # fmt: skip
-            m = fixed_image_model(_field(cfg, 0, params), g, k=phys["k"],
-                                  beam_fwhm=phys["beam_fwhm"])  # fmt: skip
-            res, _ = fit_field_lbfgs(m, target, loss="chi2", max_iter=steps, window=25,
+            res, _ = fit_field_lbfgs(_model(run, geo["spin"], geo["inclination"]),
+                                     run["target"], loss="chi2", max_iter=steps, window=25,
                                      rtol=rtol)  # fmt: skip
-            chi2.append(float(res.final_loss) * int(target["image"].size))
+            chi2.append(float(res.final_loss) * npix)
         out["chi2"][str(steps)] = chi2
-        out.setdefault("rises", {})[str(steps)] = [chi2[1] - chi2[0], chi2[2] - chi2[0]]
+        out["rises"][str(steps)] = [chi2[1] - chi2[0], chi2[2] - chi2[0]]
     return out
 
 
