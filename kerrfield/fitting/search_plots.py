@@ -114,9 +114,14 @@ def profile_panel(ax: Any, res: dict[str, Any], name: str, truth: float | None =
                 label=f"coarse grid {delta} (to its own minimum)")  # fmt: skip
         xs += coarse[0].tolist()
         ys += coarse[1].tolist()
+    # quoted local intervals are wider than the curve's Δχ² crossings by the Birge factor
+    # and search.interval_scale: say so on the figure
+    wide = iv["sigma"] / iv["sigma_fit"] if source != "coarse grid" and iv.get("sigma_fit") \
+        else 1.0  # fmt: skip
+    how = f"{source}, σ × {wide:.3g}" if wide > 1.0 + 1e-9 else source
     for cov, col in (("95", "0.9"), ("68", "0.75")):
         ax.axvspan(iv[cov]["lo"], iv[cov]["hi"], color=col, lw=0, zorder=0,
-                   label=f"{cov} % interval, quoted ({source})")  # fmt: skip
+                   label=f"{cov} % interval, quoted ({how})")  # fmt: skip
         xs += [iv[cov]["lo"], iv[cov]["hi"]]
     local = iv.get("local")
     if local is not None and _differ(local, iv):

@@ -203,6 +203,20 @@ def test_profiles_png_unflagged_is_linear_without_hatching():
         assert ax.get_ylim()[0] < 0 and ax.get_ylim()[1] == 10.0
     finally:
         plt.close(figs["profiles.png"])
+    # widened by search.interval_scale: the curve stays on the points (σ_fit), the shaded
+    # quoted intervals are 1.2 × wider and the legend says so
+    scaled = {**iv, "sigma": 0.06, "sigma_fit": 0.05}
+    for c, lv in LEVELS_1D.items():
+        scaled[c] = {**iv[c], "lo": 0.5 - 0.06 * np.sqrt(lv), "hi": 0.5 + 0.06 * np.sqrt(lv)}
+    figs = search_plots(plt, {"intervals": {"spin": scaled}}, {}, None)
+    try:
+        ax = figs["profiles.png"].axes[0]
+        assert "68 % interval, quoted (local profile, σ × 1.2)" in _labels(ax)
+        curve = next(ln for ln in ax.lines if ln.get_label() == "quadratic profile (local)")
+        g, y = curve.get_data()
+        np.testing.assert_allclose(y, ((g - 0.5) / 0.05) ** 2)
+    finally:
+        plt.close(figs["profiles.png"])
 
 
 def test_at_range_edge_means_the_searched_range_not_the_local_grid():
