@@ -29,6 +29,7 @@ import numpy as np
 from scipy.stats import binom
 
 import kerrfield as kf
+from kerrfield.fitting.profile import LEVELS_1D
 from kerrfield.io.atomic import atomic_write_text
 
 FAMILIES = ("ring", "disk", "hotspot", "mlp")
@@ -225,10 +226,7 @@ def calibrate(results: list[dict]) -> dict:
     f = round(float(np.round(q68 / 0.05) * 0.05), 2)
     return {"n_parameters": int(z.size), "q68_abs_z": q68, "interval_scale": f,
             "coverage68_in_sample": float(np.mean(z <= f)),
-            "coverage95_in_sample": float(np.mean(z <= LEVEL95_HALF * f))}
-
-
-LEVEL95_HALF = float(np.sqrt(3.84))  # the 95 % half-width in units of the 68 % one
+            "coverage95_in_sample": float(np.mean(z <= np.sqrt(LEVELS_1D["95"]) * f))}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -155,9 +155,9 @@ class ObservationFit:
             out["ring_resolution_uas"] = float(resolution_uas)
             img = self.sky_image()
             out.update({f"{k[:-4]}_model{k[-4:]}": v for k, v in _ring(img, None).items()})
-            out.update(self.ring(resolution_uas))
+            out.update(self._blurred_ring(img, resolution_uas))
             # a "ring" reaching the model screen's edge is the edge, not the data's ring
-            width = float(np.ptp(img.ra.values)) * (1 + 1 / img.sizes["ra"])
+            width = _sky_width(img)
             d = np.nanmax([out["ring_diameter_uas"], out["ring_diameter_model_uas"], 0.0])
             out["ring_at_screen_edge"] = bool(d / 2 > EDGE_FRACTION * width)
         out["n_observations"] = int(self.terms.obs.attrs.get("n_segments", 1))
@@ -167,12 +167,15 @@ class ObservationFit:
         """``ring_diameter_uas``, ``ring_width_uas`` and ``brightness_pa_deg`` of the fitted
         sky convolved with a ``resolution_uas`` FWHM Gaussian (0: the sharp image), as in
         :meth:`summary`, without its χ² and sharp-image measurements."""
-        img = self.sky_image()
+        return self._blurred_ring(self.sky_image(), resolution_uas)
+
+    def _blurred_ring(self, img: xr.DataArray, resolution_uas: float) -> dict[str, float]:
+        """:meth:`ring` of the already rendered sharp sky image ``img``."""
         if resolution_uas <= 0:
             return _ring(img, None)
         # on a field twice as wide, so that the blurred ring stays inside it
-        n, width = img.sizes["ra"], float(np.ptp(img.ra.values)) * (1 + 1 / img.sizes["ra"])
-        return _ring(self.sky_image(npix=2 * n, fov=2 * width), resolution_uas)
+        wide = self.sky_image(npix=2 * img.sizes["ra"], fov=2 * _sky_width(img))
+        return _ring(wide, resolution_uas)
 
     def to_fits(self, path: str | os.PathLike, overwrite: bool = False, **kw: Any) -> Path:
         """Write the fitted sky image as an ehtim-style FITS file (see ``write_fits_image``):
@@ -252,6 +255,11 @@ def rival_basin(finalists: list[dict]) -> dict | None:
 
 #: a ring whose radius exceeds this fraction of the screen's width touches its edge
 EDGE_FRACTION = 0.4
+
+
+def _sky_width(img: xr.DataArray) -> float:
+    """Full width of a sky image on the sky, edge to edge (pixel centres span n − 1)."""
+    return float(np.ptp(img.ra.values)) * (1 + 1 / img.sizes["ra"])
 
 
 def _ring(image: xr.DataArray, blur: float | None) -> dict[str, float]:

@@ -225,9 +225,9 @@ def widened(q: dict[str, Any], birge: float = 1.0, scale: float = 1.0) -> dict[s
     """
     if not (birge >= 1.0 and scale > 0.0):
         raise ValueError(f"birge must be >= 1 and scale > 0 (got {birge}, {scale})")
-    return {**q, "cov1_fit": q.get("cov1_fit", q["cov1"]), "birge": birge,
-            "interval_scale": scale,
-            "cov1": (np.asarray(q.get("cov1_fit", q["cov1"])) * birge * scale**2).tolist()}
+    bare = q.get("cov1_fit", q["cov1"])  # widening a widened fit starts from its bowl
+    return {**q, "cov1_fit": bare, "birge": birge, "interval_scale": scale,
+            "cov1": (np.asarray(bare) * birge * scale**2).tolist()}
 
 
 def quadratic_intervals(q: dict[str, Any], axes: dict[str, np.ndarray]) -> dict[str, Any]:
