@@ -409,7 +409,8 @@ Gaussian pixel noise of the recorded σ and a field flexible enough to reach the
 $\\sqrt{\\chi^2_{min}/N}$. They are then multiplied by `search.interval_scale` (default 1.2):
 on hidden-truth targets the bare $\\Delta\\chi^2 = 1$ intervals held the truth less often than
 68 %, because the fitted field family carries a systematic that $\\chi^2/N$ does not show;
-the factor is that calibration (set it to 1 for the bare intervals). A parameter whose 95 % region reaches the edge of the searched grid
+the factor is that calibration (set it to 1 for the bare intervals). A parameter whose
+95 % region reaches the edge of the searched grid
 is flagged *unconstrained*: the data do not determine it there, and the point estimate
 should not be quoted. How often the intervals contain the truth on targets the strategy was
 never tuned on is measured in the identifiability page of the documentation.
