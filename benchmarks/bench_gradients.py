@@ -11,12 +11,20 @@ and, for scale, of the same fit on fixed geometry (``fixed_image_model``): the p
 joint step no tracer change can remove. Seconds per step are marginal: a (2 + N)-step fit
 minus a 2-step fit, divided by N, so the loss evaluations before and after a fit cancel.
 Only the ratios are meaningful on a shared machine; absolute times move with its load.
+
+``--julia`` adds a floor: the same screen traced (values only, no derivatives) by the Julia
+backend's compiled scalar tracer with the same number of threads, round trip through the
+worker's pipe included. No exact step can cost less than a forward trace, so old step /
+Julia forward bounds what a fused compiled tracer could gain before it computes a single
+derivative.
 Usage: python benchmarks/bench_gradients.py [--sizes 32 64] [--repeat 5] [--threads 2]
+[--julia]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import torch
@@ -29,11 +37,10 @@ def _trace_once(npix: int, old: bool) -> tuple[float, float]:
     """Forward and backward seconds of one exact trace of an npix² screen."""
     spin = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
     inc = torch.tensor(60.0, dtype=torch.float64, requires_grad=True)
-    axis = torch.linspace(-10.0, 10.0, npix, dtype=torch.float64)
-    bb, aa = torch.meshgrid(axis, axis, indexing="ij")
+    aa, bb = _screen(npix)
     with autograd_through_sweep(old):
         t0 = time.perf_counter()
-        rays = kf.trace_rays(spin, inc, aa.reshape(-1), bb.reshape(-1), orders=(0, 1))
+        rays = kf.trace_rays(spin, inc, aa, bb, orders=(0, 1))
         ok = rays["status"] == 0
         total = sum(torch.where(ok, rays[v], 0.0).sum() for v in ("x", "y", "g"))
         t1 = time.perf_counter()
@@ -74,6 +81,27 @@ def _fixed_step(npix: int, steps: int) -> float:
     return _marginal(kf.fixed_image_model(kf.EmissionField(seed=1), geo), target, steps)
 
 
+def _screen(npix: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flattened α, β (M) of the npix² screen on [-10, 10]² that every timing here traces."""
+    axis = torch.linspace(-10.0, 10.0, npix, dtype=torch.float64)
+    bb, aa = torch.meshgrid(axis, axis, indexing="ij")
+    return aa.reshape(-1), bb.reshape(-1)
+
+
+def _julia_forward(npix: int, repeat: int) -> float:
+    """Best-of-``repeat`` seconds of a values-only Julia trace (orders 0-1, a = 0.5, θo = 60°)."""
+    from kerrfield.bridge.api import trace_rays_julia
+
+    aa, bb = (v.numpy() for v in _screen(npix))
+    trace_rays_julia(0.5, 60.0, aa, bb, orders=(0, 1))  # compiles on first use
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        trace_rays_julia(0.5, 60.0, aa, bb, orders=(0, 1))
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
 def _best(fn, repeat: int) -> dict[bool, list]:
     """``fn(old)`` for both paths, interleaved, after one warm-up round of each."""
     runs: dict[bool, list] = {True: [], False: []}
@@ -92,8 +120,11 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--fit-steps", type=int, default=6,
                    help="Adam steps per timing, beyond a 2-step reference fit (0: skip)")
+    p.add_argument("--julia", action="store_true",
+                   help="also time the Julia backend's values-only forward trace (a floor)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    os.environ["KERRFIELD_JULIA_THREADS"] = str(args.threads)
     print(
         f"torch {torch.__version__}, {args.threads} thread(s), float64, orders 0-1; "
         f"old = autograd through the sweeps, new = closed-form rules; best of {args.repeat}"
@@ -117,6 +148,11 @@ def main() -> None:
                   f"s ({1 / sn:.1f}/s)  old/new {so / sn:.2f} | fixed-geometry step "
                   f"{sf:.4f} s: old/fixed {so / sf:.1f} (the ceiling of any tracer speed-up)",
                   flush=True)  # fmt: skip
+            if args.julia:
+                tj = _julia_forward(npix, args.repeat)
+                print(f"{npix:4d}² Julia compiled forward trace (values only) {tj:.4f} s: "
+                      f"old step / Julia forward {so / tj:.2f}, new step / Julia forward "
+                      f"{sn / tj:.2f}", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":
