@@ -180,6 +180,18 @@ def test_module_and_function_sizes():
     assert not offenders, "\n".join(offenders)
 
 
+def test_no_test_script_or_benchmark_module_over_the_limit():
+    """The 400-line limit holds for tests, scripts and benchmarks too (functions there may be
+    longer: a test reads top to bottom)."""
+    offenders = [
+        f"{p.relative_to(ROOT)}: {n} lines"
+        for folder in ("tests", "scripts", "benchmarks")
+        for p in sorted((ROOT / folder).rglob("*.py"))
+        if (n := len(p.read_text().splitlines())) > MAX_MODULE_LINES
+    ]
+    assert not offenders, "\n".join(offenders)
+
+
 def _twin_table() -> dict[str, str]:
     """The Python ↔ Julia rows of the twin table in docs/architecture.md."""
     rows = re.findall(r"^\|\s*`(kerrfield/physics/[^`]+\.py)`\s*\|\s*`(julia/src/[^`]+\.jl)`",
