@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping, Sequence
-from numbers import Real
 
 import numpy as np
 import torch
@@ -28,7 +27,7 @@ from ..io.sky import sky_matrix
 from ..models.lensed import LensedImage
 from ..vlbi.closures import UV_MIN
 from ..vlbi.combine import concat_observations
-from ..vlbi.losses import DataTerms
+from ..vlbi.losses import DataTerms, gain_sigma_widths
 from ..vlbi.nufft import nufft
 from ..vlbi.visibilities import dft
 from .losses import total_variation
@@ -161,26 +160,6 @@ class _Objective:
         return total, chi2
 
 
-def _gain_sigma(gain_sigma: float | Mapping[str, float], stations: list) -> torch.Tensor:
-    """Per-station prior width of the log gain amplitudes, in ``stations`` order."""
-    per_station = isinstance(gain_sigma, Mapping)
-    given = ({str(k): v for k, v in gain_sigma.items()} if per_station
-             else {"default": gain_sigma})
-    names = [str(s) for s in stations]
-    unknown = set(given) - set(names) - {"default"}
-    if unknown:
-        raise ValueError(f"gain_sigma: unknown station(s) {sorted(unknown)}; the observation "
-                         f"has {names}")
-    for k, v in given.items():
-        if not (isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v) and v > 0):
-            what = f"gain_sigma[{k!r}]" if per_station else "gain_sigma"
-            raise ValueError(f"{what} must be a finite number > 0"
-                             f"{'' if per_station else ' (or a mapping station -> width)'}, "
-                             f"got {v!r}")
-    return torch.tensor([float(given.get(s, given.get("default", 0.1))) for s in names],
-                        dtype=torch.float64)
-
-
 def _optimizer(sky: SkyModel, lr: float, sky_lr: float, geometry_lr: float):
     geo = list(sky.image_model.geometry_parameters()) if hasattr(
         sky.image_model, "geometry_parameters") else []
@@ -196,6 +175,18 @@ def _optimizer(sky: SkyModel, lr: float, sky_lr: float, geometry_lr: float):
     if geo:
         groups.append({"params": geo, "lr": geometry_lr})
     return torch.optim.Adam(groups)
+
+
+def _row(objective: _Objective, total: torch.Tensor, chi2: Mapping[str, float]) -> dict:
+    return {"loss": float(total.detach()), **{f"chi2_{k}": v for k, v in chi2.items()},
+            "theta_g_uas": float(objective.sky.theta_g.detach()),
+            "position_angle_deg": float(objective.sky.position_angle.detach())}
+
+
+@torch.no_grad()
+def _end_row(objective: _Objective) -> dict:
+    """The row at the current state (a history row's loss is the one before its step)."""
+    return _row(objective, *objective())
 
 
 def _run(objective: _Objective, steps: int, lr: float, sky_lr: float, geometry_lr: float,
@@ -216,9 +207,7 @@ def _run(objective: _Objective, steps: int, lr: float, sky_lr: float, geometry_l
         total.backward()
         opt.step()
         sched.step()
-        history.append({"loss": float(total.detach()), **{f"chi2_{k}": v for k, v in
-                        chi2.items()}, "theta_g_uas": float(objective.sky.theta_g.detach()),
-                        "position_angle_deg": float(objective.sky.position_angle.detach())})
+        history.append(_row(objective, total, chi2))
         if progress:
             bar.set_postfix({k: f"{v:.2f}" for k, v in chi2.items()})
 
@@ -360,7 +349,7 @@ def fit_observation(model: LensedImage, obs: xr.Dataset | Sequence[xr.Dataset], 
                       scan_average=scan_average, gains=gains, uv_min=uv_min)
     prior = _gaussian_prior(model, prior_fwhm) if prior_fwhm else None
     # checked with or without gains: a misspelt station is a mistake either way
-    widths = _gain_sigma(gain_sigma, list(dict.fromkeys([*obs.t1.values, *obs.t2.values])))
+    widths = gain_sigma_widths(gain_sigma, list(dict.fromkeys([*obs.t1.values, *obs.t2.values])))
     reg = {"tv": tv, "mem": mem, "flux": flux_weight, "gain_sigma": widths if gains else None}
     starts = [(float(t), float(p)) for t in np.atleast_1d(theta_g)
               for p in np.atleast_1d(position_angle)]
@@ -382,10 +371,10 @@ def fit_observation(model: LensedImage, obs: xr.Dataset | Sequence[xr.Dataset], 
         obj.sky.load_state_dict(state)
         run(obj, steps, history, f"final {k + 1}/{len(kept)}" if len(starts) > 1 else
             "fit_observation")
-        finals.append((obj, history, copy.deepcopy(obj.sky.state_dict())))
-    finals.sort(key=lambda c: c[1][-1]["loss"] if c[1] else 0.0)
-    obj, history, state = finals[0]
-    ends = finalist_ends([(o.sky, h) for o, h, _ in finals], terms) if len(finals) > 1 else []
+        finals.append((obj, history, copy.deepcopy(obj.sky.state_dict()), _end_row(obj)))
+    finals.sort(key=lambda c: c[3]["loss"])
+    obj, history, state, _ = finals[0]
+    ends = finalist_ends([(f[0].sky, f[3]) for f in finals], terms) if len(finals) > 1 else []
     obj.sky.load_state_dict(state)
     model.load_state_dict(obj.sky.image_model.state_dict())
     obj.sky.image_model = model

@@ -100,7 +100,8 @@ def _judge(e: dict[str, Any], name: str, x: list[float], inflation: float,
     e["unconstrained"] = bool(e["flat"] or len(x) < MIN_PROFILE_VALUES or e["at_edge"])
     if len(x) < MIN_PROFILE_VALUES:
         # no interval is quoted: two points bound nothing (any curve passes through them),
-        # whether or not their Δχ² happens to be small
+        # whether or not their Δχ² happens to be small; none is saved either
+        e["68"] = e["95"] = None
         e["constraint"] = (f"{name} unconstrained: only {len(x)} grid values [{x[0]:g}, "
                            f"{x[-1]:g}], too few for a profile and an interval (use at "
                            f"least {MIN_PROFILE_VALUES})")  # fmt: skip

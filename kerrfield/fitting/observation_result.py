@@ -208,25 +208,25 @@ PA_BASIN_DEG = 20.0
 AMBIGUOUS_DCHI2 = 4.0
 
 
-def finalist_ends(finals: list[tuple[Any, list[dict]]], terms: DataTerms,
+def finalist_ends(finals: list[tuple[Any, dict]], terms: DataTerms,
                   resolution_uas: float = 20.0) -> list[dict]:
-    """Each finalist's final loss, θ_g, PA, total χ² (:func:`chi2_total`, at its last
-    step), ``delta_chi2`` from the first, ring diameter and brightness PA (at
-    ``resolution_uas``), in the order given (best first).
+    """Each finalist's final loss, θ_g, PA, total χ² (:func:`chi2_total`), ``delta_chi2``
+    from the first, ring diameter and brightness PA (at ``resolution_uas``), in the order
+    given (best first). ``finals`` holds (sky, end) pairs, ``end`` the loss, ``chi2_*``
+    terms, ``theta_g_uas`` and ``position_angle_deg`` evaluated at the finalist's final
+    state (the fit's own χ² is evaluated there too, so the two agree).
 
     A runner-up in another PA basin at a similar χ² says the data do not pick one basin
     (:func:`position_angle_ambiguous`); its η says whether that basin puts the bright side
     elsewhere.
     """
     out = []
-    for sky, history in finals:
-        if history:
-            ring = ObservationFit(sky=sky, terms=terms).ring(resolution_uas)
-            last = history[-1]
-            chi2 = {k[5:]: v for k, v in last.items() if k.startswith("chi2_")}
-            out.append({**{k: last[k] for k in ("loss", "theta_g_uas", "position_angle_deg")},
-                        "chi2_total": chi2_total(chi2, terms),
-                        **{k: ring[k] for k in ("ring_diameter_uas", "brightness_pa_deg")}})
+    for sky, end in finals:
+        ring = ObservationFit(sky=sky, terms=terms).ring(resolution_uas)
+        chi2 = {k[5:]: v for k, v in end.items() if k.startswith("chi2_")}
+        out.append({**{k: end[k] for k in ("loss", "theta_g_uas", "position_angle_deg")},
+                    "chi2_total": chi2_total(chi2, terms),
+                    **{k: ring[k] for k in ("ring_diameter_uas", "brightness_pa_deg")}})
     for end in out:
         end["delta_chi2"] = end["chi2_total"] - out[0]["chi2_total"]
     return out

@@ -227,4 +227,9 @@ def search_summary(summary: dict[str, Any], grid_best: Mapping[str, Any],
               f"{r['chi2_total']:.1f}"
               + (" (at the edge of the physical range)" if r["at_bound"] else "")
               + (f" (failed: {r['failed']})" if r["failed"] else "") for r in refined]
-    summary["constraints"] = [*summary.get("constraints", []), *lines]
+    # an axis with too few grid values gets one sentence, the search's (it adds the refined
+    # values to the profile's own "too few" sentence)
+    few = [prof[n]["constraint"] for n in ("spin", "inclination")
+           if n in prof and len(prof[n]["grid"]) < MIN_PROFILE_VALUES]
+    kept = [c for c in summary.get("constraints", []) if c not in few]
+    summary["constraints"] = [*kept, *lines]

@@ -11,7 +11,9 @@ Paper IV, Eqs. 15-19 (Chael et al. 2018, ApJ 857, 23, Eqs. 9-12):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from numbers import Real
 
 import numpy as np
 import torch
@@ -110,6 +112,30 @@ def gains_need_amplitudes(weights: Mapping[str, float] | None, name: str = "gain
         raise ValueError(f"{name}: station gains cancel in closure phases and log closure "
                          f"amplitudes; give a positive 'vis' or 'amp' weight (weights "
                          f"{w}) or leave the gains out")
+
+
+def gain_sigma_widths(gain_sigma: float | Mapping[str, float], stations: list) -> torch.Tensor:
+    """Per-station prior width of the log gain amplitudes, in ``stations`` order.
+
+    ``gain_sigma`` is one width for every station or a mapping station -> width (a
+    ``"default"`` key for the rest, else 0.1). ValueError for an unknown station or a width
+    that is not a finite number > 0."""
+    per_station = isinstance(gain_sigma, Mapping)
+    given = ({str(k): v for k, v in gain_sigma.items()} if per_station
+             else {"default": gain_sigma})
+    names = [str(s) for s in stations]
+    unknown = set(given) - set(names) - {"default"}
+    if unknown:
+        raise ValueError(f"gain_sigma: unknown station(s) {sorted(unknown)}; the observation "
+                         f"has {names}")
+    for k, v in given.items():
+        if not (isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v) and v > 0):
+            what = f"gain_sigma[{k!r}]" if per_station else "gain_sigma"
+            raise ValueError(f"{what} must be a finite number > 0"
+                             f"{'' if per_station else ' (or a mapping station -> width)'}, "
+                             f"got {v!r}")
+    return torch.tensor([float(given.get(s, given.get("default", 0.1))) for s in names],
+                        dtype=torch.float64)
 
 
 class DataTerms:

@@ -70,7 +70,8 @@ def _newcomer(spins: list[float], chi2: list[float], refined_chi2: float) -> dic
                  "chi2_total": chi2[k]}  # fmt: skip
     best = {"unit": "refine_00", "spin": spins[k] - 0.13, "inclination": 156.1,
             "loss": refined_chi2, "stage": "refine"}  # fmt: skip
-    s = {"profile": prof, "best": best, "constraints": []}
+    s = {"profile": prof, "best": best,  # the grid's sentences, as observation_report adds them
+         "constraints": [prof[n]["constraint"] for n in ("spin", "inclination") if n in prof]}
     ref = _refined([spins[k] - 0.13], [refined_chi2])
     ref[0].update(start_spin=spins[k], start_inclination=160.0, chi2_start=chi2[k])
     search_summary(s, grid_best, ref, {"spin": 0.0, "inclination": 160.0})
@@ -85,13 +86,17 @@ def test_search_flags_too_few_points_and_unconverged_grid():
     line = next(c for c in s["constraints"] if c.startswith("spin unconstrained"))
     assert "only 2 grid values" in line and "not converged" in line
     assert "2007" in line and "1252" in line  # the gain and the grid's χ² range
+    # one sentence per axis, and no interval saved where the text says none can exist
+    assert sum(c.startswith("spin unconstrained") for c in s["constraints"]) == 1
+    assert s["profile"]["spin"]["68"] is None and s["profile"]["spin"]["95"] is None
     three = [-0.5, 0.0, 0.5]
     s = _newcomer(three, [16923.6, 17500.0, 18175.8], 14916.7)  # 3 points, gain > range
-    line = next(c for c in s["constraints"] if c.startswith("spin unconstrained"))
+    line = [c for c in s["constraints"] if c.startswith("spin unconstrained")][-1]  # search's
     assert s["unconstrained"]["spin"] and "only" not in line and "not converged" in line
+    assert s["profile"]["spin"]["68"]["lo"] <= s["profile"]["spin"]["68"]["hi"]
     s = _newcomer(three, [16923.6, 17500.0, 18175.8], 16900.0)  # a small, converged gain
     assert not s["unconstrained"]["spin"]
-    assert not any(c.startswith("spin unconstrained") for c in s["constraints"])
+    assert not any(c.startswith("spin unconstrained") for c in s["constraints"][1:])
 
 
 def test_scan_profile_flags_fewer_than_three_points():
