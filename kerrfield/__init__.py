@@ -107,6 +107,7 @@ _LAZY: dict[str, str] = {
     # trustworthy inference: the forward model's beam, convergence, profile intervals
     "gaussian_beam": "models.forward",
     "target_physics": "models.forward",
+    "target_truth": "models.forward",
     "PhysicsMismatchWarning": "models.forward",
     "fit_to_convergence": "fitting.convergence",
     "profile_intervals": "fitting.profile",

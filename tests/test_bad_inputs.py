@@ -353,3 +353,15 @@ def test_bad_input(case):
     msg = str(info.value)
     assert re.search(match, msg), f"{type(info.value).__name__}: {msg}"
     assert "Traceback" not in msg
+
+
+@pytest.mark.parametrize("key,value", [("spin", 1.5), ("spin", "high"), ("inclination", 0.0),
+                                       ("inclination", 190.0)])
+def test_impossible_recorded_truth_is_refused_before_fitting(key, value):
+    target = kf.synthesize("ring", 0.5, 30.0, npix=8, seed=0)
+    target.attrs[key] = value
+    model = kf.kerr_image_model(kf.EmissionField(seed=1), 0.5, 30.0, npix=8)
+    with pytest.raises(ValueError, match=rf"target attrs\['{key}'\] = .*the recorded truth"):
+        kf.fit(model, target, steps=1, progress=False)
+    assert kf.target_truth({"spin": 0.94, "inclination": 163.0}) == {"spin": 0.94,
+                                                                     "inclination": 163.0}

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..models.forward import target_truth
 from .config import InferenceConfig
 from .plan import Unit
 
@@ -26,7 +27,7 @@ def _jsonable(obj: Any) -> Any:
 
 
 def _truth(target: xr.Dataset) -> dict[str, float]:
-    return {k: float(target.attrs[k]) for k in ("spin", "inclination") if k in target.attrs}
+    return target_truth(target)
 
 
 def _parabola_min(x: np.ndarray, y: np.ndarray) -> float:

@@ -119,6 +119,7 @@ def target_physics(target: Any) -> dict[str, Any]:
     {'orders': (0, 1), 'k': 2.0, 'beam_fwhm': 0.0}
     """
     attrs = dict(getattr(target, "attrs", {}) or {})
+    target_truth(attrs)  # an impossible recorded truth is refused before any fitting
     out: dict[str, Any] = {}
     if "orders" in attrs:
         orders = attrs["orders"]
@@ -142,6 +143,32 @@ def target_physics(target: Any) -> dict[str, Any]:
         if key in attrs:
             out["beam_fwhm"] = float(attrs[key])
             break
+    return out
+
+
+def target_truth(target: Any) -> dict[str, float]:
+    """The true spin and inclination (degrees) a target records in its attrs, validated.
+
+    Only the keys present are returned. Raises ValueError naming the attribute when a
+    recorded value is not a Kerr spin (|a| < 1) or an inclination in (0°, 180°).
+
+    Examples
+    --------
+    >>> target_truth({"spin": 0.94, "inclination": 17.0, "k": 1.0})
+    {'spin': 0.94, 'inclination': 17.0}
+    """
+    from .._validate import check_inclination, check_spin
+
+    attrs = target if isinstance(target, dict) else dict(getattr(target, "attrs", {}) or {})
+    out = {}
+    for key, check, allowed in (("spin", check_spin, "-1 < spin < 1"),
+                                ("inclination", check_inclination, "0 < inclination < 180 (deg)")):
+        if key in attrs:
+            try:
+                out[key] = check(attrs[key], key)
+            except (TypeError, ValueError):
+                raise ValueError(f"target attrs[{key!r}] = {attrs[key]!r}: the recorded truth "
+                                 f"must satisfy {allowed}") from None
     return out
 
 

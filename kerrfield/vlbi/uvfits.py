@@ -159,6 +159,18 @@ def _station_lookup(antennas: list[dict], a1, a2, sub, path: Path):
     return union, np.array(xyz, float).reshape(-1, 3), np.array(sefd, float), i1, i2
 
 
+def _check_complete(hdul: fits.HDUList, path: Path) -> None:
+    """ValueError when the file ends before the data its headers promise (a cut download):
+    astropy only warns, and the read fails later on a reshape that names neither."""
+    size = path.stat().st_size
+    for hdu in hdul:
+        info = hdu.fileinfo()
+        need = info["datLoc"] + info["datSpan"] if info else 0
+        if need > size:
+            raise ValueError(f"path: {path} is truncated: its headers promise at least {need} "
+                             f"bytes, the file has {size} (an interrupted download or copy?)")
+
+
 def load_uvfits(path: str | os.PathLike) -> xr.Dataset:
     """Read a uvfits file into an :class:`xarray.Dataset` with one row per visibility.
 
@@ -212,6 +224,7 @@ def load_uvfits(path: str | os.PathLike) -> xr.Dataset:
         raise ValueError(f"path: {path} is not a FITS file: it does not start with the "
                          f"SIMPLE card every FITS file begins with{hint}") from None
     with hdul:
+        _check_complete(hdul, path)
         if not isinstance(hdul[0], fits.GroupsHDU):
             raise ValueError(f"path: {path} is not a random-groups (uvfits) FITS file")
         header = hdul[0].header

@@ -61,6 +61,16 @@ def test_a_file_that_is_not_uvfits_is_one_clear_error(tmp_path):
         kf.load_uvfits(nc)
 
 
+@pytest.mark.parametrize("keep", [20000, 0.5])
+def test_truncated_uvfits_names_the_file_and_the_sizes(tmp_path, m87_path, keep):
+    cut = tmp_path / "cut.uvfits"
+    data = m87_path.read_bytes()
+    cut.write_bytes(data[:keep if isinstance(keep, int) else int(len(data) * keep)])
+    with pytest.raises(ValueError, match=r"path: .*cut\.uvfits is truncated: its headers "
+                       r"promise at least \d+ bytes, the file has \d+"):
+        kf.load_uvfits(cut)
+
+
 def test_fits_and_uvfits_where_the_other_is_read(tmp_path, m87_path, capsys):
     """A FITS image given as a netCDF target, or a uvfits file read as an image, is named for
     what it is, not reported as corrupt or as a numpy cast error."""
