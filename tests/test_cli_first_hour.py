@@ -42,6 +42,9 @@ def test_raytrace_writes_every_output(tmp_path, capsys):
                  "-o", str(nc2)]) == 0
     assert xr.load_dataset(nc).sizes["alpha"] == 6 and nc2.exists()
     assert png.read_bytes()[:4] == b"\x89PNG"
+    # a small trace into a log (stderr no terminal) draws no bar: it used to always draw one
+    err = capsys.readouterr().err
+    assert "ray tracing" not in err and "chunk" not in err, err
 
 
 @pytest.mark.parametrize("opts", [["--png", "x.jpg"], ["-o", "out.txt"], ["-o", "a.nc", "-o", "b"]])

@@ -71,6 +71,9 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--png", default=None, help="also save a PNG of r_s and g per order to this path"
     )
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (by default one is drawn for traces of a million "
+                   "or more pixel-orders, on a terminal only)")
     p.set_defaults(func=_cli_raytrace)
 
 
@@ -112,7 +115,7 @@ def _cli_raytrace(args: argparse.Namespace) -> int:
         velocity=args.velocity,
         backend=args.backend,
         device=args.device,
-        progress=True,
+        progress=False if args.no_progress else None,
         compiled=args.compiled,
     )
     for out in outputs:

@@ -182,11 +182,21 @@ def synthesize(
     xarray.Dataset
         ``image`` (the target) and ``clean`` (noise- and blur-free) on ``(beta, alpha)``,
         ``sigma`` (per-pixel noise, for chi²) and ``emission`` (the true emission on the
-        equatorial grid ``(y, x)``); attrs record the forward model as plain values (spin,
-        inclination, k, orders, surface and velocity as text, fov, npix, ``beam_fwhm`` =
-        ``blur_fwhm`` in M), the family and its parameters (JSON), noise_sigma, noise,
-        seed and noise_seed, so :func:`kerrfield.models.forward.target_physics` can read
-        them back.
+        equatorial grid, dims ``(y_e, x_e)`` in M); attrs record the forward model as plain
+        values (spin, inclination, k, orders, surface and velocity as text, fov, npix,
+        ``beam_fwhm`` = ``blur_fwhm`` in M), the family and its parameters (JSON),
+        noise_sigma, noise, seed and noise_seed, so
+        :func:`kerrfield.models.forward.target_physics` can read them back.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument: an unknown emission family, spin or inclination out of range,
+        a negative noise or beam, an invalid screen, or an emission that is zero on every
+        pixel of the lensed image.
+    TypeError
+        For an emission that is neither a family name nor an ``nn.Module``, a parameter the
+        family does not take (``emission_params``), or arguments of the wrong type.
 
     Examples
     --------

@@ -191,8 +191,6 @@ def trace_rays(
     return out
 
 
-
-
 def _screen_axis(values: object, name: str) -> np.ndarray:
     arr = np.asarray(
         values.detach().cpu() if isinstance(values, Tensor) else values, dtype=np.float64
@@ -253,20 +251,26 @@ def raytrace(
     dtype : torch.dtype
         torch.float64 (default) or torch.float32.
     progress : bool, optional
-        Show a progress bar over pixel chunks (default: for traces of a million or more
-        pixel-orders).
-
-    Raises
-    ------
-    MemoryError
-        When the result would not fit in the available memory (the message gives the
-        estimate and the largest screen that fits); checked before any tracing.
+        Show a progress bar over pixel chunks. Default: for traces of a million or more
+        pixel-orders, in a notebook or when stderr is a terminal (not in a piped log).
     compiled : bool
         Fuse the elliptic-integral sweeps with ``torch.compile`` (torch backend; see
         :func:`kerrfield.elliptic.fused_duplication`). About 1.7× faster on a 2-core CPU once
         compiled; the first call in a fresh cache compiles for ~1 minute, later processes load
         the cached kernels in seconds. Needs a C++ compiler on CPU; falls back to the eager
         path with a warning if compilation fails.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument and its allowed range: spin outside (−1, 1), inclination outside
+        (0°, 180°), fov ≤ 0 or beyond the screen limit, orders not distinct non-negative
+        integers, an unknown surface, velocity or backend, alpha/beta not finite 1-D axes.
+    TypeError
+        For a non-numeric spin or inclination, a non-integer npix or an unsupported dtype.
+    MemoryError
+        When the result would not fit in the available memory (the message gives the
+        estimate and the largest screen that fits); checked before any tracing.
 
     Returns
     -------
@@ -302,8 +306,10 @@ def raytrace(
         al_axis = _screen_axis(alpha, "alpha")
         be_axis = _screen_axis(beta, "beta")
     check_trace_memory(al_axis.size, be_axis.size, len(orders))
-    if progress is None:  # large traces show their progress by default
-        progress = al_axis.size * be_axis.size * len(orders) >= 1 << 20
+    if progress is None:  # large traces show their progress, where a bar can be drawn
+        from .._progress import show_progress
+
+        progress = al_axis.size * be_axis.size * len(orders) >= 1 << 20 and show_progress(None)
     bb, aa = np.meshgrid(be_axis, al_axis, indexing="ij")
     theta_s = _surface_theta(surface)
     if backend == "julia":
