@@ -247,8 +247,9 @@ def _cli_fit(args: argparse.Namespace) -> int:
     # not covered by it, so the fit says those
     with contextlib.nullcontext() if args.geometry else physics_reported():
         summary = run_fit_workflow(target, model, out, kw)
-    print(json.dumps({k: summary[k] for k in ("spin", "inclination_deg", "initial_loss",
-                      "final_loss", "psnr_db", "wall_time_s")}, indent=1))  # fmt: skip
+    keys = ("spin", "true_spin", "inclination_deg", "true_inclination_deg", "initial_loss",
+            "final_loss", "psnr_db", "wall_time_s")  # the truth beside the fit, when known
+    print(json.dumps({k: summary[k] for k in keys if summary.get(k) is not None}, indent=1))
     print(f"wrote {out}/")
     return 0
 

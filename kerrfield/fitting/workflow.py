@@ -16,6 +16,7 @@ import xarray as xr
 
 from .._validate import check_npoints
 from ..io.atomic import atomic_write_json, write_netcdf
+from ..models.forward import target_truth
 from ..models.lensed import LensedImage
 from .loop import fit, resolve_device, target_tensor
 from .multiscale import fit_multiscale
@@ -89,7 +90,7 @@ def run_fit_workflow(
     write_netcdf(res.history, out / "history.nc")
     fitted = res.model.to_xarray()
     write_netcdf(fitted.to_dataset(name="image"), out / "fitted.nc")
-    truth = {k: target.attrs.get(k) for k in ("spin", "inclination")}
+    truth = {k: target_truth(target).get(k) for k in ("spin", "inclination")}
     figs = {
         "fit.png": plot_fit(target["image"], start_img, fitted,
                             losses=(res.initial_loss, res.final_loss),

@@ -24,6 +24,12 @@ def test_cli_synth_and_fit_accept_physics_options(tmp_path, capsys):
     ds = xr.load_dataset(out)
     assert ds.attrs["velocity"] == "keplerian" and list(np.atleast_1d(ds.attrs["orders"])) == [0]
     assert json.loads(ds.attrs["emission_params"])
+    capsys.readouterr()
+    assert cli.main(["fit", "--target", str(out), "--steps", "1", "--no-progress",
+                     "-o", str(tmp_path / "fit")]) == 0  # fmt: skip
+    printed = json.loads(capsys.readouterr().out.split("wrote")[0])
+    assert printed["true_spin"] == ds.attrs["spin"]  # the truth beside the estimate
+    assert printed["true_inclination_deg"] == pytest.approx(ds.attrs["inclination"])
 
 
 @pytest.mark.parametrize("example", sorted(
