@@ -166,10 +166,19 @@ def _map(plt: Any, res: dict[str, Any], truth: dict[str, float]) -> Any:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     for ax, key in zip(axes, ("grid", "local"), strict=True):
         grid_axes, chi2 = chi2_grid(res[key], res["run"].done)
-        d = chi2 - res["chi2_min"]
+        # each panel from its own minimum, as profiles.png draws them: the coarse grid's
+        # field fits are shorter, so from the refined best its whole map sits far above 0
+        ref = float(np.nanmin(chi2)) if key == "grid" else res["chi2_min"]
+        d = chi2 - ref
         x, y = grid_axes["inclination"], grid_axes["spin"]
         im = ax.pcolormesh(x, y, np.log10(np.clip(d, 1e-2, None)), shading="nearest")
-        fig.colorbar(im, ax=ax, label="log10 Δχ²")
+        fig.colorbar(im, ax=ax, label="log10 Δχ² to the coarse grid's minimum" if key == "grid"
+                     else "log10 Δχ² to the best fit")  # fmt: skip
+        # cells are drawn half a spacing past the outer grid values: not past the physics
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(max(lo, -1.0), min(hi, 1.0))
+        lo, hi = ax.get_xlim()
+        ax.set_xlim(max(lo, 0.0), min(hi, 180.0))
         q = res.get("quadratic")
         if key == "local" and q is not None and len(q["names"]) == 2:
             _ellipses(ax, q)

@@ -234,3 +234,27 @@ def test_at_range_edge_means_the_searched_range_not_the_local_grid():
     s = search_summary(res, {})
     assert not s["unconstrained"]["spin"] and s["intervals"]["spin"]["source"] == "local profile"
     assert s["at_range_edge"] == {"spin": False, "inclination": True}
+
+
+def test_delta_chi2_map_panels_from_their_own_minimum_within_the_physical_range():
+    from kerrfield.fitting.search_plots import _map
+
+    res = _noisy_search()
+    grid = SPINS[-1] + 0.3  # an outer grid value near a = 1: its cell would reach past it
+    res["grid"] = [Unit(f"grid_edge_{j}", 0, grid, t, False, False,
+                        {"spin": 3, "inclination": j}, stage="grid") for j, t in enumerate(INCS)]
+    res["grid"] += [u for u in res["run"].units if u.stage == "grid"]
+    for u in res["grid"][:3]:
+        res["run"].done[u.name] = _unit_ds(u.spin, u.inclination, 5000.0)
+    fig = _map(plt, res, {"spin": 0.5, "inclination": 45.0})
+    try:
+        coarse, local = fig.axes[0], fig.axes[1]
+        bars = fig.axes[2:]
+        assert "coarse grid's minimum" in bars[0].get_ylabel()
+        assert "best fit" in bars[1].get_ylabel()
+        # the coarse grid's own best cell is at Δχ² = 0, clipped at log10 = -2
+        assert coarse.collections[0].get_array().min() == pytest.approx(-2.0)
+        assert coarse.get_ylim()[1] <= 1.0 and coarse.get_xlim()[0] >= 0.0
+        assert local.get_ylim()[0] >= -1.0
+    finally:
+        plt.close(fig)
