@@ -140,8 +140,9 @@ Everything public is available from the flat ``kerrfield`` namespace
 use, so ``import kerrfield`` is cheap and never starts Julia. This page is generated from
 that namespace (``kerrfield._LAZY``) when the documentation is built.
 
-``kerrfield --help`` lists the command-line subcommands, each with its own ``--help``; the
-scripted inference command is described in :doc:`../../inference`.
+``kerrfield --help`` lists the command-line subcommands, each with its own ``--help``
+(all of them on :doc:`cli`); the scripted inference command is described in
+:doc:`../../inference`.
 
 .. currentmodule:: kerrfield
 """
@@ -240,7 +241,33 @@ def _make_figures() -> None:
     )
 
 
+def _write_cli_page() -> None:
+    """Write ``api/generated/cli.md``: every subcommand's ``--help``, from the parser itself
+    (so the page cannot drift from the options)."""
+    import argparse
+
+    from kerrfield.cli import build_parser
+
+    parser = build_parser()
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    lines = ["# Command line", "",
+             "`kerrfield COMMAND --help` prints these pages; the scripted inference "
+             "(`kerrfield infer`) and its TOML configuration are described in "
+             "{doc}`../../inference`. Units: G = c = M = 1 (lengths and screen coordinates "
+             "in M), angles in degrees.", ""]
+    os.environ["COLUMNS"] = "92"  # argparse wraps to the terminal: fix the width
+    for name, sub in subs.choices.items():
+        lines += [f"## `kerrfield {name}`", "", "```text", sub.format_help().rstrip(), "```", ""]
+    out = DOCS / "api" / "generated"
+    out.mkdir(parents=True, exist_ok=True)
+    text = "\n".join(lines) + "\n"
+    target = out / "cli.md"
+    if not target.exists() or target.read_text() != text:
+        target.write_text(text)
+
+
 _write_api_page()
+_write_cli_page()
 _write_benchmark_tables()
 _make_figures()
 
