@@ -21,7 +21,7 @@ import xarray as xr
 from astropy.io import fits
 
 from .skyfits import read_fits_image, write_fits_image
-from .units import SOURCES, _resolve, _uniform_axis, gravitational_angle
+from .units import SOURCES, _resolve, _uniform_axis, gravitational_angle, source_name
 
 __all__ = ["to_fits", "from_fits"]
 
@@ -111,6 +111,7 @@ def to_fits(
     _uniform_axis(img["beta"].values, "beta")
     theta_g = gravitational_angle(mass, distance, source=source)
     if source is not None:
+        source = source_name(source)
         ra = SOURCES[source]["ra"] if ra is None else ra
         dec = SOURCES[source]["dec"] if dec is None else dec
     ra = 0.0 if ra is None else float(ra)

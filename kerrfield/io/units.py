@@ -29,7 +29,7 @@ import xarray as xr
 
 __all__ = [
     "SOURCES", "gravitational_angle", "gravitational_time", "screen_to_muas", "muas_to_screen",
-    "with_sky_coords",
+    "with_sky_coords", "source_name",
 ]  # fmt: skip
 
 
@@ -41,6 +41,25 @@ SOURCES: dict[str, dict[str, float]] = {
     # EHT 2022 paper I / GRAVITY: M = 4.0e6 Msun, D = 8.15 kpc
     "SgrA": {"mass": 4.0e6, "distance": 8.15e-3, "ra": 266.41684, "dec": -29.00781},
 }
+
+
+def source_name(source: str) -> str:
+    """The :data:`SOURCES` key of ``source``, accepting the usual spellings ("M87*",
+    "Sgr A*", "SgrA*", "sgra", ...: case, spaces, '*' and '-' are ignored).
+
+    Raises ValueError naming the known sources for anything else.
+
+    Examples
+    --------
+    >>> source_name("Sgr A*"), source_name("m87")
+    ('SgrA', 'M87')
+    """
+    key = "".join(str(source).split()).replace("*", "").replace("-", "").lower()
+    for name in SOURCES:
+        if name.lower() == key:
+            return name
+    raise ValueError(f"source must be one of {sorted(SOURCES)} (spellings such as 'Sgr A*' "
+                     f"and 'M87*' are accepted), got {source!r}")
 
 
 def _quantity(value: Any, default_unit: u.UnitBase, name: str, physical_type: str) -> u.Quantity:
@@ -72,8 +91,7 @@ def _resolve(
     mass: Any | None, distance: Any | None, source: str | None
 ) -> tuple[u.Quantity, u.Quantity]:
     if source is not None:
-        if source not in SOURCES:
-            raise ValueError(f"source must be one of {sorted(SOURCES)}, got {source!r}")
+        source = source_name(source)
         mass = SOURCES[source]["mass"] if mass is None else mass
         distance = SOURCES[source]["distance"] if distance is None else distance
     if mass is None or distance is None:
@@ -96,6 +114,7 @@ def gravitational_angle(
     distance : float or astropy.units.Quantity
         Distance to the observer; plain numbers are megaparsecs.
     source : {"M87", "SgrA"}, optional
+        A known source (also spelt "M87*", "Sgr A*", ...; see :func:`source_name`).
         Take mass and distance (where not given) from :data:`SOURCES`.
 
     Returns
@@ -122,6 +141,7 @@ def gravitational_time(mass: Any | None = None, *, source: str | None = None) ->
     mass : float or astropy.units.Quantity
         Black-hole mass; plain numbers are solar masses.
     source : {"M87", "SgrA"}, optional
+        A known source (also spelt "M87*", "Sgr A*", ...; see :func:`source_name`).
         Take the mass from :data:`SOURCES` when not given.
 
     Returns
@@ -136,9 +156,7 @@ def gravitational_time(mass: Any | None = None, *, source: str | None = None) ->
     19.7
     """
     if source is not None and mass is None:
-        if source not in SOURCES:
-            raise ValueError(f"source must be one of {sorted(SOURCES)}, got {source!r}")
-        mass = SOURCES[source]["mass"]
+        mass = SOURCES[source_name(source)]["mass"]
     if mass is None:
         raise ValueError("give mass (or source='M87' / 'SgrA')")
     m = _quantity(mass, u.M_sun, "mass", "mass")

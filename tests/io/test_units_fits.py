@@ -69,6 +69,13 @@ def test_bad_inputs_name_the_argument(kwargs, match):
         units.gravitational_angle(**kwargs)
 
 
+@pytest.mark.parametrize("spelt", ["SgrA*", "Sgr A*", "Sgr A", "sgra", "SGR-A*"])
+def test_source_spellings_resolve_to_the_same_source(spelt):
+    assert units.source_name(spelt) == "SgrA"
+    assert units.gravitational_angle(source=spelt) == units.gravitational_angle(source="SgrA")
+    assert units.source_name("M87*") == "M87"
+
+
 def test_fits_round_trip(tmp_path):
     img = _image()
     path = kfits.to_fits(img, tmp_path / "bh.fits", source="M87", total_flux=0.6, frequency=230e9)
