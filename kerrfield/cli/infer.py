@@ -60,8 +60,12 @@ def _print_check(args: argparse.Namespace, cfg: Any) -> None:
         check_target(cfg)  # the target and the checks made before any fit
     later = (" (the grid; refinements and profile points follow)"
              if cfg.mode == "search" and "observation" not in cfg.target else "")
-    print(f"{args.config}: valid; mode {cfg.mode}, {len(units)} fit(s){later} -> "
-          f"{cfg.output}")  # fmt: skip
+    # a grid point fits the field from several seeds (best kept): say so, not "N fits"
+    seeds = (cfg.fit.get("field_seeds", 1) if "observation" in cfg.target
+             else max(len(u.seeds) for u in units) if units and cfg.mode == "search" else 1)
+    what = (f"{len(units)} grid point(s) x {seeds} field seeds = {len(units) * seeds} fits"
+            if seeds > 1 else f"{len(units)} fit(s)")
+    print(f"{args.config}: valid; mode {cfg.mode}, {what}{later} -> {cfg.output}")
     # reads attributes, fits nothing
     if (status := output_status(cfg, units, args.overwrite)) is not None:
         print(f"  {status}")

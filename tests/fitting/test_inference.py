@@ -215,7 +215,8 @@ def test_cli_check_search_says_what_follows_the_grid(tmp_path, capsys):
     assert cli.main(["infer", str(cfg), "--check"]) == 0
     out = capsys.readouterr().out
     # at most one refinement per grid point; a round's grid spans both free axes
-    assert "6 fit(s) (the grid" in out and "up to 6 joint refinement(s)" in out
+    assert "6 grid point(s) x 2 field seeds = 12 fits (the grid" in out
+    assert "up to 6 joint refinement(s)" in out
     assert "up to 4 local profile grid(s) of 25 point(s) over spin x inclination" in out
 
 
