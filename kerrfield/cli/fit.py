@@ -83,7 +83,7 @@ def add_cli(subparsers: Any) -> None:
     p.add_argument("--output", "-o", default="fit-output", help="output directory")
     p.set_defaults(func=_cli_fit, interrupt_hint=_interrupt_hint, option_defaults={
         k: p.get_default(k) for k in (*_SYNTHETIC_ONLY, *_OBSERVATION_ONLY,
-                                      *_JOINT_ONLY)})  # fmt: skip
+                                      *_JOINT_ONLY, *_IMAGE_ONLY)})  # fmt: skip
 
 
 def _interrupt_hint(args: argparse.Namespace) -> str:
@@ -122,6 +122,9 @@ _SYNTHETIC_ONLY = ("spin", "inclination", "emission", "noise", "blur_fwhm", "tar
 #: options of a joint (spin, inclination) fit, ignored with a fixed --geometry
 _JOINT_ONLY = ("spin0", "inclination0", "fix_geometry", "relinearize_every",
                "relinearize_tol", "coarse_steps")
+
+#: options of a fit to an image only
+_IMAGE_ONLY = ("loss", "batch_size")
 
 #: options of a fit to an observation only
 _OBSERVATION_ONLY = ("weights", "systematic", "theta_g", "position_angle", "flux", "learn",
@@ -188,6 +191,10 @@ def _cli_fit(args: argparse.Namespace) -> int:
         if not observation:
             _check_image_target(target, args.target[0])
         _check_target_options(args, observation)
+        if observation and (given := _given(args, _IMAGE_ONLY)):
+            raise ValueError(f"{', '.join(given)}: options of an image fit; an observation "
+                             "fit's data terms are chosen with --weights (e.g. --weights "
+                             "cphase=1 lcamp=1)")
         if observation and _given(args, ("coarse_steps",)):
             raise ValueError("--coarse-steps: a coarse-to-fine stage of image fits; an "
                              "observation fit scouts its start instead (--scout-steps)")

@@ -136,6 +136,10 @@ def test_cli_fit_observation(small_uvfits, tmp_path, capsys):
     assert "holds an earlier fit" in capsys.readouterr().err
     assert cli.main([*argv, "--coarse-steps", "5"]) == 2  # ... as are image-fit options
     assert "--coarse-steps" in capsys.readouterr().err
+    assert cli.main([*argv, "--loss", "chi2"]) == 2  # named as an option, before any fit
+    err = capsys.readouterr()
+    assert "--loss: options of an image fit" in err.err and "--weights" in err.err
+    assert "fitting spin and inclination too" not in err.out
     assert cli.main([*argv, "--resume"]) == 2
     assert "--resume: an observation fit writes no checkpoint" in capsys.readouterr().err
     assert cli.main([*argv[:-1], str(tmp_path / "g"), "--gain-sigma", "LM=1"]) == 2
@@ -161,7 +165,7 @@ def test_cli_fit_observation(small_uvfits, tmp_path, capsys):
     capsys.readouterr()
     # a refused option with --overwrite leaves the earlier fit in place
     assert cli.main([*argv, "--loss", "chi2", "--overwrite"]) == 2
-    assert "loss='chi2' does not apply" in capsys.readouterr().err
+    assert "--loss: options of an image fit" in capsys.readouterr().err
     assert (out / "summary.json").exists() and (out / "image.fits").exists()
     assert cli.main([*argv, "--weights", "cp=1", "--overwrite"]) == 2
     assert "unknown term 'cp'" in capsys.readouterr().err
