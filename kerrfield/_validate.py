@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from numbers import Integral, Real
 
 import torch
@@ -32,6 +33,16 @@ def check_inclination(inclination: object, name: str = "inclination") -> float:
     if not math.isfinite(th) or not 0.0 < th < 180.0:
         raise ValueError(f"{name} must be in degrees with 0 < {name} < 180, got {th}")
     return th
+
+
+def warn_if_radians(inclination: float, name: str = "inclination") -> None:
+    """UserWarning for an inclination below π/2 "degrees": most likely radians by mistake
+    (θo is in degrees everywhere in kerrfield); a truly face-on observer may ignore it."""
+    if 0.0 < inclination < math.pi / 2:
+        warnings.warn(f"{name} = {inclination:g} deg is within {math.pi / 2:.2f} deg of "
+                      f"face-on; {name} is in degrees (as radians, {inclination:g} would be "
+                      f"{math.degrees(inclination):.1f} deg). Ignore this for a face-on "
+                      "observer.", UserWarning, stacklevel=3)
 
 
 def check_npoints(value: object, name: str, minimum: int = 1) -> int:

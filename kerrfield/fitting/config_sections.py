@@ -80,6 +80,11 @@ def target_section(raw: dict[str, Any], source: Path | None) -> dict[str, Any]:
             _number("target.synthetic.fov", syn["fov"], lo=0, lo_open=True)
         if "noise" in syn:
             _number("target.synthetic.noise", syn["noise"], lo=0)
+        if "emission_params" in syn:
+            params = _table("target.synthetic.emission_params", syn["emission_params"])
+            if syn.get("emission", "mlp") != "mlp":  # analytic families take numbers (in M)
+                for k, v in params.items():
+                    _number(f"target.synthetic.emission_params.{k}", v)
         target["synthetic"] = _lensing_spec("target.synthetic", syn)
     return target
 

@@ -17,7 +17,13 @@ import torch
 import xarray as xr
 from torch import nn
 
-from .._validate import check_device, check_npoints, check_orders, check_positive
+from .._validate import (
+    check_device,
+    check_npoints,
+    check_orders,
+    check_positive,
+    warn_if_radians,
+)
 from ..physics._spec import spec_from_attrs
 from .lensed import _GEOMETRY_VARS, LensedImage, _image_dataarray
 
@@ -208,6 +214,8 @@ def kerr_image_model(
     >>> round(model.spin.item(), 6), round(model.inclination.item(), 6)
     (0.5, 60.0)
     """
+    if isinstance(inclination, (int, float)):
+        warn_if_radians(float(inclination))
     if alpha is None or beta is None:
         a, b = screen(fov, npix)
         alpha = a if alpha is None else alpha

@@ -36,6 +36,7 @@ from .._validate import (
     check_orders,
     check_positive,
     check_spin,
+    warn_if_radians,
 )
 from .._version import __version__
 from ._dataset import FLOAT_VARS, rays_to_dataset
@@ -286,6 +287,7 @@ def raytrace(
     """
     a = check_spin(spin)
     th = check_inclination(inclination)
+    warn_if_radians(th)
     orders = check_orders(orders)
     _surface_theta(surface)
     velocity = _check_velocity(velocity)
