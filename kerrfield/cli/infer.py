@@ -61,8 +61,10 @@ def _print_check(args: argparse.Namespace, cfg: Any) -> None:
     later = (" (the grid; refinements and profile points follow)"
              if cfg.mode == "search" and "observation" not in cfg.target else "")
     # a grid point fits the field from several seeds (best kept): say so, not "N fits"
-    seeds = (cfg.fit.get("field_seeds", 1) if "observation" in cfg.target
-             else max(len(u.seeds) for u in units) if units and cfg.mode == "search" else 1)
+    if "observation" in cfg.target:
+        seeds = cfg.fit.get("field_seeds", 1)
+    else:  # a synthetic search's grid units list their seeds; other modes fit one each
+        seeds = max((len(u.seeds) for u in units), default=1) or 1
     what = (f"{len(units)} grid point(s) x {seeds} field seeds = {len(units) * seeds} fits"
             if seeds > 1 else f"{len(units)} fit(s)")
     print(f"{args.config}: valid; mode {cfg.mode}, {what}{later} -> {cfg.output}")

@@ -346,13 +346,14 @@ def _run_units_mode(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, ex
 
 def _run_search_mode(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, executor: Any,
                      max_units: int | None, show: bool) -> dict[str, Any]:  # fmt: skip
+    from ..models.forward import target_truth
     from .search_report import search_plots, search_results, search_rows, search_summary
     from .search_run import run_search
-    from .summary import _plot_images, _truth
+    from .summary import _plot_images
 
     res = run_search(cfg, target, unit_dir, executor, max_units, show)
     run = res["run"]
-    truth = _truth(target)
+    truth = target_truth(target)
     summary: dict[str, Any] = {
         "mode": "search", "complete": res["complete"], "n_units": len(run.units),
         "n_done": sum(u.name in run.done for u in run.units), "truth": truth,

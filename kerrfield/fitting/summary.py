@@ -26,10 +26,6 @@ def _jsonable(obj: Any) -> Any:
     return str(obj)
 
 
-def _truth(target: xr.Dataset) -> dict[str, float]:
-    return target_truth(target)
-
-
 def _parabola_min(x: np.ndarray, y: np.ndarray) -> float:
     """Minimum of the parabola through the lowest grid point and its neighbours."""
     i = int(np.nanargmin(y))
@@ -56,7 +52,7 @@ def _summarise(cfg: InferenceConfig, units: list[Unit], done: Mapping[str, xr.Da
                          })  # fmt: skip
     summary: dict[str, Any] = {
         "mode": cfg.mode, "complete": complete, "n_units": len(units), "n_done": len(rows),
-        "truth": _truth(target), "fingerprint": cfg.fingerprint, "config": cfg.raw,
+        "truth": target_truth(target), "fingerprint": cfg.fingerprint, "config": cfg.raw,
         "units": rows,
     }  # fmt: skip
     if not rows:

@@ -90,7 +90,8 @@ def run_fit_workflow(
     write_netcdf(res.history, out / "history.nc")
     fitted = res.model.to_xarray()
     write_netcdf(fitted.to_dataset(name="image"), out / "fitted.nc")
-    truth = {k: target_truth(target).get(k) for k in ("spin", "inclination")}
+    recorded = target_truth(target)
+    truth = {k: recorded.get(k) for k in ("spin", "inclination")}
     figs = {
         "fit.png": plot_fit(target["image"], start_img, fitted,
                             losses=(res.initial_loss, res.final_loss),
