@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .._validate import warn_if_radians
 from ._schema import (
     _INC_RANGE,
     _SPIN_RANGE,
@@ -72,8 +73,9 @@ def target_section(raw: dict[str, Any], source: Path | None) -> dict[str, Any]:
             _number("target.synthetic.spin", syn["spin"], lo=-1, hi=1, lo_open=True,
                     hi_open=True)  # fmt: skip
         if "inclination" in syn:
-            _number("target.synthetic.inclination", syn["inclination"], lo=0, hi=180,
-                    lo_open=True, hi_open=True)  # fmt: skip
+            inc = _number("target.synthetic.inclination", syn["inclination"], lo=0, hi=180,
+                          lo_open=True, hi_open=True)  # fmt: skip
+            warn_if_radians(inc, "target.synthetic.inclination")
         if "npix" in syn:
             _number("target.synthetic.npix", syn["npix"], lo=2, hi=4096, integer=True)
         if "fov" in syn:
@@ -193,6 +195,8 @@ def mode_section(raw: dict[str, Any], seed: int) -> dict[str, Any]:
     spin = _axis("mode.spin", mode.get("spin", _SEARCH_SPIN if search else 0.5), *_SPIN_RANGE)
     inc = _axis("mode.inclination", mode.get("inclination", _SEARCH_INC if search else 45.0),
                 *_INC_RANGE)  # fmt: skip
+    # radians by mistake: every value below π/2 "degrees" (an all-face-on grid is unlikely)
+    warn_if_radians(max(inc) if isinstance(inc, list) else inc, "mode.inclination")
     grid = {"spin": isinstance(spin, list), "inclination": isinstance(inc, list)}
     if search:
         if "fit_spin" in mode or "fit_inclination" in mode:

@@ -69,3 +69,20 @@ def test_check_runs_the_target_checks_and_the_option_checks(tmp_path, monkeypatc
     assert "--overwrite discards it" in capsys.readouterr().out
     assert main(["infer", "c.toml", "--check"]) == 0
     assert "1 of 1 units already done (will be reused" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("old, new, key", [
+    ("inclination = 40.0", "inclination = 0.7", "mode.inclination = 0.7 deg"),
+    ('kind = "joint"\nspin = 0.5\ninclination = 40.0',
+     'kind = "search"\nspin = [0.0, 0.5]\ninclination = [0.3, 0.6, 1.2]',
+     "mode.inclination = 1.2 deg"),
+    ("fov = 8.0", "fov = 8.0\nspin = 0.3\ninclination = 0.5",
+     "target.synthetic.inclination = 0.5 deg"),
+])
+def test_check_warns_of_an_inclination_in_radians(tmp_path, monkeypatch, old, new, key):
+    """Inclinations are in degrees; values that all lie below π/2 are most likely radians,
+    and --check says so before any fitting (as raytrace and kerr_image_model do)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.toml").write_text(BASE.replace(old, new))
+    with pytest.warns(UserWarning, match=key.replace(".", r"\.") + r".*is in degrees"):
+        assert main(["infer", "c.toml", "--check"]) == 0
