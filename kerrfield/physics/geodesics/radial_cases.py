@@ -48,26 +48,22 @@ def _inner_root(z: Tensor, sq12: Tensor, r1: Tensor, r34: Tensor, c_coef: Tensor
     return torch.where(naive.abs() < 0.5 * z, vieta, naive)
 
 
-def _case2(rp, rm, z, d12, d34, tau, c_coef):
-    """Four real roots: r(X) = (r₄r₃₁ − r₃r₄₁sn²X)/(r₃₁ − r₄₁sn²X), X = c τ − F_o.
-
-    c = ½√(r₃₁r₄₂), k = r₃₂r₄₁/(r₃₁r₄₂), sin φ_o = √(r₃₁/r₄₁) (GL20 B45-B46, observer at ∞).
-    With n = r₄₁/r₃₁ and r − r₃ = r₄₃/(1 − n sn²):
-      ∫dX/(r − r_±) = −X/r_±3 − r₄₃/(r_±3 r_±4) Π(n_±; am X),  n_± = r_±3 r₄₁/(r_±4 r₃₁);
-      ∫r dX = r₃X + r₄₃Π(n; am X);
-      ∫r² dX = (r₃² + r₃₁r₄₃/2)X − (r₃₁r₄₂/2)E(am X) + (r₄₁r₄₂/2) sn cn dn/(1 − n sn²).
-    The observer end is regularised with Π(n; φ_o) → F(φ_o) − Π(k/n; φ_o) + ln r_o
-    + ln(4/(r₃₁ + r₄₂)) (DLMF 19.7.9 and R_C's logarithmic limit) and the last term of ∫r²
-    → r_o + r₃ (GL20 B37-B38 give the same constants).
-    """
+def _case2_roots(rp, z, d12, d34, c_coef):
+    """r₁ … r₄, k, c, sin φ_o and whether the ray turns outside the horizon (r₄ > r₊)."""
     sq12, sq34 = torch.sqrt(d12), torch.sqrt(d34)
     r1, r3, r4 = -z - sq12, z - sq34, z + sq34
     r2 = _inner_root(z, sq12, r1, r3 * r4, c_coef)
-    r31, r32, r41, r42, r43 = r3 - r1, r3 - r2, r4 - r1, r4 - r2, r4 - r3
-    k = r32 * r41 / (r31 * r42)
-    c = 0.5 * torch.sqrt(r31 * r42)
-    x_o = torch.sqrt(r31 / r41)
-    turning = r4 > rp
+    r31, r42 = r3 - r1, r4 - r2
+    k = (r3 - r2) * (r4 - r1) / (r31 * r42)
+    return r1, r2, r3, r4, k, 0.5 * torch.sqrt(r31 * r42), torch.sqrt(r31 / (r4 - r1)), r4 > rp
+
+
+def _case2_ends(rp, z, d12, d34, c_coef):
+    """Per pixel: F at the observer F_o, at the horizon X_h, and the Mino time τ_end at which
+    the ray leaves for good (back to infinity after its turning point, or into the horizon);
+    the n-th crossing exists where τ_n < τ_end. Last, whether the ray escapes (turns)."""
+    r1, r2, r3, r4, k, c, x_o, turning = _case2_roots(rp, z, d12, d34, c_coef)
+    r31, r41, r42, r43 = r3 - r1, r4 - r1, r4 - r2, r4 - r3
     # horizon crossing for rays whose roots are all inside the horizon
     xh2 = r31 * (rp - r4) / (r41 * (rp - r3))
     xh2 = torch.where(turning, torch.full_like(xh2, 0.25), xh2).clamp(0.0, 1.0)
@@ -80,7 +76,26 @@ def _case2(rp, rm, z, d12, d34, tau, c_coef):
         d2=torch.stack([r43 / r42, 1.0 - k * xh2]),
     ).F
     f_o, x_h = f_end[0], -f_end[1]
-    tau_end = torch.where(turning, 2.0 * f_o / c, (x_h + f_o) / c)
+    return f_o, x_h, torch.where(turning, 2.0 * f_o / c, (x_h + f_o) / c), turning
+
+
+def _case2(rp, rm, z, d12, d34, tau, c_coef, ends=None):
+    """Four real roots: r(X) = (r₄r₃₁ − r₃r₄₁sn²X)/(r₃₁ − r₄₁sn²X), X = c τ − F_o.
+
+    c = ½√(r₃₁r₄₂), k = r₃₂r₄₁/(r₃₁r₄₂), sin φ_o = √(r₃₁/r₄₁) (GL20 B45-B46, observer at ∞).
+    With n = r₄₁/r₃₁ and r − r₃ = r₄₃/(1 − n sn²):
+      ∫dX/(r − r_±) = −X/r_±3 − r₄₃/(r_±3 r_±4) Π(n_±; am X),  n_± = r_±3 r₄₁/(r_±4 r₃₁);
+      ∫r dX = r₃X + r₄₃Π(n; am X);
+      ∫r² dX = (r₃² + r₃₁r₄₃/2)X − (r₃₁r₄₂/2)E(am X) + (r₄₁r₄₂/2) sn cn dn/(1 − n sn²).
+    The observer end is regularised with Π(n; φ_o) → F(φ_o) − Π(k/n; φ_o) + ln r_o
+    + ln(4/(r₃₁ + r₄₂)) (DLMF 19.7.9 and R_C's logarithmic limit) and the last term of ∫r²
+    → r_o + r₃ (GL20 B37-B38 give the same constants).
+    """
+    r1, r2, r3, r4, k, c, x_o, turning = _case2_roots(rp, z, d12, d34, c_coef)
+    r31, r41, r42, r43 = r3 - r1, r4 - r1, r4 - r2, r4 - r3
+    if ends is None:
+        ends = _case2_ends(rp, z, d12, d34, c_coef)
+    f_o, x_h, tau_end, _ = ends
     ok = tau < tau_end
     big_x = torch.where(ok, c * tau - f_o, -0.5 * f_o.expand_as(tau))
     sn, cn, dn, _ = ellipj(big_x, k.expand_as(big_x))
@@ -142,7 +157,29 @@ def _near_r2_alphas(pq, al0):
     return near, torch.stack([*alphas, al0])
 
 
-def _case3(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
+def _case3_roots(z, d12, d34, c_coef):
+    """r₁, r₂, A, B, √(AB), k and φ_o of case 3 (see :func:`_case3`)."""
+    sq12 = torch.sqrt(d12)
+    w = torch.sqrt(-d34)
+    r1 = -z - sq12
+    r2 = _inner_root(z, sq12, r1, z * z + w * w, c_coef)
+    r21 = r2 - r1
+    big_a = torch.sqrt((z - r2) ** 2 + w * w)
+    big_b = torch.sqrt((z - r1) ** 2 + w * w)
+    k = ((big_a + big_b) ** 2 - r21 * r21) / (4.0 * big_a * big_b)
+    phi_o = torch.acos((big_a - big_b) / (big_a + big_b))
+    return r1, r2, big_a, big_b, torch.sqrt(big_a * big_b), k, phi_o
+
+
+def _case3_ends(rp, z, d12, d34, big_a_coef, c_coef):
+    """Per pixel: F_o, X_h and the Mino time τ_end at the horizon (as :func:`_case2_ends`)."""
+    r1, r2, big_a, big_b, sab, k, phi_o = _case3_roots(z, d12, d34, c_coef)
+    xh = (big_a * (rp - r1) - big_b * (rp - r2)) / (big_a * (rp - r1) + big_b * (rp - r2))
+    f_end = legendre(torch.stack([phi_o, torch.acos(xh.clamp(-1.0, 1.0))]), k).F
+    return f_end[0], f_end[1], (f_end[0] - f_end[1]) / sab, torch.zeros_like(k, dtype=torch.bool)
+
+
+def _case3(rp, rm, z, d12, d34, tau, big_a_coef, c_coef, ends=None):
     """Two real roots r₁ < r₂, r₃,₄ = z ± iw: cn inversion (GL20 B74-B75).
 
     A = |r₃ − r₂|, B = |r₃ − r₁|, k = ((A + B)² − r₂₁²)/(4AB), X = F(φ_o) − √(AB) τ with
@@ -157,20 +194,11 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
     (the divergent terms cancel identically; checked against 50-digit quadrature).
     ``big_a_coef`` (R's coefficient A) is unused (same signature as the other cases).
     """
-    sq12 = torch.sqrt(d12)
-    w = torch.sqrt(-d34)
-    r1 = -z - sq12
-    r2 = _inner_root(z, sq12, r1, z * z + w * w, c_coef)
+    r1, r2, big_a, big_b, sab, k, phi_o = _case3_roots(z, d12, d34, c_coef)
     r21 = r2 - r1
-    big_a = torch.sqrt((z - r2) ** 2 + w * w)
-    big_b = torch.sqrt((z - r1) ** 2 + w * w)
-    sab = torch.sqrt(big_a * big_b)
-    k = ((big_a + big_b) ** 2 - r21 * r21) / (4.0 * big_a * big_b)
-    phi_o = torch.acos((big_a - big_b) / (big_a + big_b))
-    xh = (big_a * (rp - r1) - big_b * (rp - r2)) / (big_a * (rp - r1) + big_b * (rp - r2))
-    f_end = legendre(torch.stack([phi_o, torch.acos(xh.clamp(-1.0, 1.0))]), k).F
-    f_o, x_h = f_end[0], f_end[1]
-    tau_end = (f_o - x_h) / sab
+    if ends is None:
+        ends = _case3_ends(rp, z, d12, d34, big_a_coef, c_coef)
+    f_o, x_h, tau_end, _ = ends
     ok = tau < tau_end
     big_x = torch.where(ok, f_o - sab * tau, 0.5 * (f_o + x_h).expand_as(tau))
     sn, cn, dn, am = ellipj(big_x, k.expand_as(big_x))
@@ -224,7 +252,29 @@ def _case3(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
     return r, nu_r, ok, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
 
 
-def _case4(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
+def _case4_roots(z, d12, d34):
+    """b₁, a₂, k, g₀, atan g₀ and (C + D)/2 of case 4 (see :func:`_case4`)."""
+    b1 = z
+    a2_ = torch.sqrt(-d12)
+    a1_ = torch.sqrt(-d34)
+    cc = torch.sqrt((a1_ - a2_) ** 2 + 4.0 * b1 * b1)
+    dd = torch.sqrt((a1_ + a2_) ** 2 + 4.0 * b1 * b1)
+    k = 4.0 * cc * dd / (cc + dd) ** 2
+    g0 = torch.sqrt(
+        torch.clamp((4.0 * a2_**2 - (cc - dd) ** 2) / ((cc + dd) ** 2 - 4.0 * a2_**2), min=0.0)
+    )
+    return b1, a2_, k, g0, torch.atan(g0), 0.5 * (cc + dd)
+
+
+def _case4_ends(rp, z, d12, d34, big_a_coef, c_coef):
+    """Per pixel: F_o, X_h and the Mino time τ_end at the horizon (as :func:`_case2_ends`)."""
+    b1, a2_, k, _, psi0, half = _case4_roots(z, d12, d34)
+    phi_o = 0.5 * math.pi + psi0
+    f_end = legendre(torch.stack([phi_o, torch.atan((rp + b1) / a2_) + psi0]), k).F
+    return f_end[0], f_end[1], (f_end[0] - f_end[1]) / half, torch.zeros_like(k, dtype=torch.bool)
+
+
+def _case4(rp, rm, z, d12, d34, tau, big_a_coef, c_coef, ends=None):
     """No real roots, r₁,₂ = −b₁ ∓ i a₂, r₃,₄ = b₁ ∓ i a₁: sc inversion (GL20 B83-B109).
 
     C = √((a₁ − a₂)² + 4b₁²), D = √((a₁ + a₂)² + 4b₁²), k = 4CD/(C + D)²,
@@ -236,21 +286,11 @@ def _case4(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
     closed form from the finite parts of S₁, S₂ there (:func:`~.radial_integrals._sc_pole`)
     as in :func:`_case3`. ``big_a_coef`` is unused.
     """
-    b1 = z
-    a2_ = torch.sqrt(-d12)
-    a1_ = torch.sqrt(-d34)
-    cc = torch.sqrt((a1_ - a2_) ** 2 + 4.0 * b1 * b1)
-    dd = torch.sqrt((a1_ + a2_) ** 2 + 4.0 * b1 * b1)
-    k = 4.0 * cc * dd / (cc + dd) ** 2
-    g0 = torch.sqrt(
-        torch.clamp((4.0 * a2_**2 - (cc - dd) ** 2) / ((cc + dd) ** 2 - 4.0 * a2_**2), min=0.0)
-    )
-    psi0 = torch.atan(g0)
-    half = 0.5 * (cc + dd)
+    b1, a2_, k, g0, psi0, half = _case4_roots(z, d12, d34)
     phi_o = 0.5 * math.pi + psi0
-    f_end = legendre(torch.stack([phi_o, torch.atan((rp + b1) / a2_) + psi0]), k).F
-    f_o, x_h = f_end[0], f_end[1]
-    tau_end = (f_o - x_h) / half
+    if ends is None:
+        ends = _case4_ends(rp, z, d12, d34, big_a_coef, c_coef)
+    f_o, x_h, tau_end, _ = ends
     ok = tau < tau_end
     big_x = torch.where(ok, f_o - half * tau, 0.5 * (f_o + x_h).expand_as(tau))
     _, _, _, am = ellipj(big_x, k.expand_as(big_x))
@@ -295,7 +335,7 @@ def _case4(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
     return r, nu_r, ok, i_pm(0), (i_pm(1) if rm is not None else None), i1, i2
 
 
-def _double_root(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
+def _double_root(rp, rm, z, d12, d34, tau, big_a_coef, c_coef, ends=None):
     """A pixel exactly on the critical curve: r₃ = r₄ = r₀ (= z), elementary (issue 12 item 4).
 
     R = (r − r₁)(r − r₂)x² with x = r − r₀; the ray comes from ∞ and approaches the spherical
@@ -307,7 +347,7 @@ def _double_root(rp, rm, z, d12, d34, tau, big_a_coef, c_coef):
     I₁ = r₀τ + L, I₂ = r₀²τ + b/2 − r₀ − √Q (the same regularisation as the other cases), and
     I_h = ∫dτ/(r − h) = (τ − J)/(r₀ − h), J = ∫_{y}^∞ dy/(y√(y² + b_h y + c_h)), y = r − h,
     b_h = 2h − r₁ − r₂, c_h = (h − r₁)(h − r₂): a logarithm for c_h > 0, an arcsine for c_h < 0.
-    ``d34`` (≈ 0) and ``big_a_coef`` are unused (same signature as the other cases).
+    ``d34`` (≈ 0), ``big_a_coef`` and ``ends`` are unused (same signature as the other cases).
     """
     sq12 = torch.sqrt(d12)
     r0, r1 = z, -z - sq12
