@@ -117,7 +117,32 @@ def profile_intervals(axes: dict[str, np.ndarray], chi2: np.ndarray, chi2_min: f
         vertex of the profile, kept inside the 68 % interval), ``"68"``/``"95"`` intervals
         with their ``open`` flags; and ``joint``: the fraction of the grid inside the 2-D
         68 %/95 % regions and whether they reach the grid edge.
+
+    Raises
+    ------
+    ValueError
+        When ``axes`` lacks "spin" or "inclination", ``chi2`` is not of shape
+        ``(n_spin, n_inclination)``, or ``chi2_min`` is not finite or exceeds the grid's
+        smallest χ² (Δχ² would be negative).
+
+    Notes
+    -----
+    Δχ² levels: 1 and 3.84 for one parameter, 2.30 and 6.18 for the joint two-parameter region
+    (Wilks' theorem; Press et al., *Numerical Recipes*, 3rd ed., §15.6, table 15.6.1).
     """
+    for name in ("spin", "inclination"):
+        if name not in axes:
+            raise ValueError(f"axes must have a {name!r} grid (length 1 for a fixed axis); "
+                             f"got keys {sorted(axes)}")  # fmt: skip
+    chi2 = np.asarray(chi2, dtype=float)
+    shape = (np.asarray(axes["spin"]).size, np.asarray(axes["inclination"]).size)
+    if chi2.shape != shape:
+        raise ValueError(f"chi2 must have shape (n_spin, n_inclination) = {shape}, "
+                         f"got {chi2.shape}")  # fmt: skip
+    grid_min = float(np.nanmin(chi2)) if np.isfinite(chi2).any() else np.inf
+    if not np.isfinite(chi2_min) or chi2_min > grid_min * (1 + 1e-12) + 1e-12:
+        raise ValueError(f"chi2_min must be finite and at most the grid's smallest chi2 "
+                         f"({grid_min:g}), got {chi2_min:g}")  # fmt: skip
     out: dict[str, Any] = {}
     delta = chi2 - chi2_min
     for k, name in enumerate(("spin", "inclination")):

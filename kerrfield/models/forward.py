@@ -66,6 +66,11 @@ def gaussian_beam(image: torch.Tensor, fwhm: float | None, dbeta: float, dalpha:
         The blurred image (zero padding outside the screen, kernel truncated at 4 σ),
         differentiable in ``image``.
 
+    Raises
+    ------
+    ValueError
+        ``fwhm`` negative or NaN; ``dbeta`` or ``dalpha`` zero or not finite.
+
     Examples
     --------
     >>> img = torch.zeros(9, 9, dtype=torch.float64); img[4, 4] = 1.0
@@ -77,6 +82,10 @@ def gaussian_beam(image: torch.Tensor, fwhm: float | None, dbeta: float, dalpha:
         return image
     if not fwhm > 0:
         raise ValueError(f"beam FWHM must be >= 0 (in M), got {fwhm!r}")
+    for name, step in (("dbeta", dbeta), ("dalpha", dalpha)):
+        if not (math.isfinite(float(step)) and float(step) != 0):
+            raise ValueError(f"{name} must be a finite, non-zero pixel spacing in M, got "
+                             f"{step!r}")  # fmt: skip
     shape = image.shape
     x = image.reshape(-1, 1, shape[-2], shape[-1])
     sig = fwhm_to_sigma(fwhm)

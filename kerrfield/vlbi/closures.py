@@ -196,7 +196,10 @@ def check_records(obs: xr.Dataset, scan_gap: float) -> None:
 
 
 def _check(obs: xr.Dataset, need: int, what: str, scan_gap: float,
-           uv_min: float = 0.0) -> None:
+           uv_min: float = 0.0, **flags: object) -> None:
+    for name, value in flags.items():  # "no" or None would silently act as True/False
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {value!r}")
     check_records(obs, scan_gap)
     check_uv_min(uv_min)
     n = len(set(obs.t1.values) | set(obs.t2.values))
@@ -206,6 +209,17 @@ def _check(obs: xr.Dataset, need: int, what: str, scan_gap: float,
 
 #: ``units`` attribute of each closure quantity and its sigma (as ``obs.vis`` carries "Jy")
 CLOSURE_UNITS = {"cphase": "deg", "lcamp": "dimensionless"}
+
+
+def _nonzero_legs(amp: np.ndarray, rows: np.ndarray, what: str) -> None:
+    """ValueError for zero-amplitude legs: their σ/|V| is infinite and a closure through them
+    would be NaN or drop out of a χ² unnoticed (e.g. array_obs before anything is observed)."""
+    zero = np.unique(rows[amp[rows] == 0])
+    if zero.size:
+        raise ValueError(f"obs.vis has {zero.size} zero-amplitude record(s) on the legs of "
+                         f"{what} (rows {zero[:5].tolist()}{' ...' if zero.size > 5 else ''}): "
+                         "closure quantities need |V| > 0; drop them (obs.isel(row=abs(obs.vis)"
+                         " > 0)) or observe a model first")  # fmt: skip
 
 
 def _finish(obs, table, values, sigma, name, legs_names, avg, gap):
@@ -291,15 +305,19 @@ def closure_phases(obs: xr.Dataset, *, minimal: bool = True, scan_average: bool 
     Raises
     ------
     ValueError
-        Fewer than 3 stations, no complete triangle, σ ≤ 0, non-finite ``vis``, bad
-        ``systematic`` or ``scan_gap``.
+        Fewer than 3 stations, no complete triangle, σ ≤ 0, non-finite ``vis``, a leg with
+        |V| = 0, bad ``systematic`` or ``scan_gap``.
+    TypeError
+        ``minimal`` or ``scan_average`` not a bool.
     """
-    _check(obs, 3, "closure phases", scan_gap, uv_min)
+    _check(obs, 3, "closure phases", scan_gap, uv_min, minimal=minimal,
+           scan_average=scan_average)  # fmt: skip
     if systematic:
         obs = add_systematic(obs, systematic)
     table = _table(obs, False, minimal, uv_min)
     rows, signs = table[0], table[1]
     vis, sig = np.asarray(obs.vis.values), np.asarray(obs.sigma.values)
+    _nonzero_legs(np.abs(vis), rows, "closure phases")
     psi = np.angle(np.prod(np.where(signs > 0, vis[rows], np.conj(vis[rows])), axis=1))
     sigma = np.sqrt(np.sum((sig[rows] / np.abs(vis[rows])) ** 2, axis=1))
     out = _finish(obs, table, np.rad2deg(psi), np.rad2deg(sigma), "cphase",
@@ -324,12 +342,14 @@ def log_closure_amplitudes(obs: xr.Dataset, *, minimal: bool = True,
         stations, sorted), ``scan``, ``row`` and ``sign`` (legs 0, 1 in the numerator: +1;
         legs 2, 3 in the denominator: −1).
     """
-    _check(obs, 4, "log closure amplitudes", scan_gap, uv_min)
+    _check(obs, 4, "log closure amplitudes", scan_gap, uv_min, minimal=minimal,
+           scan_average=scan_average)  # fmt: skip
     if systematic:
         obs = add_systematic(obs, systematic)
     table = _table(obs, True, minimal, uv_min)
     rows, signs = table[0], table[1]
     amp, sig = np.abs(np.asarray(obs.vis.values)), np.asarray(obs.sigma.values)
+    _nonzero_legs(amp, rows, "log closure amplitudes")
     lca = np.sum(signs * np.log(amp[rows]), axis=1)
     sigma = np.sqrt(np.sum((sig[rows] / amp[rows]) ** 2, axis=1))
     out = _finish(obs, table, lca, sigma, "lcamp", ["t1", "t2", "t3", "t4"], scan_average,

@@ -109,8 +109,18 @@ def array_obs(stations: Mapping[str, Sequence[float]], sefd: Mapping[str, float]
     Raises
     ------
     ValueError
-        Fewer than 2 stations, a station without SEFD, non-positive SEFD, nothing visible.
+        Fewer than 2 stations, a station without SEFD, non-positive SEFD, ``dec`` outside
+        [−90°, 90°], non-finite ``ra`` or ``times``, ``frequency``, ``bandwidth`` or ``tint``
+        not positive, nothing visible.
     """
+    for name, value in (("frequency", frequency), ("bandwidth", bandwidth), ("tint", tint)):
+        if not (np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be finite and > 0 (Hz for frequency and bandwidth, "
+                             f"s for tint), got {value!r}")  # fmt: skip
+    if not (np.isfinite(dec) and -90.0 <= dec <= 90.0):
+        raise ValueError(f"dec must be a declination in degrees within [-90, 90], got {dec!r}")
+    if not np.isfinite(ra):
+        raise ValueError(f"ra must be a finite right ascension in degrees, got {ra!r}")
     names = list(stations)
     if len(names) < 2:
         raise ValueError(f"stations: need at least 2, got {len(names)}")
@@ -122,6 +132,8 @@ def array_obs(stations: Mapping[str, Sequence[float]], sefd: Mapping[str, float]
             raise ValueError(f"sefd[{s!r}] must be a positive SEFD in Jy, got {sefd[s]!r}")
     xyz = np.array([stations[s] for s in names], float).reshape(-1, 3)
     t = np.asarray(times, float)
+    if t.ndim != 1 or t.size == 0 or not np.isfinite(t).all():
+        raise ValueError("times must be a non-empty 1-D array of finite UTC hours")
     h, d = _hour_angle(mjd + t / 24.0, ra, dec)
     el = np.stack([_elevation(np.broadcast_to(p, (len(t), 3)), h, d) for p in xyz], axis=1)
     up = el > np.deg2rad(elevation_min)

@@ -100,3 +100,12 @@ def test_bad_arguments(tracer):
         kf.synthesize("ring", npix=8, noise=-1.0)
     with pytest.raises(TypeError, match="emission"):
         kf.synthesize(3.0, npix=8)
+
+
+def test_gaussian_beam_refuses_a_degenerate_pixel_spacing():
+    img = torch.zeros(5, 5, dtype=torch.float64)
+    for args, name in (((2.0, 0.0, 1.0), "dbeta"), ((2.0, 1.0, float("nan")), "dalpha")):
+        with pytest.raises(ValueError, match=f"{name} must be a finite, non-zero pixel "):
+            kf.gaussian_beam(img, *args)
+    with pytest.raises(ValueError, match="beam FWHM must be >= 0"):
+        kf.gaussian_beam(img, -1.0, 1.0, 1.0)

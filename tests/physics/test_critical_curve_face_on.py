@@ -12,19 +12,33 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy.optimize import minimize_scalar
 
 import kerrfield as kf
-from kerrfield.physics.kerr import _shell_conserved, _zero_lambda_radius
 
 FACE_ON = [1e-8, 1e-6, 1e-4, 2e-4, 1e-3, 180.0 - 1e-3, 179.9999, 180.0 - 1e-8]
 
 
 def _face_on_radius(a: float) -> float:
-    lo = 2.0 * (1.0 + np.cos(2.0 / 3.0 * np.arccos(-abs(a))))
-    hi = 2.0 * (1.0 + np.cos(2.0 / 3.0 * np.arccos(abs(a))))
-    r0 = _zero_lambda_radius(a, min(lo, hi), max(lo, hi))
-    _, eta = _shell_conserved(a, np.array([r0]))
-    return float(np.sqrt(eta[0] + a * a))
+    """Independent of kerrfield.physics.kerr: a face-on ray has λ = 0, so
+    R(r) = (r² + a²)² − Δ(η + a²) and its screen radius is b = √(η + a²) (α² + β² at θo = 0).
+    The critical ray is the one whose R has a double root, i.e. b² is the minimum of
+    (r² + a²)²/Δ outside the horizon (rays with smaller b fall in)."""
+    rp = 1.0 + np.sqrt(1.0 - a * a)
+    res = minimize_scalar(lambda r: (r * r + a * a) ** 2 / (r * r - 2.0 * r + a * a),
+                          bounds=(rp + 1e-6, 10.0), method="bounded",
+                          options={"xatol": 1e-10})  # fmt: skip
+    return float(np.sqrt(res.fun))
+
+
+def test_face_on_reference_radius():
+    """The reference itself: b = √27 for Schwarzschild, and at a = 0.94 the value from the
+    polar photon orbit r³ − 3r² + a²r + a² = 0 (λ̃ = 0 of GL20b eq. 38, roots by numpy)."""
+    assert _face_on_radius(1e-9) == pytest.approx(np.sqrt(27.0), rel=1e-12)
+    a = 0.94
+    r0 = max(r.real for r in np.roots([1.0, -3.0, a * a, a * a]) if abs(r.imag) < 1e-12)
+    assert _face_on_radius(a) == pytest.approx(np.sqrt((r0 * r0 + a * a) ** 2
+                                                       / (r0 * r0 - 2 * r0 + a * a)), rel=1e-12)
 
 
 @pytest.mark.parametrize("spin", [0.5, 0.94, -0.7, 0.01, 1e-5])

@@ -98,6 +98,22 @@ def test_too_few_stations():
             closure_phases(obs, scan_average=True, scan_gap=gap)
 
 
+def test_zero_amplitudes_and_non_bool_flags_are_refused():
+    """A zero |V| on a leg (e.g. array_obs before anything is observed) would give an infinite
+    σ and a closure that drops out of χ² unnoticed; "no" for a flag would act as True."""
+    obs = _complete(4)
+    zero = obs.copy()
+    zero["vis"] = zero.vis.where(np.arange(zero.sizes["row"]) != 2, 0.0)
+    for func, name in ((closure_phases, "cphase"), (log_closure_amplitudes, "lcamp")):
+        with pytest.raises(ValueError, match=r"1 zero-amplitude record\(s\) on the legs .*"
+                                             r"\(rows \[2\]\)"):
+            func(zero)
+        for flag in ("minimal", "scan_average"):
+            with pytest.raises(TypeError, match=f"{flag} must be True or False, got 'no'"):
+                func(obs, **{flag: "no"})
+        assert np.isfinite(func(obs)[name]).all()
+
+
 def test_scan_average_and_systematic(m87_obs):
     cp = closure_phases(m87_obs, minimal=False)
     avg = closure_phases(m87_obs, minimal=False, scan_average=True)

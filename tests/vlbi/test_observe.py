@@ -60,6 +60,16 @@ def test_array_obs_noise_and_elevation(m87_obs):
     with pytest.raises(ValueError, match=r"sefd\['AZ'\] must be a positive SEFD in Jy, got -1"):
         array_obs(pos, {**sefd, "AZ": -1.0}, ra=0, dec=0, mjd=57849, times=[0.0])
     assert obs.attrs["dec_units"] == "deg" and obs.attrs["bandwidth_units"] == "Hz"
+    kw = dict(ra=0.0, dec=0.0, mjd=57849, times=[0.0])
+    for bad, says in ((dict(tint=0.0), "tint must be finite and > 0"),
+                      (dict(bandwidth=-2e9), "bandwidth must be finite and > 0"),
+                      (dict(frequency=float("nan")), "frequency must be finite and > 0"),
+                      (dict(dec=200.0), r"dec must be a declination in degrees within \[-90, 90\]"),
+                      (dict(ra=float("inf")), "ra must be a finite right ascension"),
+                      (dict(times=[float("nan")]), "times must be a non-empty 1-D array"),
+                      (dict(times=[]), "times must be a non-empty 1-D array")):  # fmt: skip
+        with pytest.raises(ValueError, match=says):
+            array_obs(pos, sefd, **{**kw, **bad})
     with pytest.raises(ValueError, match="gain_error"):
         observe(_ring(), like=obs, gain_error=-1)
 
