@@ -18,7 +18,7 @@ worker's pipe included. No exact step can cost less than a forward trace, so old
 Julia forward bounds what a fused compiled tracer could gain before it computes a single
 derivative.
 Usage: python benchmarks/bench_gradients.py [--sizes 32 64] [--repeat 5] [--threads 2]
-[--julia]
+[--julia] [--save]
 """
 
 from __future__ import annotations
@@ -122,7 +122,10 @@ def main() -> None:
                    help="Adam steps per timing, beyond a 2-step reference fit (0: skip)")
     p.add_argument("--julia", action="store_true",
                    help="also time the Julia backend's values-only forward trace (a floor)")
+    p.add_argument("--save", action="store_true",
+                   help="write benchmarks/results/gradients_cpu_<threads>t.json")
     args = p.parse_args()
+    rows: list[dict] = []
     torch.set_num_threads(args.threads)
     os.environ["KERRFIELD_JULIA_THREADS"] = str(args.threads)
     print(
@@ -137,6 +140,10 @@ def main() -> None:
             bwd = min(r[1] for r in runs[old])
             row[old] = (fwd, bwd, min(r[0] + r[1] for r in runs[old]))
         (fo, bo, to), (fn, bn, tn) = row[True], row[False]
+        rec = {"npix": npix, "threads": args.threads, "repeat": args.repeat,
+               "trace_fwd_old_s": fo, "trace_bwd_old_s": bo, "trace_total_old_s": to,
+               "trace_fwd_new_s": fn, "trace_bwd_new_s": bn, "trace_total_new_s": tn}
+        rows.append(rec)
         print(f"{npix:4d}² trace  old: fwd {fo:.3f} s bwd {bo:.3f} s total {to:.3f} s | "
               f"new: fwd {fn:.3f} s bwd {bn:.3f} s total {tn:.3f} s | old/new: fwd "
               f"{fo / fn:.2f} bwd {bo / bn:.2f} total {to / tn:.2f}", flush=True)  # fmt: skip
@@ -144,15 +151,31 @@ def main() -> None:
             fit = _best(lambda old, n=npix: _fit_step(n, old, args.fit_steps), args.repeat)
             so, sn = min(fit[True]), min(fit[False])
             sf = min(_fixed_step(npix, 10 * args.fit_steps) for _ in range(args.repeat))
+            rec.update(step_old_s=so, step_new_s=sn, step_fixed_geometry_s=sf)
             print(f"{npix:4d}² exact joint step  old {so:.3f} s ({1 / so:.1f}/s)  new {sn:.3f} "
                   f"s ({1 / sn:.1f}/s)  old/new {so / sn:.2f} | fixed-geometry step "
                   f"{sf:.4f} s: old/fixed {so / sf:.1f} (the ceiling of any tracer speed-up)",
                   flush=True)  # fmt: skip
             if args.julia:
                 tj = _julia_forward(npix, args.repeat)
+                rec["julia_forward_s"] = tj
                 print(f"{npix:4d}² Julia compiled forward trace (values only) {tj:.4f} s: "
                       f"old step / Julia forward {so / tj:.2f}, new step / Julia forward "
                       f"{sn / tj:.2f}", flush=True)  # fmt: skip
+    if args.save:
+        import json
+        from pathlib import Path
+
+        from bench_raytrace import _cpu_name  # the same machine label as the raytrace table
+
+        from kerrfield.io.atomic import atomic_write_text
+
+        machine = f"{_cpu_name()}, torch {torch.__version__}"
+        rows = [{**{k: float(f"{v:.4g}") if isinstance(v, float) else v for k, v in r.items()},
+                 "machine": machine, "date": time.strftime("%Y-%m-%d")} for r in rows]
+        out = Path(__file__).parent / "results" / f"gradients_cpu_{args.threads}t.json"
+        atomic_write_text(json.dumps(rows, indent=1) + "\n", out)
+        print(f"wrote {out}")
 
 
 if __name__ == "__main__":
