@@ -64,8 +64,8 @@ obs
     md("""
 ## Coverage and amplitudes
 
-Each row is one 10-second visibility on one baseline; $u, v$ are in wavelengths (both
-$(u, v)$ and $(-u, -v)$ are measured, since the sky is real).
+Each row is one 10-second visibility on one baseline; $u, v$ are in wavelengths (and
+$V(-u, -v) = V^*(u, v)$ follows, since the sky is real).
 """),
     code("""
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.6))

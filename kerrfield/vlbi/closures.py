@@ -17,6 +17,7 @@ stations with all baselines present.
 
 from __future__ import annotations
 
+import warnings
 from functools import lru_cache
 from itertools import combinations
 from numbers import Real
@@ -41,6 +42,10 @@ def check_uv_min(uv_min: float) -> float:
             and uv_min >= 0):
         raise ValueError(f"uv_min must be a finite baseline length >= 0 (wavelengths), "
                          f"got {uv_min!r}")
+    if 0 < uv_min < 1e5:  # shorter than any VLBI baseline (1e5 λ is 130 m at 230 GHz)
+        warnings.warn(f"uv_min = {uv_min:g} is in wavelengths, not Gλ: it removes no "
+                      f"baseline. The EHT's 0.1 Gλ cut is uv_min = 1e8.", UserWarning,
+                      stacklevel=3)  # fmt: skip
     return float(uv_min)
 
 
@@ -50,10 +55,11 @@ def add_systematic(obs: xr.Dataset, fraction: float) -> xr.Dataset:
     Raises
     ------
     ValueError
-        If ``fraction`` is negative or not finite.
+        If ``fraction`` is not within [0, 1].
     """
-    if not (np.isfinite(fraction) and fraction >= 0):
-        raise ValueError(f"systematic must be a finite fraction >= 0, got {fraction}")
+    if not (np.isfinite(fraction) and 0 <= fraction <= 1):
+        raise ValueError(f"systematic must be a fraction of |V| in [0, 1] (0.02 for 2 %), "
+                         f"got {fraction}")  # fmt: skip
     out = obs.copy()
     out["sigma"] = np.sqrt(obs.sigma**2 + (fraction * np.abs(obs.vis)) ** 2)
     out.attrs["systematic"] = float(fraction)

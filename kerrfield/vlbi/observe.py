@@ -176,7 +176,9 @@ def observe(image: xr.DataArray | str | os.PathLike, like: xr.Dataset, *, noise:
     noise : bool
         Add complex Gaussian thermal noise with σ per real and imaginary part.
     seed : int or None
-        Seed of the noise and gain draws (``numpy.random.default_rng``).
+        Seed of the noise and gain draws (``numpy.random.default_rng``). The default 0 makes
+        every call draw the same noise (reproducible synthetic data); pass a different seed
+        per realisation, or None for fresh entropy.
     theta_g, position_angle, flux, pixel, method
         Passed to :func:`~kerrfield.vlbi.visibilities.visibilities`.
     gain_error : float

@@ -248,8 +248,10 @@ def load_uvfits(path: str | os.PathLike) -> xr.Dataset:
     keep = (wsum > 0) & ~auto
     n_rec = len(keep)
     if not np.any(keep):
+        hands = "/".join(pols)
         raise ValueError(f"path: all {n_rec} records of {path} are flagged (no positive "
-                         "weight) or autocorrelations; nothing to load")
+                         f"weight in {hands}, the polarisations that give Stokes I; cross "
+                         "hands are not used) or autocorrelations; nothing to load")  # fmt: skip
     conj = i1 > i2
     vis = np.where(conj, np.conj(vis), vis)
     u, v = np.where(conj, -u, u), np.where(conj, -v, v)
@@ -282,7 +284,7 @@ def load_uvfits(path: str | os.PathLike) -> xr.Dataset:
     return ds
 
 
-def save_uvfits(obs: xr.Dataset, path: str | os.PathLike) -> Path:
+def save_uvfits(obs: xr.Dataset, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write an observation (as returned by :func:`load_uvfits`) to a uvfits file, atomically.
 
     Stokes I is written as RR = LL = I with weights ``1/(2σ²)`` each and RL, LR with zero
@@ -295,6 +297,8 @@ def save_uvfits(obs: xr.Dataset, path: str | os.PathLike) -> Path:
         Observation with the variables of :func:`load_uvfits`.
     path : str or os.PathLike
         Destination; written to a temporary file first and moved into place.
+    overwrite : bool
+        Replace an existing file (as :func:`kerrfield.write_fits_image`); default False.
 
     Returns
     -------
@@ -305,7 +309,12 @@ def save_uvfits(obs: xr.Dataset, path: str | os.PathLike) -> Path:
     ValueError
         If a needed variable is missing, ``sigma`` is not finite and > 0, or ``obs`` joins
         several observations (:func:`~kerrfield.vlbi.concat_observations`).
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
     """
     from kerrfield.vlbi._uvfits_write import write_uvfits
+
+    if Path(path).exists() and not overwrite:
+        raise FileExistsError(f"path: {path} exists; pass overwrite=True to replace it")
 
     return write_uvfits(obs, path)

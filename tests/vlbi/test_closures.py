@@ -128,8 +128,10 @@ def test_scan_average_and_systematic(m87_obs):
     assert np.all(sys.sigma_cphase >= cp.sigma_cphase)
     s = add_systematic(m87_obs, 0.02).sigma
     np.testing.assert_allclose(s**2, m87_obs.sigma**2 + (0.02 * abs(m87_obs.vis)) ** 2)
-    with pytest.raises(ValueError, match="systematic"):
-        add_systematic(m87_obs, -0.1)
+    for bad in (-0.1, 2.0):  # 2 is most likely "2 %"; the config refuses it too
+        with pytest.raises(ValueError, match=r"systematic must be a fraction of \|V\| in "
+                                             r"\[0, 1\] \(0.02 for 2 %\), got"):
+            add_systematic(m87_obs, bad)
 
 
 @pytest.mark.filterwarnings("ignore::numpy.exceptions.ComplexWarning")
@@ -202,3 +204,5 @@ def test_uv_min_errors():
             closure_phases(obs, uv_min=bad)
     with pytest.raises(ValueError, match=r"baselines of at least uv_min = 1e\+12"):
         log_closure_amplitudes(obs, uv_min=1e12)
+    with pytest.warns(UserWarning, match=r"uv_min = 0.1 is in wavelengths, not Gλ"):
+        closure_phases(obs, uv_min=0.1)  # 0.1 Gλ meant

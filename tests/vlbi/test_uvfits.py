@@ -37,6 +37,10 @@ def test_round_trip_exact(m87_obs, tmp_path):
     assert (back.t1 == m87_obs.t1).all() and (back.t2 == m87_obs.t2).all()
     np.testing.assert_allclose(back.station_xyz, m87_obs.station_xyz)
     assert [p.name for p in tmp_path.iterdir()] == ["rt.uvfits"]  # no temporary left
+    with pytest.raises(FileExistsError, match="rt.uvfits exists; pass overwrite=True"):
+        save_uvfits(m87_obs.isel(row=slice(0, 10)), out)
+    assert load_uvfits(save_uvfits(m87_obs.isel(row=slice(0, 10)), out, overwrite=True)
+                       ).sizes["row"] == 10  # fmt: skip
 
 
 def test_unknown_sefd_is_nan_and_known_sefd_round_trips(m87_obs, tmp_path):
@@ -101,6 +105,8 @@ def test_subarrays(m87_path, tmp_path):
 
 @pytest.mark.parametrize("case, match", [
     ("no_an", "AIPS AN"), ("no_uu", "UU---SIN"), ("all_flagged", "flagged"),
+    ("cross_hands_only", r"no positive weight in RR/LL, the polarisations that give Stokes I;"
+                         r" cross hands are not used"),
     ("not_groups", "random-groups")])
 def test_bad_files(m87_path, tmp_path, case, match):
     def edit(hdul):
@@ -108,6 +114,9 @@ def test_bad_files(m87_path, tmp_path, case, match):
             del hdul["AIPS AN"]
         elif case == "all_flagged":
             hdul[0].data.data[..., 2] = 0.0
+        elif case == "cross_hands_only":  # RR, LL flagged; RL, LR (Stokes 3-4) weighted
+            hdul[0].data.data[..., 0:2, 2] = 0.0
+            hdul[0].data.data[..., 2:4, 2] = 1e4
         elif case == "no_uu":
             hdul[0].header["PTYPE1"] = "FOO"
     if case == "not_groups":
