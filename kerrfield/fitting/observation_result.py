@@ -25,7 +25,8 @@ from ..vlbi.losses import (
 )
 from ..vlbi.ring import ring_features
 
-__all__ = ["ObservationFit", "chi2_total", "position_angle_ambiguous", "rival_basin", "term_counts"]
+__all__ = ["ObservationFit", "chi2_total", "edge_flux", "position_angle_ambiguous", "rival_basin",
+           "term_counts"]
 
 
 @dataclass
@@ -134,6 +135,8 @@ class ObservationFit:
         ``resolution_uas = 0`` measures the sharp image for both. ``ring_at_screen_edge``
         is true when either ring's radius exceeds :data:`EDGE_FRACTION` of the model
         screen's width on the sky: such a "ring" is the screen's boundary (widen ``fov``).
+        ``flux_at_screen_edge`` is the fraction of the model's flux in the screen's outer
+        band (:func:`edge_flux`): more than a few per cent means the screen cuts emission off.
         ``n_observations`` counts the files of a joint fit; ``uv_min`` (wavelengths) is the
         shortest baseline used by the data terms; ``scan_average`` whether they were formed
         from scan averages.
@@ -160,6 +163,7 @@ class ObservationFit:
             width = _sky_width(img)
             d = np.nanmax([out["ring_diameter_uas"], out["ring_diameter_model_uas"], 0.0])
             out["ring_at_screen_edge"] = bool(d / 2 > EDGE_FRACTION * width)
+        out["flux_at_screen_edge"] = edge_flux(s.to_xarray())
         out["n_observations"] = int(self.terms.obs.attrs.get("n_segments", 1))
         return out
 
@@ -255,6 +259,31 @@ def rival_basin(finalists: list[dict]) -> dict | None:
 
 #: a ring whose radius exceeds this fraction of the screen's width touches its edge
 EDGE_FRACTION = 0.4
+
+
+#: the outer band of a screen, as a fraction of its half-width, whose share of the flux
+#: :func:`edge_flux` reports
+EDGE_BAND = 0.1
+
+
+def edge_flux(screen: xr.DataArray) -> float:
+    """Fraction of a screen image's flux (negative pixels as 0) within :data:`EDGE_BAND` of its
+    half-width from the border, on ``(beta, alpha)`` in M: emission the screen may cut off.
+
+    For a centred circular Gaussian of σ = half-width/3 it is 0.85 %; an image with 10 % or
+    more there extends beyond the screen (widen ``fov``). NaN for an image without flux.
+    """
+    img = np.clip(np.nan_to_num(np.asarray(screen.values, dtype=float)), 0.0, None)
+    total = img.sum()
+    if total <= 0:
+        return float("nan")
+    inner = np.ones_like(img, dtype=bool)
+    for axis, name in ((0, "beta"), (1, "alpha")):
+        x = np.asarray(screen[name].values, dtype=float)
+        mid, half = 0.5 * (x.max() + x.min()), 0.5 * (x.max() - x.min())
+        keep = np.abs(x - mid) <= (1.0 - EDGE_BAND) * half
+        inner &= keep[:, None] if axis == 0 else keep[None, :]
+    return float(img[~inner].sum() / total)
 
 
 def _sky_width(img: xr.DataArray) -> float:

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+import xarray as xr
 
 import kerrfield as kf
 from kerrfield.fitting.observation_result import ObservationFit
@@ -365,5 +366,23 @@ def test_ring_at_the_screen_edge_is_flagged(small_obs):
         res = fit_observation(model, small_obs, steps=0, scout_steps=0, theta_g=3.8)
         s = res.summary()
         assert s["ring_at_screen_edge"] is edge, (radius, s["ring_diameter_model_uas"])
+        assert (s["flux_at_screen_edge"] > 0.1) is edge, s["flux_at_screen_edge"]
         title = kf.plot_observation_fit(res).axes[3].get_title()
         assert ("model screen's edge" in title) is edge
+
+
+def test_flux_at_the_screen_edge():
+    """edge_flux against the analytic share of a Gaussian's on-screen flux outside the inner
+    90 % box (σ = half-width/3), and
+    the summary reports it: large for a ring cut by the screen, small for one inside."""
+    from scipy.special import erf
+
+    from kerrfield.fitting.observation_result import edge_flux
+
+    x = np.linspace(-9.0, 9.0, 721)
+    sig = 3.0
+    img = np.exp(-(x[:, None] ** 2 + x[None, :] ** 2) / (2 * sig**2))
+    da = xr.DataArray(img, dims=("beta", "alpha"), coords={"beta": x, "alpha": x})
+    inside = erf(8.1 / (sig * np.sqrt(2))) / erf(9.0 / (sig * np.sqrt(2)))  # of the screen's
+    assert edge_flux(da) == pytest.approx(1 - inside**2, rel=0.02)  # 0.85 %
+    assert np.isnan(edge_flux(da * 0))
