@@ -72,11 +72,41 @@ def fit_to_convergence(model: Any, target: Any, *, max_steps: int = 2000, window
                        ) -> tuple[Any, dict[str, Any]]:  # fmt: skip
     """:func:`kerrfield.fit` until :class:`ConvergenceStop` fires or ``max_steps`` run out.
 
+    Parameters
+    ----------
+    model : LensedImage
+        As in :func:`kerrfield.fit`.
+    target : torch.Tensor, numpy array, xarray.DataArray, xarray.Dataset or path
+        A target *image* as in :func:`kerrfield.fit` (an observation target refuses the
+        callback this function needs).
+    max_steps : int
+        Step budget, ``fit``'s ``steps`` (the length of its learning-rate schedule).
+    window : int
+        Steps per window of the criterion, >= 1.
+    rtol : float
+        Converged when the relative change of the mean loss between the last two windows
+        is below ``rtol`` (> 0).
+    min_steps : int
+        No stop before this many steps.
+    **fit_kw
+        Other :func:`kerrfield.fit` arguments (not ``steps`` or ``callback``); ``progress``
+        defaults to False.
+
     Returns
     -------
     (FitResult, dict)
         The fit and its convergence record ``{"converged", "steps", "rel_change",
-        "window", "rtol"}`` (``rel_change`` is the last measured relative change).
+        "window", "rtol"}`` (``rel_change`` is the last measured relative change, signed:
+        > 0 while the loss falls; ``inf`` if fewer than two windows ran).
+
+    Raises
+    ------
+    ValueError
+        If ``window`` is not an int >= 1 or ``rtol`` not > 0, and as :func:`kerrfield.fit`.
+    TypeError
+        If ``fit_kw`` holds ``steps`` or ``callback``.
+    NonFiniteLossError
+        As :func:`kerrfield.fit`, when the loss becomes NaN/inf.
     """
     stop = ConvergenceStop(window, rtol, min_steps)
     fit_kw.setdefault("progress", False)
@@ -107,9 +137,9 @@ def fit_field_lbfgs(model: Any, target: xr.Dataset, *, loss: str = "chi2",
     from types import SimpleNamespace
 
     from .loop import target_tensor
-    from .losses import get_loss
+    from .losses import fit_loss
 
-    fn = get_loss(loss)
+    fn = fit_loss(loss)
     tgt = target_tensor(target, model).reshape(-1)
     sig = torch.as_tensor(target_sigma(target)).reshape(-1) if loss == "chi2" else None
     params = [p for p in model.field.parameters() if p.requires_grad]

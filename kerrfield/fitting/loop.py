@@ -28,7 +28,7 @@ from .._progress import show_progress
 from .._validate import check_device, check_nonnegative, check_npoints, check_positive
 from ..models.forward import warn_physics_mismatch
 from ..models.lensed import LensedImage
-from .losses import get_loss
+from .losses import fit_loss
 from .observation_target import (
     IMAGE_ONLY_OPTIONS,
     fit_observation_target,
@@ -260,7 +260,7 @@ def fit(
                     checkpoint_every=checkpoint_every)  # fmt: skip
     if isinstance(batch_size, Integral) and not isinstance(batch_size, bool):
         batch_size = int(batch_size)
-    loss_fn = get_loss(loss)
+    loss_fn = fit_loss(loss)
     loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "custom")
     if device is not None:
         model.to(resolve_device(device))

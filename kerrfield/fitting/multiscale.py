@@ -13,7 +13,7 @@ import xarray as xr
 from ..models.forward import physics_reported, warn_physics_mismatch
 from ..models.lensed import LensedImage
 from .loop import fit, target_tensor
-from .losses import get_loss
+from .losses import fit_loss
 from .result import FitResult
 
 __all__ = ["downsample", "fit_multiscale", "stage_checkpoint"]
@@ -128,7 +128,7 @@ def fit_multiscale(
     warn_physics_mismatch(model, target)  # once here, not per stage (a DataArray's own attrs)
     checkpoint = fit_kwargs.pop("checkpoint", None)
     with torch.no_grad():
-        initial = float(get_loss(fit_kwargs.get("loss", "nmse"))(
+        initial = float(fit_loss(fit_kwargs.get("loss", "nmse"))(
             model(), full.reshape(-1).to(model.pix_alpha.device)))  # fmt: skip
     histories, wall, res, done = [], 0.0, None, 0
     for stage, (factor, n_steps, stage_lr, stage_glr) in enumerate(

@@ -163,15 +163,25 @@ def gravitational_time(mass: Any | None = None, *, source: str | None = None) ->
     return (const.G * m / const.c**3).to(u.s)
 
 
+def _check_finite(values: Any, name: str, what: str) -> None:
+    """NaN or inf in ``values`` would come back as NaN angles: refuse them, naming ``name``."""
+    v = np.asarray(values, dtype=float)
+    ok = np.isfinite(v)
+    if not ok.all():
+        got = (f"got {v.item()!r}" if v.ndim == 0
+               else f"{v.size - int(ok.sum())} of {v.size} values are NaN or inf")  # fmt: skip
+        raise ValueError(f"{name} must be finite ({what}), {got}")
+
+
 def screen_to_muas(
     x: Any, mass: Any | None = None, distance: Any | None = None, *, source: str | None = None
 ) -> Any:
-    """Convert screen coordinates from units of M to microarcseconds.
+    """Convert screen coordinates from units of M to microarcseconds, ``x θ_g``.
 
     Parameters
     ----------
     x : float, array_like or xarray.DataArray
-        Screen coordinate(s) :math:`\\alpha` or :math:`\\beta` in units of M.
+        Screen coordinate(s) :math:`\\alpha` or :math:`\\beta` in units of M, finite.
     mass, distance, source
         As in :func:`gravitational_angle`.
 
@@ -181,6 +191,12 @@ def screen_to_muas(
         ``x * θ_g`` as plain numbers in μas (a DataArray keeps its coordinates and gets
         ``attrs["units"] = "µas"``).
 
+    Raises
+    ------
+    ValueError
+        If ``x`` holds NaN or inf, or for a mass, distance or source as in
+        :func:`gravitational_angle`.
+
     Examples
     --------
     >>> import kerrfield as kf
@@ -188,6 +204,7 @@ def screen_to_muas(
     19.8
     """
     scale = gravitational_angle(mass, distance, source=source).value
+    _check_finite(x.values if isinstance(x, xr.DataArray) else x, "x", "screen coordinates in M")
     if isinstance(x, xr.DataArray):
         out = x * scale
         out.attrs = {**x.attrs, "units": "µas"}
@@ -198,12 +215,12 @@ def screen_to_muas(
 def muas_to_screen(
     x: Any, mass: Any | None = None, distance: Any | None = None, *, source: str | None = None
 ) -> Any:
-    """Inverse of :func:`screen_to_muas`: microarcseconds to units of M.
+    """Inverse of :func:`screen_to_muas`: microarcseconds to units of M, ``x / θ_g``.
 
     Parameters
     ----------
     x : float or array_like
-        Angle(s) in μas (or an angular Quantity).
+        Angle(s) in μas (or an angular Quantity), finite.
     mass, distance, source
         As in :func:`gravitational_angle`.
 
@@ -211,6 +228,12 @@ def muas_to_screen(
     -------
     float or numpy.ndarray
         Screen coordinate(s) in units of M.
+
+    Raises
+    ------
+    ValueError
+        If ``x`` holds NaN or inf, or for a mass, distance or source as in
+        :func:`gravitational_angle`.
 
     Examples
     --------
@@ -221,6 +244,7 @@ def muas_to_screen(
     scale = gravitational_angle(mass, distance, source=source).value
     if isinstance(x, u.Quantity):
         x = x.to_value(u.uas)
+    _check_finite(x, "x", "angles in µas")
     return np.asarray(x, dtype=float) / scale if np.ndim(x) else float(x) / scale
 
 

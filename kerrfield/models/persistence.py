@@ -38,7 +38,30 @@ def save_model(model: LensedImage, directory: str | os.PathLike) -> Path:
 
 
 def load_model(directory: str | os.PathLike, device=None) -> LensedImage:
-    """Load a model written by :func:`save_model` (fixed geometry included)."""
+    """Load a model written by :func:`save_model` (fixed geometry included).
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        Holds ``model.json`` and ``model.pt`` (the ``--output`` of ``kerrfield fit``).
+    device : torch.device or str, optional
+        Where to move the model; the CPU when None.
+
+    Returns
+    -------
+    LensedImage
+        The saved model with its weights: the same kind (``"fixed"``, with the stored
+        geometry, or ``"kerr"``), screen (α, β in M), orders, surface, velocity, beam and
+        field.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``directory`` does not exist, lacks ``model.json`` or ``model.pt``, or holds the
+        fit of an observation (which saves a sky image, no model).
+    CorruptFileError
+        If ``model.json`` or ``model.pt`` cannot be read (a ``ValueError`` subclass).
+    """
     directory = Path(directory)
     advice = "Fit the model again (kerrfield fit) or point at another model directory."
     if not directory.is_dir():

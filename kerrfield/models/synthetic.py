@@ -281,6 +281,26 @@ def synthesize(
 def truth_emission(target: xr.Dataset) -> nn.Module:
     """Rebuild the ground-truth emission module recorded by :func:`synthesize`.
 
+    Parameters
+    ----------
+    target : xarray.Dataset
+        From :func:`synthesize`, with its ``emission_family`` and ``emission_params``
+        (JSON) attributes.
+
+    Returns
+    -------
+    torch.nn.Module
+        For ``"mlp"`` the :class:`~kerrfield.fields.EmissionField` of the recorded config,
+        re-initialised from its seed (the same weights); for ``"ring"``, ``"disk"`` and
+        ``"hotspot"`` an :class:`AnalyticEmission` with the recorded parameters (lengths in
+        M, ``phase`` in degrees), a function of the emitter position in M.
+
+    Raises
+    ------
+    ValueError
+        If the target records no rebuildable family (a ``"custom"`` module passed to
+        :func:`synthesize`, or no ``emission_family`` attribute).
+
     Examples
     --------
     >>> import kerrfield as kf

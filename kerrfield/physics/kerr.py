@@ -20,6 +20,9 @@ __all__ = ["horizon", "inner_horizon", "isco", "metric_bl", "zamo", "critical_cu
 def horizon(spin: float) -> float:
     """Outer event-horizon radius r₊ = 1 + √(1 − a²) (in M).
 
+    The larger root of Δ = r² − 2r + a² = 0, where the Boyer–Lindquist g_rr = Σ/Δ diverges
+    (:func:`metric_bl`); the smaller root is :func:`inner_horizon`.
+
     Parameters
     ----------
     spin : float
@@ -28,6 +31,14 @@ def horizon(spin: float) -> float:
     Returns
     -------
     float
+        r₊ in M, from 2 (a = 0) down towards 1 as |a| → 1.
+
+    Raises
+    ------
+    ValueError
+        If ``spin`` is not finite with −1 < a < 1 (or is a tensor of more than one element).
+    TypeError
+        If ``spin`` is not a real number.
 
     Examples
     --------
@@ -51,18 +62,27 @@ def inner_horizon(spin: float) -> float:
 def isco(spin: float) -> float:
     """Radius of the innermost stable circular orbit for orbits in the +φ direction (in M).
 
-    Bardeen, Press & Teukolsky 1972, eq. (2.21): r = 3 + Z₂ − sign(a)√((3 − Z₁)(3 + Z₁ + 2Z₂)).
+    Bardeen, Press & Teukolsky 1972 (ApJ 178, 347), eq. (2.21):
+    r = 3 + Z₂ − sign(a)√((3 − Z₁)(3 + Z₁ + 2Z₂)).
     kerrfield's disks always rotate in +φ, so a > 0 is a prograde (co-rotating) disk and a < 0
     a retrograde one: isco(0.998) ≈ 1.24, isco(0) = 6, isco(−0.998) ≈ 8.99.
 
     Parameters
     ----------
     spin : float
-        Dimensionless spin a, |a| < 1.
+        Dimensionless spin a, |a| < 1 (sign relative to the disk's +φ rotation).
 
     Returns
     -------
     float
+        r_isco in M: 6 for a = 0, towards 1 as a → 1 and 9 as a → −1.
+
+    Raises
+    ------
+    ValueError
+        If ``spin`` is not finite with −1 < a < 1 (or is a tensor of more than one element).
+    TypeError
+        If ``spin`` is not a real number.
 
     Examples
     --------
@@ -162,9 +182,9 @@ def critical_curve(
     """Screen coordinates (α, β) of the critical curve (edge of the black-hole shadow), in M.
 
     The curve is the image of the photon shell: α = −λ̃/sin θo, β = ±√Θ(θo) with λ̃, η̃ of the
-    spherical photon orbits at radius r̃ (Gralla & Lupsasca 2020b, PRD 101 044031, eqs. 38-40),
-    over the r̃ for which Θ(θo) = η̃ + a²cos²θo − λ̃²cot²θo ≥ 0. For a = 0 it is the circle of
-    radius √27.
+    spherical photon orbits at radius r̃ (Gralla & Lupsasca 2020b, "Lensing by Kerr black
+    holes", PRD 101, 044031, eqs. 38-40), over the r̃ for which
+    Θ(θo) = η̃ + a²cos²θo − λ̃²cot²θo ≥ 0. For a = 0 it is the circle of radius √27.
 
     Parameters
     ----------
@@ -180,7 +200,16 @@ def critical_curve(
     Returns
     -------
     alpha, beta : numpy.ndarray
-        Closed curve (first point repeated at the end), counter-clockwise on the screen.
+        Closed curve (first point repeated at the end), counter-clockwise on the screen,
+        shape (npoints,) or (npoints + 1,), in M.
+
+    Raises
+    ------
+    ValueError
+        If ``spin`` is not finite with −1 < a < 1, ``inclination`` not in (0, 180) degrees, or
+        ``npoints`` < 8.
+    TypeError
+        If ``spin`` or ``inclination`` is not a real number, or ``npoints`` not an integer.
 
     Examples
     --------

@@ -135,6 +135,23 @@ def select_segment(obs: xr.Dataset, k: int) -> xr.Dataset:
     """Segment ``k`` of a joint observation as a plain one: its rows, with its own
     frequency, MJD, file name and record counts in the attributes.
 
+    Parameters
+    ----------
+    obs : xarray.Dataset
+        From :func:`concat_observations` (a single observation is segment 0).
+    k : int
+        Segment index, 0 .. ``obs.attrs["n_segments"] - 1`` (input order of
+        :func:`concat_observations`).
+
+    Returns
+    -------
+    xarray.Dataset
+        The segment's rows (u, v in wavelengths, ``vis`` and ``sigma`` in Jy, ``time`` in
+        hours) without the ``segment`` variable, the station table unchanged, and the
+        attributes of a single observation: ``frequency`` (Hz), ``mjd``, ``file`` and the
+        record counts are the segment's own; ``n_segments`` and the ``segment_*`` lists are
+        dropped. :func:`~kerrfield.vlbi.save_uvfits` can write it.
+
     Raises
     ------
     ValueError

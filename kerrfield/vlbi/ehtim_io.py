@@ -30,12 +30,34 @@ def _ehtim():
 def to_ehtim(obs: xr.Dataset):
     """An :class:`ehtim.obsdata.Obsdata` (Stokes I) holding the observation's visibilities.
 
+    Parameters
+    ----------
+    obs : xarray.Dataset
+        One observation in the layout of :func:`~kerrfield.vlbi.load_uvfits`: ``time``
+        (hours), ``t1``, ``t2``, ``u``, ``v`` (wavelengths), ``vis`` and ``sigma`` (Jy) on
+        ``row``; optional ``tint`` (s), ``station_xyz`` (m) and ``sefd`` (Jy; NaN written
+        as ehtim's 0, unknown). Attributes ``ra``, ``dec`` (degrees; 0 if absent),
+        ``frequency``, ``bandwidth`` (Hz; 230 GHz and 1 Hz if absent), ``source``, ``mjd``.
+        A joint observation (:func:`~kerrfield.vlbi.concat_observations`) is converted with
+        its first segment's day and the mean frequency: convert one
+        :func:`~kerrfield.vlbi.select_segment` at a time.
+
+    Returns
+    -------
+    ehtim.obsdata.Obsdata
+        ``polrep="stokes"``, RA in hours (ehtim's convention), the same (u, v), ``vis``,
+        ``sigma`` (also as the Q, U, V σ) and baseline order; the station table (``tarr``)
+        lists the ``station`` coordinate first, then any other station in ``t1``/``t2``
+        (position 0 and SEFD 0 where unknown).
+
     Raises
     ------
     ImportError
         Without ehtim.
+    TypeError
+        If ``obs`` is not an :class:`xarray.Dataset`.
     ValueError
-        If ``obs`` lacks a needed variable or has σ ≤ 0.
+        If ``obs`` lacks a needed variable, has no rows, or has σ not finite and > 0.
     """
     check_obs(obs)
     eh = _ehtim()
@@ -67,6 +89,22 @@ def to_ehtim(obs: xr.Dataset):
 
 def from_ehtim(obsdata) -> xr.Dataset:
     """The observation Dataset (layout of :func:`load_uvfits`) of an ehtim Obsdata.
+
+    Parameters
+    ----------
+    obsdata : ehtim.obsdata.Obsdata
+        Any ``polrep`` (a circular one is converted to Stokes by ehtim first).
+
+    Returns
+    -------
+    xarray.Dataset
+        On ``row``: ``time`` (hours), ``mjd`` (days), ``t1``, ``t2``, ``u``, ``v``
+        (wavelengths), ``vis`` and ``sigma`` (Stokes I, Jy), ``tint`` (s), ``subarray``
+        (1); on ``station``: ``station_xyz`` (m) and ``sefd`` (Jy, ``sefdr``; NaN where ≤ 0).
+        Baselines are ordered as the stations in ``tarr`` (``vis`` conjugated and ``u, v``
+        negated where flipped, counted in ``attrs["n_conjugated"]``). Attributes ``source``,
+        ``ra``, ``dec`` (degrees; ehtim's RA hours × 15), ``frequency``, ``bandwidth`` (Hz),
+        ``mjd``, ``telescope``.
 
     Raises
     ------
