@@ -12,6 +12,7 @@ therefore carries its ``segment`` (the index of the observation it came from), a
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -62,6 +63,12 @@ def concat_observations(observations: Iterable[xr.Dataset]) -> xr.Dataset:
     ValueError
         No input, an input that is not an observation, inputs of different sources, or the
         same data twice (a file given twice would count twice in every χ²).
+
+    Warns
+    -----
+    UserWarning
+        When the inputs span more than 5 % in frequency or more than one day: a joint fit
+        assumes one unchanging image.
     TypeError
         An input that is not an :class:`xarray.Dataset`.
 
@@ -108,11 +115,27 @@ def concat_observations(observations: Iterable[xr.Dataset]) -> xr.Dataset:
             out.attrs[f"segment_{key}"] = values
     freqs = np.asarray([np.nan if v is None else v for v in per["frequency"]], float)
     out.attrs["frequency"] = float(np.nanmean(freqs)) if np.isfinite(freqs).any() else np.nan
+    _warn_mixed(freqs, per["mjd"])
     for key in _COUNTS:
         if all(key in o.attrs for o in parts):
             out.attrs[key] = int(sum(int(o.attrs[key]) for o in parts))
     out["segment"].attrs["description"] = "index of the observation each row came from"
     return out
+
+
+def _warn_mixed(freqs: np.ndarray, mjds: list) -> None:
+    """A joint fit assumes one image: say so when the inputs span frequencies (more than 5 %
+    apart: the EHT's 2017 bands, 227 and 229 GHz, are 1 % apart) or days."""
+    f = freqs[np.isfinite(freqs)]
+    if f.size and f.max() > 1.05 * f.min():
+        warnings.warn(f"observations span {f.min() / 1e9:.4g}-{f.max() / 1e9:.4g} GHz; a joint "
+                      "fit assumes one image at all of them (the source's structure changes "
+                      "with frequency)", UserWarning, stacklevel=3)  # fmt: skip
+    days = sorted({int(m) for m in mjds if m is not None})
+    if len(days) > 1:
+        warnings.warn(f"observations from {len(days)} days (MJD {', '.join(map(str, days))}); a "
+                      "joint fit assumes the source did not change between them",
+                      UserWarning, stacklevel=3)  # fmt: skip
 
 
 def _refuse_repeats(out: xr.Dataset, files: list[str]) -> None:

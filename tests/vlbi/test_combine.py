@@ -214,10 +214,26 @@ def test_config_sections_take_lists(shared_data_dir, tmp_path, monkeypatch):
         observation_target_section({"uvfits": ["a.uvfits", "b.uvfits"]}, tmp_path / "c.toml")
     got = observation_target_section({"uvfits": ["a.uvfits"]}, tmp_path / "c.toml")
     assert got == {"uvfits": [str(tmp_path / "a.uvfits")]}
-    obs = _observation(_merge({"data": {"day": [5, 6], "band": "lo"}}, tmp_path)["data"])
+    with pytest.warns(UserWarning, match=r"observations from 2 days \(MJD 57848, 57849\); a "
+                      "joint fit assumes the source did not change"):
+        obs = _observation(_merge({"data": {"day": [5, 6], "band": "lo"}}, tmp_path)["data"])
     assert obs.attrs["n_segments"] == 2 and "_095_lo_" in obs.attrs["file"]
     # two days: each keeps its own date (saving April 5 as April 6 would shift every u, v)
     assert obs.attrs["segment_mjd"] == [57848, 57849] and obs.attrs["mjd"] == 57848
     assert select_segment(obs, 1).attrs["mjd"] == 57849
     with pytest.raises(FileNotFoundError, match="no such file"):
         _observation(_merge({"data": {"uvfits": ["a.uvfits", "b.uvfits"]}}, tmp_path)["data"])
+
+
+def test_mixed_frequencies_warn_and_the_two_bands_do_not(m87_obs):
+    """Relabelled as 86 GHz, a second copy of the data spans 86-230 GHz: warned (one image is
+    assumed); the two 2017 bands (1 % apart) are not."""
+    import warnings
+
+    other = m87_obs.isel(row=slice(0, 500)).assign_attrs(frequency=86e9)
+    with pytest.warns(UserWarning, match=r"observations span 86-229.1 GHz"):
+        kf.concat_observations([m87_obs, other])
+    lo = m87_obs.isel(row=slice(0, 500)).assign_attrs(frequency=227.1e9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        kf.concat_observations([m87_obs, lo])
