@@ -38,8 +38,8 @@ def to_ehtim(obs: xr.Dataset):
         ``row``; optional ``tint`` (s), ``station_xyz`` (m) and ``sefd`` (Jy; NaN written
         as ehtim's 0, unknown). Attributes ``ra``, ``dec`` (degrees; 0 if absent),
         ``frequency``, ``bandwidth`` (Hz; 230 GHz and 1 Hz if absent), ``source``, ``mjd``.
-        A joint observation (:func:`~kerrfield.vlbi.concat_observations`) is converted with
-        its first segment's day and the mean frequency: convert one
+        Not a joint observation (:func:`~kerrfield.vlbi.concat_observations`): an Obsdata
+        has one day and one frequency, so convert one
         :func:`~kerrfield.vlbi.select_segment` at a time.
 
     Returns
@@ -57,9 +57,14 @@ def to_ehtim(obs: xr.Dataset):
     TypeError
         If ``obs`` is not an :class:`xarray.Dataset`.
     ValueError
-        If ``obs`` lacks a needed variable, has no rows, or has σ not finite and > 0.
+        If ``obs`` lacks a needed variable, has no rows, has σ not finite and > 0, or joins
+        several observations.
     """
     check_obs(obs)
+    if "segment" in obs and np.unique(obs["segment"].values).size > 1:
+        raise ValueError("obs joins several observations (concat_observations); an ehtim "
+                         "Obsdata holds one day at one frequency: convert each segment, "
+                         "kerrfield.vlbi.select_segment(obs, k)")  # fmt: skip
     eh = _ehtim()
     from ehtim.const_def import DTARR, DTPOL_STOKES
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+import kerrfield as kf
 from kerrfield.vlbi import load_uvfits, save_uvfits
 
 
@@ -162,3 +163,6 @@ def test_ehtim_round_trip(m87_obs, eh):
         m87_obs.attrs["ra"])
     with pytest.raises(TypeError, match="Obsdata"):
         from_ehtim(m87_obs)
+    joint = kf.concat_observations([m87_obs, m87_obs.isel(row=slice(0, 100))])
+    with pytest.raises(ValueError, match=r"joins several observations .*select_segment"):
+        to_ehtim(joint)
