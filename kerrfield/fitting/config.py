@@ -82,6 +82,7 @@ finished scan folder can be continued as a search: its grid units are reused
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -168,17 +169,31 @@ class InferenceConfig:
     raw: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
+    def target_sha256(self) -> list[str]:
+        """sha256 of each target file (``target.file``, ``target.observation.uvfits``);
+        empty for synthetic targets and the EHT release (checked against its own hashes)."""
+        files = ([self.target["file"]] if "file" in self.target else
+                 self.target.get("observation", {}).get("uvfits", []))  # fmt: skip
+        return [_file_sha256(str(f)) for f in files]
+
+    @property
     def fingerprint(self) -> str:
         """Hash of everything that changes the results (not the output options)."""
         return _hash(self._effective())
 
     def _effective(self) -> dict[str, Any]:
-        """``raw`` less ``output``, with the defaults whose change must not let an earlier
+        """``raw`` less ``output``, plus the sha256 of each target file (``target.file``,
+        ``target.observation.uvfits``: new data at the same path is a new run), with the
+        defaults whose change must not let an earlier
         folder be resumed: for an observation target the effective ``fit.observation.uv_min``
         and ``scan_average`` (defaults changed on 2026-12-01 from every baseline to 0.1 Gλ
         and from the 10 s records to scan averages). ``search.interval_scale`` only changes
         how finished units are read, so a folder may be re-read with another value."""
         raw = {k: v for k, v in self.raw.items() if k != "output"}
+        # the data, not only their path: a file rewritten in place must not resume the
+        # folder fitted to its old contents
+        if self.target_sha256:
+            raw["target_sha256"] = self.target_sha256
         if "interval_scale" in raw.get("search", {}):
             raw["search"] = {k: v for k, v in raw["search"].items() if k != "interval_scale"}
         if "observation" in self.target:
@@ -212,6 +227,22 @@ class InferenceConfig:
         if search:  # none today; a future grid-relevant key stays in the hash
             keep["search"] = search
         return _hash(keep)
+
+
+def _file_sha256(path: str) -> str:
+    """sha256 of a file's contents, cached per (path, size, mtime): a fingerprint is read
+    several times per run and target files can be large."""
+    st = os.stat(path)
+    return _sha256_cached(os.path.abspath(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _hash(keep: Mapping[str, Any]) -> str:

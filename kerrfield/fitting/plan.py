@@ -148,7 +148,8 @@ def prepare_output(cfg: InferenceConfig, out: Path, unit_dir: Path, overwrite: b
                 "output.directory or --overwrite"
             )
     atomic_write_text(json.dumps({"fingerprint": cfg.fingerprint,
-                                  "grid_fingerprint": cfg.grid_fingerprint, "config": cfg.raw},
+                                  "grid_fingerprint": cfg.grid_fingerprint, "config": cfg.raw,
+                                  "target_sha256": cfg.target_sha256},
                                  indent=2, default=str), stamp)  # fmt: skip
 
 
@@ -160,6 +161,8 @@ def _stamp_accepts(old: Mapping[str, Any], cfg: InferenceConfig) -> bool:
 def _changed(old: Mapping[str, Any], cfg: InferenceConfig) -> str:
     """``"; changed: key: old → new, ..."`` against a stamp's stored config, or ``""``."""
     changed = config_changes(old.get("config", {}), cfg.raw)
+    if old.get("target_sha256", cfg.target_sha256) != cfg.target_sha256:
+        changed.append("the target file's contents (sha256)")
     return f"; changed: {', '.join(changed)}" if changed else ""
 
 

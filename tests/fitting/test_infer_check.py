@@ -86,3 +86,23 @@ def test_check_warns_of_an_inclination_in_radians(tmp_path, monkeypatch, old, ne
     (tmp_path / "c.toml").write_text(BASE.replace(old, new))
     with pytest.warns(UserWarning, match=key.replace(".", r"\.") + r".*is in degrees"):
         assert main(["infer", "c.toml", "--check"]) == 0
+
+
+def test_new_data_at_the_same_path_is_not_resumed(tmp_path, monkeypatch, capsys):
+    """The fingerprint hashes the target file's contents: rewritten in place, the folder
+    fitted to the old data is refused (naming the change), by --check and by the run."""
+    import kerrfield as kf
+
+    monkeypatch.chdir(tmp_path)
+    kf.synthesize("ring", 0.8, 40.0, npix=8, fov=8.0).to_netcdf(tmp_path / "t.nc")
+    cfg = BASE.replace('[target.synthetic]\nemission = "ring"\nnpix = 8\nfov = 8.0\n',
+                       '[target]\nfile = "t.nc"\n')
+    (tmp_path / "c.toml").write_text(cfg)
+    assert main(["infer", "c.toml", "--quiet"]) == 0
+    assert main(["infer", "c.toml", "--check"]) == 0
+    assert "1 of 1 units already done" in capsys.readouterr().out
+    kf.synthesize("ring", -0.5, 70.0, npix=8, fov=8.0).to_netcdf(tmp_path / "t.nc")
+    assert main(["infer", "c.toml", "--check"]) == 0
+    assert "changed: the target file's contents (sha256)" in capsys.readouterr().out
+    assert main(["infer", "c.toml", "--quiet"]) == 2
+    assert "the target file's contents (sha256)" in capsys.readouterr().err
