@@ -40,6 +40,7 @@ from .steps import (
     MAX_SKIPS,
     TrainState,
     backward_and_update,
+    fit_settings,
     lr_schedule,
     record,
     restore_checkpoint,
@@ -289,6 +290,8 @@ def fit(
         torch.amp.GradScaler("cuda", enabled=use_amp), gen, use_amp, loss_fn, loss_name,
         tgt_flat, sig_flat, tv_weight, weight_decay_weight, params, [], total_steps=steps,
     )  # fmt: skip
+    st.settings = fit_settings(st, lr=lr, geometry_lr=geometry_lr, schedule=schedule,
+                               lr_final=lr_final, batch_size=batch_size, amp=use_amp)  # fmt: skip
     start = 0
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     if resume and ckpt_path is not None and ckpt_path.exists():

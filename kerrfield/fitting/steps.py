@@ -9,6 +9,7 @@ sequence of these steps.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import time
 import warnings
@@ -57,6 +58,7 @@ class TrainState:
     t_start: float = dataclasses.field(default_factory=time.perf_counter)  # this session's
     last_pred: Any = None  # model image and target pixels of the last data_loss call
     last_target: Any = None
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)  # fit_settings
 
     def data_loss(self, idx: torch.Tensor | None = None) -> torch.Tensor:
         """Data term (plus total variation) of the model at pixels ``idx`` (all if None)."""
@@ -168,7 +170,7 @@ def save_checkpoint(st: TrainState, path: Path | None, step: int) -> None:
             "model_config": model.config(), "good": st.good,
             "skipped": st.skipped, "n_skipped": st.n_skipped, "initial_loss": st.initial_loss,
             "lin": getattr(model, "_lin", None), "lin_calls": getattr(model, "_lin_calls", 0),
-            "total_steps": st.total_steps,
+            "total_steps": st.total_steps, "settings": st.settings,
             "wall_time": st.elapsed + time.perf_counter() - st.t_start,
         },
         path,
@@ -206,9 +208,35 @@ def _mismatch(model: dict, saved: dict, most: int = 3) -> str:
     return "; ".join(diffs[:most]) + more
 
 
+def fit_settings(st: TrainState, **given: Any) -> dict[str, Any]:
+    """What a resumed fit must share with its checkpoint: the loss, the learning rates,
+    schedule, batch size, regulariser weights (``given`` and ``st``'s) and a sha256 of the
+    target pixels and σ. (``steps`` may grow: the schedule is then recomputed, with a
+    warning.)"""
+    h = hashlib.sha256(st.tgt_flat.detach().cpu().numpy().tobytes())
+    if st.sig_flat is not None:
+        h.update(torch.as_tensor(st.sig_flat).detach().cpu().numpy().tobytes())
+    return {"loss": st.loss_name, "tv_weight": float(st.tv_weight),
+            "weight_decay_weight": float(st.weight_decay_weight),
+            **{k: v if v is None or isinstance(v, (bool, int, float)) else str(v)
+               for k, v in given.items()}, "target_sha256": h.hexdigest()}  # fmt: skip
+
+
 def restore_checkpoint(st: TrainState, path: Path, dev: torch.device) -> int:
-    """Load a checkpoint into ``st``; returns the step it was written at."""
+    """Load a checkpoint into ``st``; returns the step it was written at.
+
+    Raises :class:`CheckpointError` when the checkpoint belongs to another model, or was
+    written by a fit with other :func:`fit_settings` (another loss, learning rate, target,
+    ...): resuming it would splice two different fits into one history."""
     ck = load_checkpoint_file(path, dev)
+    old = ck.get("settings") or {}
+    changed = [f"{k} {old[k]!r} -> {v!r}" for k, v in st.settings.items()
+               if k in old and old[k] != v]  # fmt: skip
+    if changed:
+        raise CheckpointError(
+            f"checkpoint {path} was written by a fit with other settings ({'; '.join(changed)})"
+            "; resume with the same ones, or start again (CLI: --overwrite; Python: "
+            "resume=False)")  # fmt: skip
     try:
         st.model.load_state_dict(ck["model"])
         st.opt.load_state_dict(ck["optimizer"])

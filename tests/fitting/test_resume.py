@@ -275,10 +275,17 @@ def test_resume_with_more_steps_warns_and_counts_every_session(tmp_path, tracer)
     model = _model("fixed", target)
     with pytest.warns(UserWarning, match=rf"planned for {STEPS} steps with steps={STEPS + 4}"):
         res = kf.fit(model, target, steps=STEPS + 4, lr=2e-2, progress=False, schedule="cosine",
-                     seed=0, checkpoint=ck, resume=True)  # fmt: skip
+                     seed=0, checkpoint=ck, resume=True, batch_size=60)  # fmt: skip
     assert res.steps == STEPS + 4
     assert res.wall_time > first.wall_time
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the same length again: nothing to say
         kf.fit(_model("fixed", target), target, steps=STEPS + 4, lr=2e-2, progress=False,
-               schedule="cosine", seed=0, checkpoint=ck, resume=True)  # fmt: skip
+               schedule="cosine", seed=0, checkpoint=ck, resume=True, batch_size=60)  # fmt: skip
+    # another learning rate, loss or target would splice two different fits: refused
+    for change, says in ((dict(lr=0.5), "lr 0.02 -> 0.5"), (dict(loss="mse"), "loss 'nmse' -> "
+                         "'mse'"), (dict(target=target * 2), "target_sha256")):  # fmt: skip
+        kw = dict(steps=STEPS + 8, lr=2e-2, progress=False, schedule="cosine", seed=0,
+                  checkpoint=ck, resume=True, batch_size=60, target=target) | change
+        with pytest.raises(CheckpointError, match=f"other settings \\(.*{says}"):
+            kf.fit(_model("fixed", target), **kw)
