@@ -253,7 +253,27 @@ def _hash(keep: Mapping[str, Any]) -> str:
 _TOP = ("seed", "target", "model", "field", "fit", "mode", "search", "output")
 
 
-
+def _refuse_unused_in_search(cfg: InferenceConfig) -> InferenceConfig:
+    """Options a ``search`` would accept and then ignore are refused, naming why: its units
+    fit on the CPU (L-BFGS on traced geometry, then short refinements), are saved whole in
+    ``units/<unit>.nc`` (field parameters included) and are refitted, not resumed, when
+    interrupted."""
+    if cfg.mode != "search":
+        return cfg
+    unused = {
+        "fit.device": (cfg.fit.get("device", "cpu") not in ("cpu", "auto"),
+                       "search units run on the CPU"),
+        "fit.checkpoint_every": ("checkpoint_every" in cfg.fit,
+                                 "search units are not checkpointed (an interrupted unit is "
+                                 "fitted again; finished units are kept)"),
+        "output.save_models": (cfg.save_models, "search units keep their fitted field "
+                               "parameters in units/<unit>.nc (field_params)"),
+    }  # fmt: skip
+    for key, (given, why) in unused.items():
+        if given:
+            raise ConfigError(f"config key {key!r} is not used by mode.kind = 'search' ({why}); "
+                              "remove it, or use a scan, joint or ensemble run")  # fmt: skip
+    return cfg
 
 
 def _validate(raw: Mapping[str, Any], source: Path | None) -> InferenceConfig:
@@ -266,11 +286,11 @@ def _validate(raw: Mapping[str, Any], source: Path | None) -> InferenceConfig:
 
         return InferenceConfig(target=target, **observation_sections(raw, seed), source=source,
                                raw=raw)  # fmt: skip
-    return InferenceConfig(
+    return _refuse_unused_in_search(InferenceConfig(
         target=target, model=model_section(raw),
         field=field_section(raw), fit=fit_section(raw), **mode_section(raw, seed),
         search=search_section(raw), **output_section(raw), source=source, raw=raw,
-    )  # fmt: skip
+    ))  # fmt: skip
 
 
 def load_inference_config(

@@ -106,3 +106,22 @@ def test_new_data_at_the_same_path_is_not_resumed(tmp_path, monkeypatch, capsys)
     assert "changed: the target file's contents (sha256)" in capsys.readouterr().out
     assert main(["infer", "c.toml", "--quiet"]) == 2
     assert "the target file's contents (sha256)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("section, line, key", [
+    ("fit", "checkpoint_every = 10", "fit.checkpoint_every"),
+    ("output", "save_models = true", "output.save_models"),
+])  # fmt: skip
+def test_search_refuses_options_it_would_ignore(tmp_path, monkeypatch, capsys, section, line,
+                                                key):
+    """A search does not checkpoint its units or save models (its units keep the field
+    parameters): saying so beats accepting the option and doing nothing."""
+    monkeypatch.chdir(tmp_path)
+    cfg = BASE.replace('kind = "joint"\nspin = 0.5\ninclination = 40.0',
+                       'kind = "search"\nspin = [0.0, 0.5]\ninclination = [30.0, 50.0]')
+    (tmp_path / "c.toml").write_text(cfg.replace(f"[{section}]\n", f"[{section}]\n{line}\n"))
+    assert main(["infer", "c.toml", "--check"]) == 2
+    assert f"'{key}' is not used by mode.kind = 'search'" in capsys.readouterr().err
+    (tmp_path / "c.toml").write_text(cfg.replace('kind = "search"', 'kind = "scan"').replace(
+        f"[{section}]\n", f"[{section}]\n{line}\n"))
+    assert main(["infer", "c.toml", "--check"]) == 0  # a scan uses both
