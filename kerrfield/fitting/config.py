@@ -174,6 +174,8 @@ class InferenceConfig:
         empty for synthetic targets and the EHT release (checked against its own hashes)."""
         files = ([self.target["file"]] if "file" in self.target else
                  self.target.get("observation", {}).get("uvfits", []))  # fmt: skip
+        if isinstance(files, (str, os.PathLike)):  # one uvfits file, not a list
+            files = [files]
         return [_file_sha256(str(f)) for f in files]
 
     @property

@@ -131,7 +131,7 @@ def fit(
     seed: int | None = 0,
     device: torch.device | str | None = None,
     amp: bool = False,
-    progress: bool | None = True,
+    progress: bool | None = None,
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int = 500,
     resume: bool = False,
@@ -189,8 +189,8 @@ def fit(
         CUDA mixed precision (float16 autocast + gradient scaling) for the field; the
         field is converted to float32, geometry and loss stay float64. Ignored on CPU.
     progress : bool or None
-        Show a tqdm bar with the loss, spin and inclination (None: when stderr is a
-        terminal).
+        Show a tqdm bar with the loss, spin and inclination (default None: in a notebook or
+        when stderr is a terminal, not in a piped log).
     checkpoint : path, optional
         File written atomically every ``checkpoint_every`` steps and at the end (model,
         optimiser, scheduler, history, RNG state).

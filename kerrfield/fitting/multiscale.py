@@ -74,7 +74,7 @@ def fit_multiscale(
     steps: tuple[int, ...] = (2000, 1000),
     lr: tuple[float, ...] = (1e-2, 3e-3),
     geometry_lr: tuple[float, ...] | None = (3e-2, 1e-2),
-    progress: bool = True,
+    progress: bool | None = None,
     **fit_kwargs: Any,
 ) -> FitResult:
     """Coarse-to-fine joint fit: block-averaged copies of the target first, then full size.
@@ -93,8 +93,8 @@ def fit_multiscale(
         Target on the model's screen (coordinates needed for downsampling).
     factors, steps, lr, geometry_lr : tuples
         Per-stage block factor, Adam steps, field and geometry learning rates.
-    progress : bool
-        Progress bars.
+    progress : bool or None
+        Progress bars (default None: in a notebook or on a terminal, as :func:`fit`).
     **fit_kwargs
         Passed to every :func:`fit` stage (e.g. ``schedule``, ``loss``, ``device``);
         ``checkpoint`` is the last stage's file; earlier stages write theirs beside it

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import sys
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -128,16 +129,20 @@ def load_done(units: list[Unit], unit_dir: Path,
 
 
 def prepare_output(cfg: InferenceConfig, out: Path, unit_dir: Path, overwrite: bool) -> None:
-    """Create the folders, clear them on ``overwrite``, refuse another config's results.
+    """Create the folders, clear them on ``overwrite`` (units, checkpoints, figures,
+    ``results.nc``, ``summary.json``, ``target.nc``, ``models/``), refuse another config's
+    results.
 
     A folder is accepted when its stamp matches :attr:`InferenceConfig.fingerprint` or, for
     an observation scan or search, :attr:`InferenceConfig.grid_fingerprint` (a scan
     continued as a search, or a search with other refinement settings).
     """
     unit_dir.mkdir(parents=True, exist_ok=True)
-    if overwrite:
-        for f in [*unit_dir.glob("*.nc"), *unit_dir.glob("*.ckpt.pt")]:
-            f.unlink()
+    if overwrite:  # every output of the earlier run, so none is mistaken for this run's
+        for f in [*unit_dir.glob("*.nc"), *unit_dir.glob("*.ckpt.pt"), *out.glob("*.png"),
+                  *(out / n for n in ("results.nc", "summary.json", "target.nc"))]:
+            f.unlink(missing_ok=True)
+        shutil.rmtree(out / "models", ignore_errors=True)
     stamp = out / "config.json"
     if stamp.exists() and not overwrite:
         old = json.loads(stamp.read_text())

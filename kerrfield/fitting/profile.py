@@ -53,7 +53,8 @@ def interval(x: np.ndarray, dchi2: np.ndarray, level: float) -> dict[str, Any]:
     -------
     dict
         ``lo``, ``hi`` and ``open_lo``/``open_hi`` (the interval reaches that end of the
-        grid: the data do not bound it there).
+        grid: the data do not bound it there). When no grid point lies within ``level`` (the
+        minimum is elsewhere) also ``empty: True``, with ``lo = hi`` the lowest point.
 
     Examples
     --------
@@ -68,7 +69,7 @@ def interval(x: np.ndarray, dchi2: np.ndarray, level: float) -> dict[str, Any]:
     i = int(np.argmin(d))
     lo = hi = float(x[i])
     if r[i] > rl:  # no grid point inside: the minimum lies elsewhere, nothing resolved here
-        return {"lo": lo, "hi": hi, "open_lo": True, "open_hi": True}
+        return {"lo": lo, "hi": hi, "open_lo": True, "open_hi": True, "empty": True}
     open_lo = open_hi = False
     j = i
     while j > 0 and r[j - 1] <= rl:

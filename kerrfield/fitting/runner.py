@@ -175,10 +175,11 @@ def _history(result: Any) -> dict[str, Any]:
 # -- the run --------------------------------------------------------------------------------
 def _progress(iterable: Any, enabled: bool, desc: str, total: int | None = None
               ) -> Iterator[Any]:  # fmt: skip
-    if not enabled:
+    from .._progress import progress_bar, show_progress
+
+    if not (enabled and show_progress(None)):  # a bar redrawn in place is noise in a log
         yield from iterable
         return
-    from .._progress import progress_bar
 
     yield from progress_bar(iterable, desc=desc, unit="fit", dynamic_ncols=True, total=total)
 
@@ -360,7 +361,7 @@ def _run_search_mode(cfg: InferenceConfig, target: xr.Dataset, unit_dir: Path, e
         "fingerprint": cfg.fingerprint, "config": cfg.raw, "units": search_rows(res),
         "timing": {"units_fitted": run.fitted, "units_resumed": run.resumed},
     }  # fmt: skip
-    files = ["target.nc", *(f"units/{n}.nc" for n in run.done)]
+    files = ["target.nc", *sorted(f"units/{n}.nc" for n in run.done)]  # not completion order
     if res["complete"]:
         summary["search"] = search_summary(res, truth)
         est = summary["search"]["estimate"]

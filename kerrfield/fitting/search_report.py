@@ -177,8 +177,10 @@ def _quote(res: dict[str, Any], name: str, flagged: bool, birge: float,
         iv.update(iv["local"])
     if truth is not None:
         iv["truth_inside"] = {c: bool(iv[c]["lo"] <= truth <= iv[c]["hi"]) for c in LEVELS_1D}
-        iv["truth_inside_local"] = {
-            c: bool(iv["local"][c]["lo"] <= truth <= iv["local"][c]["hi"]) for c in LEVELS_1D}
+        iv["truth_inside_local"] = {  # an empty interval (no point within the level) holds
+            c: bool(not iv["local"][c].get("empty")  # nothing, even at its one grid point
+                    and iv["local"][c]["lo"] <= truth <= iv["local"][c]["hi"])
+            for c in LEVELS_1D}  # fmt: skip
 
 
 def _rejected_text(res: dict[str, Any]) -> str:
@@ -203,8 +205,14 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
         "resolved": bool(res.get("resolved", False)),
     }  # fmt: skip
     for name in ("spin", "inclination"):  # the profile's vertex is the point estimate
-        if "estimate" in res["intervals"].get(name, {}):
-            out["estimate"][name] = float(res["intervals"][name]["estimate"])
+        entry = res["intervals"].get(name, {})
+        # ... where the profile reaches the minimum (or the quadratic describes it): a local
+        # grid shifted away from the best unit (to stay inside the searched range) has its
+        # vertex at a point Δχ² ≫ 1 above it, and the best unit's geometry is the estimate
+        delta = np.asarray(entry.get("delta_chi2", [np.inf]), float)
+        near = bool(np.any(delta[np.isfinite(delta)] <= LEVELS_1D["68"]))
+        if "estimate" in entry and (res.get("resolved") or near):
+            out["estimate"][name] = float(entry["estimate"])
     out["multimodal"] = _multimodal(res)
     out["quadratic_rejected"] = res.get("quadratic_rejected")
     out["searched_range"] = {n: list(_searched_range(res, n)) for n in ("spin", "inclination")

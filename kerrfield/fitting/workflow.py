@@ -136,7 +136,7 @@ def run_demo(
     npix: int = 30,
     steps: int | None = None,
     device: torch.device | str | None = "auto",
-    progress: bool | None = True,
+    progress: bool | None = None,
 ) -> dict[str, Any]:
     """The reference scenario: ray trace, synthesise a random-MLP target, fit jointly.
 

@@ -179,7 +179,10 @@ class LensedImage(nn.Module):
     def inclination(self) -> torch.Tensor:
         if self.kind == "fixed":
             return self.fixed_inclination
-        return 180.0 * torch.sigmoid(self.v)
+        # sigmoid rounds to exactly 1 (0) for v ≳ 37 (≲ −745): a huge geometry step would then
+        # ask the tracer for θo = 180° (0°) and end the fit with an error; the clamp keeps θo
+        # strictly inside (0°, 180°) and is the identity elsewhere
+        return 180.0 * torch.sigmoid(self.v).clamp(1e-9, 1.0 - 1e-9)
 
     def geometry_parameters(self) -> list[nn.Parameter]:
         """The trainable geometry parameters (``[u, v]``; empty for fixed geometry)."""
@@ -359,8 +362,17 @@ class LensedImage(nn.Module):
             "relinearize_every": self.relinearize_every, "trust_radius": self.trust_radius,
             "relinearize_tol": self.relinearize_tol, "sensitivity_cut": self.sensitivity_cut,
             "alpha": self.alpha.cpu().tolist(), "beta": self.beta.cpu().tolist(),
-            "beam_fwhm": self.beam_fwhm, "field": getattr(self.field, "config", None),
+            "beam_fwhm": self.beam_fwhm, "field": self._field_config(),
         }  # fmt: skip
+
+    def _field_config(self) -> dict[str, Any] | None:
+        """The field's config with the dtype its parameters have now (``.float()`` or
+        ``amp`` after construction must survive a save and load)."""
+        cfg = getattr(self.field, "config", None)
+        first = next(self.field.parameters(), None)
+        if cfg is None or first is None:
+            return cfg
+        return {**cfg, "dtype": str(first.dtype).removeprefix("torch.")}
 
     def extra_repr(self) -> str:
         return (

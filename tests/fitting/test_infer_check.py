@@ -125,3 +125,18 @@ def test_search_refuses_options_it_would_ignore(tmp_path, monkeypatch, capsys, s
     (tmp_path / "c.toml").write_text(cfg.replace('kind = "search"', 'kind = "scan"').replace(
         f"[{section}]\n", f"[{section}]\n{line}\n"))
     assert main(["infer", "c.toml", "--check"]) == 0  # a scan uses both
+
+
+def test_overwrite_removes_every_earlier_output(tmp_path, monkeypatch):
+    """Figures, models and results of the earlier run go, so none is mistaken for the new
+    run's (a scan's profile figure next to a search's map, say)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.toml").write_text(BASE)
+    assert main(["infer", "c.toml", "--quiet"]) == 0
+    stale = [tmp_path / "out" / "delta_chi2_map.png", tmp_path / "out" / "models" / "u" / "x"]
+    for f in stale:
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text("old")
+    assert main(["infer", "c.toml", "--quiet", "--overwrite"]) == 0
+    assert not any(f.exists() for f in stale)
+    assert (tmp_path / "out" / "summary.json").exists()
