@@ -33,7 +33,8 @@ def add_cli(subparsers: Any) -> None:
     p.add_argument("--check", action="store_true",
                    help="validate the configuration, list the fits and exit")
     p.add_argument("--quiet", "-q", action="store_true",
-                   help="no progress lines or bars (bars are drawn only on a terminal)")
+                   help="no progress lines or bars (per-step bars are drawn only on a "
+                        "terminal; the units' bar also in logs)")
     p.add_argument("--dask", action="store_true",
                    help="run the fits on a dask LocalCluster (one worker per core, or --workers)")
     p.add_argument("--workers", type=int, default=None, help="workers of the local cluster")

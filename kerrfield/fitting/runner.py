@@ -175,11 +175,10 @@ def _history(result: Any) -> dict[str, Any]:
 # -- the run --------------------------------------------------------------------------------
 def _progress(iterable: Any, enabled: bool, desc: str, total: int | None = None
               ) -> Iterator[Any]:  # fmt: skip
-    from .._progress import progress_bar, show_progress
-
-    if not (enabled and show_progress(None)):  # a bar redrawn in place is noise in a log
+    if not enabled:
         yield from iterable
         return
+    from .._progress import progress_bar
 
     yield from progress_bar(iterable, desc=desc, unit="fit", dynamic_ncols=True, total=total)
 
