@@ -259,22 +259,13 @@ def fit(
                     lr_final=lr_final, tv_weight=tv_weight,
                     weight_decay_weight=weight_decay_weight, seed=seed,
                     checkpoint_every=checkpoint_every)  # fmt: skip
-    if isinstance(batch_size, Integral) and not isinstance(batch_size, bool):
-        batch_size = int(batch_size)
     loss_fn = fit_loss(loss)
     loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "custom")
     if device is not None:
         model.to(resolve_device(device))
     dev = model.pix_alpha.device
     tgt_flat, sig_flat = setup_data(model, target, loss, loss_name, sigma, dev, target_tensor)
-    if batch_size is not None:
-        if isinstance(batch_size, bool) or not (isinstance(batch_size, int) and 0 < batch_size):
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-        if batch_size >= model.npix:
-            batch_size = None
-        elif tv_weight:
-            raise ValueError("tv_weight needs full-batch fitting (batch_size=None)")
-
+    batch_size = _check_batch(batch_size, model.npix, tv_weight)
     use_amp = bool(amp) and dev.type == "cuda"
     if amp and not use_amp:
         warnings.warn("amp=True ignored: mixed precision is only used on CUDA", stacklevel=2)
@@ -336,6 +327,22 @@ def _check_fit_args(*, lr: Any, geometry_lr: Any, geometry_betas: Any, lr_final:
     if seed is not None:
         check_npoints(seed, "seed", minimum=0)
     check_npoints(checkpoint_every, "checkpoint_every", minimum=0)
+
+
+def _check_batch(batch_size: Any, npix: int, tv_weight: float) -> int | None:
+    """``batch_size`` as an int, or None for full-batch fitting (also when it covers every
+    pixel); ValueError for anything but a positive int, or a batch with ``tv_weight``."""
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, Integral) and not isinstance(batch_size, bool):
+        batch_size = int(batch_size)
+    if isinstance(batch_size, bool) or not (isinstance(batch_size, int) and 0 < batch_size):
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if batch_size >= npix:
+        return None
+    if tv_weight:
+        raise ValueError("tv_weight needs full-batch fitting (batch_size=None)")
+    return batch_size
 
 
 def _run_steps(st: TrainState, start: int, steps: int, batch_size: int | None, progress: bool,

@@ -238,3 +238,15 @@ def output_status(cfg: InferenceConfig, units: list[Unit],
     kind = "grid units" if cfg.mode in ("scan", "search") else "units"
     return (f"output folder: {n} of {len(units)} {kind} already done"
             + (" (will be reused; --overwrite discards them)" if n else ""))
+
+
+def label_unit(ds: xr.Dataset, loss_name: str, target: xr.Dataset) -> xr.Dataset:
+    """Explicit metadata for a unit's Dataset: ``pred - target`` would carry the operands'
+    attributes (``long_name`` "target", the model's spin), and a loss history is read
+    wrongly without the loss it records."""
+    ds["residual"].attrs = {"long_name": "model - target",
+                            "units": target["image"].attrs.get("units", "")}  # fmt: skip
+    ds["loss_history"].attrs = {"long_name": f"data loss per step ({loss_name})",
+                                "loss": loss_name}  # fmt: skip
+    ds.attrs["loss_name"] = loss_name
+    return ds

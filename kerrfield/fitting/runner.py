@@ -23,7 +23,7 @@ from ..io.readers import load_netcdf
 from ..models.forward import physics_reported
 from .config import ConfigError, InferenceConfig, load_inference_config
 from .executor import executor_workers
-from .plan import Unit, load_done, plan_units, prepare_output
+from .plan import Unit, label_unit, load_done, plan_units, prepare_output
 from .steps import CheckpointError, model_relative_residual
 from .summary import _collect, _jsonable, _loss_label, _plots, _summarise
 
@@ -139,7 +139,7 @@ def _fit_unit(cfg: InferenceConfig, unit: Unit, target: xr.Dataset,
             "index": json.dumps(unit.index), "fingerprint": cfg.fingerprint,
         },
     )  # fmt: skip
-    return ds, model
+    return label_unit(ds, fit_kw.get("loss", "nmse"), target), model
 
 
 def _warm_field(field: Any, unit: Unit, target: xr.Dataset, phys: dict[str, Any],

@@ -23,7 +23,7 @@ import numpy as np
 import xarray as xr
 
 from .config import InferenceConfig
-from .plan import Unit
+from .plan import Unit, label_unit
 
 __all__ = ["fit_search_unit", "plan_refine", "plan_polish", "plan_profile", "unit_chi2"]
 
@@ -131,7 +131,7 @@ def _unit_dataset(cfg, unit, target, best, tried, loss_name, elapsed) -> xr.Data
     npix = int(target["image"].size)
     loss = float(res.final_loss)
     params = torch.nn.utils.parameters_to_vector(model.field.parameters()).detach().cpu()
-    return xr.Dataset(
+    ds = xr.Dataset(
         {
             "model": pred,
             "residual": pred - target["image"],
@@ -158,6 +158,7 @@ def _unit_dataset(cfg, unit, target, best, tried, loss_name, elapsed) -> xr.Data
             "fingerprint": cfg.fingerprint,
         },
     )  # fmt: skip
+    return label_unit(ds, loss_name, target)
 
 
 def unit_chi2(ds: xr.Dataset) -> float:

@@ -192,7 +192,8 @@ def _plot_histories(plt: Any, units: list[Unit], done: Mapping[str, xr.Dataset],
             ax.axhline(truth[key], color="k", ls="--", lw=1, label="truth")
             ax.legend()
         ax.set(xlabel="iteration", ylabel=label)
-    axes[0].set(xlabel="iteration", ylabel="loss")
+    name = str(done[units[0].name].attrs.get("loss_name", "")) if units else ""
+    axes[0].set(xlabel="iteration", ylabel=f"loss ({_loss_label(name)})" if name else "loss")
     return fig
 
 
