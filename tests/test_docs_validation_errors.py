@@ -97,3 +97,23 @@ def test_fits_are_not_stopped_by_the_per_call_checks(loss):
                                 learn_geometry=False)  # fmt: skip
     res = kf.fit(model, target, loss=loss, batch_size=1, steps=3, progress=False)
     assert len(res.history["loss"]) >= 1
+
+
+def test_a_collapsed_fit_is_said():
+    """A dead field (every pixel 0: here a linear head with zero weights and bias) leaves a
+    finite loss that says nothing; the fit warns instead of passing it off as a result."""
+    target = kf.synthesize("ring", 0.5, 40.0, npix=8)
+    field = kf.EmissionField(seed=0, width=4, depth=1, output="linear")
+    with torch.no_grad():
+        for p in field.parameters():
+            p.zero_()
+    model = kf.kerr_image_model(field, 0.5, 40.0, npix=8, learn_geometry=False)
+    with pytest.warns(UserWarning, match=r"the fitted image is constant \(0 in every pixel\)"):
+        kf.fit(model, target, loss="mse", steps=0, progress=False)
+    import warnings
+
+    with warnings.catch_warnings():  # a live field: nothing to say
+        warnings.simplefilter("error")
+        kf.fit(kf.kerr_image_model(kf.EmissionField(seed=0, width=4, depth=1), 0.5, 40.0,
+                                   npix=8, learn_geometry=False),
+               target, steps=2, progress=False)  # fmt: skip

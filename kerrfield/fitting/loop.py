@@ -40,6 +40,7 @@ from .steps import (
     MAX_SKIPS,
     TrainState,
     backward_and_update,
+    end_warnings,
     fit_settings,
     lr_schedule,
     record,
@@ -300,8 +301,7 @@ def fit(
     with torch.no_grad():
         final_loss = float(st.data_loss())
     save_checkpoint(st, ckpt_path, step)
-    if st.n_skipped:
-        warnings.warn(f"{st.n_skipped} steps skipped for non-finite gradients", stacklevel=2)
+    end_warnings(st)
     return _result(model, st.hist, initial_loss, final_loss, wall, step, loss_name=loss_name,
                    batch_size=batch_size or model.npix, skipped_steps=st.n_skipped)  # fmt: skip
 

@@ -269,6 +269,19 @@ def restore_checkpoint(st: TrainState, path: Path, dev: torch.device) -> int:
     return int(ck["step"])
 
 
+def end_warnings(st: TrainState) -> None:
+    """After a fit: steps skipped for non-finite gradients, and a collapsed fit, whose last
+    model image (``data_loss`` at the final state) is constant: a finite loss that says
+    nothing (a saturated or dead field, e.g. after too large a learning rate)."""
+    if st.n_skipped:
+        warnings.warn(f"{st.n_skipped} steps skipped for non-finite gradients", stacklevel=3)
+    pred = st.last_pred
+    if pred is not None and pred.numel() > 1 and bool(pred.max() == pred.min()):
+        warnings.warn(f"the fitted image is constant ({float(pred.flatten()[0]):.4g} in every "
+                      "pixel): the fit has collapsed (a saturated or dead field; try a smaller "
+                      "lr or another field seed)", UserWarning, stacklevel=3)  # fmt: skip
+
+
 def record(st: TrainState, lval: float, spin: float, inc: float) -> None:
     """Append one step to the history (and remember its parameters as the last good ones)."""
     torch._foreach_copy_(st.good, [p.detach() for p in st.params])
