@@ -194,8 +194,9 @@ class InferenceConfig:
         raw = {k: v for k, v in self.raw.items() if k != "output"}
         # the data, not only their path: a file rewritten in place must not resume the
         # folder fitted to its old contents
-        if self.target_sha256:
-            raw["target_sha256"] = self.target_sha256
+        hashes = self.target_sha256
+        if hashes:
+            raw["target_sha256"] = hashes
         if "interval_scale" in raw.get("search", {}):
             raw["search"] = {k: v for k, v in raw["search"].items() if k != "interval_scale"}
         if "observation" in self.target:

@@ -53,6 +53,15 @@ def check_obs(obs: object, name: str = "obs", needed: tuple[str, ...] = _NEEDED)
     return obs
 
 
+def check_single(obs: xr.Dataset, holds: str, verb: str) -> None:
+    """ValueError for a joint observation (:func:`~kerrfield.vlbi.concat_observations`, more
+    than one ``segment``) given to a format that ``holds`` one observation only; the message
+    says to ``verb`` each segment instead."""
+    if "segment" in obs and np.unique(obs["segment"].values).size > 1:
+        raise ValueError(f"obs joins several observations (concat_observations); {holds}: "
+                         f"{verb} each segment, kerrfield.vlbi.select_segment(obs, k)")
+
+
 def _stations(obs: xr.Dataset) -> tuple[list[str], np.ndarray, np.ndarray]:
     if "station" in obs.coords:
         names = [str(s) for s in obs["station"].values]
@@ -150,9 +159,7 @@ def _primary(obs: xr.Dataset, names: list[str], freq: float, mjd: int) -> fits.G
 def write_uvfits(obs: xr.Dataset, path: str | os.PathLike) -> Path:
     """See :func:`kerrfield.vlbi.save_uvfits`."""
     check_obs(obs)
-    if "segment" in obs and np.unique(obs["segment"].values).size > 1:
-        raise ValueError("obs joins several observations (concat_observations); a uvfits file "
-                         "holds one: write each segment, kerrfield.vlbi.select_segment(obs, k)")
+    check_single(obs, "a uvfits file holds one", "write")
     freq = float(obs.attrs.get("frequency", np.nan))
     if not np.isfinite(freq) or freq <= 0:
         raise ValueError(f"obs.attrs['frequency'] must be a positive frequency in Hz, got {freq}")

@@ -13,7 +13,7 @@ import io
 import numpy as np
 import xarray as xr
 
-from kerrfield.vlbi._uvfits_write import check_obs, sefd_from_file, sefd_to_file
+from kerrfield.vlbi._uvfits_write import check_obs, check_single, sefd_from_file, sefd_to_file
 
 __all__ = ["from_ehtim", "to_ehtim"]
 
@@ -61,10 +61,7 @@ def to_ehtim(obs: xr.Dataset):
         several observations.
     """
     check_obs(obs)
-    if "segment" in obs and np.unique(obs["segment"].values).size > 1:
-        raise ValueError("obs joins several observations (concat_observations); an ehtim "
-                         "Obsdata holds one day at one frequency: convert each segment, "
-                         "kerrfield.vlbi.select_segment(obs, k)")  # fmt: skip
+    check_single(obs, "an ehtim Obsdata holds one day at one frequency", "convert")
     eh = _ehtim()
     from ehtim.const_def import DTARR, DTPOL_STOKES
 
