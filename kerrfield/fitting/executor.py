@@ -20,13 +20,17 @@ __all__ = ["Executor", "executor_workers", "run_call"]
 
 
 def run_call(fn: Callable[..., Any], args: tuple, threads: int) -> Any:
-    """Run ``fn(*args)`` with torch using ``threads`` threads (the task a worker runs)."""
+    """Run ``fn(*args)`` with torch using ``threads`` threads (the task a worker runs); torch's
+    global random state is restored afterwards (units seed it)."""
     import torch
+
+    from ._rng import caller_rng
 
     previous = torch.get_num_threads()
     torch.set_num_threads(int(threads))
     try:
-        return fn(*args)
+        with caller_rng():
+            return fn(*args)
     finally:
         torch.set_num_threads(previous)
 

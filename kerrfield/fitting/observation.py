@@ -30,6 +30,7 @@ from ..vlbi.combine import concat_observations
 from ..vlbi.losses import DataTerms, gain_sigma_widths
 from ..vlbi.nufft import nufft
 from ..vlbi.visibilities import dft
+from ._rng import keeps_caller_rng
 from .losses import total_variation
 from .observation_result import ObservationFit, finalist_ends
 
@@ -244,6 +245,7 @@ def _scout(objectives: list[_Objective], starts: list[tuple[float, float]], step
     return [tuple(c) for c in sorted(pool, key=lambda c: c[1][-1]["loss"])], rows
 
 
+@keeps_caller_rng
 def fit_observation(model: LensedImage, obs: xr.Dataset | Sequence[xr.Dataset], *,
                     weights: Mapping[str, float] | None = None, systematic: float = 0.02,
                     theta_g: float | Sequence[float] = 3.8,
@@ -319,7 +321,8 @@ def fit_observation(model: LensedImage, obs: xr.Dataset | Sequence[xr.Dataset], 
     pixel, method
         Visibility forward model.
     seed : int, optional
-        Torch seed.
+        Seed of torch's global generator during the fit (the caller's random state is
+        restored afterwards).
     progress : bool or None
         Show a progress bar per start (None: when stderr is a terminal).
 

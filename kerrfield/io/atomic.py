@@ -1,7 +1,9 @@
 """Atomic file writes: a temporary file in the target's folder, then :func:`os.replace`.
 
 A reader (or a resumed run) sees either the previous complete file or the new complete file,
-never a partial one, even when the writer is killed mid-write. Every file kerrfield writes
+never a partial one, even when the writer is killed mid-write. The data are flushed to disk
+(``fsync``) before the rename and the folder after it, so a power cut or kernel crash
+cannot leave the new name pointing at an empty file either. Every file kerrfield writes
 (netCDF datasets, JSON summaries, torch checkpoints, FITS images) goes through
 :func:`atomic_write`.
 """
@@ -47,11 +49,28 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         # file system allows modes at all: vfat or some network mounts refuse chmod)
         with contextlib.suppress(OSError):
             os.chmod(tmp, 0o666 & ~_umask())
+        _fsync(tmp)
         os.replace(tmp, path)
+        _fsync(path.parent, directory=True)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
+
+
+def _fsync(path: str | os.PathLike[str], directory: bool = False) -> None:
+    """Flush ``path``'s data (or a folder's entries) to disk; where the OS or file system
+    cannot (Windows folders, some network mounts) the rename alone still guarantees
+    atomicity for readers."""
+    try:
+        fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:

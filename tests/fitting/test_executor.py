@@ -21,3 +21,15 @@ def test_unreachable_scheduler_is_one_clear_error_and_only_when_needed():
 
 def test_serial_executor_runs_in_order():
     assert list(Executor().map(pow, [(2, 3), (3, 2)])) == [8, 9]
+
+
+def test_units_that_seed_torch_leave_the_callers_random_state_alone():
+    """Units seed torch's global generator (their results depend on their seed only); a
+    notebook's own draws after kf.infer(...) must not."""
+    import torch
+
+    torch.manual_seed(11)
+    expected = torch.rand(3)
+    torch.manual_seed(11)
+    assert len(list(Executor().map(torch.manual_seed, [(5,), (6,)]))) == 2
+    assert torch.equal(torch.rand(3), expected)

@@ -37,9 +37,14 @@ def _model(geo):
 
 def test_fit_improves_and_reports(setting, tmp_path):
     data, geo = setting
-    res = fit_observation(_model(geo), data, theta_g=4.2, position_angle=[150.0, 250.0],
+    model = _model(geo)
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    res = fit_observation(model, data, theta_g=4.2, position_angle=[150.0, 250.0],
                           steps=25, scout_steps=5, systematic=0.01, tv=0.01, mem=0.01,
-                          method="nufft")
+                          method="nufft", seed=3)
+    assert torch.equal(torch.rand(3), expected)  # the seed did not leak into the caller's RNG
     assert res.history[-1]["loss"] < res.history[0]["loss"]
     s = res.summary()
     for key in ("theta_g_uas", "position_angle_deg", "chi2_cphase", "chi2_lcamp"):

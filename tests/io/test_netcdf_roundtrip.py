@@ -131,3 +131,34 @@ def test_json_summaries_are_strict_json(tmp_path):
                            {"x": -np.inf, "y": 2.5}]}, tmp_path / "s.json")
     assert strict(p.read_text()) == {"rel_change": None, "units": [{"x": None},
                                      {"x": None, "y": 2.5}]}
+
+
+def test_atomic_writes_are_flushed_before_and_after_the_rename(tmp_path, monkeypatch):
+    """The temporary file's data reach the disk before the rename makes them the result, and
+    the folder's new entry after it (a power cut must not leave an empty result file); a file
+    system that refuses fsync still gets its file."""
+    import os
+
+    from kerrfield.io import atomic
+
+    order: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        order.append("dir" if os.path.isdir(f"/proc/self/fd/{fd}") else "file")
+        real_fsync(fd)
+
+    def replace(src, dst):
+        order.append("rename")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(atomic.os, "fsync", fsync)
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    atomic.atomic_write_text("{}", tmp_path / "s.json")
+    assert order == ["file", "rename", "dir"]
+
+    def refuse(_fd):
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(atomic.os, "fsync", refuse)
+    assert atomic.atomic_write_text("[]", tmp_path / "t.json").read_text() == "[]"
