@@ -95,6 +95,31 @@ def test_ctrl_c_prints_one_line(tmp_path):
     assert "rerun to resume" in lines[0] and "Traceback" not in err
 
 
+def test_ctrl_c_in_fit_ends_at_a_step_with_its_checkpoint(tmp_path):
+    """SIGINT during `kerrfield fit`: the step in progress ends, the checkpoint is written,
+    one line says after which step and how to resume, exit status 130."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    cmd = [sys.executable, "-m", "kerrfield.cli", "fit", "--emission", "ring", "--npix", "8",
+           "--fov", "8", "--fix-geometry", "--checkpoint-every", "100000", "--no-progress",
+           "--output", "out"]  # fmt: skip
+    proc = subprocess.Popen([*cmd, "--steps", "10000000"], cwd=tmp_path, env=env,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "out").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert proc.returncode == 130, err
+    assert "interrupted; after step" in lines[-1] and "rerun with --resume" in lines[-1], err
+    assert "Traceback" not in err
+    import torch
+
+    done = torch.load(tmp_path / "out" / "checkpoint.pt", weights_only=False)["step"]
+    assert f"after step {done} of 10000000" in lines[-1]
+
+
 def test_huge_screen_is_refused_with_the_estimate(monkeypatch, capsys, tmp_path):
     from kerrfield.physics._memory import trace_bytes
 

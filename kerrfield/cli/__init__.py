@@ -70,9 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, TypeError, FileNotFoundError, MemoryError, ConnectionError) as exc:
         print(f"kerrfield {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        from ..fitting._interrupt import FitInterrupted
+
         hint = getattr(args, "interrupt_hint", None)
         text = hint(args) if hint is not None else ""
+        if isinstance(exc, FitInterrupted):  # ended at a step boundary, checkpoint written
+            text = f"after step {exc.step} of {exc.steps}" + (f"; {text}" if text else "")
         print(f"\nkerrfield {args.command}: interrupted{'; ' + text if text else ''}",
               file=sys.stderr)  # fmt: skip
         return 130

@@ -16,7 +16,6 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Mapping
-from numbers import Integral
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +24,11 @@ import torch
 import xarray as xr
 
 from .._progress import show_progress
-from .._validate import check_device, check_nonnegative, check_npoints, check_positive
+from .._validate import check_device, check_npoints
 from ..models.forward import warn_physics_mismatch
 from ..models.lensed import LensedImage
+from ._fit_args import check_batch, check_fit_args
+from ._interrupt import FitInterrupted, deferred_interrupt
 from .losses import fit_loss
 from .observation_target import (
     IMAGE_ONLY_OPTIONS,
@@ -194,7 +195,10 @@ def fit(
         when stderr is a terminal, not in a piped log).
     checkpoint : path, optional
         File written atomically every ``checkpoint_every`` steps and at the end (model,
-        optimiser, scheduler, history, RNG state).
+        optimiser, scheduler, history, RNG state). Ctrl-C (SIGINT, also Jupyter's
+        interrupt) ends a fit after the step in progress: the model holds that step's
+        parameters, the checkpoint is written and a :class:`KeyboardInterrupt` says where it
+        stopped; a second Ctrl-C interrupts at once.
     resume : bool
         Continue from ``checkpoint`` if it exists.
     callback : callable, optional
@@ -256,7 +260,7 @@ def fit(
                          "'vis', 'u', 'v', ... or a .uvfits path)")
     steps = check_npoints(steps, "steps", minimum=0)
     warn_physics_mismatch(model, target)
-    _check_fit_args(lr=lr, geometry_lr=geometry_lr, geometry_betas=geometry_betas,
+    check_fit_args(lr=lr, geometry_lr=geometry_lr, geometry_betas=geometry_betas,
                     lr_final=lr_final, tv_weight=tv_weight,
                     weight_decay_weight=weight_decay_weight, seed=seed,
                     checkpoint_every=checkpoint_every)  # fmt: skip
@@ -266,7 +270,7 @@ def fit(
         model.to(resolve_device(device))
     dev = model.pix_alpha.device
     tgt_flat, sig_flat = setup_data(model, target, loss, loss_name, sigma, dev, target_tensor)
-    batch_size = _check_batch(batch_size, model.npix, tv_weight)
+    batch_size = check_batch(batch_size, model.npix, tv_weight)
     use_amp = bool(amp) and dev.type == "cuda"
     if amp and not use_amp:
         warnings.warn("amp=True ignored: mixed precision is only used on CUDA", stacklevel=2)
@@ -306,45 +310,6 @@ def fit(
                    batch_size=batch_size or model.npix, skipped_steps=st.n_skipped)  # fmt: skip
 
 
-def _check_fit_args(*, lr: Any, geometry_lr: Any, geometry_betas: Any, lr_final: Any,
-                    tv_weight: Any, weight_decay_weight: Any, seed: Any,
-                    checkpoint_every: Any) -> None:  # fmt: skip
-    """Clear errors naming the argument for :func:`fit`'s numeric options."""
-    check_positive(lr, "lr")
-    if geometry_lr is not None:
-        check_positive(geometry_lr, "geometry_lr")
-    if geometry_betas is not None:
-        if isinstance(geometry_betas, (str, bytes)) or len(geometry_betas) != 2:
-            raise ValueError(
-                f"geometry_betas must be a pair (beta1, beta2), got {geometry_betas!r}"
-            )
-        for i, b in enumerate(geometry_betas):
-            if not 0.0 <= check_nonnegative(b, f"geometry_betas[{i}]") < 1.0:
-                raise ValueError(f"geometry_betas[{i}] must lie in [0, 1), got {b!r}")
-    check_nonnegative(lr_final, "lr_final")
-    check_nonnegative(tv_weight, "tv_weight")
-    check_nonnegative(weight_decay_weight, "weight_decay_weight")
-    if seed is not None:
-        check_npoints(seed, "seed", minimum=0)
-    check_npoints(checkpoint_every, "checkpoint_every", minimum=0)
-
-
-def _check_batch(batch_size: Any, npix: int, tv_weight: float) -> int | None:
-    """``batch_size`` as an int, or None for full-batch fitting (also when it covers every
-    pixel); ValueError for anything but a positive int, or a batch with ``tv_weight``."""
-    if batch_size is None:
-        return None
-    if isinstance(batch_size, Integral) and not isinstance(batch_size, bool):
-        batch_size = int(batch_size)
-    if isinstance(batch_size, bool) or not (isinstance(batch_size, int) and 0 < batch_size):
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
-    if batch_size >= npix:
-        return None
-    if tv_weight:
-        raise ValueError("tv_weight needs full-batch fitting (batch_size=None)")
-    return batch_size
-
-
 def _run_steps(st: TrainState, start: int, steps: int, batch_size: int | None, progress: bool,
                ckpt_path: Path | None, checkpoint_every: int, callback: Callable | None,
                initial_loss: float, t0: float) -> int:  # fmt: skip
@@ -358,42 +323,47 @@ def _run_steps(st: TrainState, start: int, steps: int, batch_size: int | None, p
     post_every = max(1, (steps - start) // 200)
     step = start
     try:
-        for step in range(start, steps):
-            idx = None
-            if batch_size is not None:
-                idx = torch.randperm(model.npix, generator=st.gen, device=dev)[:batch_size]
-            value, lval = train_step(st, idx)
-            spin, inc = float(model.spin.detach()), float(model.inclination.detach())
-            if not math.isfinite(lval):
-                with torch.no_grad():
-                    torch._foreach_copy_(st.params, st.good)
-                save_checkpoint(st, ckpt_path, step)
-                res = _result(model, st.hist, initial_loss, st.hist["loss"][-1] if st.hist["loss"]
-                              else math.nan, time.perf_counter() - t0, step)  # fmt: skip
-                raise NonFiniteLossError(
-                    f"loss became {lval} at step {step} (spin={spin:.4g}, "
-                    f"inclination={inc:.4g} deg); the model was restored to the last "
-                    f"finite-loss state (step {step - 1}). Try a smaller lr.", res
-                )  # fmt: skip
-            record(st, lval, spin, inc)
-            if not backward_and_update(st, value) and st.skipped >= MAX_SKIPS:
-                raise NonFiniteLossError(
-                    f"non-finite gradients in {st.skipped} consecutive steps (last at step "
-                    f"{step}, spin={spin:.4g}, inclination={inc:.4g} deg); the model "
-                    "keeps its last finite state.",
-                    _result(model, st.hist, initial_loss, lval, time.perf_counter() - t0, step),
-                )  # fmt: skip
-            if bar is not None:
-                bar.update(1)
-                if step % post_every == 0:
-                    rel = st.hist["relative_residual"][-1]
-                    bar.set_postfix_str(f"loss={lval:.3e} resid={rel:.3f} spin={spin:.4f} "
-                                        f"inc={inc:.2f}")  # fmt: skip
-            if ckpt_path is not None and checkpoint_every and (step + 1) % checkpoint_every == 0:
-                save_checkpoint(st, ckpt_path, step + 1)
-            if callback is not None and callback(step, lval, model):
-                return step + 1
-        return steps
+        with deferred_interrupt() as stop:
+            for step in range(start, steps):
+                idx = None
+                if batch_size is not None:
+                    idx = torch.randperm(model.npix, generator=st.gen, device=dev)[:batch_size]
+                value, lval = train_step(st, idx)
+                spin, inc = float(model.spin.detach()), float(model.inclination.detach())
+                if not math.isfinite(lval):
+                    with torch.no_grad():
+                        torch._foreach_copy_(st.params, st.good)
+                    save_checkpoint(st, ckpt_path, step)
+                    last = st.hist["loss"][-1] if st.hist["loss"] else math.nan
+                    res = _result(model, st.hist, initial_loss, last, time.perf_counter() - t0,
+                                  step)  # fmt: skip
+                    raise NonFiniteLossError(
+                        f"loss became {lval} at step {step} (spin={spin:.4g}, "
+                        f"inclination={inc:.4g} deg); the model was restored to the last "
+                        f"finite-loss state (step {step - 1}). Try a smaller lr.", res
+                    )  # fmt: skip
+                record(st, lval, spin, inc)
+                if not backward_and_update(st, value) and st.skipped >= MAX_SKIPS:
+                    raise NonFiniteLossError(
+                        f"non-finite gradients in {st.skipped} consecutive steps (last at step "
+                        f"{step}, spin={spin:.4g}, inclination={inc:.4g} deg); the model "
+                        "keeps its last finite state.",
+                        _result(model, st.hist, initial_loss, lval, time.perf_counter() - t0, step),
+                    )  # fmt: skip
+                if bar is not None:
+                    bar.update(1)
+                    if step % post_every == 0:
+                        rel = st.hist["relative_residual"][-1]
+                        bar.set_postfix_str(f"loss={lval:.3e} resid={rel:.3f} spin={spin:.4f} "
+                                            f"inc={inc:.2f}")  # fmt: skip
+                if checkpoint_every and (step + 1) % checkpoint_every == 0:
+                    save_checkpoint(st, ckpt_path, step + 1)  # no-op without a path
+                if callback is not None and callback(step, lval, model):
+                    return step + 1
+                if stop.requested:  # Ctrl-C: end at this step boundary, checkpoint written
+                    save_checkpoint(st, ckpt_path, step + 1)
+                    raise FitInterrupted(step + 1, steps, ckpt_path)
+            return steps
     finally:
         if bar is not None:
             bar.close()

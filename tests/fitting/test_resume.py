@@ -81,6 +81,38 @@ def test_resume_is_bitwise(mode, tmp_path, tracer):
     assert_bitwise(model, res, full_model, full)
 
 
+@pytest.mark.parametrize("mode", ["fixed", "exact"])
+def test_ctrl_c_ends_at_a_step_boundary_with_a_checkpoint(mode, tmp_path, tracer):
+    """The first SIGINT is noted; the step in progress finishes, the checkpoint is written
+    and KeyboardInterrupt says so: resuming equals the uninterrupted fit bit for bit. A
+    second SIGINT interrupts at once."""
+    target = _target(tracer)
+    full_model, full = _run(mode, target)
+    ck = tmp_path / "ck.pt"
+    handler = signal.getsignal(signal.SIGINT)
+
+    def ctrl_c(step, loss, model):
+        if step == STOP:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    done = f"after step {STOP + 1} of {STEPS}; checkpoint .* written"
+    with pytest.raises(KeyboardInterrupt, match=done):
+        _run(mode, target, checkpoint=ck, callback=ctrl_c)
+    assert signal.getsignal(signal.SIGINT) is handler  # the caller's handler is back
+    assert torch.load(ck, weights_only=False)["step"] == STOP + 1
+    model, res = _run(mode, target, checkpoint=ck, resume=True)
+    assert_bitwise(model, res, full_model, full)
+
+    def twice(step, loss, model):
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt) as info:
+        _run(mode, target, callback=twice)
+    assert "after step" not in str(info.value)
+    assert signal.getsignal(signal.SIGINT) is handler
+
+
 def test_resume_twice_inside_multiscale_fine_stage(tmp_path, tracer):
     target = _target(tracer)
     full_model, full = _run("multiscale", target)
