@@ -10,6 +10,7 @@ import dataclasses
 import json
 import shutil
 import sys
+import warnings
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._version import __version__
 from ..io.atomic import atomic_write_text
 from ..io.readers import CorruptFileError, load_netcdf
 from .config import ConfigError, InferenceConfig
@@ -144,6 +146,7 @@ def prepare_output(cfg: InferenceConfig, out: Path, unit_dir: Path, overwrite: b
             f.unlink(missing_ok=True)
         shutil.rmtree(out / "models", ignore_errors=True)
     stamp = out / "config.json"
+    version = None
     if stamp.exists() and not overwrite:
         old = json.loads(stamp.read_text())
         if not _stamp_accepts(old, cfg):
@@ -152,9 +155,15 @@ def prepare_output(cfg: InferenceConfig, out: Path, unit_dir: Path, overwrite: b
                 f"{old.get('fingerprint')}, now {cfg.fingerprint}){_changed(old, cfg)}; use a new "
                 "output.directory or --overwrite"
             )
+        version = old.get("kerrfield_version", "before 0.1.0")
+        if version != __version__:  # same settings, other code: say so, keep the stamp's
+            warnings.warn(f"{out} was started by kerrfield {version}, this is {__version__}: "
+                          "its finished units are reused as they are (--overwrite recomputes "
+                          "them)", RuntimeWarning, stacklevel=3)  # fmt: skip
     atomic_write_text(json.dumps({"fingerprint": cfg.fingerprint,
                                   "grid_fingerprint": cfg.grid_fingerprint, "config": cfg.raw,
-                                  "target_sha256": cfg.target_sha256},
+                                  "target_sha256": cfg.target_sha256,
+                                  "kerrfield_version": version or __version__},
                                  indent=2, default=str), stamp)  # fmt: skip
 
 
@@ -236,7 +245,9 @@ def output_status(cfg: InferenceConfig, units: list[Unit],
     n = sum(load_unit(cfg.output / "units" / f"{u.name}.nc", accepted, refit_other=True)
             is not None for u in units)  # fmt: skip
     kind = "grid units" if cfg.mode in ("scan", "search") else "units"
-    return (f"output folder: {n} of {len(units)} {kind} already done"
+    version = old.get("kerrfield_version", "before 0.1.0")
+    other = f", by kerrfield {version} (this is {__version__})" if version != __version__ else ""
+    return (f"output folder: {n} of {len(units)} {kind} already done{other}"
             + (" (will be reused; --overwrite discards them)" if n else ""))
 
 

@@ -140,3 +140,27 @@ def test_overwrite_removes_every_earlier_output(tmp_path, monkeypatch):
     assert main(["infer", "c.toml", "--quiet", "--overwrite"]) == 0
     assert not any(f.exists() for f in stale)
     assert (tmp_path / "out" / "summary.json").exists()
+
+
+def test_a_folder_started_by_another_version_is_reused_with_a_warning(tmp_path, monkeypatch,
+                                                                      capsys):  # fmt: skip
+    """The stamp records the kerrfield version that started the folder; same settings under
+    another version reuse the finished units, and both --check and the run say so."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.toml").write_text(BASE)
+    assert main(["infer", "c.toml", "--quiet"]) == 0
+    stamp = tmp_path / "out" / "config.json"
+    from kerrfield import __version__
+
+    assert json.loads(stamp.read_text())["kerrfield_version"] == __version__
+    old = {**json.loads(stamp.read_text()), "kerrfield_version": "0.0.9"}
+    stamp.write_text(json.dumps(old))
+    capsys.readouterr()
+    assert main(["infer", "c.toml", "--check"]) == 0
+    assert f"1 of 1 units already done, by kerrfield 0.0.9 (this is {__version__})" in (
+        capsys.readouterr().out)
+    with pytest.warns(RuntimeWarning, match=r"started by kerrfield 0\.0\.9.*reused"):
+        assert main(["infer", "c.toml", "--quiet"]) == 0
+    assert json.loads(stamp.read_text())["kerrfield_version"] == "0.0.9"
