@@ -16,7 +16,6 @@ import numpy as np
 import xarray as xr
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
-from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 __all__ = [
     "plot_emission_and_image",
@@ -42,8 +41,6 @@ def _figure(**kwargs: Any) -> NotebookFigure:
 
 #: colour-bar labels with units
 INTENSITY = "intensity [arb. units]"
-_VAR_LABELS = {"r_s": "emission radius r_s [M]", "g": "redshift factor g",
-               "x": "x [M]", "y": "y [M]", "t_s": "t_s [M]"}  # fmt: skip
 
 
 def geometry_title(attrs: dict[str, Any]) -> str:
@@ -67,6 +64,18 @@ def geometry_title(attrs: dict[str, Any]) -> str:
 CMAP = "afmhot"
 
 
+def _edges(c: np.ndarray) -> tuple[float, float]:
+    step = float(c[1] - c[0]) if c.size > 1 else 1.0
+    return float(c[0]) - step / 2, float(c[-1]) + step / 2
+
+
+def pixel_extent(xs: Any, ys: Any) -> tuple[float, float, float, float]:
+    """imshow ``extent`` of a regular grid with pixel *centres* at ``xs``, ``ys``: the outer
+    pixel edges, half a spacing beyond the first and last centres (as xarray's ``.plot()``
+    draws them; centres at the edges would shrink the image by (N − 1)/N)."""
+    return (*_edges(np.asarray(xs, dtype=float)), *_edges(np.asarray(ys, dtype=float)))
+
+
 def _as_image(img: Any) -> tuple[np.ndarray, tuple[float, float, float, float] | None]:
     """Array and imshow extent (alpha, beta in M) of a DataArray / tensor / array."""
     extent = None
@@ -76,8 +85,7 @@ def _as_image(img: Any) -> tuple[np.ndarray, tuple[float, float, float, float] |
         dims = [d for d in img.dims]
         if len(dims) == 2:
             ydim, xdim = dims
-            xs, ys = img[xdim].values, img[ydim].values
-            extent = (float(xs[0]), float(xs[-1]), float(ys[0]), float(ys[-1]))
+            extent = pixel_extent(img[xdim].values, img[ydim].values)
         img = img.values
     if hasattr(img, "detach"):
         img = img.detach().cpu().numpy()
@@ -275,50 +283,19 @@ def plot_parameters(history: xr.Dataset, *, truth: dict[str, float] | None = Non
     return fig
 
 
-def plot_geometry(ds: xr.Dataset, variables: Sequence[str] = ("r_s", "g")) -> Figure:
-    """Ray-traced maps (default ``r_s`` and ``g``) for every image order ``n``.
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        Output of :func:`kerrfield.raytrace` (dims ``n, beta, alpha``).
-    variables : sequence of str
-        Variables to show (rows); orders are columns. Masked pixels (NaN) are blank; colour
-        limits are the 1st-99th percentiles.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    orders = list(np.atleast_1d(ds["n"].values)) if "n" in ds.dims else [None]
-    fig = _figure(figsize=(4.2 * len(orders), 3.6 * len(variables) + 0.4))
-    axes = np.atleast_2d(fig.subplots(len(variables), len(orders), squeeze=False))
-    for i, var in enumerate(variables):
-        units = ds[var].attrs.get("units", "")
-        label = _VAR_LABELS.get(var, f"{var} [{units}]" if units and units != "1" else var)
-        for j, n in enumerate(orders):
-            da = ds[var] if n is None else ds[var].sel(n=n)
-            # per-panel percentile limits (log for r_s): the n >= 1 rings span a narrow
-            # range of radii that a linear min-max scale over grazing rays would hide
-            im = _show(axes[i, j], da.transpose("beta", "alpha"), f"n = {n}",
-                       cmap="viridis" if var == "g" else CMAP, robust=True,
-                       log=var == "r_s")  # fmt: skip
-            cb = fig.colorbar(im, ax=axes[i, j], shrink=0.85, label=label)
-            if var == "r_s":  # plain numbers at 1, 2, 5 x 10^k on the log colour bar
-                cb.ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
-                cb.ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
-                cb.ax.yaxis.set_minor_formatter(NullFormatter())
-    title = geometry_title(ds.attrs)
-    if title:
-        fig.suptitle(title)
-    return fig
-
-
 def plot_image(image: xr.DataArray, fov: float | None = None) -> Figure:
     """One image: a screen image on ``(beta, alpha)`` in M, titled with its spin and
     inclination attrs, or a sky image on ``(dec, ra)`` in µas (east to the left, as on the
-    sky), titled with its θ_g and position angle attrs. ``fov`` (screen only) is the
-    half-width of the plotted square in M.
+    sky), titled with its θ_g and position angle attrs. ``fov`` (screen only, > 0) zooms to
+    the square ±fov M; pixels are drawn at their coordinates, edges half a pixel beyond the
+    outer centres.
+
+    Raises
+    ------
+    TypeError
+        ``image`` is not a DataArray.
+    ValueError
+        Its dims are neither (beta, alpha) nor (dec, ra); ``fov`` is not positive.
 
     Examples
     --------
@@ -334,23 +311,30 @@ def plot_image(image: xr.DataArray, fov: float | None = None) -> Figure:
     >>> plot_image(sky).axes[0].get_xlabel()
     'RA offset (east) [µas]'
     """
+    from ._validate import check_positive
     from .io.sky import image_axes
 
+    if not isinstance(image, xr.DataArray):
+        raise TypeError("image must be an xarray.DataArray on (beta, alpha) or (dec, ra), got "
+                        f"{type(image).__name__}")  # fmt: skip
     _, _, screen = image_axes(image)
     fig = _figure(figsize=(5, 4.3))
     ax = fig.subplots()
     if screen:
-        fov = float(np.abs(image["alpha"].values).max()) if fov is None else fov
-        im = ax.imshow(image.transpose("beta", "alpha").values, origin="lower", cmap=CMAP,
-                       extent=(-fov, fov, -fov, fov))  # fmt: skip
+        img = image.transpose("beta", "alpha").sortby("beta").sortby("alpha")
+        im = ax.imshow(img.values, origin="lower", cmap=CMAP,
+                       extent=pixel_extent(img["alpha"].values, img["beta"].values))
+        if fov is not None:  # a zoom: the axes show ±fov, the pixels keep their coordinates
+            fov = check_positive(fov, "fov")
+            ax.set_xlim(-fov, fov)
+            ax.set_ylim(-fov, fov)
         ax.set_xlabel("α [M]")
         ax.set_ylabel("β [M]")
         ax.set_title(geometry_title(image.attrs), fontsize=10)
     else:
         img = image.transpose("dec", "ra").sortby("dec").sortby("ra", ascending=False)
-        ra, dec = img["ra"].values, img["dec"].values
         im = ax.imshow(img.values, origin="lower", cmap=CMAP,
-                       extent=(ra[0], ra[-1], dec[0], dec[-1]))  # fmt: skip
+                       extent=pixel_extent(img["ra"].values, img["dec"].values))
         ax.set_xlabel("RA offset (east) [µas]")
         ax.set_ylabel("Dec offset [µas]")
         a = image.attrs
@@ -360,3 +344,6 @@ def plot_image(image: xr.DataArray, fov: float | None = None) -> Figure:
     fig.colorbar(im, ax=ax, label=f"intensity [{image.attrs['units']}]"
                  if image.attrs.get("units") not in (None, "arbitrary") else INTENSITY)
     return fig
+
+
+from ._plot_geometry import plot_geometry  # noqa: E402 - uses the helpers above

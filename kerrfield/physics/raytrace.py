@@ -289,7 +289,7 @@ def raytrace(
     th = check_inclination(inclination)
     warn_if_radians(th)
     orders = check_orders(orders)
-    _surface_theta(surface)
+    surface = parse_surface(surface)  # "cone:60" is a Cone from here on (attrs, Julia)
     velocity = _check_velocity(velocity)
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")

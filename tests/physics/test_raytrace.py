@@ -362,11 +362,18 @@ def test_compiled_sweeps_match_the_eager_path():
     # torch.compile-fused Carlson sweeps (raytrace(compiled=True)) against the eager path, on a
     # screen with all three radial root cases, principal values and several orders; a failed
     # compilation would fall back with a RuntimeWarning, which is an error here
+    # and no sweep falls back to eager because dynamo's recompile limit (8) was reached
+    from torch._dynamo.utils import counters
+
     kw = dict(npix=24, fov=8.0, orders=(0, 1, 2), velocity="keplerian")
     eager = kf.raytrace(0.94, 63.0, **kw)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         fused = kf.raytrace(0.94, 63.0, compiled=True, **kw)
+        for spin, inc in ((0.5, 20.0), (-0.7, 120.0)):  # other ranks of lanes, other roots
+            kf.raytrace(spin, inc, compiled=True, npix=16, fov=12.0, orders=(0, 1))
+    frames = counters["frames"]
+    assert frames["total"] == frames["ok"], dict(frames)  # a frame over the limit is not ok
     np.testing.assert_array_equal(fused["status"].values, eager["status"].values)
     assert int((eager["status"] == 0).sum()) > 500
     for name in ("r_s", "phi_s", "t_s", "g", "x", "y"):

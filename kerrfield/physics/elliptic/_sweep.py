@@ -166,6 +166,8 @@ def _carlson(
     x, y, z = torch.broadcast_tensors(x, y, z)
     pv = p is not None and bool((p < 0).any())
     fused = _fused(x, y, z, p)
+    if fused is not None and not _is_flat_2d(x, y, z, p):
+        return _flat_2d(x, y, z, p, rd)
     start = _sweep_start if fused is None else fused["start"]
     p, means, qf, qd, qj, delta, pv_args = start(x, y, z, p, rd, pv)
     acc_d = torch.zeros_like(x) if rd else None
@@ -199,6 +201,31 @@ def _carlson(
             done += 1
     end = _sweep_end if fused is None else fused["end"]
     return end(x, y, z, means, xn, yn, zn, pn, acc_d, acc_j, two_n, pv_args)
+
+
+def _is_flat_2d(x: Tensor, y: Tensor, z: Tensor, p: Tensor | None) -> bool:
+    lanes = all(t.dim() == 2 and t.shape[0] == 1 and t.is_contiguous() for t in (x, y, z))
+    return lanes and (p is None or (p.dim() == 2 and p.shape[1:] == x.shape[1:]
+                                    and p.is_contiguous()))  # fmt: skip
+
+
+def _flat_2d(x: Tensor, y: Tensor, z: Tensor, p: Tensor | None, rd: bool
+             ) -> tuple[Tensor, Tensor | None, Tensor | None]:  # fmt: skip
+    """The compiled sweep on x, y, z as (1, N) and p as (K, N), reshaped back.
+
+    torch.compile specialises on tensor ranks and on which arguments are None; the tracer's
+    sweeps come with 1-D, 2-D and 3-D lanes, which alone exceeded dynamo's recompile limit
+    (8), after which every further call ran eagerly. Two ranks leave at most one graph per
+    (R_D?, R_J?, principal value?) combination."""
+    shape = x.shape
+    flat = [t.contiguous().reshape(1, -1) for t in (x, y, z)]  # no stride-0 broadcasts
+    pf = None
+    if p is not None:
+        full = torch.broadcast_shapes(p.shape, shape)
+        pf = p.expand(full).contiguous().reshape(-1, flat[0].shape[1])
+    rf, out_d, out_j = _carlson(*flat, pf, rd=rd)
+    return (rf.reshape(shape), None if out_d is None else out_d.reshape(shape),
+            None if out_j is None else out_j.reshape(full))
 
 
 def _sweep_start(x: Tensor, y: Tensor, z: Tensor, p: Tensor | None, rd: bool, pv: bool):
