@@ -334,5 +334,8 @@ def check_target(
         if sigma is None:
             raise ValueError("sigma is required for the chi2 loss")
         s = torch.as_tensor(sigma)
+        if s.dim() and tuple(s.shape) != tuple(target.shape):
+            raise ValueError(f"sigma shape {tuple(s.shape)} does not match the target "
+                             f"{tuple(target.shape)} (give one σ per pixel, or one number)")
         if not (torch.isfinite(s).all() and (s > 0).all()):
             raise ValueError("sigma must be finite and > 0 for the chi2 loss")

@@ -14,6 +14,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
@@ -139,14 +140,21 @@ def setup_data(
     if sigma is None and loss_name == "chi2" and isinstance(target, xr.Dataset):
         sigma = target.get("sigma")
     tgt = to_tensor(target, model)
-    check_target(tgt, loss=loss, sigma=None if sigma is None else to_tensor(sigma),
-                 shape=model.shape)  # fmt: skip
+    scalar = isinstance(sigma, Real) and not isinstance(sigma, bool)  # one σ for every pixel
+    sig = None if sigma is None else torch.tensor(float(sigma)) if scalar else None
+    if sigma is not None and not scalar:
+        try:
+            sig = None if isinstance(sigma, (bool, str)) else to_tensor(sigma)
+        except (TypeError, ValueError):
+            pass
+        if sig is None:
+            raise TypeError("sigma must be one number > 0 or a per-pixel array like the target "
+                            f"(tensor, array, DataArray); got {type(sigma).__name__}")
+    check_target(tgt, loss=loss, sigma=sig, shape=model.shape)
     tgt_flat = tgt.reshape(-1).to(dev)
     sig_flat = None
     if loss_name == "chi2":
-        sig = to_tensor(sigma) if not isinstance(sigma, (int, float)) else None
-        sig_flat = torch.full_like(tgt_flat, float(sigma)) if sig is None else sig.reshape(-1)
-        sig_flat = sig_flat.to(dev)
+        sig_flat = (torch.full_like(tgt_flat, float(sigma)) if scalar else sig.reshape(-1)).to(dev)
     return tgt_flat, sig_flat
 
 

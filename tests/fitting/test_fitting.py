@@ -142,6 +142,24 @@ def test_chi2_uses_target_sigma(tracer):
     assert res.final_loss < 3.0 < res.initial_loss  # reduced chi2 near 1 at a good fit
 
 
+def test_chi2_sigma_as_one_number_or_per_pixel(tracer):
+    """One σ for all pixels equals the same σ given per pixel; a σ of another shape or type
+    is refused naming sigma (it was read as a target, or failed inside torch)."""
+    geo = tracer.raytrace(0.7, 30.0, fov=10.0, npix=8, orders=(0, 1))
+    target = kf.synthesize("ring", geometry=geo)["image"]
+
+    def loss(sigma):
+        model = kf.fixed_image_model(kf.EmissionField(seed=0, width=8), geo)
+        return kf.fit(model, target, loss="chi2", sigma=sigma, steps=2, progress=False)
+
+    assert loss(0.1).final_loss == loss(np.full((8, 8), 0.1)).final_loss
+    with pytest.raises(ValueError, match=r"sigma shape \(3, 3\) does not match the target"):
+        loss(np.ones((3, 3)))
+    for bad in (True, "0.1"):
+        with pytest.raises(TypeError, match="sigma must be one number > 0 or a per-pixel"):
+            loss(bad)
+
+
 def test_cli_synth_fit_render(tmp_path, toy, capsys):
     tgt = tmp_path / "t.nc"
     assert main(["synth", "--emission", "disk", "--npix", "12", "--output", str(tgt)]) == 0
