@@ -170,7 +170,9 @@ def read_fits_image(path: str | os.PathLike) -> xr.DataArray:
     Returns
     -------
     xarray.DataArray
-        Jy/pixel on ``("dec", "ra")`` with ``ra`` the east offset (decreasing along the
+        The image on ``("dec", "ra")``, in Jy/pixel (``attrs["units"]``) where ``BUNIT``
+        is a flux density (``JY/BEAM`` converted with BMAJ, BMIN), else in the file's
+        ``BUNIT`` as written; ``ra`` is the east offset (decreasing along the
         columns when CDELT1 < 0), attrs ``source``, ``ra``, ``dec`` (deg), ``frequency``,
         ``mjd`` where present; for images written from a screen at PA = 0 also the exact
         screen axes as coordinates ``alpha`` (on ra) and ``beta`` (on dec), in M.
@@ -202,13 +204,18 @@ def read_fits_image(path: str | os.PathLike) -> xr.DataArray:
     ny, nx = data.shape
     ra_uas = extra.get("RA_UAS", _axis(h, 1, nx, path))
     dec_uas = extra.get("DEC_UAS", _axis(h, 2, ny, path))
-    bunit = str(h.get("BUNIT", "JY/PIXEL")).upper()
+    raw_unit = str(h.get("BUNIT", "JY/PIXEL")).strip()
+    bunit = raw_unit.upper()
     if "BEAM" in bunit:
         if "BMAJ" not in h or "BMIN" not in h:
             raise ValueError(f"path: {path} is in {bunit} without BMAJ/BMIN to convert to Jy/pixel")
         beam = np.pi * float(h["BMAJ"]) * float(h["BMIN"]) / (4.0 * np.log(2.0))
         data = data * abs(float(h["CDELT1"]) * float(h["CDELT2"])) / beam
-    attrs = {"units": "Jy/pixel", "source": str(h.get("OBJECT", "")).strip(),
+    # Jy/pixel for flux densities (Jy/beam converted above); any other BUNIT, e.g. the
+    # arbitrary intensity of a model image written without total_flux, is kept as written
+    units = "Jy/pixel" if bunit.replace(" ", "") in ("JY/PIXEL", "JY/PIX", "JY") or (
+        "BEAM" in bunit) else raw_unit
+    attrs = {"units": units, "source": str(h.get("OBJECT", "")).strip(),
              "ra": float(h.get("OBSRA", h.get("CRVAL1", 0.0))),
              "dec": float(h.get("OBSDEC", h.get("CRVAL2", 0.0)))}
     for key, card in (("frequency", "FREQ"), ("mjd", "MJD"), ("theta_g_uas", "THETAG"),

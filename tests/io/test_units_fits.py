@@ -153,6 +153,17 @@ def test_from_fits_returns_exactly_the_written_screen(tmp_path):
         kfits.from_fits(rotated)
 
 
+def test_units_follow_bunit(tmp_path):
+    """A model image written without total_flux is in arbitrary units and reads back so;
+    with total_flux it is Jy/pixel (the label every plot's colour bar shows)."""
+    img = _image()
+    arb = kfits.from_fits(kfits.to_fits(img, tmp_path / "a.fits", source="M87",
+                                        bunit="arbitrary (specific intensity)"))  # fmt: skip
+    assert arb.attrs["units"] == "arbitrary (specific intensity)" == arb.attrs["BUNIT"]
+    jy = kfits.from_fits(kfits.to_fits(img, tmp_path / "j.fits", source="M87", total_flux=0.6))
+    assert jy.attrs["units"] == "Jy/pixel" and jy.sum() == pytest.approx(0.6)
+
+
 def test_ehtim_reads_the_position_angle(tmp_path, eh):
     """ehtim ignores rotation cards; the pixels themselves must differ between PA 0 and 288."""
     blob = _blob(0.0, 6.0)
