@@ -22,6 +22,15 @@ def save_model(model: LensedImage, directory: str | os.PathLike) -> Path:
 
     Both files are written atomically (temporary file + ``os.replace``).
 
+    Raises
+    ------
+    TypeError
+        ``model`` is not a :class:`LensedImage` (a bare field, say).
+    ValueError
+        Its field cannot be rebuilt by :func:`load_model`: only an
+        :class:`~kerrfield.fields.EmissionField` (rebuilt from ``field.config``) can; an
+        analytic emission or an axisymmetric wrapper would be written but not read back.
+
     Examples
     --------
     >>> import kerrfield as kf, tempfile
@@ -30,6 +39,13 @@ def save_model(model: LensedImage, directory: str | os.PathLike) -> Path:
     >>> kf.load_model(d).config()["spin"]  # doctest: +ELLIPSIS
     0.5...
     """
+    if not isinstance(model, LensedImage):
+        raise TypeError("model must be a kerrfield LensedImage (kf.kerr_image_model or "
+                        f"kf.fixed_image_model), got {type(model).__name__}")  # fmt: skip
+    if not isinstance(model.field, EmissionField):
+        raise ValueError(f"save_model stores models whose field is an EmissionField (rebuilt "
+                         f"from its config); this model's field is "
+                         f"{type(model.field).__name__}, which load_model could not rebuild")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     atomic_torch_save(model.state_dict(), directory / "model.pt")

@@ -152,6 +152,13 @@ def test_save_load_round_trip(tmp_path, toy):
                                 toy.raytrace(0.4, 30.0, npix=9))  # fmt: skip
     kf.save_model(cast, tmp_path / "cast")
     assert next(kf.load_model(tmp_path / "cast").field.parameters()).dtype == torch.float32
+    # what load_model could not rebuild is refused when saving, not when loading
+    analytic = kf.fixed_image_model(kf.make_emission("ring"), toy.raytrace(0.4, 30.0, npix=9))
+    with pytest.raises(ValueError, match="field is AnalyticEmission, which load_model"):
+        kf.save_model(analytic, tmp_path / "analytic")
+    assert not (tmp_path / "analytic").exists()
+    with pytest.raises(TypeError, match="model must be a kerrfield LensedImage.*EmissionField"):
+        kf.save_model(field, tmp_path / "bare")
 
 
 def test_linearised_geometry_matches_exact_at_relinearisation(toy):
