@@ -273,7 +273,32 @@ FIELD = (
     + _cases("field", "coords", ["spherical", 3])
     + _cases("field", "fourier_sigma", [0, -1.0, NAN])
     + _cases("field", "n_frequencies", [-1, 1.5, "6"])
+    + _cases("field", "hash_log2_size", [0, 40, 1.5])
+    + _cases("field", "hash_levels", [0, -1])
+    + _cases("field", "hash_max_resolution", [4])
+    + _cases("field", "seed", ["abc", -1, 1.5])
+    + _cases("field", "dtype", [torch.int64, "float64"])
     + [("field", "encoding", "hashgrid", OK), ("field", "width", np.int64(8), OK)]
+)
+
+
+def _emission_map(**kw):
+    args = dict(field=kf.EmissionField(seed=0, width=4), extent=10.0, npix=4)
+    args.update(kw)
+    return kf.emission_map(**args)
+
+
+def _render(**kw):
+    return kf.render(kf.EmissionField(seed=0, width=4), 0.5, 30.0, **{"npix": 4, **kw})
+
+
+EMISSION_MAP = (
+    _cases("emission_map", "npix", [0, 1, -3, 4.0, 100000])
+    + _cases("emission_map", "extent", [0, -10.0, NAN, INF, "10"])
+    + _cases("emission_map", "z", [NAN, INF])
+    + _cases("emission_map", "field", [None, np.ones(3)])
+    + _cases("render", "chunk", [0, -1, 1.5])
+    + [("render", "npix", 100000, "npix <=")]  # MemoryError names the largest screen that fits
 )
 
 
@@ -321,9 +346,11 @@ RUNNERS = {
     "raytrace": _raytrace, "trace_rays": _trace_rays, "cone": _cone, "general": _general,
     "kerr_model": _kerr_model, "fixed_model": _fixed_model, "fit": _fit,
     "synthesize": _synthesize, "synthesize_mlp": _synthesize_mlp, "field": _field,
-    "downsample": _downsample, "config": _config,
+    "downsample": _downsample, "config": _config, "emission_map": _emission_map,
+    "render": _render,
 }
-ALL = RAYTRACE + TRACE_RAYS + SPECS + MODELS + FIXED + FIT + SYNTH + FIELD + DOWNSAMPLE + CONFIG
+ALL = (RAYTRACE + TRACE_RAYS + SPECS + MODELS + FIXED + FIT + SYNTH + FIELD + EMISSION_MAP
+       + DOWNSAMPLE + CONFIG)  # fmt: skip
 
 
 def _id(case):
@@ -346,7 +373,8 @@ def test_bad_input(case):
         if isinstance(out, xr.Dataset) and "image" in out:
             assert np.isfinite(out["image"].values).all()
         return
-    with pytest.raises((TypeError, ValueError, ConfigError, FileNotFoundError)) as info:
+    with pytest.raises((TypeError, ValueError, ConfigError, FileNotFoundError,
+                        MemoryError)) as info:  # fmt: skip
         run(**kw)
     import re
 

@@ -152,14 +152,30 @@ class EmissionField(nn.Module):
                 raise TypeError(f"{arg} must be a string, one of {allowed}; got {value!r}")
             if value not in allowed:
                 raise ValueError(f"unknown {arg} {value!r}; expected one of {allowed}")
-        if in_features not in (2, 3):
-            raise ValueError(f"in_features must be 2 or 3, got {in_features!r}")
+        if isinstance(in_features, bool) or in_features not in (2, 3):
+            raise ValueError(f"in_features must be the int 2 or 3, got {in_features!r}")
+        in_features = int(in_features)
         if coords == "polar" and in_features != 2:
             raise ValueError("coords='polar' needs in_features=2")
         for arg, value, lo in (("width", width, 1), ("depth", depth, 0),
                                ("n_frequencies", n_frequencies, 0),
-                               ("fourier_features", fourier_features, 1)):  # fmt: skip
+                               ("fourier_features", fourier_features, 1),
+                               ("hash_levels", hash_levels, 1),
+                               ("hash_features", hash_features, 1),
+                               ("hash_base_resolution", hash_base_resolution, 1)):  # fmt: skip
             check_npoints(value, arg, minimum=lo)
+        # 2^24 entries x features x levels already takes GBs; torch's own error is an
+        # allocation of petabytes
+        if check_npoints(hash_log2_size, "hash_log2_size") > 24:
+            raise ValueError(f"hash_log2_size must be in [1, 24], got {hash_log2_size}")
+        if check_npoints(hash_max_resolution, "hash_max_resolution") < hash_base_resolution:
+            raise ValueError(f"hash_max_resolution must be >= hash_base_resolution "
+                             f"({hash_base_resolution}), got {hash_max_resolution}")
+        if seed is not None:
+            check_npoints(seed, "seed", minimum=0)
+        if dtype not in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
+            raise TypeError(f"dtype must be a floating torch dtype (torch.float64, float32, "
+                            f"float16, bfloat16), got {dtype!r}")
         #: True while the scale waits for a screen (hash grid with the default scale)
         self.scale_auto = scale is None and encoding == "hashgrid"
         scale = 1.0 if scale is None else check_positive(scale, "scale")
@@ -311,6 +327,12 @@ def emission_map(field: nn.Module, extent: float = 10.0, npix: int = 128, z: flo
     xarray.DataArray
         ``emission`` on dims ``(y, x)`` with coordinates in M.
 
+    Raises
+    ------
+    TypeError, ValueError
+        ``field`` is not a module; ``extent`` is not a finite number > 0, ``npix`` not an
+        integer in [2, 8192], ``z`` not finite.
+
     Examples
     --------
     >>> emission_map(EmissionField(seed=0), 10.0, 8).shape
@@ -318,6 +340,15 @@ def emission_map(field: nn.Module, extent: float = 10.0, npix: int = 128, z: flo
     """
     import xarray as xr
 
+    if not isinstance(field, nn.Module):
+        raise TypeError(f"field must be a torch.nn.Module, got {type(field).__name__}")
+    extent = check_positive(extent, "extent")
+    npix = check_npoints(npix, "npix", minimum=2)
+    if npix > 8192:
+        raise ValueError(f"npix must be at most 8192 (a {npix}² map), got {npix}")
+    z = float(z)
+    if not math.isfinite(z):
+        raise ValueError(f"z must be finite, got {z}")
     param = next(field.parameters(), None)
     device = param.device if param is not None else None
     ax = torch.linspace(-extent, extent, npix, dtype=torch.float64, device=device)

@@ -24,6 +24,7 @@ from .._validate import (
     check_positive,
     warn_if_radians,
 )
+from ..physics._memory import check_trace_memory
 from ..physics._spec import spec_from_attrs
 from .lensed import _GEOMETRY_VARS, LensedImage, _image_dataarray
 
@@ -217,6 +218,9 @@ def kerr_image_model(
     if isinstance(inclination, (int, float)):
         warn_if_radians(float(inclination))
     if alpha is None or beta is None:
+        npix = check_npoints(npix, "npix", minimum=2)
+        # the whole screen is traced at once: refuse before allocating it
+        check_trace_memory(npix, npix, len(check_orders(orders)))
         a, b = screen(fov, npix)
         alpha = a if alpha is None else alpha
         beta = b if beta is None else beta
@@ -269,7 +273,7 @@ def render(
     beam_fwhm : float, optional
         FWHM (M) of a Gaussian telescope beam applied to the image.
     chunk : int
-        Pixels traced per call, bounding memory at large ``npix``.
+        Pixels evaluated per call (>= 1), bounding memory at large ``npix``.
     device : torch device, optional
 
     Returns
@@ -284,6 +288,7 @@ def render(
     >>> img.shape  # doctest: +SKIP
     (64, 64)
     """
+    chunk = check_npoints(chunk, "chunk")
     if device is not None:
         device = check_device(device)
         field = field.to(device)
