@@ -14,6 +14,8 @@ def _as_float(value: object, name: str) -> float:
         if value.numel() != 1:
             raise ValueError(f"{name} must be a scalar, got a tensor of shape {tuple(value.shape)}")
         value = value.detach().item()
+    if type(value).__name__ == "ndarray" and getattr(value, "ndim", None) == 0:
+        value = value[()]  # a 0-d array (xarray's .values of a scalar) is its number
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     return float(value)

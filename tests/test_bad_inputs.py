@@ -45,6 +45,10 @@ def _raytrace(**kw):
     return kf.raytrace(args.pop("spin"), args.pop("inclination"), **args)
 
 
+def _raytrace_julia(**kw):  # refused before any Julia process is started
+    return _raytrace(backend="julia", **kw)
+
+
 RAYTRACE = (
     _cases("raytrace", "spin", [1.0, -1.0, 1.5, NAN, INF, *NOT_REAL,
                                 torch.tensor([0.1, 0.2])])
@@ -58,7 +62,14 @@ RAYTRACE = (
     + _cases("raytrace", "dtype", [torch.float16, torch.bfloat16, torch.int32, "float64"])
     + _cases("raytrace", "device", BAD_DEVICES)
     + [("raytrace", "device", "auto", OK)]  # CUDA when available, else the CPU
-    + _cases("raytrace", "alpha", [[], [NAN, 1.0], [1e160, 0.0], [[1.0, 2.0]]], "alpha|beta")
+    + _cases("raytrace", "compiled", ["no", 1, None])
+    + _cases("raytrace", "progress", ["yes", 0])
+    + [("raytrace", "spin", np.array(0.5), OK)]  # a 0-d array, as .values of a scalar gives
+    + _cases("raytrace", "alpha", [[], [NAN, 1.0], [0.0, 1e160], [[1.0, 2.0]], [1.0, 0.0],
+                                   [1.0, 1.0], ["a"], [0.0, 2.0, 1.0]], "alpha|beta")
+    + _cases("raytrace_julia", "device", ["cuda", "cuda:0"], "device=.*backend='torch'")
+    + _cases("raytrace_julia", "dtype", [torch.float32], "dtype=.*backend='torch'")
+    + _cases("raytrace_julia", "compiled", [True], "compiled=True.*backend='torch'")
 )
 
 
@@ -343,7 +354,8 @@ CONFIG = (
 )
 
 RUNNERS = {
-    "raytrace": _raytrace, "trace_rays": _trace_rays, "cone": _cone, "general": _general,
+    "raytrace": _raytrace, "raytrace_julia": _raytrace_julia, "trace_rays": _trace_rays,
+    "cone": _cone, "general": _general,
     "kerr_model": _kerr_model, "fixed_model": _fixed_model, "fit": _fit,
     "synthesize": _synthesize, "synthesize_mlp": _synthesize_mlp, "field": _field,
     "downsample": _downsample, "config": _config, "emission_map": _emission_map,

@@ -193,11 +193,18 @@ def trace_rays(
 
 
 def _screen_axis(values: object, name: str) -> np.ndarray:
-    arr = np.asarray(
-        values.detach().cpu() if isinstance(values, Tensor) else values, dtype=np.float64
-    )
+    try:
+        arr = np.asarray(
+            values.detach().cpu() if isinstance(values, Tensor) else values, dtype=np.float64
+        )
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a 1-D array of numbers (screen coordinates in M), "
+                        f"got {type(values).__name__}") from None
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array of screen coordinates (M)")
+    if arr.size > 1 and not np.all(np.diff(arr) > 0):  # images, FITS and fits assume it
+        raise ValueError(f"{name} must be strictly increasing (the screen's pixel centres, "
+                         "in M); sort it, or flip the image afterwards")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite (found NaN or inf)")
     if np.abs(arr).max() > MAX_SCREEN:
@@ -238,7 +245,8 @@ def raytrace(
     npix : int
         Pixels per side of the default screen (≥ 1).
     alpha, beta : array-like, optional
-        Explicit 1-D screen axes in M (any lengths); override fov/npix.
+        Explicit 1-D screen axes in M (any lengths, strictly increasing); override
+        fov/npix.
     orders : int or sequence of int
         Sub-image orders n (0 direct image, 1 first photon ring, ...).
     surface : "equatorial" or Cone
@@ -266,9 +274,11 @@ def raytrace(
     ValueError
         Naming the argument and its allowed range: spin outside (−1, 1), inclination outside
         (0°, 180°), fov ≤ 0 or beyond the screen limit, orders not distinct non-negative
-        integers, an unknown surface, velocity or backend, alpha/beta not finite 1-D axes.
+        integers, an unknown surface, velocity or backend, alpha/beta not finite, strictly
+        increasing 1-D axes; device, float32 or compiled with backend="julia".
     TypeError
-        For a non-numeric spin or inclination, a non-integer npix or an unsupported dtype.
+        For a non-numeric spin, inclination or screen axis, a non-integer npix, an
+        unsupported dtype, or compiled/progress not a bool.
     MemoryError
         When the result would not fit in the available memory (the message gives the
         estimate and the largest screen that fits); checked before any tracing.
@@ -295,6 +305,18 @@ def raytrace(
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if dtype not in (torch.float64, torch.float32):
         raise TypeError(f"dtype must be torch.float64 or torch.float32, got {dtype}")
+    for name, flag in (("compiled", compiled), ("progress", progress)):
+        if not (isinstance(flag, bool) or (flag is None and name == "progress")):
+            allowed = "True or False" + (" (or None: automatic)" if name == "progress" else "")
+            raise TypeError(f"{name} must be {allowed}, got {flag!r}")
+    if backend == "julia":  # options of the torch backend that Julia would silently ignore
+        julia_only_cpu = [f"{n}={v!r}" for n, v, ok in (
+            ("device", device, device is None or str(device) == "cpu"),
+            ("dtype", dtype, dtype == torch.float64), ("compiled", compiled, not compiled),
+        ) if not ok]  # fmt: skip
+        if julia_only_cpu:
+            raise ValueError(f"backend='julia' traces in float64 on the CPU and does not take "
+                             f"{', '.join(julia_only_cpu)} (options of backend='torch')")
     if alpha is None or beta is None:
         if alpha is not None or beta is not None:
             raise ValueError("give both alpha and beta, or neither (then fov and npix are used)")
