@@ -393,39 +393,3 @@ def test_bad_input(case):
     msg = str(info.value)
     assert re.search(match, msg), f"{type(info.value).__name__}: {msg}"
     assert "Traceback" not in msg
-
-
-@pytest.mark.parametrize("key,value", [("spin", 1.5), ("spin", "high"), ("inclination", 0.0),
-                                       ("inclination", 190.0)])
-def test_impossible_recorded_truth_is_refused_before_fitting(key, value):
-    target = kf.synthesize("ring", 0.5, 30.0, npix=8, seed=0)
-    target.attrs[key] = value
-    model = kf.kerr_image_model(kf.EmissionField(seed=1), 0.5, 30.0, npix=8)
-    with pytest.raises(ValueError, match=rf"target attrs\['{key}'\] = .*the recorded truth"):
-        kf.fit(model, target, steps=1, progress=False)
-    assert kf.target_truth({"spin": 0.94, "inclination": 163.0}) == {"spin": 0.94,
-                                                                     "inclination": 163.0}
-
-
-def test_analytic_emission_params_are_numbers_named_by_their_key():
-    raw = {"target": {"synthetic": {"emission": "ring", "npix": 8,
-                                    "emission_params": {"radius": "6 M", "width": 1.5}}},
-           "mode": {"kind": "joint", "spin": 0.5, "inclination": 40.0}}
-    with pytest.raises(ConfigError, match=r"'target\.synthetic\.emission_params\.radius' must "
-                       r"be a number, got '6 M'"):
-        load_inference_config(raw)
-    raw["target"]["synthetic"]["emission_params"]["radius"] = 6.0
-    assert load_inference_config(raw).target["synthetic"]["emission_params"]["radius"] == 6.0
-
-
-def test_an_inclination_that_looks_like_radians_warns():
-    with pytest.warns(UserWarning, match=r"inclination = 0\.3 deg .*as radians, 0\.3 would "
-                      r"be 17\.2 deg"):
-        kf.raytrace(0.5, 0.3, npix=4)
-    with pytest.warns(UserWarning, match="in degrees"):
-        kf.kerr_image_model(kf.EmissionField(seed=0), 0.5, 1.2, npix=4)
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        kf.raytrace(0.5, 17.0, npix=4)  # degrees: no warning

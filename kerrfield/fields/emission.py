@@ -152,30 +152,10 @@ class EmissionField(nn.Module):
                 raise TypeError(f"{arg} must be a string, one of {allowed}; got {value!r}")
             if value not in allowed:
                 raise ValueError(f"unknown {arg} {value!r}; expected one of {allowed}")
-        if isinstance(in_features, bool) or in_features not in (2, 3):
-            raise ValueError(f"in_features must be the int 2 or 3, got {in_features!r}")
+        _check_sizes(in_features, coords, width, depth, n_frequencies, fourier_features,
+                     hash_levels, hash_features, hash_log2_size, hash_base_resolution,
+                     hash_max_resolution, seed, dtype)  # fmt: skip
         in_features = int(in_features)
-        if coords == "polar" and in_features != 2:
-            raise ValueError("coords='polar' needs in_features=2")
-        for arg, value, lo in (("width", width, 1), ("depth", depth, 0),
-                               ("n_frequencies", n_frequencies, 0),
-                               ("fourier_features", fourier_features, 1),
-                               ("hash_levels", hash_levels, 1),
-                               ("hash_features", hash_features, 1),
-                               ("hash_base_resolution", hash_base_resolution, 1)):  # fmt: skip
-            check_npoints(value, arg, minimum=lo)
-        # 2^24 entries x features x levels already takes GBs; torch's own error is an
-        # allocation of petabytes
-        if check_npoints(hash_log2_size, "hash_log2_size") > 24:
-            raise ValueError(f"hash_log2_size must be in [1, 24], got {hash_log2_size}")
-        if check_npoints(hash_max_resolution, "hash_max_resolution") < hash_base_resolution:
-            raise ValueError(f"hash_max_resolution must be >= hash_base_resolution "
-                             f"({hash_base_resolution}), got {hash_max_resolution}")
-        if seed is not None:
-            check_npoints(seed, "seed", minimum=0)
-        if dtype not in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
-            raise TypeError(f"dtype must be a floating torch dtype (torch.float64, float32, "
-                            f"float16, bfloat16), got {dtype!r}")
         #: True while the scale waits for a screen (hash grid with the default scale)
         self.scale_auto = scale is None and encoding == "hashgrid"
         scale = 1.0 if scale is None else check_positive(scale, "scale")
@@ -279,6 +259,36 @@ def _init_linear(lin, activation, omega0, *, first, generator, final=False):
 
 def _uniform(shape, bound, generator, dtype):
     return (torch.rand(shape, generator=generator, dtype=dtype) * 2 - 1) * bound
+
+
+def _check_sizes(in_features: Any, coords: str, width: Any, depth: Any, n_frequencies: Any,
+                 fourier_features: Any, hash_levels: Any, hash_features: Any,
+                 hash_log2_size: Any, hash_base_resolution: Any, hash_max_resolution: Any,
+                 seed: Any, dtype: Any) -> None:  # fmt: skip
+    """:class:`EmissionField`'s integer sizes, seed and dtype: errors naming the argument."""
+    if isinstance(in_features, bool) or in_features not in (2, 3):
+        raise ValueError(f"in_features must be the int 2 or 3, got {in_features!r}")
+    if coords == "polar" and in_features != 2:
+        raise ValueError("coords='polar' needs in_features=2")
+    for arg, value, lo in (("width", width, 1), ("depth", depth, 0),
+                           ("n_frequencies", n_frequencies, 0),
+                           ("fourier_features", fourier_features, 1),
+                           ("hash_levels", hash_levels, 1),
+                           ("hash_features", hash_features, 1),
+                           ("hash_base_resolution", hash_base_resolution, 1)):  # fmt: skip
+        check_npoints(value, arg, minimum=lo)
+    # 2^24 entries x features x levels already takes GBs; torch's own error is an
+    # allocation of petabytes
+    if check_npoints(hash_log2_size, "hash_log2_size") > 24:
+        raise ValueError(f"hash_log2_size must be in [1, 24], got {hash_log2_size}")
+    if check_npoints(hash_max_resolution, "hash_max_resolution") < hash_base_resolution:
+        raise ValueError(f"hash_max_resolution must be >= hash_base_resolution "
+                         f"({hash_base_resolution}), got {hash_max_resolution}")
+    if seed is not None:
+        check_npoints(seed, "seed", minimum=0)
+    if dtype not in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
+        raise TypeError(f"dtype must be a floating torch dtype (torch.float64, float32, "
+                        f"float16, bfloat16), got {dtype!r}")
 
 
 def field_from_config(config: dict[str, Any]) -> EmissionField:

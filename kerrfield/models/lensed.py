@@ -387,8 +387,8 @@ def _image_dataarray(img, alpha, beta, name="image", **attrs) -> xr.DataArray:
         np.asarray(img),
         dims=("beta", "alpha"),
         coords={
-            "alpha": ("alpha", np.asarray(alpha), {"units": "M", "long_name": "screen alpha"}),
-            "beta": ("beta", np.asarray(beta), {"units": "M", "long_name": "screen beta"}),
+            "alpha": ("alpha", np.asarray(alpha), {"units": "M", "long_name": "α"}),
+            "beta": ("beta", np.asarray(beta), {"units": "M", "long_name": "β"}),
         },
         name=name,
         attrs={"units": "arbitrary (specific intensity)", **attrs},

@@ -287,7 +287,9 @@ def raytrace(
     -------
     xarray.Dataset
         Dims (n, beta, alpha); variables r_s, theta_s, phi_s, phi_ks, t_s, x, y, g, nu_r,
-        nu_theta, status and per-pixel lam, eta, each with ``units`` and ``long_name``.
+        nu_theta, status and per-pixel lam, eta, with ``long_name``, ``description`` and
+        ``units`` (CF: "1" when dimensionless; ``status`` has ``flag_values`` and
+        ``flag_meanings``).
 
     Examples
     --------

@@ -304,7 +304,11 @@ def test_dataset_layout_units_and_netcdf_roundtrip(tmp_path):
     )
     assert ds.r_s.dims == ("n", "beta", "alpha") and ds.lam.dims == ("beta", "alpha")
     for name in list(ds.data_vars) + ["alpha", "beta", "n"]:
-        assert "units" in ds[name].attrs and "long_name" in ds[name].attrs, name
+        assert "long_name" in ds[name].attrs, name
+        # CF: units on quantities ("1" if dimensionless), none on the order index; status
+        # is a flag variable
+        assert ("units" in ds[name].attrs) == (name not in ("n", "status")), name
+    assert ds.status.attrs["flag_meanings"].split()[3] == "misses_surface"
     assert ds.status.dtype == np.int8
     assert np.isnan(ds.r_s.where(ds.status != 0)).all()
     assert ds.attrs["units"] == "G = c = M = 1" and ds.attrs["backend"] == "torch"

@@ -1,10 +1,4 @@
-"""Matplotlib figures for emission fields, lensed images and fits ('afmhot', Agg-safe).
-
-Every function builds its own figure without pyplot state (so it works headless and in
-threads) and returns it; save it with ``fig.savefig(path)``. The figures render themselves
-in Jupyter (``_repr_png_``), so ``kf.plot_fit(...)`` as the last line of a cell, or
-``display(...)``, shows the plot in a fresh kernel without ``%matplotlib inline``.
-"""
+"""Image, fit and history figures (the helpers every kerrfield figure shares live here too)."""
 
 from __future__ import annotations
 
@@ -22,7 +16,7 @@ __all__ = [
     "plot_fit",
     "plot_loss",
     "plot_parameters",
-    "plot_geometry",
+    "plot_image",
 ]
 
 
@@ -311,8 +305,8 @@ def plot_image(image: xr.DataArray, fov: float | None = None) -> Figure:
     >>> plot_image(sky).axes[0].get_xlabel()
     'RA offset (east) [µas]'
     """
-    from ._validate import check_positive
-    from .io.sky import image_axes
+    from .._validate import check_positive
+    from ..io.sky import image_axes
 
     if not isinstance(image, xr.DataArray):
         raise TypeError("image must be an xarray.DataArray on (beta, alpha) or (dec, ra), got "
@@ -345,5 +339,3 @@ def plot_image(image: xr.DataArray, fov: float | None = None) -> Figure:
                  if image.attrs.get("units") not in (None, "arbitrary") else INTENSITY)
     return fig
 
-
-from ._plot_geometry import plot_geometry  # noqa: E402 - uses the helpers above

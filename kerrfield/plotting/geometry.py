@@ -1,5 +1,4 @@
-"""Ray-traced maps per image order: :func:`plot_geometry` (re-exported by
-:mod:`kerrfield.plotting`)."""
+"""Ray-traced maps per image order: :func:`plot_geometry`."""
 
 from __future__ import annotations
 
@@ -11,7 +10,7 @@ from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
-from .plotting import CMAP, _figure, _show, geometry_title
+from .figures import CMAP, _figure, _show, geometry_title
 
 _VAR_LABELS = {"r_s": "emission radius r_s [M]", "g": "redshift factor g",
                "x": "x [M]", "y": "y [M]", "t_s": "t_s [M]"}  # fmt: skip
