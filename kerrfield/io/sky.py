@@ -60,6 +60,8 @@ def theta_g_uas(mass: Any = 6.5e9, distance: Any = 16.8) -> float:
     ------
     ValueError
         If mass or distance is not finite and > 0 or has the wrong physical type.
+    TypeError
+        If either is neither a number nor a Quantity.
 
     Examples
     --------
@@ -69,13 +71,10 @@ def theta_g_uas(mass: Any = 6.5e9, distance: Any = 16.8) -> float:
     from astropy import constants as c
     from astropy import units as u
 
-    m = mass * u.Msun if not isinstance(mass, u.Quantity) else mass
-    d = distance * u.Mpc if not isinstance(distance, u.Quantity) else distance
-    for q, name, unit in ((m, "mass", u.kg), (d, "distance", u.m)):
-        if not q.unit.is_equivalent(unit):
-            raise ValueError(f"{name} must be a {unit.physical_type}, got unit {q.unit}")
-        if not (np.isfinite(q.value) and q.value > 0):
-            raise ValueError(f"{name} must be finite and > 0, got {q}")
+    from .units import _quantity
+
+    m = _quantity(mass, u.Msun, "mass", "mass")
+    d = _quantity(distance, u.Mpc, "distance", "length")
     theta = (c.G * m / (c.c**2 * d)).to(u.dimensionless_unscaled).value
     return float(theta / MUAS_TO_RAD)
 

@@ -348,7 +348,12 @@ def psnr(
     b = _as_numpy("reference", reference, None)
     if a.shape != b.shape:
         raise ValueError(f"image shape {a.shape} differs from reference shape {b.shape}")
+    if a.size == 0:
+        raise ValueError("image and reference are empty")
     if normalize:
+        if a.sum() == 0 or b.sum() == 0:
+            raise ValueError("normalize=True needs a non-zero total flux in image and "
+                             f"reference (sums {a.sum():g}, {b.sum():g})")
         a = a * (b.sum() / a.sum())
     rng = float(b.max() - b.min()) if data_range is None else float(data_range)
     if not rng > 0:

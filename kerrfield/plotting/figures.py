@@ -171,6 +171,11 @@ def plot_fit(
     -------
     matplotlib.figure.Figure
 
+    Raises
+    ------
+    ValueError
+        Images of different shapes, ``losses`` not a pair, ``titles`` not three.
+
     Examples
     --------
     >>> import numpy as np
@@ -178,6 +183,14 @@ def plot_fit(
     >>> fig.axes[2].get_title()
     'fitted state (loss=1.00e-07)'
     """
+    shapes = [_as_image(img)[0].shape for img in (target, start, fitted)]
+    if len(set(shapes)) != 1 or len(shapes[0]) != 2:
+        raise ValueError(f"target, start and fitted must be 2-D images of one shape, got "
+                         f"shapes {shapes}")  # fmt: skip
+    if losses is not None and (isinstance(losses, str) or len(losses) != 2):
+        raise ValueError(f"losses must be a pair (start, fitted), got {losses!r}")
+    if isinstance(titles, str) or len(titles) != 3:
+        raise ValueError(f"titles must be three strings, got {titles!r}")
     fig = _figure(figsize=(12, 4))
     axes = fig.subplots(1, 3)
     labels = list(titles)
@@ -262,6 +275,9 @@ def plot_parameters(history: xr.Dataset, *, truth: dict[str, float] | None = Non
     >>> len(plot_parameters(h, truth={"spin": 0.94}).axes)
     2
     """
+    if not isinstance(history, xr.Dataset) or not {"spin", "inclination"} & set(history):
+        raise ValueError("history must be a fit history (xarray.Dataset with 'spin' and/or "
+                         "'inclination' per step), e.g. kerrfield.FitResult.history")
     fig = _figure(figsize=(9, 3.5))
     axes = fig.subplots(1, 2)
     for ax, name, label in zip(axes, ("spin", "inclination"), ("spin a/M", "inclination θo [deg]"),
@@ -273,7 +289,8 @@ def plot_parameters(history: xr.Dataset, *, truth: dict[str, float] | None = Non
         ax.set_xlabel("step")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     return fig
 
 

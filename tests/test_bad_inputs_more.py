@@ -1,9 +1,12 @@
 """Bad input beyond the argument matrix of test_bad_inputs.py: impossible recorded truths,
-non-numeric analytic emission parameters in a config, inclinations that look like radians."""
+non-numeric analytic emission parameters in a config, inclinations that look like radians,
+and the helpers (psnr, figures, θ_g) named errors instead of NaN or a deep traceback."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import xarray as xr
 
 import kerrfield as kf
 from kerrfield.fitting.config import ConfigError, load_inference_config
@@ -43,3 +46,20 @@ def test_an_inclination_that_looks_like_radians_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         kf.raytrace(0.5, 17.0, npix=4)  # degrees: no warning
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: kf.psnr(np.zeros((4, 4)), np.eye(4), normalize=True), ValueError,
+     "non-zero total flux"),
+    (lambda: kf.psnr(np.zeros(0), np.zeros(0)), ValueError, "empty"),
+    (lambda: kf.plot_fit(np.ones((4, 4)), np.ones((5, 5)), np.ones((4, 4))), ValueError,
+     r"one shape, got shapes \[\(4, 4\), \(5, 5\)"),
+    (lambda: kf.plot_fit(np.eye(4), np.eye(4), np.eye(4), losses=(1.0,)), ValueError,
+     "losses must be a pair"),
+    (lambda: kf.plot_parameters(xr.Dataset()), ValueError, "history must be a fit history"),
+    (lambda: kf.theta_g_uas("x", 16.8), TypeError, "mass must be a number in solMass"),
+    (lambda: kf.theta_g_uas(6.5e9, "far"), TypeError, "distance must be a number in Mpc"),
+])
+def test_helpers_name_what_is_wrong(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
