@@ -59,6 +59,10 @@ def test_an_inclination_that_looks_like_radians_warns():
     (lambda: kf.plot_parameters(xr.Dataset()), ValueError, "history must be a fit history"),
     (lambda: kf.theta_g_uas("x", 16.8), TypeError, "mass must be a number in solMass"),
     (lambda: kf.theta_g_uas(6.5e9, "far"), TypeError, "distance must be a number in Mpc"),
+    (lambda: kf.fit(kf.fixed_image_model(kf.EmissionField(seed=0, width=4),
+                                          kf.raytrace(0.5, 30.0, npix=4)),
+                    np.ones((4, 4)).tolist(), steps=1),  # a list means observations
+     TypeError, r"target\[0\]\[0\] must be an observation.*image target is an array"),
 ])
 def test_helpers_name_what_is_wrong(call, error, match):
     with pytest.raises(error, match=match):

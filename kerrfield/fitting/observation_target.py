@@ -77,6 +77,8 @@ def load_observation(target: Any, name: str = "target") -> xr.Dataset:
     ------
     FileNotFoundError
         Naming ``name`` when the file does not exist (as :func:`kerrfield.load_uvfits`).
+    TypeError
+        Naming ``name`` (``target[0]`` in a list) for anything but a Dataset or a path.
     ValueError
         When it holds no visibilities.
     """
@@ -89,6 +91,10 @@ def load_observation(target: Any, name: str = "target") -> xr.Dataset:
                                     for k, t in enumerate(target)])
     if isinstance(target, xr.Dataset):
         obs = target
+    elif not isinstance(target, (str, os.PathLike)):
+        raise TypeError(f"{name} must be an observation (Dataset, .uvfits or .nc path), got "
+                        f"{type(target).__name__}; a list of observations is fitted jointly, "
+                        "an image target is an array, tensor or DataArray (not a list)")
     else:
         path = Path(target)
         if not path.is_file():
