@@ -39,7 +39,8 @@ def raytrace_to_netcdf(
         Screen rows (β) per block; default: about 2^20 pixels per block, fewer when half
         the available memory holds less.
     progress : bool, optional
-        Progress bar over blocks (default: more than one block).
+        Progress bar over blocks (default: with more than one block, in a notebook or when
+        stderr is a terminal, not in a piped log).
     **kwargs
         ``orders``, ``surface``, ``velocity``, ``backend``, ``device``, ``dtype``,
         ``compiled`` as in :func:`kerrfield.raytrace`.
@@ -72,8 +73,10 @@ def raytrace_to_netcdf(
     else:
         rows = check_npoints(rows_per_block, "rows_per_block")
     starts = range(0, be.size, rows)
-    if progress is None:
-        progress = len(starts) > 1
+    if progress is None:  # as raytrace: a bar where one can be drawn, not in a piped log
+        from .._progress import show_progress
+
+        progress = len(starts) > 1 and show_progress(None)
     if progress:
         from .._progress import progress_bar
 
