@@ -202,9 +202,6 @@ def _screen_axis(values: object, name: str) -> np.ndarray:
                         f"got {type(values).__name__}") from None
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array of screen coordinates (M)")
-    if arr.size > 1 and not np.all(np.diff(arr) > 0):  # images, FITS and fits assume it
-        raise ValueError(f"{name} must be strictly increasing (the screen's pixel centres, "
-                         "in M); sort it, or flip the image afterwards")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be finite (found NaN or inf)")
     if np.abs(arr).max() > MAX_SCREEN:
@@ -245,8 +242,9 @@ def raytrace(
     npix : int
         Pixels per side of the default screen (≥ 1).
     alpha, beta : array-like, optional
-        Explicit 1-D screen axes in M (any lengths, strictly increasing); override
-        fov/npix.
+        Explicit 1-D screen axes in M (any lengths, in any order: sample points of the
+        screen); override fov/npix. Image models and figures need regular increasing axes
+        (:func:`kerrfield.fixed_image_model` says so).
     orders : int or sequence of int
         Sub-image orders n (0 direct image, 1 first photon ring, ...).
     surface : "equatorial" or Cone
@@ -274,8 +272,8 @@ def raytrace(
     ValueError
         Naming the argument and its allowed range: spin outside (−1, 1), inclination outside
         (0°, 180°), fov ≤ 0 or beyond the screen limit, orders not distinct non-negative
-        integers, an unknown surface, velocity or backend, alpha/beta not finite, strictly
-        increasing 1-D axes; device, float32 or compiled with backend="julia".
+        integers, an unknown surface, velocity or backend, alpha/beta not finite 1-D axes;
+        device, float32 or compiled with backend="julia".
     TypeError
         For a non-numeric spin, inclination or screen axis, a non-integer npix, an
         unsupported dtype, or compiled/progress not a bool.
