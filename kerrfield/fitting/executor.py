@@ -12,6 +12,7 @@ results on CPU are bitwise identical to a serial run.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -72,8 +73,11 @@ class Executor:
             raise ImportError("running units on dask needs `pip install distributed`") from exc
         if self.scheduler == "local":
             n = int(self._workers or os.cpu_count() or 1)
+            # errors only: dask's warnings (a cancelled task, a worker killed on shutdown
+            # after Ctrl-C) are noise to someone running units, not news
             self._cluster = LocalCluster(n_workers=n, threads_per_worker=1,
-                                         processes=self._processes, dashboard_address=None)
+                                         processes=self._processes, dashboard_address=None,
+                                         silence_logs=logging.ERROR)  # fmt: skip
             self.client = Client(self._cluster)
             return self
         try:
