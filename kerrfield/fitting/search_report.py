@@ -196,9 +196,15 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
     a = done[best].attrs
     npix = int(done[best]["model"].size)
     out: dict[str, Any] = {
+        # chi2_min / reduced_chi2: the profile's minimum (the local quadratic's vertex where
+        # it is trusted, else the best unit's χ²); null for a loss that is not χ², whose
+        # minimum is loss_min
         "estimate": {"unit": best, "spin": float(a["spin"]), "inclination":
-                     float(a["inclination"]), "chi2_min": res["chi2_min"],
-                     "reduced_chi2": res["chi2_min"] / npix, "loss": a["loss_name"]},
+                     float(a["inclination"]), "loss": a["loss_name"],
+                     "loss_min": res["chi2_min"],
+                     "chi2_min": res["chi2_min"] if a["loss_name"] == "chi2" else None,
+                     "reduced_chi2": res["chi2_min"] / npix if a["loss_name"] == "chi2"
+                     else None},
         "levels": {"1d": LEVELS_1D, "2d": LEVELS_2D}, "rounds": res["rounds"],
         "intervals": res["intervals"], "unconstrained": {},
         "statistical": a["loss_name"] == "chi2",
@@ -370,8 +376,8 @@ def format_estimate(search: dict[str, Any], truth: dict[str, float]) -> list[str
         lines.append(f"  {' and '.join(edge)}: an interval reaches the edge of the searched "
                      "range (bounded there by the range, not by the data)")  # fmt: skip
     if search.get("misfit"):
-        lines.append(f"  misfit: chi2/N = {est['reduced_chi2']:.3g} at the minimum (> 1 + "
-                     "5 sqrt(2/N)): the field cannot describe the data, so the intervals do "
+        lines.append(f"  misfit: chi2/N = {est['reduced_chi2']:.3g} at the profile's minimum "
+                     "(> 1 + 5 sqrt(2/N)): the field cannot describe the data, so the intervals do "
                      "not mean what they say (try a wider field)")  # fmt: skip
     if not search["statistical"]:
         lines.append("  (loss is not chi2: the intervals use Δloss, not Δχ², and are not "

@@ -81,7 +81,8 @@ class _Run:
             if self.show:  # one line per finished unit, as observation searches print
                 a = self.done[name].attrs
                 print(f"kerrfield infer: {name} (spin {a['spin']:.4g}, inclination "
-                      f"{a['inclination']:.4g}): chi2 {unit_chi2(self.done[name]):.6g}, "
+                      f"{a['inclination']:.4g}): {a.get('loss_name', 'chi2')} "
+                      f"{unit_chi2(self.done[name]):.6g}, "
                       f"{'converged' if a.get('converged') else 'not converged'}, "
                       f"{a.get('seconds', 0.0):.0f} s", file=sys.stderr)  # fmt: skip
         return complete

@@ -258,3 +258,16 @@ def test_delta_chi2_map_panels_from_their_own_minimum_within_the_physical_range(
         assert local.get_ylim()[0] >= -1.0
     finally:
         plt.close(fig)
+
+
+def test_a_search_with_another_loss_reports_no_chi2():
+    """With nmse (no σ) the minimum is the loss's, not a χ²: no chi2_min / reduced_chi2, no
+    misfit test, and the run is marked non-statistical."""
+    res = _noisy_search()
+    for ds in res["run"].done.values():
+        ds.attrs.update(loss_name="nmse", chi2=float("nan"))
+    s = search_summary(res, {"spin": 0.5, "inclination": 45.0})
+    est = s["estimate"]
+    assert est["loss"] == "nmse" and est["chi2_min"] is None and est["reduced_chi2"] is None
+    assert est["loss_min"] == res["chi2_min"]
+    assert not s["statistical"] and not s["misfit"] and s["birge_factor"] >= 1.0
