@@ -108,6 +108,7 @@ def run_fit_workflow(
     summary = {
         "spin": res.model.spin.item(), "inclination_deg": res.model.inclination.item(),
         "true_spin": truth["spin"], "true_inclination_deg": truth["inclination"],
+        "loss": res.info.get("loss_name", "nmse"),  # what initial/final_loss are
         "initial_loss": res.initial_loss, "final_loss": res.final_loss,
         "relative_residual": rel,
         "loss_ratio": res.loss_ratio, "psnr_db": psnr(fitted, ref, normalize=True),

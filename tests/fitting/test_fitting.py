@@ -172,6 +172,7 @@ def test_cli_synth_fit_render(tmp_path, toy, capsys):
         assert (out / name).exists(), name
     summary = json.loads((out / "summary.json").read_text())
     assert summary["true_spin"] == pytest.approx(0.94) and summary["steps"] == 40
+    assert summary["loss"] == "nmse"  # what initial_loss / final_loss are
     assert xr.load_dataset(out / "history.nc").sizes["step"] == 40
     png = tmp_path / "r.png"
     assert main(["render", str(out), "--npix", "24", "--output", str(png)]) == 0
