@@ -105,8 +105,14 @@ def _juliacall_usable(mode: str) -> bool:
         return True
     except Exception as exc:  # juliacall missing or failing to initialise
         _JULIACALL_ERROR = exc
-        if mode == "juliacall":
-            raise
+        if mode == "juliacall":  # asked for by name: say why, and what else there is
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise ValueError(
+                f"KERRFIELD_JULIA_BRIDGE=juliacall, but juliacall cannot start "
+                f"({type(exc).__name__}: {first}); install it with pip install -e '.[julia]' "
+                "(needs Julia >= 1.10), or unset KERRFIELD_JULIA_BRIDGE to use the "
+                "subprocess bridge"
+            ) from exc
         return False
 
 

@@ -296,3 +296,18 @@ def test_juliacall_glue_with_a_stand_in(julia_worker, monkeypatch):
     for k in via_sp:
         assert via_jc[k].shape == via_sp[k].shape and via_jc[k].dtype == via_sp[k].dtype, k
         np.testing.assert_array_equal(via_jc[k], via_sp[k], err_msg=k)
+
+
+def test_juliacall_asked_for_but_missing_is_one_clear_error(monkeypatch):
+    """KERRFIELD_JULIA_BRIDGE=juliacall without a usable juliacall names the variable, the
+    cause and both ways out (it was a bare ModuleNotFoundError traceback)."""
+    import importlib.util
+
+    if importlib.util.find_spec("juliacall") is not None:
+        pytest.skip("juliacall is installed here: the missing-package path cannot be shown")
+    monkeypatch.setattr(jc, "_JL", None)
+    monkeypatch.setattr(jc, "_JULIACALL_ERROR", None)
+    monkeypatch.setenv("KERRFIELD_JULIA_BRIDGE", "juliacall")
+    with pytest.raises(ValueError, match=r"KERRFIELD_JULIA_BRIDGE=juliacall, but juliacall "
+                       r"cannot start \(ModuleNotFoundError.*unset KERRFIELD_JULIA_BRIDGE"):
+        jb.trace_rays_julia(0.6, 40.0, np.zeros(2), np.ones(2), (0,), 90.0, "zamo")
