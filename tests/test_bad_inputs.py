@@ -351,6 +351,7 @@ CONFIG = (
     + _cfg_cases("fit", "device", ["meta", "foo"])
     + _cfg_cases("fit", "steps", [0, 1.5])
     + _cfg_cases("fit", "loss", ["foo"])
+    + [("config", ("mode", "fit_spin"), False, OK)]  # joint in inclination alone
     + [("config", ("model", "surface"), "cone:60", OK),
        ("config", ("model", "velocity"), "general:0.8,0.5,0.9", OK)]
 )

@@ -67,3 +67,12 @@ def test_an_inclination_that_looks_like_radians_warns():
 def test_helpers_name_what_is_wrong(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_a_joint_fit_with_spin_and_inclination_both_fixed_is_refused():
+    raw = {"target": {"synthetic": {"emission": "ring", "npix": 8}},
+           "mode": {"kind": "joint", "spin": 0.5, "inclination": 40.0, "fit_spin": False,
+                    "fit_inclination": False}}  # fmt: skip
+    with pytest.raises(ConfigError, match=r"'joint' fits the field with the spin and/or the "
+                       r"inclination: set 'mode\.fit_spin' or 'mode\.fit_inclination' true"):
+        load_inference_config(raw)

@@ -222,6 +222,10 @@ def mode_section(raw: dict[str, Any], seed: int) -> dict[str, Any]:
     if grid["inclination"] and fit_inc:
         raise ConfigError("config key 'mode.fit_inclination' must be false when "
                           "'mode.inclination' is a grid")  # fmt: skip
+    if kind == "joint" and not (fit_spin or fit_inc):
+        raise ConfigError("mode.kind = 'joint' fits the field with the spin and/or the "
+                          "inclination: set 'mode.fit_spin' or 'mode.fit_inclination' true "
+                          "(a fit with both fixed is a 'scan' of one point)")  # fmt: skip
     seeds_raw = mode.get("seeds", 4 if kind == "ensemble" else [seed])
     if isinstance(seeds_raw, list):
         seeds = [_number(f"mode.seeds[{i}]", s, lo=0, integer=True)
