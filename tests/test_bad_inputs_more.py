@@ -76,3 +76,10 @@ def test_a_joint_fit_with_spin_and_inclination_both_fixed_is_refused():
     with pytest.raises(ConfigError, match=r"'joint' fits the field with the spin and/or the "
                        r"inclination: set 'mode\.fit_spin' or 'mode\.fit_inclination' true"):
         load_inference_config(raw)
+
+
+def test_a_ranged_grid_through_zero_has_zero_on_it():
+    """The default search spin grid, −0.9 … 0.9 in 7, printed −1.11e-16 for its middle."""
+    cfg = load_inference_config({"target": {"synthetic": {"emission": "ring", "npix": 8}},
+                                 "mode": {"kind": "search"}})  # fmt: skip
+    assert cfg.spin[3] == 0.0 and str(cfg.spin[3]) == "0.0"

@@ -101,7 +101,11 @@ def _axis(key: str, value: Any, lo: float, hi: float) -> list[float] | float:
         num = _number(f"{key}.num", value["num"], lo=1, integer=True)
         start = _number(f"{key}.start", value["start"], lo=lo, hi=hi, lo_open=True, hi_open=True)
         stop = _number(f"{key}.stop", value["stop"], lo=lo, hi=hi, lo_open=True, hi_open=True)
-        return [float(x) for x in np.linspace(start, stop, int(num))]
+        values = np.linspace(start, stop, int(num))
+        # a grid through zero gets 0 there, not linspace's rounding (-1.1e-16 for the
+        # default spin grid, printed and stored as such)
+        values[np.abs(values) < 1e-12 * max(abs(start), abs(stop))] = 0.0
+        return [float(x) for x in values]
     if isinstance(value, list):
         if not value:
             raise ConfigError(f"config key {key!r} must not be an empty list")
