@@ -258,3 +258,12 @@ def test_unknown_option_shows_the_subcommand_usage_and_a_hint(capsys):
     err = capsys.readouterr().err
     assert err.startswith("usage: kerrfield fit ")
     assert "unrecognized arguments: --spin-init 0.5" in err and "did you mean --spin" in err
+
+
+def test_outputs_and_configs_of_the_wrong_kind_are_named(tmp_path, capsys):
+    """synth writes netCDF only (it wrote x.txt silently); infer given a folder says so."""
+    assert main(["synth", "--npix", "4", "-o", str(tmp_path / "x.txt")]) == 2
+    assert "synth writes netCDF; name a file ending in one of .nc" in capsys.readouterr().err
+    assert not (tmp_path / "x.txt").exists()
+    assert main(["infer", str(tmp_path)]) == 2
+    assert "is a folder; give the TOML file" in capsys.readouterr().err

@@ -15,6 +15,9 @@ from ..vlbi.losses import gains_need_amplitudes
 UNITS = ("Units: G = c = M = 1; screen coordinates alpha/beta, fov, field scale and beam "
          "FWHM in M; inclination in degrees; spin dimensionless (a/M).")  # fmt: skip
 
+#: file extensions written as netCDF (the format follows the extension)
+NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf", ".h5")
+
 
 class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """``--help`` with ``(default: X)`` appended once.

@@ -6,7 +6,7 @@ import argparse
 
 from ..io.atomic import write_netcdf
 from ..physics.raytrace import BACKENDS, raytrace
-from ._common import parse_surface, parse_velocity
+from ._common import NETCDF_SUFFIXES, parse_surface, parse_velocity
 
 #: ray-orders from which `kerrfield raytrace` (netCDF output only) streams block by block
 STREAM_RAYS = 1 << 22
@@ -77,7 +77,6 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cli_raytrace)
 
 
-_NETCDF = (".nc", ".nc4", ".netcdf", ".h5")
 
 
 def _cli_raytrace(args: argparse.Namespace) -> int:
@@ -85,9 +84,9 @@ def _cli_raytrace(args: argparse.Namespace) -> int:
     if args.png and not str(args.png).lower().endswith(".png"):
         raise ValueError(f"--png must name a .png file, got {args.png!r}")
     for out in outputs:
-        if not str(out).lower().endswith((".png", *_NETCDF)):
+        if not str(out).lower().endswith((".png", *NETCDF_SUFFIXES)):
             raise ValueError(f"--output {out!r}: the format follows the extension, "
-                             f"one of .png or {', '.join(_NETCDF)} (netCDF)")  # fmt: skip
+                             f"one of .png or {', '.join(NETCDF_SUFFIXES)} (netCDF)")  # fmt: skip
     if (not any(str(o).lower().endswith(".png") for o in outputs)
             and args.npix**2 * len(args.orders) >= STREAM_RAYS):  # fmt: skip
         # large screens go to disk block by block: bounded memory at any npix

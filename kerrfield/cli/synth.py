@@ -7,7 +7,13 @@ from typing import Any
 
 from ..io.atomic import write_netcdf
 from ..models.synthetic import FAMILIES, synthesize
-from ._common import DefaultsHelpFormatter, add_geometry_args, parse_params, synth_physics
+from ._common import (
+    NETCDF_SUFFIXES,
+    DefaultsHelpFormatter,
+    add_geometry_args,
+    parse_params,
+    synth_physics,
+)
 
 
 def add_cli(subparsers: Any) -> None:
@@ -33,6 +39,9 @@ def add_cli(subparsers: Any) -> None:
 
 
 def _cli_synth(args: argparse.Namespace) -> int:
+    if not str(args.output).lower().endswith(NETCDF_SUFFIXES):
+        raise ValueError(f"--output {args.output!r}: synth writes netCDF; name a file ending "
+                         f"in one of {', '.join(NETCDF_SUFFIXES)}")  # fmt: skip
     ds = synthesize(
         args.emission, args.spin, args.inclination, fov=args.fov, npix=args.npix,
         noise=args.noise, blur_fwhm=args.blur_fwhm, seed=args.seed,

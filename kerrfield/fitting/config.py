@@ -337,6 +337,9 @@ def load_inference_config(
         raw = dict(config)
     else:
         source = Path(config)
+        if source.is_dir():
+            raise ConfigError(f"config file {str(source)!r} is a folder; give the TOML file "
+                              "(an output folder's settings are in its config.json)")
         if not source.is_file():
             raise ConfigError(f"config file {str(source)!r} does not exist")
         try:
