@@ -267,3 +267,16 @@ def test_outputs_and_configs_of_the_wrong_kind_are_named(tmp_path, capsys):
     assert not (tmp_path / "x.txt").exists()
     assert main(["infer", str(tmp_path)]) == 2
     assert "is a folder; give the TOML file" in capsys.readouterr().err
+
+
+def test_warnings_from_the_shell_are_one_line(tmp_path):
+    """`kerrfield ...` run from a shell shows a warning as 'kerrfield CMD: warning: ...', not
+    Python's 'path.py:88: UserWarning:' with the source line."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-m", "kerrfield.cli", "raytrace", "--inclination",
+                          "0.5", "--npix", "4", "-o", "w.nc"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert lines == [next(ln for ln in lines if ln.startswith(
+        "kerrfield raytrace: warning: inclination = 0.5 deg"))], out.stderr

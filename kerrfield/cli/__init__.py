@@ -8,9 +8,11 @@ subcommand with ``add_cli(subparsers)`` and is listed in ``_SUBCOMMAND_MODULES``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 
 from .._version import __version__
 
@@ -54,6 +56,21 @@ def _refuse_unknown(parser: argparse.ArgumentParser, command: str | None,
     sub.error(f"unrecognized arguments: {' '.join(extra)}{more}")
 
 
+@contextlib.contextmanager
+def _one_line_warnings(command: str) -> Iterator[None]:
+    """Show warnings as ``kerrfield COMMAND: warning: ...`` lines while the block runs."""
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"kerrfield {command}: warning: {message}", file=file or sys.stderr)
+
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -64,7 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        # from the shell (argv None), warnings read like the errors: one line, no source path
+        with _one_line_warnings(args.command) if argv is None else contextlib.nullcontext():
+            return int(args.func(args) or 0)
     # ConnectionError: data that are neither local nor downloadable (the message says what
     # to do); other OSErrors (a full or failing disk) keep their traceback
     except (ValueError, TypeError, FileNotFoundError, MemoryError, ConnectionError) as exc:
