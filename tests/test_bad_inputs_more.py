@@ -83,3 +83,15 @@ def test_a_ranged_grid_through_zero_has_zero_on_it():
     cfg = load_inference_config({"target": {"synthetic": {"emission": "ring", "npix": 8}},
                                  "mode": {"kind": "search"}})  # fmt: skip
     assert cfg.spin[3] == 0.0 and str(cfg.spin[3]) == "0.0"
+
+
+def test_misspelt_observation_keys_get_a_suggestion():
+    from pathlib import Path
+
+    from kerrfield.fitting.observation_config import _merge
+    from kerrfield.fitting.observation_target import check_observation_options
+
+    with pytest.raises(ValueError, match=r"'scout_step' \(did you mean 'scout_steps'\?\)"):
+        check_observation_options({"scout_step": 5}, "fit.observation")
+    with pytest.raises(ValueError, match=r"'systematc': did you mean 'systematic'\?"):
+        _merge({"fit": {"systematc": 0.1}}, Path("."))

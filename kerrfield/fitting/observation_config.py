@@ -12,6 +12,7 @@ Changing ``data.uvfits`` is all it takes to fit another data set. As with
 
 from __future__ import annotations
 
+import difflib
 import os
 import sys
 from pathlib import Path
@@ -75,8 +76,14 @@ def _merge(config: dict[str, Any], base: Path) -> dict[str, dict[str, Any]]:
         given = dict(config.get(name, {}))
         bad = set(given) - set(defaults)
         if bad:
-            hint = "; ".join(_INFER_NAMES[(name, k)] for k in sorted(bad)
-                             if (name, k) in _INFER_NAMES)  # fmt: skip
+            hints = []
+            for k in sorted(bad):  # the infer config's name for it, or a near spelling
+                close = difflib.get_close_matches(k, list(defaults), n=1)
+                if (name, k) in _INFER_NAMES:
+                    hints.append(_INFER_NAMES[(name, k)])
+                elif close:
+                    hints.append(f"{k!r}: did you mean {close[0]!r}?")
+            hint = "; ".join(hints)
             raise ValueError(f"config [{name}]: unknown key(s) {sorted(bad)}; expected "
                              f"{sorted(defaults)}{' (' + hint + ')' if hint else ''}")
         out[name] = {**defaults, **given}

@@ -14,6 +14,7 @@ combination of the χ² terms. The options of that fit are one mapping, ``observ
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 from collections.abc import Mapping
@@ -138,8 +139,10 @@ def check_observation_options(options: Mapping[str, Any] | None,
     out = dict(options)
     for key in out:
         if key not in OBSERVATION_OPTIONS:
+            close = difflib.get_close_matches(str(key), OBSERVATION_OPTIONS, n=1)
             hint = " (set it as kerrfield.fit's own argument)" if key in (
-                "steps", "lr", "geometry_lr", "seed", "progress", "tv") else ""
+                "steps", "lr", "geometry_lr", "seed", "progress", "tv") else (
+                f" (did you mean {close[0]!r}?)" if close else "")  # fmt: skip
             raise ValueError(f"{name}: unknown option {key!r}{hint}; allowed: "
                              f"{', '.join(OBSERVATION_OPTIONS)}")  # fmt: skip
     if "weights" in out:
