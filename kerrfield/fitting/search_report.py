@@ -286,13 +286,20 @@ def search_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def search_results(res: dict[str, Any]) -> xr.Dataset:
-    """``results.nc``: the coarse and the final local chi^2 grids."""
-    out = xr.Dataset(attrs={"mode": "search", "chi2_min": res["chi2_min"]})
+    """``results.nc``: the coarse and the last local grid's chi^2 (or loss), with units."""
+    loss = next(iter(res["run"].done.values())).attrs.get("loss_name", "chi2")
+    out = xr.Dataset(attrs={"mode": "search", "chi2_min": res["chi2_min"], "loss": loss})
     for key, units in (("coarse", res["grid"]), ("local", res["local"])):
         axes, chi2 = chi2_grid(units, res["run"].done)
         dims = (f"spin_{key}", f"inclination_{key}")
-        out[f"chi2_{key}"] = (dims, chi2)
-        out = out.assign_coords({dims[0]: axes["spin"], dims[1]: axes["inclination"]})
+        what = "total χ²" if loss == "chi2" else f"{loss} loss"
+        out[f"chi2_{key}"] = (dims, chi2, {"long_name": f"{what} of each {key} grid unit",
+                                           "units": "1"})  # fmt: skip
+        out = out.assign_coords({
+            dims[0]: (dims[0], axes["spin"], {"long_name": "spin a", "units": "1"}),
+            dims[1]: (dims[1], axes["inclination"], {"long_name": "inclination θo",
+                                                     "units": "deg"}),
+        })  # fmt: skip
     return out
 
 

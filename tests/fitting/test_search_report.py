@@ -271,3 +271,14 @@ def test_a_search_with_another_loss_reports_no_chi2():
     assert est["loss"] == "nmse" and est["chi2_min"] is None and est["reduced_chi2"] is None
     assert est["loss_min"] == res["chi2_min"]
     assert not s["statistical"] and not s["misfit"] and s["birge_factor"] >= 1.0
+
+
+def test_results_nc_labels_its_grids():
+    from kerrfield.fitting.search_report import search_results
+
+    res = _noisy_search()
+    out = search_results(res)
+    assert out.attrs["loss"] == "chi2"
+    assert out["chi2_coarse"].attrs["long_name"] == "total χ² of each coarse grid unit"
+    assert out["inclination_coarse"].attrs["units"] == "deg"
+    assert out["spin_local"].attrs == {"long_name": "spin a", "units": "1"}
