@@ -95,3 +95,20 @@ def test_misspelt_observation_keys_get_a_suggestion():
         check_observation_options({"scout_step": 5}, "fit.observation")
     with pytest.raises(ValueError, match=r"'systematc': did you mean 'systematic'\?"):
         _merge({"fit": {"systematc": 0.1}}, Path("."))
+
+
+@pytest.mark.parametrize("section, key, value, match", [
+    ("model", "npix", -3, r"config \[model\]\.npix must be >= 2"),
+    ("model", "inclination", 200.0, r"config \[model\]\.inclination must be in degrees"),
+    ("model", "orders", [0, 0], r"config \[model\]\.orders must be distinct"),
+    ("data", "day", 7, r"config \[data\]: day must be an April 2017 observing day"),
+])
+def test_fit_obs_config_errors_name_section_and_key(section, key, value, match):
+    """Checked when the config is read, before any data (they surfaced in raytrace or the
+    download, without the config's names)."""
+    from pathlib import Path
+
+    from kerrfield.fitting.observation_config import _merge
+
+    with pytest.raises(ValueError, match=match):
+        _merge({section: {key: value}}, Path("."))

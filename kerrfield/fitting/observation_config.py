@@ -18,13 +18,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .._validate import check_npoints
+from .._validate import (
+    check_inclination,
+    check_npoints,
+    check_orders,
+    check_positive,
+    check_spin,
+)
 from ..fields.emission import EmissionField
 from ..models.builders import fixed_image_model
 from ..models.synthetic import AnalyticEmission
 from ..physics.raytrace import raytrace
 from ..vlbi.closures import UV_MIN
-from ..vlbi.dataset import eht_m87_2017_pairs, fetch_eht_m87_2017
+from ..vlbi.dataset import eht_m87_2017_filename, eht_m87_2017_pairs, fetch_eht_m87_2017
 from .observation import Axisymmetric, fit_observation, match_emission
 from .observation_result import ObservationFit
 from .observation_target import (
@@ -99,7 +105,28 @@ def _merge(config: dict[str, Any], base: Path) -> dict[str, dict[str, Any]]:
     # relative to the working directory, as kerrfield infer's output.directory (the data
     # file above is relative to the config file, as infer's target.observation.uvfits)
     out["output"]["directory"] = Path(str(out["output"]["directory"])).expanduser()
+    _check_model(out["model"])
+    if not files:  # the release's day/band, named as the config names them
+        try:
+            for day, band in eht_m87_2017_pairs(out["data"]["day"], out["data"]["band"]):
+                eht_m87_2017_filename(day, band)
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"config [data]: {exc}") from None
     return out
+
+
+def _check_model(m: dict[str, Any]) -> None:
+    """``[model]``'s values, each error naming ``config [model].key`` (before any data)."""
+    name = "config [model]."
+    check_spin(m["spin"], name + "spin")
+    check_inclination(m["inclination"], name + "inclination")
+    check_positive(m["fov"], name + "fov")
+    check_positive(m["k"], name + "k")
+    check_npoints(m["npix"], name + "npix", minimum=2)
+    check_npoints(m["width"], name + "width")
+    check_npoints(m["depth"], name + "depth", minimum=0)
+    check_npoints(m["seed"], name + "seed", minimum=0)
+    check_orders(m["orders"], name + "orders")
 
 
 def _observation(d: dict[str, Any]):
