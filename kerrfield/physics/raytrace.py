@@ -262,9 +262,10 @@ def raytrace(
         pixel-orders, in a notebook or when stderr is a terminal (not in a piped log).
     compiled : bool
         Fuse the elliptic-integral sweeps with ``torch.compile`` (torch backend; see
-        :func:`kerrfield.elliptic.fused_duplication`). About 1.7× faster on a 2-core CPU once
-        compiled; the first call in a fresh cache compiles for ~1 minute, later processes load
-        the cached kernels in seconds. Needs a C++ compiler on CPU; falls back to the eager
+        :func:`kerrfield.elliptic.fused_duplication`). 1.3-1.5× faster on a 2-core CPU once
+        compiled (256², orders 0-2; ``benchmarks/results/raytrace_cpu.json``); the first
+        call in a fresh cache compiles for ~1 minute, later processes load the cached
+        kernels in seconds. Needs a C++ compiler on CPU; falls back to the eager
         path with a warning if compilation fails.
 
     Raises
