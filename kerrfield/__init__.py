@@ -70,6 +70,7 @@ _LAZY: dict[str, str] = {
     "downsample": "fitting.multiscale",
     "FitResult": "fitting.result",
     "NonFiniteLossError": "fitting.result",
+    "FitInterrupted": "fitting.result",
     "plot_emission_and_image": "plotting",
     "plot_fit": "plotting",
     "plot_loss": "plotting",

@@ -57,6 +57,8 @@ def test_an_inclination_that_looks_like_radians_warns():
     (lambda: kf.plot_fit(np.eye(4), np.eye(4), np.eye(4), losses=(1.0,)), ValueError,
      "losses must be a pair"),
     (lambda: kf.plot_parameters(xr.Dataset()), ValueError, "history must be a fit history"),
+    (lambda: kf.plot_fit(np.eye(4), np.eye(4), np.eye(4), titles=("a", "b")), ValueError,
+     "titles must be three strings"),
     (lambda: kf.theta_g_uas("x", 16.8), TypeError, "mass must be a number in solMass"),
     (lambda: kf.theta_g_uas(6.5e9, "far"), TypeError, "distance must be a number in Mpc"),
     (lambda: kf.fit(kf.fixed_image_model(kf.EmissionField(seed=0, width=4),
@@ -112,3 +114,11 @@ def test_fit_obs_config_errors_name_section_and_key(section, key, value, match):
 
     with pytest.raises(ValueError, match=match):
         _merge({section: {key: value}}, Path("."))
+
+
+def test_an_oversized_render_is_refused_before_allocating(monkeypatch):
+    """MemoryError naming the largest screen that fits (the limit set here, so the test
+    does not depend on this machine's free memory)."""
+    monkeypatch.setenv("KERRFIELD_MEMORY_LIMIT_GB", "1")
+    with pytest.raises(MemoryError, match=r"npix <= \d+"):
+        kf.render(kf.EmissionField(seed=0, width=4), 0.5, 30.0, npix=100000)

@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kerrfield {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
-        from ..fitting._interrupt import FitInterrupted
+        from ..fitting.result import FitInterrupted
 
         hint = getattr(args, "interrupt_hint", None)
         text = hint(args) if hint is not None else ""

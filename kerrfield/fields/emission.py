@@ -17,12 +17,13 @@ JSON-serialisable dict) so :func:`field_from_config` rebuilds it for saving and 
 from __future__ import annotations
 
 import math
+from numbers import Integral
 from typing import Any
 
 import torch
 from torch import nn
 
-from .._validate import check_npoints, check_positive
+from .._validate import _as_float, check_npoints, check_positive
 from .encodings import FourierFeatures, HashGridEncoding, positional_encoding
 
 __all__ = [
@@ -266,7 +267,8 @@ def _check_sizes(in_features: Any, coords: str, width: Any, depth: Any, n_freque
                  hash_log2_size: Any, hash_base_resolution: Any, hash_max_resolution: Any,
                  seed: Any, dtype: Any) -> None:  # fmt: skip
     """:class:`EmissionField`'s integer sizes, seed and dtype: errors naming the argument."""
-    if isinstance(in_features, bool) or in_features not in (2, 3):
+    if isinstance(in_features, bool) or not isinstance(in_features, Integral) or (
+            in_features not in (2, 3)):
         raise ValueError(f"in_features must be the int 2 or 3, got {in_features!r}")
     if coords == "polar" and in_features != 2:
         raise ValueError("coords='polar' needs in_features=2")
@@ -356,7 +358,7 @@ def emission_map(field: nn.Module, extent: float = 10.0, npix: int = 128, z: flo
     npix = check_npoints(npix, "npix", minimum=2)
     if npix > 8192:
         raise ValueError(f"npix must be at most 8192 (a {npix}² map), got {npix}")
-    z = float(z)
+    z = _as_float(z, "z")
     if not math.isfinite(z):
         raise ValueError(f"z must be finite, got {z}")
     param = next(field.parameters(), None)

@@ -47,15 +47,3 @@ def deferred_interrupt() -> Iterator[Interrupt]:
         yield state
     finally:
         signal.signal(signal.SIGINT, state._previous)
-
-
-
-class FitInterrupted(KeyboardInterrupt):
-    """Ctrl-C ended a fit at a step boundary: ``step`` steps of ``steps`` are done, and
-    ``checkpoint`` (a path, or None) holds them."""
-
-    def __init__(self, step: int, steps: int, checkpoint: Any) -> None:
-        self.step, self.steps, self.checkpoint = step, steps, checkpoint
-        where = (f"; checkpoint {checkpoint} written, resume=True continues from it"
-                 if checkpoint is not None else "; the model holds that step's parameters")
-        super().__init__(f"fit interrupted after step {step} of {steps}{where}")

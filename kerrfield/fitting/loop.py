@@ -28,7 +28,7 @@ from .._validate import check_device, check_npoints
 from ..models.forward import warn_physics_mismatch
 from ..models.lensed import LensedImage
 from ._fit_args import check_batch, check_fit_args
-from ._interrupt import FitInterrupted, deferred_interrupt
+from ._interrupt import deferred_interrupt
 from .losses import fit_loss
 from .observation_target import (
     IMAGE_ONLY_OPTIONS,
@@ -36,7 +36,7 @@ from .observation_target import (
     is_observation,
     load_observation,
 )
-from .result import FitResult, NonFiniteLossError, _result
+from .result import FitInterrupted, FitResult, NonFiniteLossError, _result
 from .steps import (
     MAX_SKIPS,
     TrainState,
@@ -197,8 +197,8 @@ def fit(
         File written atomically every ``checkpoint_every`` steps and at the end (model,
         optimiser, scheduler, history, RNG state). Ctrl-C (SIGINT, also Jupyter's
         interrupt) ends a fit after the step in progress: the model holds that step's
-        parameters, the checkpoint is written and a :class:`KeyboardInterrupt` says where it
-        stopped; a second Ctrl-C interrupts at once.
+        parameters, the checkpoint is written and :class:`FitInterrupted` (a
+        :class:`KeyboardInterrupt`) says where it stopped; a second Ctrl-C interrupts at once.
     resume : bool
         Continue from ``checkpoint`` if it exists.
     callback : callable, optional

@@ -13,7 +13,7 @@ import xarray as xr
 
 from ..models.lensed import LensedImage
 
-__all__ = ["FitResult", "NonFiniteLossError"]
+__all__ = ["FitInterrupted", "FitResult", "NonFiniteLossError"]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -26,6 +26,19 @@ class NonFiniteLossError(FloatingPointError):
     def __init__(self, message: str, result: FitResult):
         super().__init__(message)
         self.result = result
+
+
+class FitInterrupted(KeyboardInterrupt):
+    """Raised by :func:`fit` when Ctrl-C (SIGINT) ended it at a step boundary: ``step``
+    steps of ``steps`` are done and ``checkpoint`` (a path, or None) holds them; the model
+    has that step's parameters. A :class:`KeyboardInterrupt`, so code that catches that
+    catches this too."""
+
+    def __init__(self, step: int, steps: int, checkpoint: Any) -> None:
+        self.step, self.steps, self.checkpoint = step, steps, checkpoint
+        where = (f"; checkpoint {checkpoint} written, resume=True continues from it"
+                 if checkpoint is not None else "; the model holds that step's parameters")
+        super().__init__(f"fit interrupted after step {step} of {steps}{where}")
 
 
 @dataclass

@@ -49,7 +49,7 @@ def test_plot_geometry_takes_every_variable_and_a_selected_order():
     fig = kf.plot_geometry(ds, variables=("r_s", "status", "lam"))
     assert "cone θs = 60.0°" in fig.get_suptitle()
     titles = [a.get_title() for a in fig.axes if a.get_visible() and a.images]
-    assert titles.count("n = 6") == 2 and "" in titles  # lam: one panel, no order
+    assert titles.count("n = 6") == 2 and titles.count("") == 1  # lam: one panel, no order
     texts = [t.get_text() for a in fig.axes for t in a.texts]
     assert "no crossings" in texts  # n = 6 reaches no cone point on this small screen
     bars = [a for a in fig.axes if [t.get_text() for t in a.get_yticklabels()][:1] == ["crosses"]]
@@ -60,3 +60,20 @@ def test_plot_geometry_takes_every_variable_and_a_selected_order():
         kf.plot_geometry(ds, variables=())
     with pytest.raises(ValueError, match="variables must name"):
         kf.plot_geometry(ds, variables=("nope",))
+
+
+def test_sky_images_put_pixel_edges_at_the_extent():
+    ax = np.linspace(-40.0, 40.0, 9)  # µas, 10 µas pixels
+    sky = xr.DataArray(np.ones((9, 9)), dims=("dec", "ra"), coords={"dec": ax, "ra": -ax})
+    extent = kf.plot_image(sky).axes[0].images[0].get_extent()
+    np.testing.assert_allclose(extent, [45.0, -45.0, -45.0, 45.0])  # east to the left
+
+
+def test_parameter_history_without_truth_draws_no_empty_legend():
+    import warnings
+
+    h = xr.Dataset({"spin": ("step", np.linspace(0.5, 0.9, 5))})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns "No artists with labels"
+        fig = kf.plot_parameters(h)
+    assert fig.axes[0].get_legend() is not None and fig.axes[1].get_legend() is None

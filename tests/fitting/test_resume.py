@@ -113,6 +113,19 @@ def test_ctrl_c_ends_at_a_step_boundary_with_a_checkpoint(mode, tmp_path, tracer
     assert signal.getsignal(signal.SIGINT) is handler
 
 
+def test_a_fit_off_the_main_thread_is_not_deferred(tracer):
+    """Signals belong to the main thread: a fit on another thread (a dask worker's, a
+    notebook's background job) runs without touching SIGINT handling."""
+    import threading
+
+    target = _target(tracer)
+    out: dict = {}
+    worker = threading.Thread(target=lambda: out.update(res=_run("fixed", target)[1]))
+    worker.start()
+    worker.join(timeout=120)
+    assert "res" in out and out["res"].steps == STEPS
+
+
 def test_resume_twice_inside_multiscale_fine_stage(tmp_path, tracer):
     target = _target(tracer)
     full_model, full = _run("multiscale", target)

@@ -138,6 +138,7 @@ def test_atomic_writes_are_flushed_before_and_after_the_rename(tmp_path, monkeyp
     the folder's new entry after it (a power cut must not leave an empty result file); a file
     system that refuses fsync still gets its file."""
     import os
+    import stat
 
     from kerrfield.io import atomic
 
@@ -145,7 +146,7 @@ def test_atomic_writes_are_flushed_before_and_after_the_rename(tmp_path, monkeyp
     real_fsync, real_replace = os.fsync, os.replace
 
     def fsync(fd):
-        order.append("dir" if os.path.isdir(f"/proc/self/fd/{fd}") else "file")
+        order.append("dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
         real_fsync(fd)
 
     def replace(src, dst):
