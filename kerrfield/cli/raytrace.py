@@ -77,8 +77,6 @@ def add_cli(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cli_raytrace)
 
 
-
-
 def _cli_raytrace(args: argparse.Namespace) -> int:
     outputs = list(args.output or ["raytrace.nc"]) + ([args.png] if args.png else [])
     if args.png and not str(args.png).lower().endswith(".png"):

@@ -84,10 +84,9 @@ def _merge(config: dict[str, Any], base: Path) -> dict[str, dict[str, Any]]:
         if bad:
             hints = []
             for k in sorted(bad):  # the infer config's name for it, or a near spelling
-                close = difflib.get_close_matches(k, list(defaults), n=1)
                 if (name, k) in _INFER_NAMES:
                     hints.append(_INFER_NAMES[(name, k)])
-                elif close:
+                elif close := difflib.get_close_matches(k, list(defaults), n=1):
                     hints.append(f"{k!r}: did you mean {close[0]!r}?")
             hint = "; ".join(hints)
             raise ValueError(f"config [{name}]: unknown key(s) {sorted(bad)}; expected "

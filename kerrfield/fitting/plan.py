@@ -155,7 +155,7 @@ def prepare_output(cfg: InferenceConfig, out: Path, unit_dir: Path, overwrite: b
                 f"{old.get('fingerprint')}, now {cfg.fingerprint}){_changed(old, cfg)}; use a new "
                 "output.directory or --overwrite"
             )
-        version = old.get("kerrfield_version", "before 0.1.0")
+        version = _started_by(old)
         if version != __version__:  # same settings, other code: say so, keep the stamp's
             warnings.warn(f"{out} was started by kerrfield {version}, this is {__version__}: "
                           "its finished units are reused as they are (--overwrite recomputes "
@@ -165,6 +165,11 @@ def prepare_output(cfg: InferenceConfig, out: Path, unit_dir: Path, overwrite: b
                                   "target_sha256": cfg.target_sha256,
                                   "kerrfield_version": version or __version__},
                                  indent=2, default=str), stamp)  # fmt: skip
+
+
+def _started_by(old: Mapping[str, Any]) -> str:
+    """The kerrfield version a stamp records (stamps before 0.1.0 record none)."""
+    return str(old.get("kerrfield_version", "before 0.1.0"))
 
 
 def _stamp_accepts(old: Mapping[str, Any], cfg: InferenceConfig) -> bool:
@@ -245,7 +250,7 @@ def output_status(cfg: InferenceConfig, units: list[Unit],
     n = sum(load_unit(cfg.output / "units" / f"{u.name}.nc", accepted, refit_other=True)
             is not None for u in units)  # fmt: skip
     kind = "grid units" if cfg.mode in ("scan", "search") else "units"
-    version = old.get("kerrfield_version", "before 0.1.0")
+    version = _started_by(old)
     other = f", by kerrfield {version} (this is {__version__})" if version != __version__ else ""
     return (f"output folder: {n} of {len(units)} {kind} already done{other}"
             + (" (will be reused; --overwrite discards them)" if n else ""))

@@ -195,6 +195,7 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
     best = min(done, key=lambda n: unit_chi2(done[n]))
     a = done[best].attrs
     npix = int(done[best]["model"].size)
+    statistical = a["loss_name"] == "chi2"
     out: dict[str, Any] = {
         # chi2_min / reduced_chi2: the profile's minimum (the local quadratic's vertex where
         # it is trusted, else the best unit's χ²); null for a loss that is not χ², whose
@@ -202,12 +203,11 @@ def search_summary(res: dict[str, Any], truth: dict[str, float]) -> dict[str, An
         "estimate": {"unit": best, "spin": float(a["spin"]), "inclination":
                      float(a["inclination"]), "loss": a["loss_name"],
                      "loss_min": res["chi2_min"],
-                     "chi2_min": res["chi2_min"] if a["loss_name"] == "chi2" else None,
-                     "reduced_chi2": res["chi2_min"] / npix if a["loss_name"] == "chi2"
-                     else None},
+                     "chi2_min": res["chi2_min"] if statistical else None,
+                     "reduced_chi2": res["chi2_min"] / npix if statistical else None},
         "levels": {"1d": LEVELS_1D, "2d": LEVELS_2D}, "rounds": res["rounds"],
         "intervals": res["intervals"], "unconstrained": {},
-        "statistical": a["loss_name"] == "chi2",
+        "statistical": statistical,
         "resolved": bool(res.get("resolved", False)),
     }  # fmt: skip
     for name in ("spin", "inclination"):  # the profile's vertex is the point estimate

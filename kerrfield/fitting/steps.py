@@ -141,21 +141,27 @@ def setup_data(
         sigma = target.get("sigma")
     tgt = to_tensor(target, model)
     scalar = isinstance(sigma, Real) and not isinstance(sigma, bool)  # one σ for every pixel
-    sig = None if sigma is None else torch.tensor(float(sigma)) if scalar else None
-    if sigma is not None and not scalar:
-        try:
-            sig = None if isinstance(sigma, (bool, str)) else to_tensor(sigma)
-        except (TypeError, ValueError):
-            pass
-        if sig is None:
-            raise TypeError("sigma must be one number > 0 or a per-pixel array like the target "
-                            f"(tensor, array, DataArray); got {type(sigma).__name__}")
+    sig = torch.tensor(float(sigma)) if scalar else _sigma_tensor(sigma, to_tensor)
     check_target(tgt, loss=loss, sigma=sig, shape=model.shape)
     tgt_flat = tgt.reshape(-1).to(dev)
     sig_flat = None
     if loss_name == "chi2":
         sig_flat = (torch.full_like(tgt_flat, float(sigma)) if scalar else sig.reshape(-1)).to(dev)
     return tgt_flat, sig_flat
+
+
+def _sigma_tensor(sigma: Any, to_tensor: Callable) -> torch.Tensor | None:
+    """A per-pixel σ as a tensor (None stays None); TypeError naming sigma otherwise (a bool
+    or a string would be read as a target or a file)."""
+    if sigma is None:
+        return None
+    try:
+        if not isinstance(sigma, (bool, str)):
+            return to_tensor(sigma)
+    except (TypeError, ValueError):
+        pass
+    raise TypeError("sigma must be one number > 0 or a per-pixel array like the target "
+                    f"(tensor, array, DataArray); got {type(sigma).__name__}")
 
 
 def save_checkpoint(st: TrainState, path: Path | None, step: int) -> None:
